@@ -1,0 +1,38 @@
+-- One row per channel order. A later delivery of the same order (a re-export, a correction)
+-- replaces an earlier one: the latest ingested file wins.
+with source as (
+    select * from {{ source('lake', 'orders') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by channel, order_id
+            order by ingested_at desc, source_file desc
+        ) as delivery_rank
+    from source
+),
+
+renamed as (
+    select
+        channel,
+        order_id,
+        order_ts as ordered_at,
+        business_date as order_date,
+        location_id,
+        status,
+        native_status,
+        currency,
+        order_total,
+        discount_total,
+        shipping_total,
+        coalesce(is_test, false) as is_test,
+        payment_method,
+        source_file,
+        source_row
+    from ranked
+    where delivery_rank = 1
+)
+
+select * from renamed

@@ -1,0 +1,685 @@
+"""The ingest engine: landing files -> canonical Parquet in the lake, driven by channel specs.
+
+Guarantees (each tested in ``tests/ingest``):
+
+* a landing file is loaded once per content hash; the same bytes delivered again are logged
+  as a duplicate delivery and not loaded twice;
+* a file whose logical key (``file_key`` groups other than ``version``) matches an earlier
+  file replaces that file's lake rows when its version is higher (a corrected re-delivery);
+* every source row ends in the lake or in quarantine with a reason naming the file, the row
+  and the field: ``landing rows = lake rows + quarantined rows`` per file and entity;
+* outputs are one Parquet file per source file per entity, with the lineage columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ingest.canonical import DERIVED, ENTITIES, QUARANTINE, TS, schema
+from ingest.config import DataPaths
+from ingest.identifiers import normalize_id
+from ingest.spec import ChannelSpec, EntitySpec, FieldSpec, IdentifierSpec, SourceSpec
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"true", "1", "yes", "y", "t", "是"}
+_FALSE = {"false", "0", "no", "n", "f", "否"}
+_MONEY_NOISE = r"[,\s元¥￥$€£]|RMB|CNY|USD|EUR|GBP"
+ROW = "__row"  # 1-based data row (CSV) or line (NDJSON) in the source file
+RAW = "__raw"  # the source record as JSON text, kept for quarantine
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class RawSource:
+    """A file read into string columns, one frame per entity, plus file-level rejects."""
+
+    frames: dict[str, pl.DataFrame]
+    rows: int
+    rejects: list[dict] = field(default_factory=list)  # {row, field, reason, raw}
+
+
+def _decode(path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    return data.decode(encoding)
+
+
+def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[dict]]:
+    """All cells as strings; header cells trimmed. Rows with the wrong number of cells
+    (a truncated file) are returned as rejects, not guessed at."""
+    text = _decode(path, source.encoding)
+    delim = source.delimiter or ("\t" if source.format == "tsv" else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        return pl.DataFrame({ROW: [], RAW: []}, schema={ROW: pl.Int64, RAW: pl.String}), []
+    cols: list[list[str | None]] = [[] for _ in header]
+    rows, raws, rejects = [], [], []
+    for i, rec in enumerate(reader, start=1):
+        if not rec:
+            continue
+        raw = json.dumps(dict(zip(header, rec, strict=False)), ensure_ascii=False)
+        if len(rec) != len(header):
+            rejects.append(
+                {
+                    "row": i,
+                    "field": None,
+                    "reason": f"row has {len(rec)} cells, header has {len(header)} "
+                    "(truncated or malformed line)",
+                    "raw": delim.join(rec),
+                }
+            )
+            continue
+        for c, v in zip(cols, rec, strict=True):
+            c.append(v)
+        rows.append(i)
+        raws.append(raw)
+    data = {h: pl.Series(h, c, dtype=pl.String) for h, c in zip(header, cols, strict=True)}
+    frame = pl.DataFrame({**data, ROW: pl.Series(rows, dtype=pl.Int64), RAW: raws})
+    return frame, rejects
+
+
+def _resolve(ctx: dict, path: str):
+    parts = path.split(".")
+    if parts[0] in ctx:
+        node = ctx[parts[0]]
+        parts = parts[1:]
+    else:
+        node = ctx[""]
+    for p in parts:
+        if isinstance(node, dict):
+            node = node.get(p)
+        elif isinstance(node, list) and p.isdigit():
+            node = node[int(p)] if int(p) < len(node) else None
+        else:
+            return None
+        if node is None:
+            return None
+    return node
+
+
+def _to_text(v) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return str(v)
+
+
+def _contexts(obj: dict, explode: list[str]) -> Iterable[dict]:
+    ctxs = [{"": obj}]
+    for level in explode:
+        nxt = []
+        for ctx in ctxs:
+            parent = ctx[explode[explode.index(level) - 1]] if explode.index(level) else obj
+            items = parent.get(level) if isinstance(parent, dict) else None
+            for item in items or []:
+                nxt.append({**ctx, level: item})
+        ctxs = nxt
+    return ctxs
+
+
+def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
+    """One JSON object per line. A line that is not JSON is a reject naming the line."""
+    text = _decode(path, source.encoding)
+    paths = {
+        name: sorted({p for f in _all_specs(espec) for p in f.sources})
+        for name, espec in source.entities.items()
+    }
+    cols = {name: {p: [] for p in ps} for name, ps in paths.items()}
+    meta = {name: {ROW: [], RAW: []} for name in paths}
+    rejects = []
+    n = 0
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("line is not a JSON object")
+        except ValueError as exc:
+            rejects.append(
+                {"row": n, "field": None, "reason": f"malformed JSON: {exc}", "raw": line}
+            )
+            continue
+        for name, espec in source.entities.items():
+            for ctx in _contexts(obj, espec.explode):
+                for p in paths[name]:
+                    cols[name][p].append(_to_text(_resolve(ctx, p)))
+                meta[name][ROW].append(n)
+                meta[name][RAW].append(line)
+    frames = {}
+    for name in paths:
+        data = {p: pl.Series(p, v, dtype=pl.String) for p, v in cols[name].items()}
+        frames[name] = pl.DataFrame(
+            {**data, ROW: pl.Series(meta[name][ROW], dtype=pl.Int64), RAW: meta[name][RAW]},
+            schema={**{p: pl.String for p in data}, ROW: pl.Int64, RAW: pl.String},
+        )
+    return RawSource(frames, n, rejects)
+
+
+def _all_specs(espec: EntitySpec) -> list[FieldSpec | IdentifierSpec]:
+    return [*espec.fields.values(), *espec.identifiers.values()]
+
+
+def read_source(path: Path, source: SourceSpec) -> RawSource:
+    if source.format == "ndjson":
+        return read_ndjson(path, source)
+    frame, rejects = read_delimited(path, source)
+    rows = (int(frame[ROW].max()) if frame.height else 0) + len(rejects)
+    return RawSource({name: frame for name in source.entities}, rows, rejects)
+
+
+# ----------------------------------------------------------------------------- mapping
+
+
+def _clean(expr: pl.Expr) -> pl.Expr:
+    """Spreadsheet quirks every channel shares: ``="123"``, a leading ``'`` or backtick,
+    surrounding spaces, and ``-`` or empty for blank."""
+    e = expr.str.strip_chars()
+    e = e.str.replace(r'^="(.*)"$', "$1").str.strip_chars_start("'`").str.strip_chars()
+    return pl.when(e.is_in(["", "-"])).then(None).otherwise(e)
+
+
+def _raw_expr(fspec: FieldSpec | IdentifierSpec, frame: pl.DataFrame) -> tuple[pl.Expr, list[str]]:
+    """The raw text of a field and the native columns missing from the file."""
+    if isinstance(fspec, FieldSpec) and fspec.from_ is None:
+        return pl.lit(None if fspec.value is None else str(fspec.value), dtype=pl.String), []
+    missing = [s for s in fspec.sources if s not in frame.columns]
+    parts = [_clean(pl.col(s)) for s in fspec.sources if s in frame.columns]
+    if missing or not parts:
+        return pl.lit(None, dtype=pl.String), missing
+    if len(parts) == 1:
+        return parts[0], []
+    return pl.concat_str(parts, separator=" ", ignore_nulls=False), []
+
+
+def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
+    if fspec.map is not None:
+        raw = raw.replace_strict(
+            {str(k): str(v) for k, v in fspec.map.items()}, default=None, return_dtype=pl.String
+        )
+    kind = fspec.type
+    if kind == "timestamp":
+        parsed = []
+        for fmt in fspec.formats:
+            if "%z" in fmt:
+                p = raw.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
+            else:
+                p = (
+                    raw.str.strptime(pl.Datetime("us"), fmt, strict=False)
+                    .dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+                    .dt.convert_time_zone("UTC")
+                )
+            parsed.append(p.dt.replace_time_zone(None))
+        out = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+    elif kind == "decimal":
+        out = raw.str.replace_all(_MONEY_NOISE, "").cast(dtype, strict=False)
+    elif kind == "int":
+        out = raw.str.replace_all(r"[,\s]", "").cast(pl.Int64, strict=False)
+    elif kind == "bool":
+        low = raw.str.to_lowercase()
+        out = pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False)
+    else:
+        out = raw
+    if fspec.abs:
+        out = out.abs()
+    return out.cast(dtype, strict=False)
+
+
+@dataclass
+class EntityResult:
+    kept: pl.DataFrame
+    rejected: pl.DataFrame  # QUARANTINE columns minus lineage
+    identifiers: pl.DataFrame
+
+
+def map_entity(
+    frame: pl.DataFrame, entity: str, espec: EntitySpec, spec: ChannelSpec
+) -> EntityResult:
+    """Native string columns -> canonical columns; rows with any error are rejected with
+    every reason, naming the field and the native column."""
+    columns = ENTITIES[entity]["columns"]
+    if espec.filter is not None:
+        col = espec.filter.field
+        if col in frame.columns:
+            frame = frame.filter(_clean(pl.col(col)).is_in(espec.filter.in_))
+        else:
+            frame = frame.clear()
+    exprs, errors = [], []
+    for name, fspec in espec.fields.items():
+        raw, missing = _raw_expr(fspec, frame)
+        typed = _typed(raw, fspec, columns[name], spec.timezone)
+        exprs.append(typed.alias(name))
+        label = f"{name} <- {'+'.join(fspec.sources)}" if fspec.sources else name
+        if missing and fspec.required:
+            errors.append(pl.lit(f"{label}: column {missing} is missing from the file"))
+            continue
+        if fspec.required:
+            errors.append(pl.when(raw.is_null()).then(pl.lit(f"{label}: required value is empty")))
+        what = (
+            f"not in {sorted(fspec.map)}" if fspec.map is not None else f"not a valid {fspec.type}"
+        )
+        errors.append(
+            pl.when(raw.is_not_null() & typed.is_null()).then(
+                pl.format("{}: '{}' is {}", pl.lit(label), raw, pl.lit(what))
+            )
+        )
+    reason = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit(None)
+    mapped = frame.select(*exprs, pl.col(ROW), pl.col(RAW), reason.alias("__reason")).with_columns(
+        pl.when(pl.col("__reason") == "").then(None).otherwise("__reason").alias("__reason")
+    )
+    # fill the canonical columns the spec does not map
+    for name, dtype in columns.items():
+        if name not in mapped.columns:
+            mapped = mapped.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    ts = ENTITIES[entity]["ts"]
+    if ts and "business_date" in columns:
+        mapped = mapped.with_columns(
+            pl.col(ts)
+            .dt.replace_time_zone("UTC")
+            .dt.convert_time_zone(spec.timezone)
+            .dt.date()
+            .alias("business_date")
+        )
+    for name, expr in DERIVED.get(entity, {}).items():
+        mapped = mapped.with_columns(pl.coalesce(pl.col(name), expr).alias(name))
+    if spec.currency and "currency" in columns:
+        mapped = mapped.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
+
+    bad = mapped.filter(pl.col("__reason").is_not_null())
+    good = mapped.filter(pl.col("__reason").is_null())
+    key = ENTITIES[entity]["key"]
+    if espec.one_row_per:
+        good = good.sort(ROW).unique(subset=espec.one_row_per, keep="first", maintain_order=True)
+    else:
+        good, dups = _split_duplicates(good, key)
+        bad = pl.concat([bad, dups], how="diagonal_relaxed")
+    rejected = bad.select(
+        pl.lit(entity).alias("entity"),
+        pl.lit(None, dtype=pl.String).alias("field"),
+        pl.col("__reason").alias("reason"),
+        pl.col(RAW).alias("raw_record"),
+        pl.col(ROW).alias("source_row"),
+    )
+    idents = _identifiers(frame, good, entity, espec, key)
+    kept = good.select(*columns, pl.col(ROW).alias("source_row"))
+    return EntityResult(kept, rejected, idents)
+
+
+def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows repeating an earlier row's key are rejected: as an exact duplicate when the whole
+    source record is identical, as a conflict otherwise. The first occurrence is kept."""
+    good = good.sort(ROW).with_columns(
+        pl.col(ROW).first().over(key).alias("__first"),
+        pl.col(RAW).first().over(key).alias("__first_raw"),
+    )
+    dup = pl.col(ROW) != pl.col("__first")
+    key_text = pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key], separator="/")
+    dups = good.filter(dup).with_columns(
+        pl.when(pl.col(RAW) == pl.col("__first_raw"))
+        .then(pl.format("exact duplicate of row {}", pl.col("__first")))
+        .otherwise(
+            pl.format(
+                "duplicate key {}={} first seen at row {} with different contents",
+                pl.lit("/".join(key)),
+                key_text,
+                pl.col("__first"),
+            )
+        )
+        .alias("__reason")
+    )
+    return good.filter(~dup).drop("__first", "__first_raw"), dups.drop("__first", "__first_raw")
+
+
+def _identifiers(
+    frame: pl.DataFrame, good: pl.DataFrame, entity: str, espec: EntitySpec, key: list[str]
+) -> pl.DataFrame:
+    cols = ENTITIES["identifiers"]["columns"]
+    if not espec.identifiers or good.is_empty():
+        return pl.DataFrame(schema={**cols, "source_row": pl.Int64})
+    record_id = pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/")
+    rows = frame.join(good.select(ROW, record_id.alias("record_id")), on=ROW, how="inner")
+    parts = []
+    for label, ispec in espec.identifiers.items():
+        raw, _ = _raw_expr(ispec, rows)
+        sub = rows.select(pl.col("record_id"), pl.col(ROW), raw.alias("raw")).filter(
+            pl.col("raw").is_not_null()
+        )
+        lookup = {}
+        for value in sub["raw"].unique().to_list():
+            ident = normalize_id(ispec.type, value)
+            if ident is not None:
+                lookup[value] = (ident.value, ident.is_partial)
+        if not lookup:
+            continue
+        sub = sub.filter(pl.col("raw").is_in(list(lookup)))
+        parts.append(
+            sub.select(
+                pl.lit(entity).alias("entity"),
+                "record_id",
+                pl.lit(label).alias("field"),
+                pl.lit(ispec.type).alias("identifier_type"),
+                pl.col("raw")
+                .replace_strict({k: v[0] for k, v in lookup.items()}, return_dtype=pl.String)
+                .alias("identifier_value"),
+                pl.col("raw")
+                .replace_strict({k: v[1] for k, v in lookup.items()}, return_dtype=pl.Boolean)
+                .alias("is_partial"),
+                pl.lit(ispec.scope, dtype=pl.String).alias("scope"),
+                pl.col(ROW).alias("source_row"),
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame(schema={**cols, "source_row": pl.Int64})
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    file_hash: str
+    status: str  # loaded | duplicate | superseded | unchanged
+    logical_key: str | None = None
+    version: int = 0
+    rows: int = 0
+    kept: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    note: str = ""
+
+
+@dataclass
+class ChannelReport:
+    channel: str
+    files: list[FileOutcome]
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.files)
+
+    @property
+    def kept(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for k, v in f.kept.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+    @property
+    def quarantined(self) -> int:
+        return sum(f.quarantined for f in self.files)
+
+
+def _output_name(channel: str, rel: str, file_hash: str) -> str:
+    stem = re.sub(r"[^0-9A-Za-z_.-]+", "_", rel)
+    return f"{channel}__{stem}__{file_hash[:12]}.parquet"
+
+
+def _logical_key(source: SourceSpec, name: str) -> tuple[str | None, int]:
+    if not source.file_key:
+        return None, 0
+    m = re.search(source.file_key, name)
+    if not m:
+        return None, 0
+    groups = {k: v for k, v in m.groupdict().items() if k != "version"}
+    version = int(m.groupdict().get("version") or 0)
+    return f"{source.name}:" + "|".join(f"{k}={v}" for k, v in sorted(groups.items())), version
+
+
+class Manifest:
+    """What has been loaded, per channel: ``lake/manifest/<channel>.json``."""
+
+    def __init__(self, paths: DataPaths, channel: str):
+        self.path = paths.manifest_dir / f"{channel}.json"
+        self.files: dict[str, dict] = {}
+        if self.path.exists():
+            self.files = json.loads(self.path.read_text(encoding="utf-8"))["files"]
+
+    def by_hash(self, file_hash: str) -> dict | None:
+        for rec in self.files.values():
+            if rec["file_hash"] == file_hash and rec["status"] in ("loaded", "superseded"):
+                return rec
+        return None
+
+    def active_for_key(self, key: str) -> dict | None:
+        for rec in self.files.values():
+            if rec.get("logical_key") == key and rec["status"] == "loaded":
+                return rec
+        return None
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"files": self.files}, ensure_ascii=False, indent=1, sort_keys=True),
+            encoding="utf-8",
+        )
+        tmp.replace(self.path)
+
+
+def _remove_outputs(paths: DataPaths, rec: dict) -> None:
+    for rel in rec.get("outputs", []):
+        (paths.lake / rel).unlink(missing_ok=True)
+
+
+def _write(df: pl.DataFrame, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    df.write_parquet(tmp, compression="zstd")
+    tmp.replace(path)
+    return str(path)
+
+
+def ensure_schema_files(paths: DataPaths, entities: Iterable[str]) -> None:
+    """A zero-row ``_schema.parquet`` per entity, so a glob over an entity always matches
+    and always has the canonical columns, even before a channel delivers that entity."""
+    for entity in entities:
+        target = paths.lake_raw / entity / "_schema.parquet"
+        if not target.exists():
+            _write(pl.DataFrame(schema=schema(entity)), target)
+    target = paths.quarantine / "_schema.parquet"
+    if not target.exists():
+        _write(pl.DataFrame(schema=QUARANTINE), target)
+
+
+def load_file(
+    path: Path,
+    rel: str,
+    file_hash: str,
+    source: SourceSpec,
+    spec: ChannelSpec,
+    paths: DataPaths,
+    ingested_at: dt.datetime,
+) -> tuple[FileOutcome, list[str]]:
+    raw = read_source(path, source)
+    lineage = [
+        pl.lit(spec.channel).alias("channel"),
+        pl.lit(rel).alias("source_file"),
+        pl.lit(file_hash).alias("file_hash"),
+        pl.lit(ingested_at, dtype=TS).alias("ingested_at"),
+    ]
+    outcome = FileOutcome(rel, file_hash, "loaded", rows=raw.rows)
+    outputs, quarantine, covered = [], [], set()
+    ident_parts = []
+    name = _output_name(spec.channel, rel, file_hash)
+    for entity, espec in source.entities.items():
+        res = map_entity(raw.frames[entity], entity, espec, spec)
+        kept = res.kept.with_columns(lineage).select(list(schema(entity)))
+        outputs.append(_write(kept, paths.lake_raw / entity / name))
+        outcome.kept[entity] = kept.height
+        if not espec.one_row_per:
+            covered.update(kept["source_row"].to_list())
+            covered.update(res.rejected["source_row"].to_list())
+        quarantine.append(res.rejected)
+        ident_parts.append(res.identifiers)
+    if raw.rejects:
+        quarantine.append(
+            pl.DataFrame(
+                {
+                    "entity": ["*"] * len(raw.rejects),
+                    "field": [r["field"] for r in raw.rejects],
+                    "reason": [r["reason"] for r in raw.rejects],
+                    "raw_record": [r["raw"] for r in raw.rejects],
+                    "source_row": [r["row"] for r in raw.rejects],
+                },
+                schema={
+                    "entity": pl.String,
+                    "field": pl.String,
+                    "reason": pl.String,
+                    "raw_record": pl.String,
+                    "source_row": pl.Int64,
+                },
+            )
+        )
+        covered.update(r["row"] for r in raw.rejects)
+    uncovered = _uncovered_rows(raw, covered, source)
+    if uncovered is not None:
+        quarantine.append(uncovered)
+    idents = pl.concat(ident_parts) if ident_parts else None
+    if idents is not None and idents.height:
+        idents = idents.with_columns(lineage).select(list(schema("identifiers")))
+        outputs.append(_write(idents, paths.lake_raw / "identifiers" / name))
+        outcome.kept["identifiers"] = idents.height
+    q = pl.concat(quarantine, how="diagonal_relaxed") if quarantine else None
+    if q is not None and q.height:
+        q = q.with_columns(lineage).select(list(QUARANTINE)).sort("source_row", "entity")
+        outputs.append(_write(q, paths.quarantine / name))
+        outcome.quarantined = q.height
+        log.warning(
+            "%s: %d rows quarantined (first: row %s: %s)",
+            rel,
+            q.height,
+            q["source_row"][0],
+            q["reason"][0],
+        )
+    return outcome, [str(Path(o).relative_to(paths.lake)) for o in outputs]
+
+
+def _uncovered_rows(raw: RawSource, covered: set[int], source: SourceSpec) -> pl.DataFrame | None:
+    """Source rows that no entity took (e.g. a receipt type no filter names): quarantined."""
+    frames = [f for n, f in raw.frames.items() if not source.entities[n].explode]
+    if not frames:
+        return None
+    frame = frames[0]
+    missing = frame.filter(~pl.col(ROW).is_in(list(covered)))
+    if missing.is_empty():
+        return None
+    return missing.select(
+        pl.lit("*").alias("entity"),
+        pl.lit(None, dtype=pl.String).alias("field"),
+        pl.lit(f"row matches no entity of source {source.name!r} (see its filters)").alias(
+            "reason"
+        ),
+        pl.col(RAW).alias("raw_record"),
+        pl.col(ROW).alias("source_row"),
+    )
+
+
+def discover(spec: ChannelSpec, paths: DataPaths) -> list[tuple[SourceSpec, Path, str]]:
+    base = paths.landing / spec.channel
+    found = []
+    for source in spec.sources:
+        for p in sorted(base.glob(source.pattern)):
+            if p.is_file():
+                found.append((source, p, p.relative_to(paths.landing).as_posix()))
+    return found
+
+
+def ingest_channel(
+    spec: ChannelSpec, paths: DataPaths, ingested_at: dt.datetime | None = None
+) -> ChannelReport:
+    """Load every new landing file of one channel. Safe to re-run: unchanged files are
+    skipped by content hash, and a re-delivered file with the same bytes is a no-op."""
+    ingested_at = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    ensure_schema_files(paths, ENTITIES)
+    manifest = Manifest(paths, spec.channel)
+    outcomes = []
+    candidates = []
+    for source, path, rel in discover(spec, paths):
+        key, version = _logical_key(source, path.name)
+        candidates.append((key or rel, version, rel, source, path))
+    candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+    for key, version, rel, source, path in candidates:
+        file_hash = file_sha256(path)
+        prev_same_path = manifest.files.get(rel)
+        if prev_same_path and prev_same_path["file_hash"] == file_hash:
+            outcomes.append(FileOutcome(rel, file_hash, "unchanged", key, version))
+            continue
+        seen = manifest.by_hash(file_hash)
+        if seen is not None:
+            note = f"same content as {seen['file']} (sha256 {file_hash[:12]}); not loaded again"
+            log.info("%s: duplicate delivery, %s", rel, note)
+            manifest.files[rel] = {
+                "file": rel,
+                "file_hash": file_hash,
+                "status": "duplicate",
+                "logical_key": None,
+                "version": version,
+                "note": note,
+            }
+            outcomes.append(FileOutcome(rel, file_hash, "duplicate", key, version, note=note))
+            continue
+        active = manifest.active_for_key(key) or (
+            prev_same_path if prev_same_path and prev_same_path["status"] == "loaded" else None
+        )
+        if active is not None and active["version"] > version:
+            note = f"older version than {active['file']} (v{active['version']}); not loaded"
+            manifest.files[rel] = {
+                "file": rel,
+                "file_hash": file_hash,
+                "status": "superseded",
+                "logical_key": key,
+                "version": version,
+                "note": note,
+            }
+            outcomes.append(FileOutcome(rel, file_hash, "superseded", key, version, note=note))
+            continue
+        outcome, outputs = load_file(path, rel, file_hash, source, spec, paths, ingested_at)
+        outcome.logical_key, outcome.version = key, version
+        if active is not None:
+            _remove_outputs(paths, active)
+            active.update(status="superseded", outputs=[], note=f"replaced by {rel}")
+            outcome.note = f"replaces {active['file']}"
+            log.info("%s: corrected delivery, replaces %s", rel, active["file"])
+        manifest.files[rel] = {
+            "file": rel,
+            "file_hash": file_hash,
+            "status": "loaded",
+            "logical_key": key,
+            "version": version,
+            "rows": outcome.rows,
+            "kept": outcome.kept,
+            "quarantined": outcome.quarantined,
+            "outputs": outputs,
+            "ingested_at": ingested_at.isoformat(),
+            "note": outcome.note,
+        }
+        outcomes.append(outcome)
+    manifest.save()
+    return ChannelReport(spec.channel, outcomes)

@@ -1,0 +1,168 @@
+"""Declarative channel specs (``ingest/specs/<channel>.yml``), validated with pydantic.
+
+A spec says how to find a channel's landing files, how to read them and how each native
+column maps to a canonical entity column (``ingest.canonical``). Adding a channel means
+writing a spec, not code.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ingest.canonical import CANONICAL_STATUSES, ENTITIES
+from ingest.config import SPECS_DIR
+from ingest.identifiers import IDENTIFIER_TYPES
+
+FieldType = Literal["string", "int", "decimal", "timestamp", "bool"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(_Strict):
+    """How one canonical column is read. ``from`` names a native column (CSV header) or a
+    dotted JSON path; a list joins several with a space. ``value`` is a constant."""
+
+    from_: str | list[str] | None = Field(default=None, alias="from")
+    value: Any = None
+    type: FieldType = "string"
+    formats: list[str] = Field(default_factory=list)  # strptime formats for timestamps
+    required: bool = False
+    map: dict[str, Any] | None = None  # native -> canonical vocabulary; unknown values are errors
+    abs: bool = False  # for quantities/amounts written negative on returns
+
+    @model_validator(mode="after")
+    def _source_given(self) -> FieldSpec:
+        if (self.from_ is None) == (self.value is None):
+            raise ValueError("give exactly one of 'from' or 'value'")
+        if self.type == "timestamp" and self.from_ is not None and not self.formats:
+            raise ValueError("a timestamp field needs 'formats'")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        if self.from_ is None:
+            return []
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
+class IdentifierSpec(_Strict):
+    """An identifier carried by the record: emitted to the long ``identifiers`` entity,
+    normalised by ``ingest.identifiers``. ``scope`` names where the id is valid (a store,
+    a mini-program) for ids the platform scopes."""
+
+    from_: str | list[str] = Field(alias="from")
+    type: str
+    scope: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_identifier(cls, v: str) -> str:
+        if v not in IDENTIFIER_TYPES:
+            raise ValueError(f"unknown identifier type {v!r}{_suggest(v, IDENTIFIER_TYPES)}")
+        return v
+
+    @property
+    def sources(self) -> list[str]:
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+
+class Filter(_Strict):
+    field: str
+    in_: list[str] = Field(alias="in")
+
+
+class EntitySpec(_Strict):
+    fields: dict[str, FieldSpec]
+    identifiers: dict[str, IdentifierSpec] = Field(default_factory=dict)
+    explode: list[str] = Field(default_factory=list)  # JSON list path(s), outermost first
+    filter: Filter | None = None  # keep only source rows whose native field is in the list
+    one_row_per: list[str] | None = None  # derive one row per key from line-level files
+
+
+class SourceSpec(_Strict):
+    name: str
+    pattern: str  # glob under landing/<channel>/
+    file_key: str | None = None  # regex; named groups form the logical key, (?P<version>) orders
+    format: Literal["csv", "tsv", "ndjson"]
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    entities: dict[str, EntitySpec]
+
+    @field_validator("file_key")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            re.compile(v)
+        return v
+
+
+class ChannelSpec(_Strict):
+    channel: str
+    description: str
+    timezone: str
+    currency: str | None = None
+    phone_region: str = "CN"
+    sources: list[SourceSpec]
+
+    @model_validator(mode="after")
+    def _canonical_fields(self) -> ChannelSpec:
+        for source in self.sources:
+            for entity, espec in source.entities.items():
+                if entity not in ENTITIES or entity == "identifiers":
+                    raise ValueError(
+                        f"source {source.name!r}: unknown entity {entity!r}"
+                        f"{_suggest(entity, [e for e in ENTITIES if e != 'identifiers'])}"
+                    )
+                columns = ENTITIES[entity]["columns"]
+                for name, fspec in espec.fields.items():
+                    if name not in columns:
+                        raise ValueError(
+                            f"source {source.name!r}, entity {entity!r}: {name!r} is not a "
+                            f"canonical column{_suggest(name, columns)}"
+                        )
+                    if name == "status" and fspec.map:
+                        bad = set(fspec.map.values()) - set(CANONICAL_STATUSES)
+                        if bad:
+                            raise ValueError(
+                                f"entity {entity!r}: status maps to {sorted(bad)}, "
+                                f"canonical statuses are {CANONICAL_STATUSES}"
+                            )
+                missing = [k for k in ENTITIES[entity]["key"] if k not in espec.fields]
+                if missing:
+                    raise ValueError(f"entity {entity!r} must map its key columns {missing}")
+        return self
+
+
+class SpecError(ValueError):
+    pass
+
+
+def _suggest(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_spec(path: Path) -> ChannelSpec:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return ChannelSpec.model_validate(data)
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise SpecError(f"{path}: invalid channel spec:\n{exc}") from exc
+
+
+def load_specs(specs_dir: Path = SPECS_DIR) -> dict[str, ChannelSpec]:
+    specs = {}
+    for path in sorted(specs_dir.glob("*.yml")):
+        spec = load_spec(path)
+        if spec.channel in specs:
+            raise SpecError(f"{path}: channel {spec.channel!r} is defined twice")
+        specs[spec.channel] = spec
+    return specs

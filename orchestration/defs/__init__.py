@@ -1,0 +1,1 @@
+"""One module per domain; ``orchestration/definitions.py`` assembles them."""

@@ -1,0 +1,66 @@
+"""Data-quality rules as asset checks (dbt tests arrive as checks through dagster-dbt)."""
+
+import dagster as dg
+import duckdb
+
+from ingest.reconcile import reconcile
+from ingest.spec import load_specs
+from orchestration.defs.ingest import QUARANTINE_KEY
+from orchestration.resources import paths
+
+
+@dg.asset_check(
+    asset=QUARANTINE_KEY, description="landing rows = lake rows + quarantined rows, per loaded file"
+)
+def every_landing_row_accounted_for() -> dg.AssetCheckResult:
+    balances = reconcile(paths(), load_specs())
+    loaded = [b for b in balances if b.status == "loaded"]
+    broken = [b for b in loaded if b.missing != 0]
+    not_ingested = [b.file for b in balances if b.status == "not ingested"]
+    return dg.AssetCheckResult(
+        passed=not broken and not not_ingested,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "files_checked": len(loaded),
+            "landing_rows": sum(b.landing_rows for b in loaded),
+            "accounted_rows": sum(b.accounted_rows for b in loaded),
+            "files_with_missing_rows": dg.MetadataValue.json(
+                [{"file": b.file, "missing": b.missing} for b in broken[:20]]
+            ),
+            "files_not_ingested": dg.MetadataValue.json(not_ingested[:20]),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=QUARANTINE_KEY, description="WARN when more than 1% of landing rows are quarantined"
+)
+def quarantine_rate_is_low() -> dg.AssetCheckResult:
+    p = paths()
+    con = duckdb.connect()
+    glob = str(p.quarantine / "*.parquet")
+    by_reason = con.execute(
+        f"""
+        select channel, regexp_replace(reason, '''[^'']*''|[0-9]+', '…', 'g') as kind,
+               count(distinct source_file || ':' || source_row)
+        from read_parquet({glob!r}) group by 1, 2 order by 3 desc limit 20
+        """
+    ).fetchall()
+    quarantined = sum(n for _, _, n in by_reason)
+    landing = sum(b.landing_rows for b in reconcile(p, load_specs()) if b.status == "loaded")
+    rate = quarantined / landing if landing else 0.0
+    return dg.AssetCheckResult(
+        passed=rate <= 0.01,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined_rows": quarantined,
+            "landing_rows": landing,
+            "rate": rate,
+            "top_reasons": dg.MetadataValue.json(
+                [{"channel": c, "reason": k, "rows": n} for c, k, n in by_reason]
+            ),
+        },
+    )
+
+
+CHECKS = [every_landing_row_accounted_for, quarantine_rate_is_low]

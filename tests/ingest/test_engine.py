@@ -1,0 +1,216 @@
+"""The ingest engine on small hand-written files in each channel's real shape."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest.engine import ingest_channel
+from ingest.reconcile import reconcile
+from ingest.spec import load_specs
+
+POS_HEADER = "门店编号,销售日期,销售时间,单据号,单据类型,行号,会员卡号,会员手机,商品编号,商品名称,单价,数量,折扣金额,实收金额,付款方式,收银员"
+
+
+def pos_file(rows: list[str]) -> bytes:
+    return ("\ufeff" + POS_HEADER + "\n" + "\n".join(rows) + "\n").encode("utf-8")
+
+
+POS_ROWS = [
+    "ST-SH-01,2025-03-01,10:01:02,R0001,SELL,1,C100,138-0013-9999,SK001,精华,199.00,2,10.00,388.00,微信支付,E01",
+    "ST-SH-01,2025-03-01,10:01:02,R0001,SELL,2,C100,138-0013-9999,SK002,面霜,99.00,1,0.00,99.00,微信支付,E01",
+    "ST-SH-01,2025-03-01,11:00:00,R0002,SELL_RETURN,1,,,SK002,面霜,99.00,-1,0.00,-99.00,现金,E01",
+]
+
+
+def shopify(order_id: int, **over) -> dict:
+    order = {
+        "id": order_id,
+        "name": f"#{order_id}",
+        "email": " Li.Na@Example.COM ",
+        "phone": "+86 138 0013 8000",
+        "created_at": "2025-03-01T23:30:00+08:00",
+        "currency": "CNY",
+        "total_price": "298.00",
+        "total_discounts": "0.00",
+        "financial_status": "paid",
+        "test": False,
+        "customer": {
+            "id": 7,
+            "email": "li.na@example.com",
+            "phone": None,
+            "first_name": "Ｌｉ",
+            "last_name": "Na 🌸",
+        },
+        "line_items": [
+            {
+                "id": order_id * 10 + 1,
+                "sku": "SK001",
+                "title": "精华",
+                "quantity": 1,
+                "price": "199.00",
+                "total_discount": "0.00",
+            },
+            {
+                "id": order_id * 10 + 2,
+                "sku": "SK002",
+                "title": "面霜",
+                "quantity": 1,
+                "price": "99.00",
+                "total_discount": "0.00",
+            },
+        ],
+        "fulfillments": [{"id": 1, "location_id": "WH-SH", "status": "success"}],
+        "refunds": [],
+    }
+    order.update(over)
+    return order
+
+
+@pytest.fixture
+def specs():
+    return load_specs()
+
+
+def write(path, data: bytes | str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def lake(data_dir, entity: str) -> pl.DataFrame:
+    return pl.read_parquet(data_dir.lake_raw / entity / "*.parquet")
+
+
+def quarantine(data_dir) -> pl.DataFrame:
+    return pl.read_parquet(data_dir.quarantine / "*.parquet")
+
+
+def test_pos_file_lands_with_lineage_and_types(data_dir, specs):
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", pos_file(POS_ROWS))
+    report = ingest_channel(specs["pos"], data_dir)
+    assert report.kept == {"order_lines": 2, "orders": 1, "returns": 1, "identifiers": 2}
+    lines = lake(data_dir, "order_lines").sort("line_id")
+    assert lines["quantity"].to_list() == [2, 1]
+    assert lines["net_amount"].cast(pl.Float64).to_list() == [388.0, 99.0]
+    assert lines["source_row"].to_list() == [1, 2]
+    assert set(lines["source_file"]) == {"pos/pos_ST-SH-01_20250301.csv"}
+    # 10:01:02 Beijing time is 02:01:02 UTC; the business date stays the local one
+    assert str(lines["order_ts"][0]) == "2025-03-01 02:01:02"
+    assert str(lines["business_date"][0]) == "2025-03-01"
+    ret = lake(data_dir, "returns")
+    assert ret["quantity"].to_list() == [1] and float(ret["amount"][0]) == 99.0
+    ids = lake(data_dir, "identifiers").sort("identifier_type")
+    assert ids["identifier_value"].to_list() == ["C100", "+8613800139999"]
+
+
+def test_rerun_is_a_noop_and_same_bytes_twice_load_once(data_dir, specs):
+    src = data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv"
+    write(src, pos_file(POS_ROWS))
+    ingest_channel(specs["pos"], data_dir)
+    again = ingest_channel(specs["pos"], data_dir)
+    assert again.count("unchanged") == 1 and again.count("loaded") == 0
+    resend = data_dir.landing / "pos" / "resend" / src.name
+    resend.parent.mkdir()
+    shutil.copy(src, resend)
+    third = ingest_channel(specs["pos"], data_dir)
+    assert third.count("duplicate") == 1
+    assert "same content as pos/pos_ST-SH-01_20250301.csv" in third.files[-1].note
+    assert lake(data_dir, "order_lines").height == 2
+
+
+def test_corrected_redelivery_replaces_the_original(data_dir, specs):
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", pos_file(POS_ROWS[:1]))
+    ingest_channel(specs["pos"], data_dir)
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301_v2.csv", pos_file(POS_ROWS[:2]))
+    report = ingest_channel(specs["pos"], data_dir)
+    assert report.count("loaded") == 1
+    lines = lake(data_dir, "order_lines")
+    assert lines.height == 2
+    assert set(lines["source_file"]) == {"pos/pos_ST-SH-01_20250301_v2.csv"}
+    manifest = json.loads((data_dir.manifest_dir / "pos.json").read_text())["files"]
+    assert manifest["pos/pos_ST-SH-01_20250301.csv"]["status"] == "superseded"
+
+
+def test_bad_rows_are_quarantined_with_file_row_and_field(data_dir, specs):
+    rows = [
+        POS_ROWS[0],
+        POS_ROWS[0],  # exact duplicate row
+        "ST-SH-01,2025-03-01,10:05:00,R0003,SELL,1,,,SK003,口红,12O.00,1,0,120.00,现金,E02",
+        "ST-SH-01,2025-03-01,10:06:00,R0004,VOID,1,,,SK003,口红,120.00,1,0,120.00,现金,E02",
+        "ST-SH-01,2025-03-01,10:07:00,R0005,SELL,1,,,SK003",  # truncated line
+    ]
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250302.csv", pos_file(rows))
+    ingest_channel(specs["pos"], data_dir)
+    q = quarantine(data_dir).filter(pl.col("entity") != "orders").sort("source_row")
+    reasons = dict(zip(q["source_row"].to_list(), q["reason"].to_list(), strict=False))
+    assert reasons[2] == "exact duplicate of row 1"
+    assert "unit_price <- 单价: '12O.00' is not a valid decimal" in reasons[3]
+    assert "matches no entity" in reasons[4]
+    assert "row has 9 cells, header has 16" in reasons[5]
+    assert set(q["source_file"]) == {"pos/pos_ST-SH-01_20250302.csv"}
+    assert q.filter(pl.col("source_row") == 3)["raw_record"][0].count("12O.00") == 1
+    balance = reconcile(data_dir, {"pos": specs["pos"]})
+    assert [(b.landing_rows, b.accounted_rows) for b in balance] == [(5, 5)]
+
+
+def test_web_orders_nested_lines_refunds_and_malformed_line(data_dir, specs):
+    refunded = shopify(
+        2,
+        financial_status="partially_refunded",
+        refunds=[
+            {
+                "id": 900,
+                "created_at": "2025-03-05T10:00:00+08:00",
+                "refund_line_items": [{"line_item_id": 22, "quantity": 1, "subtotal": "99.00"}],
+            }
+        ],
+    )
+    lines = [
+        json.dumps(shopify(1), ensure_ascii=False),
+        json.dumps(refunded, ensure_ascii=False),
+        '{"id": 3, "created_at": ',  # malformed
+        json.dumps(shopify(4, test=True), ensure_ascii=False),
+        json.dumps(shopify(1), ensure_ascii=False),  # exact duplicate line
+    ]
+    write(
+        data_dir.landing / "web" / "orders" / "shopify_orders_20250301.ndjson",
+        "\n".join(lines) + "\n",
+    )
+    ingest_channel(specs["web"], data_dir)
+    orders = lake(data_dir, "orders").sort("order_id")
+    assert orders["order_id"].to_list() == ["1", "2", "4"]
+    assert orders["is_test"].to_list() == [False, False, True]
+    assert orders["buyer_name"][0] == "Ｌｉ Na 🌸"  # kept as written in the entity
+    order_lines = lake(data_dir, "order_lines")
+    assert order_lines.height == 6
+    assert float(order_lines["net_amount"].cast(pl.Float64).sum()) == 3 * 298.0
+    ret = lake(data_dir, "returns")
+    assert ret.select("order_id", "line_id", "quantity").rows() == [("2", "22", 1)]
+    emails = lake(data_dir, "identifiers").filter(pl.col("identifier_type") == "email")
+    assert set(emails["identifier_value"]) == {"li.na@example.com"}
+    q = quarantine(data_dir)
+    assert "malformed JSON" in q.filter(pl.col("source_row") == 3)["reason"][0]
+    assert "exact duplicate of row 1" in q.filter(pl.col("source_row") == 5)["reason"].to_list()
+    balance = reconcile(data_dir, {"web": specs["web"]})
+    assert [(b.landing_rows, b.accounted_rows) for b in balance] == [(5, 5)]
+
+
+def test_gbk_and_missing_required_column(data_dir, specs):
+    header = POS_HEADER.replace("单价,", "")
+    row = "ST-SH-02,2025/03/01,10:01:02,R0001,SELL,1,,,SK001,精华,2,10.00,388.00,微信支付,E01"
+    write(
+        data_dir.landing / "pos" / "pos_ST-SH-02_20250301.csv",
+        (header + "\n" + row + "\n").encode("gb18030"),
+    )
+    ingest_channel(specs["pos"], data_dir)
+    q = quarantine(data_dir).filter(pl.col("entity") == "order_lines")
+    assert "unit_price <- 单价: column ['单价'] is missing from the file" in q["reason"][0]
+    assert "精华" in q["raw_record"][0]
+    con = duckdb.connect()
+    assert con.execute(
+        f"select count(*) from read_parquet('{data_dir.lake_raw}/order_lines/*.parquet')"
+    ).fetchone() == (0,)

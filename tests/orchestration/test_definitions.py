@@ -1,0 +1,49 @@
+"""The asset graph as a spec: definitions load, the expected assets and checks exist."""
+
+import dagster as dg
+
+from orchestration.definitions import defs
+
+
+def _keys() -> set[str]:
+    return {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+
+
+def test_definitions_load_and_validate():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_expected_assets_exist():
+    keys = _keys()
+    lake = {f"lake/{e}" for e in ("orders", "order_lines", "returns", "identifiers", "quarantine")}
+    assert lake <= keys
+    staging = {"stg_lake__orders", "stg_lake__order_lines", "stg_lake__returns"}
+    assert {f"staging/{m}" for m in staging} <= keys
+    assert "marts/fct_daily_sales" in keys
+
+
+def test_lineage_runs_from_lake_to_mart():
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey(["staging", "stg_lake__order_lines"])).parent_keys
+    assert dg.AssetKey(["lake", "order_lines"]) in upstream
+    mart_parents = graph.get(dg.AssetKey(["marts", "fct_daily_sales"])).parent_keys
+    assert dg.AssetKey(["staging", "stg_lake__order_lines"]) in mart_parents
+
+
+def test_groups_come_from_dbt_folders():
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    assert specs["staging/stg_lake__orders"].group_name == "staging"
+    assert specs["marts/fct_daily_sales"].group_name == "marts"
+    assert specs["lake/orders"].group_name == "lake"
+
+
+def test_expected_checks_exist():
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("lake/quarantine", "every_landing_row_accounted_for") in checks
+    assert ("lake/quarantine", "quarantine_rate_is_low") in checks
+    # dbt data tests arrive as checks on their models
+    assert any(a == "marts/fct_daily_sales" and n.startswith("unique_") for a, n in checks)
+    assert any(
+        a == "staging/stg_lake__order_lines" and "expression_is_true" in n for a, n in checks
+    )
