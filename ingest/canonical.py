@@ -78,6 +78,188 @@ ENTITIES: dict[str, dict] = {
         "ts": "return_ts",
         "key": ["return_id", "line_id"],
     },
+    "events": {
+        "columns": {
+            "event_id": pl.String,
+            "event_ts": TS,
+            "business_date": pl.Date,
+            "event_type": pl.String,  # EVENT_TYPES
+            "native_event": pl.String,
+            "session_id": pl.String,
+            "platform": pl.String,  # ios/android/web, a mini-program app id, a live room
+            "channel_sku": pl.String,
+            "sku": pl.String,
+            "quantity": pl.Int64,
+            "value": MONEY,
+            "currency": pl.String,
+            "order_id": pl.String,
+            "search_query": pl.String,
+            "page": pl.String,
+            "live_session_id": pl.String,
+            "anchor_id": pl.String,
+            "user_agent": pl.String,
+        },
+        "ts": "event_ts",
+        "key": ["event_id"],
+    },
+    "social": {
+        "columns": {
+            "activity_id": pl.String,
+            "activity_ts": TS,
+            "business_date": pl.Date,
+            "platform": pl.String,  # wechat_oa, weibo, xiaohongshu, douyin, wecom
+            "activity_type": pl.String,  # follow, unfollow, like, comment, share, mention, add_contact
+            "account_id": pl.String,
+            "content_id": pl.String,
+            "text": pl.String,
+            "staff_id": pl.String,
+            "location_id": pl.String,
+        },
+        "ts": "activity_ts",
+        "key": ["activity_id"],
+    },
+    "members": {
+        "columns": {
+            "member_no": pl.String,
+            "joined_ts": TS,
+            "business_date": pl.Date,
+            "tier": pl.String,
+            "join_location_id": pl.String,
+            "name": pl.String,
+            "gender": pl.String,
+            "birthday": pl.Date,
+            "status": pl.String,
+        },
+        "ts": "joined_ts",
+        "key": ["member_no"],
+    },
+    "points": {
+        "columns": {
+            "points_txn_id": pl.String,
+            "member_no": pl.String,
+            "txn_ts": TS,
+            "business_date": pl.Date,
+            "points": pl.Int64,
+            "reason": pl.String,
+            "order_id": pl.String,
+        },
+        "ts": "txn_ts",
+        "key": ["points_txn_id"],
+    },
+    "consents": {
+        "columns": {
+            "consent_id": pl.String,
+            "consent_ts": TS,
+            "business_date": pl.Date,
+            "purpose": pl.String,  # CONSENT_PURPOSES
+            "granted": pl.Boolean,
+            "consent_source": pl.String,
+        },
+        "ts": "consent_ts",
+        "key": ["consent_id"],
+    },
+    "products": {
+        "columns": {
+            "sku": pl.String,
+            "name_zh": pl.String,
+            "name_en": pl.String,
+            "category": pl.String,
+            "brand_line": pl.String,
+            "unit_cost": MONEY,
+            "list_price": MONEY,
+            "currency": pl.String,
+            "launch_date": pl.Date,
+            "discontinued_date": pl.Date,
+            "repurchase_cycle_days": pl.Int64,
+        },
+        "ts": None,
+        "key": ["sku"],
+    },
+    "sku_map": {
+        "columns": {
+            "sales_channel": pl.String,
+            "channel_sku": pl.String,
+            "sku": pl.String,
+        },
+        "ts": None,
+        "key": ["sales_channel", "channel_sku"],
+    },
+    "locations": {
+        "columns": {
+            "location_id": pl.String,
+            "location_type": pl.String,  # store, warehouse, fba
+            "name": pl.String,
+            "city": pl.String,
+            "country": pl.String,
+            "lat": pl.Float64,
+            "lon": pl.Float64,
+            "timezone": pl.String,
+            "opened_date": pl.Date,
+        },
+        "ts": None,
+        "key": ["location_id"],
+    },
+    "inventory": {
+        "columns": {
+            "snapshot_date": pl.Date,
+            "location_id": pl.String,
+            "sku": pl.String,
+            "on_hand": pl.Int64,
+            "reserved": pl.Int64,
+            "in_transit": pl.Int64,
+        },
+        "ts": None,
+        "key": ["snapshot_date", "location_id", "sku"],
+    },
+    "prices": {
+        "columns": {
+            "price_date": pl.Date,
+            "sales_channel": pl.String,
+            "sku": pl.String,
+            "price": MONEY,
+            "list_price": MONEY,
+            "currency": pl.String,
+            "promo_id": pl.String,
+        },
+        "ts": None,
+        "key": ["price_date", "sales_channel", "sku"],
+    },
+    "fees": {
+        "columns": {
+            "sales_channel": pl.String,
+            "fee_type": pl.String,
+            "host_id": pl.String,
+            "rate": pl.Float64,
+            "fixed_fee": MONEY,
+            "currency": pl.String,
+            "valid_from": pl.Date,
+            "valid_to": pl.Date,
+            "note": pl.String,
+        },
+        "ts": None,
+        "key": ["sales_channel", "fee_type", "host_id", "currency", "valid_from"],
+    },
+    "footfall": {
+        "columns": {
+            "footfall_date": pl.Date,
+            "location_id": pl.String,
+            "visitors": pl.Int64,
+        },
+        "ts": None,
+        "key": ["footfall_date", "location_id"],
+    },
+    "weather": {
+        "columns": {
+            "weather_date": pl.Date,
+            "city": pl.String,
+            "temp_max_c": pl.Float64,
+            "temp_min_c": pl.Float64,
+            "precipitation_mm": pl.Float64,
+            "condition": pl.String,
+        },
+        "ts": None,
+        "key": ["weather_date", "city"],
+    },
     # Long table of every identifier seen on a kept record: input of the identity graph.
     "identifiers": {
         "columns": {
@@ -104,11 +286,34 @@ DERIVED: dict[str, dict[str, pl.Expr]] = {
 }
 
 CANONICAL_STATUSES = ("pending", "paid", "shipped", "completed", "cancelled")
+EVENT_TYPES = (
+    "page_view",
+    "product_list_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "remove_from_cart",
+    "checkout",
+    "order_completed",
+    "login",
+    "identify",
+    "push_open",
+    "app_open",
+    "live_enter",
+    "live_comment",
+    "live_like",
+    "live_follow",
+    "live_add_to_cart",
+    "share",
+    "authorize",
+)
+CONSENT_PURPOSES = ("email", "sms", "wechat", "ads", "cross_border")
 
 QUARANTINE: dict[str, pl.DataType] = {
     **LINEAGE,
     "entity": pl.String,
     "field": pl.String,
+    "reason_code": pl.String,
     "reason": pl.String,
     "raw_record": pl.String,
 }

@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 _FALSE = {"false", "0", "no", "n", "f", "否"}
+_FUTURE_SLACK = dt.timedelta(days=1)  # clocks and time zones differ; more than this is wrong
 _MONEY_NOISE = r"[,\s元¥￥$€£]|RMB|CNY|USD|EUR|GBP"
+FILE = "__file"  # index of the source file within a batch
+UID = "__uid"  # position of the record within a batch
 ROW = "__row"  # 1-based data row (CSV) or line (NDJSON) in the source file
 RAW = "__raw"  # the source record as JSON text, kept for quarantine
 
@@ -57,14 +60,30 @@ class RawSource:
 
     frames: dict[str, pl.DataFrame]
     rows: int
-    rejects: list[dict] = field(default_factory=list)  # {row, field, reason, raw}
+    rejects: list[dict] = field(default_factory=list)  # {row, field, code, reason, raw}
+    unmapped: list[str] = field(default_factory=list)  # native columns no field reads
 
 
-def _decode(path: Path, encoding: str) -> str:
+class UnreadableFile(ValueError):
+    """The file cannot be read at all; it is quarantined whole with this message."""
+
+
+def _decode(path: Path, encoding: str, errors: str = "strict") -> str:
+    """Text of a landing file. A UTF-8 byte-order mark wins; ``auto`` tries UTF-8, then
+    GB18030 (the superset of GBK that Chinese platforms export)."""
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
-    return data.decode(encoding)
+        return data[3:].decode("utf-8", errors)
+    candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
+    for enc in candidates:
+        try:
+            return data.decode(enc, errors)
+        except UnicodeDecodeError as exc:
+            last = exc
+    raise UnreadableFile(
+        f"cannot decode as {' or '.join(candidates)}: byte {last.object[last.start]:#04x} at "
+        f"offset {last.start}; declare the file's encoding in the channel spec"
+    )
 
 
 def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[dict]]:
@@ -88,6 +107,7 @@ def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[d
                 {
                     "row": i,
                     "field": None,
+                    "code": "ragged_row",
                     "reason": f"row has {len(rec)} cells, header has {len(header)} "
                     "(truncated or malformed line)",
                     "raw": delim.join(rec),
@@ -165,7 +185,13 @@ def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
                 raise ValueError("line is not a JSON object")
         except ValueError as exc:
             rejects.append(
-                {"row": n, "field": None, "reason": f"malformed JSON: {exc}", "raw": line}
+                {
+                    "row": n,
+                    "field": None,
+                    "code": "malformed_record",
+                    "reason": f"malformed JSON: {exc}",
+                    "raw": line,
+                }
             )
             continue
         for name, espec in source.entities.items():
@@ -192,8 +218,12 @@ def read_source(path: Path, source: SourceSpec) -> RawSource:
     if source.format == "ndjson":
         return read_ndjson(path, source)
     frame, rejects = read_delimited(path, source)
-    rows = (int(frame[ROW].max()) if frame.height else 0) + len(rejects)
-    return RawSource({name: frame for name in source.entities}, rows, rejects)
+    used = {
+        c for espec in source.entities.values() for f in _all_specs(espec) for c in f.sources
+    } | {e.filter.field for e in source.entities.values() if e.filter}
+    unmapped = [c for c in frame.columns if c not in used and c not in (ROW, RAW)]
+    frames = {name: frame for name in source.entities}
+    return RawSource(frames, frame.height + len(rejects), rejects, unmapped)
 
 
 # ----------------------------------------------------------------------------- mapping
@@ -239,6 +269,11 @@ def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Ex
                 )
             parsed.append(p.dt.replace_time_zone(None))
         out = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+    elif kind == "date":
+        parsed = [raw.str.strptime(pl.Date, fmt, strict=False) for fmt in fspec.formats]
+        out = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
+    elif kind == "float":
+        out = raw.str.replace_all(r"[,\s]", "").cast(pl.Float64, strict=False)
     elif kind == "decimal":
         out = raw.str.replace_all(_MONEY_NOISE, "").cast(dtype, strict=False)
     elif kind == "int":
@@ -261,7 +296,11 @@ class EntityResult:
 
 
 def map_entity(
-    frame: pl.DataFrame, entity: str, espec: EntitySpec, spec: ChannelSpec
+    frame: pl.DataFrame,
+    entity: str,
+    espec: EntitySpec,
+    spec: ChannelSpec,
+    now: dt.datetime | None = None,
 ) -> EntityResult:
     """Native string columns -> canonical columns; rows with any error are rejected with
     every reason, naming the field and the native column."""
@@ -272,27 +311,56 @@ def map_entity(
             frame = frame.filter(_clean(pl.col(col)).is_in(espec.filter.in_))
         else:
             frame = frame.clear()
-    exprs, errors = [], []
+    if FILE not in frame.columns:
+        frame = frame.with_columns(pl.lit(0, pl.Int32).alias(FILE))
+    frame = frame.with_row_index(UID)
+    exprs: list[pl.Expr] = []
+    errors: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (condition, field, code, message)
     for name, fspec in espec.fields.items():
         raw, missing = _raw_expr(fspec, frame)
         typed = _typed(raw, fspec, columns[name], spec.timezone)
         exprs.append(typed.alias(name))
-        label = f"{name} <- {'+'.join(fspec.sources)}" if fspec.sources else name
+        src = "+".join(fspec.sources)
+        label = f"{name} <- {src}" if src else name
         if missing and fspec.required:
-            errors.append(pl.lit(f"{label}: column {missing} is missing from the file"))
+            msg = f"{label}: column {missing} is missing from the file"
+            errors.append((pl.lit(True), src or name, "missing_column", pl.lit(msg)))
             continue
         if fspec.required:
-            errors.append(pl.when(raw.is_null()).then(pl.lit(f"{label}: required value is empty")))
-        what = (
-            f"not in {sorted(fspec.map)}" if fspec.map is not None else f"not a valid {fspec.type}"
-        )
-        errors.append(
-            pl.when(raw.is_not_null() & typed.is_null()).then(
-                pl.format("{}: '{}' is {}", pl.lit(label), raw, pl.lit(what))
+            msg = pl.lit(f"{label}: required value is empty")
+            errors.append((raw.is_null(), src or name, "missing_value", msg))
+        if fspec.map is not None:
+            code, what = "unknown_value", f"not in {sorted(fspec.map)}"
+        else:
+            code, what = "invalid_value", f"not a valid {fspec.type}"
+        msg = pl.format("{}: '{}' is {}", pl.lit(label), raw, pl.lit(what))
+        errors.append((raw.is_not_null() & typed.is_null(), src or name, code, msg))
+        if fspec.min is not None:
+            msg = pl.format("{}: {} is below {}", pl.lit(label), raw, pl.lit(str(fspec.min)))
+            errors.append((typed < fspec.min, src or name, "out_of_range", msg))
+        if fspec.type == "timestamp" and now is not None:
+            msg = pl.format("{}: '{}' is in the future", pl.lit(label), raw)
+            errors.append(
+                (typed > pl.lit(now + _FUTURE_SLACK), src or name, "future_timestamp", msg)
             )
+    if errors:
+        reason = pl.concat_str(
+            [pl.when(c).then(m) for c, _, _, m in errors], separator="; ", ignore_nulls=True
         )
-    reason = pl.concat_str(errors, separator="; ", ignore_nulls=True) if errors else pl.lit(None)
-    mapped = frame.select(*exprs, pl.col(ROW), pl.col(RAW), reason.alias("__reason")).with_columns(
+        first_field = pl.coalesce([pl.when(c).then(pl.lit(f)) for c, f, _, _ in errors])
+        first_code = pl.coalesce([pl.when(c).then(pl.lit(k)) for c, _, k, _ in errors])
+    else:
+        reason = first_field = first_code = pl.lit(None, dtype=pl.String)
+    mapped = frame.select(
+        *exprs,
+        pl.col(FILE),
+        pl.col(UID),
+        pl.col(ROW),
+        pl.col(RAW),
+        reason.alias("__reason"),
+        first_field.alias("__field"),
+        first_code.alias("__code"),
+    ).with_columns(
         pl.when(pl.col("__reason") == "").then(None).otherwise("__reason").alias("__reason")
     )
     # fill the canonical columns the spec does not map
@@ -317,33 +385,43 @@ def map_entity(
     good = mapped.filter(pl.col("__reason").is_null())
     key = ENTITIES[entity]["key"]
     if espec.one_row_per:
-        good = good.sort(ROW).unique(subset=espec.one_row_per, keep="first", maintain_order=True)
+        good = good.sort(FILE, ROW).unique(
+            subset=[FILE, *espec.one_row_per], keep="first", maintain_order=True
+        )
     else:
         good, dups = _split_duplicates(good, key)
         bad = pl.concat([bad, dups], how="diagonal_relaxed")
     rejected = bad.select(
         pl.lit(entity).alias("entity"),
-        pl.lit(None, dtype=pl.String).alias("field"),
+        pl.col("__field").alias("field"),
+        pl.col("__code").alias("reason_code"),
         pl.col("__reason").alias("reason"),
         pl.col(RAW).alias("raw_record"),
         pl.col(ROW).alias("source_row"),
+        pl.col(FILE),
     )
     idents = _identifiers(frame, good, entity, espec, key)
-    kept = good.select(*columns, pl.col(ROW).alias("source_row"))
+    kept = good.select(*columns, pl.col(ROW).alias("source_row"), pl.col(FILE))
     return EntityResult(kept, rejected, idents)
 
 
 def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows repeating an earlier row's key are rejected: as an exact duplicate when the whole
     source record is identical, as a conflict otherwise. The first occurrence is kept."""
-    good = good.sort(ROW).with_columns(
-        pl.col(ROW).first().over(key).alias("__first"),
-        pl.col(RAW).first().over(key).alias("__first_raw"),
+    good = good.sort(FILE, ROW).with_columns(
+        pl.col(ROW).first().over([FILE, *key]).alias("__first"),
+        pl.col(RAW).first().over([FILE, *key]).alias("__first_raw"),
     )
     dup = pl.col(ROW) != pl.col("__first")
     key_text = pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key], separator="/")
+    same = pl.col(RAW) == pl.col("__first_raw")
     dups = good.filter(dup).with_columns(
-        pl.when(pl.col(RAW) == pl.col("__first_raw"))
+        pl.when(same)
+        .then(pl.lit("duplicate_row"))
+        .otherwise(pl.lit("conflicting_duplicate"))
+        .alias("__code"),
+        pl.lit("/".join(key)).alias("__field"),
+        pl.when(same)
         .then(pl.format("exact duplicate of row {}", pl.col("__first")))
         .otherwise(
             pl.format(
@@ -353,7 +431,7 @@ def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame,
                 pl.col("__first"),
             )
         )
-        .alias("__reason")
+        .alias("__reason"),
     )
     return good.filter(~dup).drop("__first", "__first_raw"), dups.drop("__first", "__first_raw")
 
@@ -361,15 +439,15 @@ def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame,
 def _identifiers(
     frame: pl.DataFrame, good: pl.DataFrame, entity: str, espec: EntitySpec, key: list[str]
 ) -> pl.DataFrame:
-    cols = ENTITIES["identifiers"]["columns"]
+    cols = {**ENTITIES["identifiers"]["columns"], "source_row": pl.Int64, FILE: pl.Int32}
     if not espec.identifiers or good.is_empty():
-        return pl.DataFrame(schema={**cols, "source_row": pl.Int64})
+        return pl.DataFrame(schema=cols)
     record_id = pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/")
-    rows = frame.join(good.select(ROW, record_id.alias("record_id")), on=ROW, how="inner")
+    rows = frame.join(good.select(UID, record_id.alias("record_id")), on=UID, how="inner")
     parts = []
     for label, ispec in espec.identifiers.items():
         raw, _ = _raw_expr(ispec, rows)
-        sub = rows.select(pl.col("record_id"), pl.col(ROW), raw.alias("raw")).filter(
+        sub = rows.select(pl.col("record_id"), pl.col(ROW), pl.col(FILE), raw.alias("raw")).filter(
             pl.col("raw").is_not_null()
         )
         lookup = {}
@@ -394,9 +472,10 @@ def _identifiers(
                 .alias("is_partial"),
                 pl.lit(ispec.scope, dtype=pl.String).alias("scope"),
                 pl.col(ROW).alias("source_row"),
+                pl.col(FILE),
             )
         )
-    return pl.concat(parts) if parts else pl.DataFrame(schema={**cols, "source_row": pl.Int64})
+    return pl.concat(parts) if parts else pl.DataFrame(schema=cols)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -508,7 +587,147 @@ def ensure_schema_files(paths: DataPaths, entities: Iterable[str]) -> None:
         _write(pl.DataFrame(schema=QUARANTINE), target)
 
 
-def load_file(
+@dataclass
+class _Item:
+    """A landing file chosen for loading in this run."""
+
+    path: Path
+    rel: str
+    file_hash: str
+    source: SourceSpec
+    key: str
+    version: int
+    replaces: dict | None = None  # the manifest record of the file it corrects
+
+
+def _reject_frame(rejects: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "entity": ["*"] * len(rejects),
+            "field": [r["field"] for r in rejects],
+            "reason_code": [r["code"] for r in rejects],
+            "reason": [r["reason"] for r in rejects],
+            "raw_record": [r["raw"] for r in rejects],
+            "source_row": [r["row"] for r in rejects],
+        },
+        schema={
+            "entity": pl.String,
+            "field": pl.String,
+            "reason_code": pl.String,
+            "reason": pl.String,
+            "raw_record": pl.String,
+            "source_row": pl.Int64,
+        },
+    )
+
+
+def load_batch(
+    items: list[_Item], spec: ChannelSpec, paths: DataPaths, ingested_at: dt.datetime
+) -> list[tuple[_Item, FileOutcome, list[str]]]:
+    """Read files of one source, map them together (one vectorised pass for many small
+    files), then write one Parquet file per source file per entity."""
+    source = items[0].source
+    done: list[tuple[_Item, FileOutcome, list[str]]] = []
+    raws: list[tuple[_Item, RawSource]] = []
+    for item in items:
+        try:
+            raws.append((item, read_source(item.path, source)))
+        except UnreadableFile as exc:
+            outcome, outputs = quarantine_whole_file(
+                item.path, item.rel, item.file_hash, source, spec, paths, ingested_at, str(exc)
+            )
+            done.append((item, outcome, outputs))
+    # files with the same columns are mapped together; a file missing a column stays apart
+    groups: dict[tuple, list[int]] = {}
+    for i, (_, raw) in enumerate(raws):
+        signature = tuple(tuple(f.columns) for f in raw.frames.values())
+        groups.setdefault(signature, []).append(i)
+    per_file: dict[int, dict[str, list[pl.DataFrame]]] = {
+        i: {"quarantine": [], "identifiers": []} for i in range(len(raws))
+    }
+    for members in groups.values():
+        for entity, espec in source.entities.items():
+            frame = pl.concat(
+                [
+                    raws[i][1].frames[entity].with_columns(pl.lit(i, pl.Int32).alias(FILE))
+                    for i in members
+                ]
+            )
+            res = map_entity(frame, entity, espec, spec, ingested_at)
+            kept = _split(res.kept, members)
+            rejected = _split(res.rejected, members)
+            idents = _split(res.identifiers, members)
+            for i in members:
+                per_file[i][entity] = [kept[i]]
+                per_file[i]["quarantine"].append(rejected[i])
+                per_file[i]["identifiers"].append(idents[i])
+    for i, (item, raw) in enumerate(raws):
+        done.append((item, *_write_file(item, raw, per_file[i], spec, paths, ingested_at)))
+    return done
+
+
+def _split(frame: pl.DataFrame, members: list[int]) -> dict[int, pl.DataFrame]:
+    parts = frame.partition_by(FILE, as_dict=True, include_key=False)
+    empty = frame.clear().drop(FILE)
+    return {i: parts.get((i,), empty) for i in members}
+
+
+def _write_file(
+    item: _Item,
+    raw: RawSource,
+    frames: dict[str, list[pl.DataFrame]],
+    spec: ChannelSpec,
+    paths: DataPaths,
+    ingested_at: dt.datetime,
+) -> tuple[FileOutcome, list[str]]:
+    source = item.source
+    lineage = [
+        pl.lit(spec.channel).alias("channel"),
+        pl.lit(item.rel).alias("source_file"),
+        pl.lit(item.file_hash).alias("file_hash"),
+        pl.lit(ingested_at, dtype=TS).alias("ingested_at"),
+    ]
+    outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
+    if raw.unmapped:
+        outcome.note = f"columns not read by the spec (kept in landing): {raw.unmapped}"
+    name = _output_name(spec.channel, item.rel, item.file_hash)
+    outputs, covered = [], set()
+    quarantine = list(frames["quarantine"])
+    for entity, espec in source.entities.items():
+        kept = frames[entity][0].with_columns(lineage).select(list(schema(entity)))
+        outputs.append(_write(kept, paths.lake_raw / entity / name))
+        outcome.kept[entity] = kept.height
+        if not espec.one_row_per:
+            covered.update(kept["source_row"].to_list())
+    for q in quarantine:
+        covered.update(q.filter(pl.col("entity") != "*")["source_row"].to_list())
+    if raw.rejects:
+        quarantine.append(_reject_frame(raw.rejects))
+        covered.update(r["row"] for r in raw.rejects)
+    uncovered = _uncovered_rows(raw, covered, source)
+    if uncovered is not None:
+        quarantine.append(uncovered)
+    idents = pl.concat(frames["identifiers"])
+    if idents.height:
+        idents = idents.with_columns(lineage).select(list(schema("identifiers")))
+        outputs.append(_write(idents, paths.lake_raw / "identifiers" / name))
+        outcome.kept["identifiers"] = idents.height
+    q = pl.concat(quarantine, how="diagonal_relaxed")
+    if q.height:
+        q = q.with_columns(lineage).select(list(QUARANTINE)).sort("source_row", "entity")
+        outputs.append(_write(q, paths.quarantine / name))
+        outcome.quarantined = q.height
+        log.warning(
+            "%s: %d rows quarantined (first: row %s: %s)",
+            item.rel,
+            q.height,
+            q["source_row"][0],
+            q["reason"][0],
+        )
+    return outcome, [str(Path(o).relative_to(paths.lake)) for o in outputs]
+
+
+def quarantine_whole_file(
     path: Path,
     rel: str,
     file_hash: str,
@@ -516,69 +735,36 @@ def load_file(
     spec: ChannelSpec,
     paths: DataPaths,
     ingested_at: dt.datetime,
+    message: str,
 ) -> tuple[FileOutcome, list[str]]:
-    raw = read_source(path, source)
-    lineage = [
-        pl.lit(spec.channel).alias("channel"),
-        pl.lit(rel).alias("source_file"),
-        pl.lit(file_hash).alias("file_hash"),
-        pl.lit(ingested_at, dtype=TS).alias("ingested_at"),
-    ]
-    outcome = FileOutcome(rel, file_hash, "loaded", rows=raw.rows)
-    outputs, quarantine, covered = [], [], set()
-    ident_parts = []
-    name = _output_name(spec.channel, rel, file_hash)
-    for entity, espec in source.entities.items():
-        res = map_entity(raw.frames[entity], entity, espec, spec)
-        kept = res.kept.with_columns(lineage).select(list(schema(entity)))
-        outputs.append(_write(kept, paths.lake_raw / entity / name))
-        outcome.kept[entity] = kept.height
-        if not espec.one_row_per:
-            covered.update(kept["source_row"].to_list())
-            covered.update(res.rejected["source_row"].to_list())
-        quarantine.append(res.rejected)
-        ident_parts.append(res.identifiers)
-    if raw.rejects:
-        quarantine.append(
-            pl.DataFrame(
-                {
-                    "entity": ["*"] * len(raw.rejects),
-                    "field": [r["field"] for r in raw.rejects],
-                    "reason": [r["reason"] for r in raw.rejects],
-                    "raw_record": [r["raw"] for r in raw.rejects],
-                    "source_row": [r["row"] for r in raw.rejects],
-                },
-                schema={
-                    "entity": pl.String,
-                    "field": pl.String,
-                    "reason": pl.String,
-                    "raw_record": pl.String,
-                    "source_row": pl.Int64,
-                },
-            )
-        )
-        covered.update(r["row"] for r in raw.rejects)
-    uncovered = _uncovered_rows(raw, covered, source)
-    if uncovered is not None:
-        quarantine.append(uncovered)
-    idents = pl.concat(ident_parts) if ident_parts else None
-    if idents is not None and idents.height:
-        idents = idents.with_columns(lineage).select(list(schema("identifiers")))
-        outputs.append(_write(idents, paths.lake_raw / "identifiers" / name))
-        outcome.kept["identifiers"] = idents.height
-    q = pl.concat(quarantine, how="diagonal_relaxed") if quarantine else None
-    if q is not None and q.height:
-        q = q.with_columns(lineage).select(list(QUARANTINE)).sort("source_row", "entity")
-        outputs.append(_write(q, paths.quarantine / name))
-        outcome.quarantined = q.height
-        log.warning(
-            "%s: %d rows quarantined (first: row %s: %s)",
-            rel,
-            q.height,
-            q["source_row"][0],
-            q["reason"][0],
-        )
-    return outcome, [str(Path(o).relative_to(paths.lake)) for o in outputs]
+    """A file that cannot be read: every record goes to quarantine (decoded with
+    replacement characters for display; the landing file keeps the original bytes)."""
+    log.error("%s: quarantined whole: %s", rel, message)
+    text = _decode(path, "gb18030" if source.encoding == "auto" else source.encoding, "replace")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if source.format != "ndjson":
+        lines = lines[1:]
+    lines = lines or [""]
+    q = pl.DataFrame(
+        {
+            "entity": "*",
+            "field": None,
+            "reason_code": "unreadable_file",
+            "reason": message,
+            "raw_record": lines,
+            "source_row": list(range(1, len(lines) + 1)),
+            "channel": spec.channel,
+            "source_file": rel,
+            "file_hash": file_hash,
+            "ingested_at": ingested_at,
+        },
+        schema=QUARANTINE,
+    ).select(list(QUARANTINE))
+    out = _write(q, paths.quarantine / _output_name(spec.channel, rel, file_hash))
+    outcome = FileOutcome(
+        rel, file_hash, "loaded", rows=len(lines), quarantined=q.height, note=message
+    )
+    return outcome, [str(Path(out).relative_to(paths.lake))]
 
 
 def _uncovered_rows(raw: RawSource, covered: set[int], source: SourceSpec) -> pl.DataFrame | None:
@@ -593,6 +779,7 @@ def _uncovered_rows(raw: RawSource, covered: set[int], source: SourceSpec) -> pl
     return missing.select(
         pl.lit("*").alias("entity"),
         pl.lit(None, dtype=pl.String).alias("field"),
+        pl.lit("unmatched_row").alias("reason_code"),
         pl.lit(f"row matches no entity of source {source.name!r} (see its filters)").alias(
             "reason"
         ),
@@ -612,19 +799,36 @@ def discover(spec: ChannelSpec, paths: DataPaths) -> list[tuple[SourceSpec, Path
 
 
 def ingest_channel(
-    spec: ChannelSpec, paths: DataPaths, ingested_at: dt.datetime | None = None
+    spec: ChannelSpec,
+    paths: DataPaths,
+    ingested_at: dt.datetime | None = None,
+    batch_files: int = 500,
 ) -> ChannelReport:
     """Load every new landing file of one channel. Safe to re-run: unchanged files are
     skipped by content hash, and a re-delivered file with the same bytes is a no-op."""
     ingested_at = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     ensure_schema_files(paths, ENTITIES)
     manifest = Manifest(paths, spec.channel)
-    outcomes = []
+    outcomes: list[FileOutcome] = []
     candidates = []
     for source, path, rel in discover(spec, paths):
         key, version = _logical_key(source, path.name)
         candidates.append((key or rel, version, rel, source, path))
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+
+    def record(rel, file_hash, status, key, version, note):
+        manifest.files[rel] = {
+            "file": rel,
+            "file_hash": file_hash,
+            "status": status,
+            "logical_key": key,
+            "version": version,
+            "note": note,
+        }
+        outcomes.append(FileOutcome(rel, file_hash, status, key, version, note=note))
+
+    to_load: dict[str, _Item] = {}  # by logical key: the newest version wins within a run
+    hashes: dict[str, str] = {}
     for key, version, rel, source, path in candidates:
         file_hash = file_sha256(path)
         prev_same_path = manifest.files.get(rel)
@@ -632,54 +836,56 @@ def ingest_channel(
             outcomes.append(FileOutcome(rel, file_hash, "unchanged", key, version))
             continue
         seen = manifest.by_hash(file_hash)
-        if seen is not None:
-            note = f"same content as {seen['file']} (sha256 {file_hash[:12]}); not loaded again"
+        first = seen["file"] if seen else hashes.get(file_hash)
+        if first is not None:
+            note = f"same content as {first} (sha256 {file_hash[:12]}); not loaded again"
             log.info("%s: duplicate delivery, %s", rel, note)
-            manifest.files[rel] = {
-                "file": rel,
-                "file_hash": file_hash,
-                "status": "duplicate",
-                "logical_key": None,
-                "version": version,
-                "note": note,
-            }
-            outcomes.append(FileOutcome(rel, file_hash, "duplicate", key, version, note=note))
+            record(rel, file_hash, "duplicate", None, version, note)
             continue
+        hashes[file_hash] = rel
         active = manifest.active_for_key(key) or (
             prev_same_path if prev_same_path and prev_same_path["status"] == "loaded" else None
         )
         if active is not None and active["version"] > version:
             note = f"older version than {active['file']} (v{active['version']}); not loaded"
-            manifest.files[rel] = {
-                "file": rel,
-                "file_hash": file_hash,
-                "status": "superseded",
-                "logical_key": key,
-                "version": version,
-                "note": note,
-            }
-            outcomes.append(FileOutcome(rel, file_hash, "superseded", key, version, note=note))
+            record(rel, file_hash, "superseded", key, version, note)
             continue
-        outcome, outputs = load_file(path, rel, file_hash, source, spec, paths, ingested_at)
-        outcome.logical_key, outcome.version = key, version
-        if active is not None:
-            _remove_outputs(paths, active)
-            active.update(status="superseded", outputs=[], note=f"replaced by {rel}")
-            outcome.note = f"replaces {active['file']}"
-            log.info("%s: corrected delivery, replaces %s", rel, active["file"])
-        manifest.files[rel] = {
-            "file": rel,
-            "file_hash": file_hash,
-            "status": "loaded",
-            "logical_key": key,
-            "version": version,
-            "rows": outcome.rows,
-            "kept": outcome.kept,
-            "quarantined": outcome.quarantined,
-            "outputs": outputs,
-            "ingested_at": ingested_at.isoformat(),
-            "note": outcome.note,
-        }
-        outcomes.append(outcome)
+        pending = to_load.get(key)
+        if pending is not None:  # an earlier version delivered in the same run
+            note = f"replaced by {rel} in the same run; not loaded"
+            record(pending.rel, pending.file_hash, "superseded", key, pending.version, note)
+        to_load[key] = _Item(path, rel, file_hash, source, key, version, active)
+
+    items = sorted(to_load.values(), key=lambda it: (it.source.name, it.rel))
+    for start in range(0, len(items), batch_files):
+        chunk = items[start : start + batch_files]
+        by_source: dict[str, list[_Item]] = {}
+        for item in chunk:
+            by_source.setdefault(item.source.name, []).append(item)
+        for group in by_source.values():
+            for item, outcome, outputs in load_batch(group, spec, paths, ingested_at):
+                outcome.logical_key, outcome.version = item.key, item.version
+                active = item.replaces
+                if active is not None:
+                    _remove_outputs(paths, active)
+                    active.update(status="superseded", outputs=[], note=f"replaced by {item.rel}")
+                    outcome.note = "; ".join(
+                        filter(None, [outcome.note, f"replaces {active['file']}"])
+                    )
+                    log.info("%s: corrected delivery, replaces %s", item.rel, active["file"])
+                manifest.files[item.rel] = {
+                    "file": item.rel,
+                    "file_hash": item.file_hash,
+                    "status": "loaded",
+                    "logical_key": item.key,
+                    "version": item.version,
+                    "rows": outcome.rows,
+                    "kept": outcome.kept,
+                    "quarantined": outcome.quarantined,
+                    "outputs": outputs,
+                    "ingested_at": ingested_at.isoformat(),
+                    "note": outcome.note,
+                }
+                outcomes.append(outcome)
     manifest.save()
     return ChannelReport(spec.channel, outcomes)

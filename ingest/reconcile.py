@@ -14,12 +14,16 @@ from dataclasses import dataclass
 import duckdb
 
 from ingest.config import DataPaths
-from ingest.engine import _decode, discover
+from ingest.engine import UnreadableFile, _decode, discover
 from ingest.spec import ChannelSpec, SourceSpec
 
 
 def count_landing_rows(path, source: SourceSpec) -> int:
-    text = _decode(path, source.encoding)
+    try:
+        text = _decode(path, source.encoding)
+    except UnreadableFile:
+        enc = "gb18030" if source.encoding == "auto" else source.encoding
+        text = _decode(path, enc, "replace")
     if source.format == "ndjson":
         return sum(1 for line in text.splitlines() if line.strip())
     delim = source.delimiter or ("\t" if source.format == "tsv" else ",")

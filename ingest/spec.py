@@ -19,7 +19,7 @@ from ingest.canonical import CANONICAL_STATUSES, ENTITIES
 from ingest.config import SPECS_DIR
 from ingest.identifiers import IDENTIFIER_TYPES
 
-FieldType = Literal["string", "int", "decimal", "timestamp", "bool"]
+FieldType = Literal["string", "int", "float", "decimal", "timestamp", "date", "bool"]
 
 
 class _Strict(BaseModel):
@@ -37,13 +37,14 @@ class FieldSpec(_Strict):
     required: bool = False
     map: dict[str, Any] | None = None  # native -> canonical vocabulary; unknown values are errors
     abs: bool = False  # for quantities/amounts written negative on returns
+    min: float | None = None  # smaller values are rejected (out_of_range)
 
     @model_validator(mode="after")
     def _source_given(self) -> FieldSpec:
         if (self.from_ is None) == (self.value is None):
             raise ValueError("give exactly one of 'from' or 'value'")
-        if self.type == "timestamp" and self.from_ is not None and not self.formats:
-            raise ValueError("a timestamp field needs 'formats'")
+        if self.type in ("timestamp", "date") and self.from_ is not None and not self.formats:
+            raise ValueError(f"a {self.type} field needs 'formats'")
         return self
 
     @property
@@ -92,7 +93,7 @@ class SourceSpec(_Strict):
     pattern: str  # glob under landing/<channel>/
     file_key: str | None = None  # regex; named groups form the logical key, (?P<version>) orders
     format: Literal["csv", "tsv", "ndjson"]
-    encoding: str = "utf-8"
+    encoding: str = "auto"  # auto: UTF-8 (BOM or not), else GB18030; or any Python codec
     delimiter: str | None = None
     entities: dict[str, EntitySpec]
 

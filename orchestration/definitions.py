@@ -2,12 +2,15 @@
 
 import dagster as dg
 
-from orchestration.defs import ingest, quality, transform
+from orchestration.defs import automation, ingest, quality, transform
 from orchestration.resources import dbt_resource
 
 defs = dg.Definitions(
     assets=[ingest.ingest_landing_files, transform.warehouse_models],
     asset_checks=quality.CHECKS,
+    jobs=[automation.full_graph_job],
+    sensors=[automation.landing_files_sensor],
+    schedules=[automation.daily_full_run],
     resources={"dbt": dbt_resource()},
     executor=dg.in_process_executor,
 )

@@ -214,3 +214,50 @@ def test_gbk_and_missing_required_column(data_dir, specs):
     assert con.execute(
         f"select count(*) from read_parquet('{data_dir.lake_raw}/order_lines/*.parquet')"
     ).fetchone() == (0,)
+
+
+def test_unreadable_file_is_quarantined_whole_and_others_still_load(data_dir, specs):
+    spec = specs["pos"].model_copy(deep=True)
+    spec.sources[0].encoding = "utf-8"  # declared UTF-8, but the file below is GBK
+    gbk = (POS_HEADER + "\n" + POS_ROWS[0] + "\n" + POS_ROWS[1] + "\n").encode("gb18030")
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", gbk)
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250302.csv", pos_file(POS_ROWS))
+    report = ingest_channel(spec, data_dir)
+    assert report.count("loaded") == 2
+    q = quarantine(data_dir)
+    assert q["reason_code"].to_list() == ["unreadable_file", "unreadable_file"]
+    assert "cannot decode as utf-8" in q["reason"][0]
+    assert set(q["source_file"]) == {"pos/pos_ST-SH-01_20250301.csv"}
+    assert lake(data_dir, "order_lines").height == 2  # the good file
+    balance = {b.file: b for b in reconcile(data_dir, {"pos": spec})}
+    assert all(b.missing == 0 for b in balance.values())
+
+
+def test_gbk_without_declared_encoding_is_detected(data_dir, specs):
+    gbk = (POS_HEADER + "\n" + POS_ROWS[0] + "\n").encode("gb18030")
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", gbk)
+    ingest_channel(specs["pos"], data_dir)
+    assert lake(data_dir, "order_lines")["product_name"].to_list() == ["精华"]
+
+
+def test_empty_file_extra_column_negative_quantity_and_future_time(data_dir, specs):
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250303.csv", b"")
+    header = POS_HEADER + ",备注"
+    rows = [
+        POS_ROWS[0] + ",会员日",
+        "ST-SH-01,2025-03-01,10:01:02,R0009,SELL,1,,,SK001,精华,199.00,-2,0,-398.00,现金,E01,",
+        "ST-SH-01,2099-03-01,10:01:02,R0010,SELL,1,,,SK001,精华,199.00,1,0,199.00,现金,E01,",
+    ]
+    body = ("\ufeff" + header + "\n" + "\n".join(rows) + "\n").encode("utf-8")
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250304.csv", body)
+    report = ingest_channel(specs["pos"], data_dir)
+    by_file = {f.file: f for f in report.files}
+    assert by_file["pos/pos_ST-SH-01_20250303.csv"].rows == 0
+    note = by_file["pos/pos_ST-SH-01_20250304.csv"].note
+    assert "columns not read by the spec" in note and "备注" in note
+    q = quarantine(data_dir).filter(pl.col("entity") == "order_lines").sort("source_row")
+    assert q["reason_code"].to_list() == ["out_of_range", "future_timestamp"]
+    assert q["field"].to_list() == ["数量", "销售日期+销售时间"]
+    assert "quantity <- 数量: -2 is below 1" in q["reason"][0]
+    assert "is in the future" in q["reason"][1]
+    assert lake(data_dir, "order_lines").height == 1

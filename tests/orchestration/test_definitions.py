@@ -47,3 +47,9 @@ def test_expected_checks_exist():
     assert any(
         a == "staging/stg_lake__order_lines" and "expression_is_true" in n for a, n in checks
     )
+
+
+def test_jobs_sensors_schedules_exist():
+    assert defs.resolve_job_def("full_graph") is not None
+    assert defs.resolve_sensor_def("landing_files_sensor") is not None
+    assert defs.resolve_schedule_def("daily_full_run").cron_schedule == "0 6 * * *"

@@ -1,0 +1,1 @@
+"""One writer per channel; each writes ``landing/<channel>/...`` and returns truth parts."""

@@ -1,0 +1,50 @@
+"""Jobs, the landing-folder sensor and the daily schedule."""
+
+import hashlib
+
+import dagster as dg
+
+from orchestration.resources import paths
+
+full_graph_job = dg.define_asset_job(
+    "full_graph", selection=dg.AssetSelection.all(), description="Every asset and check."
+)
+
+
+def landing_fingerprint() -> tuple[str, int]:
+    """A digest of every landing file's path, size and modification time, and the count."""
+    root = paths().landing
+    h = hashlib.sha256()
+    n = 0
+    if root.exists():
+        for f in sorted(root.rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+                n += 1
+    return h.hexdigest(), n
+
+
+@dg.sensor(
+    job=full_graph_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs the graph when files in data/landing/ are added or changed.",
+)
+def landing_files_sensor(context: dg.SensorEvaluationContext):
+    digest, n = landing_fingerprint()
+    if n == 0:
+        return dg.SkipReason("data/landing/ is empty")
+    if digest == context.cursor:
+        return dg.SkipReason(f"no new or changed files among {n}")
+    context.update_cursor(digest)
+    return dg.RunRequest(run_key=digest, tags={"trigger": "landing_files", "files": str(n)})
+
+
+daily_full_run = dg.ScheduleDefinition(
+    name="daily_full_run",
+    job=full_graph_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="Asia/Shanghai",
+    description="Daily full run at 06:00 Beijing time, after the channels' nightly exports.",
+)
