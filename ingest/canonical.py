@@ -78,6 +78,19 @@ ENTITIES: dict[str, dict] = {
         "ts": "return_ts",
         "key": ["return_id", "line_id"],
     },
+    # Who bought or receives an order, from a file apart from the order itself (Amazon's
+    # MFN buyer report): the identifiers hang on it; no order fields are repeated.
+    "order_contacts": {
+        "columns": {
+            "order_id": pl.String,
+            "contact_role": pl.String,  # buyer, receiver
+            "name": pl.String,
+            "city": pl.String,
+            "country": pl.String,
+        },
+        "ts": None,
+        "key": ["order_id", "contact_role"],
+    },
     "events": {
         "columns": {
             "event_id": pl.String,

@@ -21,10 +21,12 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ingest.canonical import DERIVED, ENTITIES, QUARANTINE, TS, schema
 from ingest.config import DataPaths
@@ -168,10 +170,7 @@ def _contexts(obj: dict, explode: list[str]) -> Iterable[dict]:
 def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
     """One JSON object per line. A line that is not JSON is a reject naming the line."""
     text = _decode(path, source.encoding)
-    paths = {
-        name: sorted({p for f in _all_specs(espec) for p in f.sources})
-        for name, espec in source.entities.items()
-    }
+    paths = {name: sorted(_native_names(espec)) for name, espec in source.entities.items()}
     cols = {name: {p: [] for p in ps} for name, ps in paths.items()}
     meta = {name: {ROW: [], RAW: []} for name in paths}
     rejects = []
@@ -214,13 +213,20 @@ def _all_specs(espec: EntitySpec) -> list[FieldSpec | IdentifierSpec]:
     return [*espec.fields.values(), *espec.identifiers.values()]
 
 
+def _native_names(espec: EntitySpec) -> set[str]:
+    """Every native column or JSON path an entity reads."""
+    names = {c for f in _all_specs(espec) for c in f.sources}
+    names |= {i.scope_from for i in espec.identifiers.values() if i.scope_from}
+    if espec.filter:
+        names.add(espec.filter.field)
+    return names
+
+
 def read_source(path: Path, source: SourceSpec) -> RawSource:
     if source.format == "ndjson":
         return read_ndjson(path, source)
     frame, rejects = read_delimited(path, source)
-    used = {
-        c for espec in source.entities.values() for f in _all_specs(espec) for c in f.sources
-    } | {e.filter.field for e in source.entities.values() if e.filter}
+    used = set().union(*(_native_names(e) for e in source.entities.values()))
     unmapped = [c for c in frame.columns if c not in used and c not in (ROW, RAW)]
     frames = {name: frame for name in source.entities}
     return RawSource(frames, frame.height + len(rejects), rejects, unmapped)
@@ -447,9 +453,13 @@ def _identifiers(
     parts = []
     for label, ispec in espec.identifiers.items():
         raw, _ = _raw_expr(ispec, rows)
-        sub = rows.select(pl.col("record_id"), pl.col(ROW), pl.col(FILE), raw.alias("raw")).filter(
-            pl.col("raw").is_not_null()
-        )
+        if ispec.scope_from and ispec.scope_from in rows.columns:
+            scope = _clean(pl.col(ispec.scope_from))
+        else:
+            scope = pl.lit(ispec.scope, dtype=pl.String)
+        sub = rows.select(
+            pl.col("record_id"), pl.col(ROW), pl.col(FILE), raw.alias("raw"), scope.alias("scope")
+        ).filter(pl.col("raw").is_not_null())
         lookup = {}
         for value in sub["raw"].unique().to_list():
             ident = normalize_id(ispec.type, value)
@@ -470,7 +480,7 @@ def _identifiers(
                 pl.col("raw")
                 .replace_strict({k: v[1] for k, v in lookup.items()}, return_dtype=pl.Boolean)
                 .alias("is_partial"),
-                pl.lit(ispec.scope, dtype=pl.String).alias("scope"),
+                pl.col("scope"),
                 pl.col(ROW).alias("source_row"),
                 pl.col(FILE),
             )
@@ -568,9 +578,10 @@ def _remove_outputs(paths: DataPaths, rec: dict) -> None:
 
 
 def _write(df: pl.DataFrame, path: Path) -> str:
+    """Parquet (zstd), written to a temporary name and renamed: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    df.write_parquet(tmp, compression="zstd")
+    pq.write_table(df.to_arrow(), tmp, compression="zstd")
     tmp.replace(path)
     return str(path)
 
@@ -637,14 +648,34 @@ def load_batch(
                 item.path, item.rel, item.file_hash, source, spec, paths, ingested_at, str(exc)
             )
             done.append((item, outcome, outputs))
+    if not raws:
+        return done
+    n = len(raws)
+    lineage = pl.DataFrame(
+        {
+            FILE: list(range(n)),
+            "channel": [spec.channel] * n,
+            "source_file": [it.rel for it, _ in raws],
+            "file_hash": [it.file_hash for it, _ in raws],
+            "ingested_at": [ingested_at] * n,
+        },
+        schema={
+            FILE: pl.Int32,
+            "channel": pl.String,
+            "source_file": pl.String,
+            "file_hash": pl.String,
+            "ingested_at": TS,
+        },
+    )
     # files with the same columns are mapped together; a file missing a column stays apart
     groups: dict[tuple, list[int]] = {}
     for i, (_, raw) in enumerate(raws):
         signature = tuple(tuple(f.columns) for f in raw.frames.values())
         groups.setdefault(signature, []).append(i)
-    per_file: dict[int, dict[str, list[pl.DataFrame]]] = {
-        i: {"quarantine": [], "identifiers": []} for i in range(len(raws))
-    }
+    kept: dict[str, list[pl.DataFrame]] = {e: [] for e in source.entities}
+    quarantine: list[pl.DataFrame] = []
+    idents: list[pl.DataFrame] = []
+    covered: list[pl.DataFrame] = []
     for members in groups.values():
         for entity, espec in source.entities.items():
             frame = pl.concat(
@@ -654,77 +685,57 @@ def load_batch(
                 ]
             )
             res = map_entity(frame, entity, espec, spec, ingested_at)
-            kept = _split(res.kept, members)
-            rejected = _split(res.rejected, members)
-            idents = _split(res.identifiers, members)
-            for i in members:
-                per_file[i][entity] = [kept[i]]
-                per_file[i]["quarantine"].append(rejected[i])
-                per_file[i]["identifiers"].append(idents[i])
+            kept[entity].append(res.kept)
+            quarantine.append(res.rejected)
+            idents.append(res.identifiers)
+            if not espec.one_row_per:
+                covered.append(res.kept.select(FILE, "source_row"))
+            covered.append(res.rejected.select(FILE, "source_row"))
+    for i, (_, raw) in enumerate(raws):
+        if raw.rejects:
+            rejects = _reject_frame(raw.rejects).with_columns(pl.lit(i, pl.Int32).alias(FILE))
+            quarantine.append(rejects)
+            covered.append(rejects.select(FILE, "source_row"))
+    quarantine.append(_uncovered_rows(raws, pl.concat(covered), source))
+
+    def finish(frames: list[pl.DataFrame], columns: list[str]) -> dict:
+        frame = pl.concat(frames, how="diagonal_relaxed").join(lineage, on=FILE, how="left")
+        return frame.select(*columns, FILE).partition_by(FILE, as_dict=True, include_key=False)
+
+    parts = {e: finish(kept[e], list(schema(e))) for e in source.entities}
+    parts["identifiers"] = finish(idents, list(schema("identifiers")))
+    q_parts = finish(quarantine, list(QUARANTINE))
+    writes: list[tuple[pl.DataFrame, Path]] = []
     for i, (item, raw) in enumerate(raws):
-        done.append((item, *_write_file(item, raw, per_file[i], spec, paths, ingested_at)))
+        outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
+        if raw.unmapped:
+            outcome.note = f"columns not read by the spec (kept in landing): {raw.unmapped}"
+        name = _output_name(spec.channel, item.rel, item.file_hash)
+        outputs = []
+        for entity, by_file in parts.items():
+            part = by_file.get((i,))
+            if part is not None and part.height:
+                writes.append((part, paths.lake_raw / entity / name))
+                outputs.append(paths.lake_raw / entity / name)
+            outcome.kept[entity] = 0 if part is None else part.height
+        q = q_parts.get((i,))
+        if q is not None and q.height:
+            q = q.sort("source_row", "entity")
+            writes.append((q, paths.quarantine / name))
+            outputs.append(paths.quarantine / name)
+            outcome.quarantined = q.height
+            log.warning(
+                "%s: %d rows quarantined (first: row %s: %s)",
+                item.rel,
+                q.height,
+                q["source_row"][0],
+                q["reason"][0],
+            )
+        done.append((item, outcome, [str(o.relative_to(paths.lake)) for o in outputs]))
+    # many small files: Parquet encoding releases the GIL, so threads overlap the writes
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda w: _write(*w), writes))
     return done
-
-
-def _split(frame: pl.DataFrame, members: list[int]) -> dict[int, pl.DataFrame]:
-    parts = frame.partition_by(FILE, as_dict=True, include_key=False)
-    empty = frame.clear().drop(FILE)
-    return {i: parts.get((i,), empty) for i in members}
-
-
-def _write_file(
-    item: _Item,
-    raw: RawSource,
-    frames: dict[str, list[pl.DataFrame]],
-    spec: ChannelSpec,
-    paths: DataPaths,
-    ingested_at: dt.datetime,
-) -> tuple[FileOutcome, list[str]]:
-    source = item.source
-    lineage = [
-        pl.lit(spec.channel).alias("channel"),
-        pl.lit(item.rel).alias("source_file"),
-        pl.lit(item.file_hash).alias("file_hash"),
-        pl.lit(ingested_at, dtype=TS).alias("ingested_at"),
-    ]
-    outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
-    if raw.unmapped:
-        outcome.note = f"columns not read by the spec (kept in landing): {raw.unmapped}"
-    name = _output_name(spec.channel, item.rel, item.file_hash)
-    outputs, covered = [], set()
-    quarantine = list(frames["quarantine"])
-    for entity, espec in source.entities.items():
-        kept = frames[entity][0].with_columns(lineage).select(list(schema(entity)))
-        outputs.append(_write(kept, paths.lake_raw / entity / name))
-        outcome.kept[entity] = kept.height
-        if not espec.one_row_per:
-            covered.update(kept["source_row"].to_list())
-    for q in quarantine:
-        covered.update(q.filter(pl.col("entity") != "*")["source_row"].to_list())
-    if raw.rejects:
-        quarantine.append(_reject_frame(raw.rejects))
-        covered.update(r["row"] for r in raw.rejects)
-    uncovered = _uncovered_rows(raw, covered, source)
-    if uncovered is not None:
-        quarantine.append(uncovered)
-    idents = pl.concat(frames["identifiers"])
-    if idents.height:
-        idents = idents.with_columns(lineage).select(list(schema("identifiers")))
-        outputs.append(_write(idents, paths.lake_raw / "identifiers" / name))
-        outcome.kept["identifiers"] = idents.height
-    q = pl.concat(quarantine, how="diagonal_relaxed")
-    if q.height:
-        q = q.with_columns(lineage).select(list(QUARANTINE)).sort("source_row", "entity")
-        outputs.append(_write(q, paths.quarantine / name))
-        outcome.quarantined = q.height
-        log.warning(
-            "%s: %d rows quarantined (first: row %s: %s)",
-            item.rel,
-            q.height,
-            q["source_row"][0],
-            q["reason"][0],
-        )
-    return outcome, [str(Path(o).relative_to(paths.lake)) for o in outputs]
 
 
 def quarantine_whole_file(
@@ -767,15 +778,21 @@ def quarantine_whole_file(
     return outcome, [str(Path(out).relative_to(paths.lake))]
 
 
-def _uncovered_rows(raw: RawSource, covered: set[int], source: SourceSpec) -> pl.DataFrame | None:
+def _uncovered_rows(
+    raws: list[tuple[_Item, RawSource]], covered: pl.DataFrame, source: SourceSpec
+) -> pl.DataFrame:
     """Source rows that no entity took (e.g. a receipt type no filter names): quarantined."""
-    frames = [f for n, f in raw.frames.items() if not source.entities[n].explode]
-    if not frames:
-        return None
-    frame = frames[0]
-    missing = frame.filter(~pl.col(ROW).is_in(list(covered)))
-    if missing.is_empty():
-        return None
+    roots = [n for n, e in source.entities.items() if not e.explode]
+    empty = _reject_frame([]).with_columns(pl.lit(None, pl.Int32).alias(FILE)).clear()
+    if not roots:
+        return empty
+    every = pl.concat(
+        [
+            raw.frames[roots[0]].select(pl.lit(i, pl.Int32).alias(FILE), ROW, RAW)
+            for i, (_, raw) in enumerate(raws)
+        ]
+    )
+    missing = every.join(covered.rename({"source_row": ROW}).unique(), on=[FILE, ROW], how="anti")
     return missing.select(
         pl.lit("*").alias("entity"),
         pl.lit(None, dtype=pl.String).alias("field"),
@@ -785,6 +802,7 @@ def _uncovered_rows(raw: RawSource, covered: set[int], source: SourceSpec) -> pl
         ),
         pl.col(RAW).alias("raw_record"),
         pl.col(ROW).alias("source_row"),
+        pl.col(FILE),
     )
 
 

@@ -85,3 +85,15 @@ def _accounted(paths: DataPaths) -> dict[str, int]:
         """
     ).fetchall()
     return dict(rows)
+
+
+def unclaimed_files(paths: DataPaths, specs: dict[str, ChannelSpec]) -> list[str]:
+    """Landing files no spec reads: an unknown channel folder or a name no pattern matches."""
+    claimed = {rel for spec in specs.values() for _, _, rel in discover(spec, paths)}
+    if not paths.landing.exists():
+        return []
+    return sorted(
+        rel
+        for f in paths.landing.rglob("*")
+        if f.is_file() and (rel := f.relative_to(paths.landing).as_posix()) not in claimed
+    )

@@ -61,7 +61,8 @@ class IdentifierSpec(_Strict):
 
     from_: str | list[str] = Field(alias="from")
     type: str
-    scope: str | None = None
+    scope: str | None = None  # a constant scope, e.g. the mini-program's app id
+    scope_from: str | None = None  # or the native column/path that holds it (a store id)
 
     @field_validator("type")
     @classmethod

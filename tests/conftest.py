@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ingest.config import DataPaths
+
+# The tiny demo brand every test shares (generated once per session, read-only).
+DEMO_SCALE = {"seed": 3, "customers": 300, "days": 30}
 
 
 @pytest.fixture
@@ -12,3 +17,20 @@ def data_dir(tmp_path, monkeypatch) -> DataPaths:
     root.mkdir()
     monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(root))
     return DataPaths(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory) -> DataPaths:
+    """The demo brand at DEMO_SCALE. Do not write here: copy what you need with
+    ``copy_landing``."""
+    from ingest.demo import generate
+
+    root = tmp_path_factory.mktemp("tiny_demo") / "data"
+    generate(root, **DEMO_SCALE)
+    return DataPaths(root)
+
+
+def copy_landing(demo: DataPaths, target: DataPaths, *channels: str) -> None:
+    """Copy the landing folders of some channels into a private data tree."""
+    for channel in channels:
+        shutil.copytree(demo.landing / channel, target.landing / channel)

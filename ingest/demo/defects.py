@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 KINDS = {
-    "duplicate_row": "a data row/line repeated verbatim in the same file (row = the copy)",
+    "exact_duplicate_row": "a data row/line repeated verbatim in the same file (row = the copy)",
     "duplicate_file": "the same file delivered twice (file = the second, byte-identical copy)",
     "corrected_redelivery": "a corrected file that supersedes an earlier one (file = the correction)",
     "superseded_file": "the earlier file that a corrected re-delivery replaces",

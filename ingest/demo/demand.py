@@ -423,7 +423,6 @@ def _lines_for(w: World, rng, t, person, pc, lam, wgt) -> dict:
 
 def simulate(w: World) -> None:
     """Fill ``w.orders``, ``w.lines``, ``w.demand``, ``w.live_sessions``."""
-    cal = w.cal
     P = w.persons
     loc_ids = w.locations["location_id"].to_list()
     loc_index = {lid: i for i, lid in enumerate(loc_ids)}

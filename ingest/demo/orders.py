@@ -106,7 +106,7 @@ def finalize(w: World) -> None:
     o, li = w.orders, w.lines
     n = len(o)
     t = o["t"].to_numpy()
-    stream = o["stream"].to_numpy()
+    o["stream"].to_numpy()
     channel = o["channel"].to_numpy()
     # ---- prices
     lt = li.join(
@@ -216,6 +216,8 @@ def finalize(w: World) -> None:
     pending = online & (t == T - 1) & (rng.random(n) < 0.15) & ~cancelled & ~brush
     pay_sec = o["sec"].to_numpy() + rng.integers(5, 900, size=n)
     ship_day = t + 1 + (rng.random(n) < 0.35)
+    # the web shop's warehouse ships every paid order by the end of the window (one fulfilment each)
+    ship_day = np.where(channel == "web", np.minimum(ship_day, T - 1), ship_day)
     complete_day = ship_day + rng.integers(3, 8, size=n)
     status = np.where(
         cancelled,

@@ -143,10 +143,6 @@ def returns(w: World) -> pl.DataFrame:
         pl.col("return_qty").alias("quantity"),
         cents_to_decimal("refund_cents").alias("amount"),
         "currency",
-        pl.when(pl.col("channel") == "pos")
-        .then(pl.col("order_id"))
-        .otherwise(None)
-        .alias("original_order_id"),
     )
     return out.sort(["channel", "order_id", "line_id"])
 

@@ -3,7 +3,7 @@
 import dagster as dg
 import duckdb
 
-from ingest.reconcile import reconcile
+from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
 from orchestration.defs.ingest import QUARANTINE_KEY
 from orchestration.resources import paths
@@ -63,4 +63,17 @@ def quarantine_rate_is_low() -> dg.AssetCheckResult:
     )
 
 
-CHECKS = [every_landing_row_accounted_for, quarantine_rate_is_low]
+@dg.asset_check(
+    asset=QUARANTINE_KEY,
+    description="WARN when data/landing/ holds files no channel spec reads (unknown folder or name)",
+)
+def no_unclaimed_landing_files() -> dg.AssetCheckResult:
+    files = unclaimed_files(paths(), load_specs())
+    return dg.AssetCheckResult(
+        passed=not files,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unclaimed_files": len(files), "first": dg.MetadataValue.json(files[:20])},
+    )
+
+
+CHECKS = [every_landing_row_accounted_for, quarantine_rate_is_low, no_unclaimed_landing_files]

@@ -84,24 +84,38 @@ def person_view(w: World, pidx: np.ndarray, t: np.ndarray) -> dict[str, np.ndarr
     return out
 
 
-def ident_frame(channel: str, source_file, record_key, itype, value, person_id) -> pl.DataFrame:
+def _utf8(name: str, x) -> pl.Series:
+    if isinstance(x, pl.Series):
+        return x.cast(pl.Utf8).fill_null("").alias(name)
+    x = np.asarray(x)
+    if x.dtype == object:
+        return pl.Series(name, x, dtype=pl.Utf8).fill_null("")
+    return pl.Series(name, x).cast(pl.Utf8)
+
+
+def ident_frame(
+    channel: str, source_file, record_key, itype: str, value, person_id
+) -> pl.DataFrame:
     """Truth identifier rows; empty values are dropped; person_id < 0 -> null."""
-    n = len(record_key)
-    df = pl.DataFrame(
-        {
-            "channel": [channel] * n if isinstance(channel, str) else channel,
-            "source_file": np.broadcast_to(np.asarray(source_file, dtype=object), (n,)).astype(str),
-            "record_key": np.asarray(record_key).astype(str),
-            "identifier_type": np.broadcast_to(np.asarray(itype, dtype=object), (n,)).astype(str),
-            "identifier_value": np.asarray(value).astype(str),
-            "person_id": np.asarray(person_id, dtype=np.int64),
-        }
+    key = _utf8("record_key", record_key)
+    n = len(key)
+    src = (
+        pl.Series("source_file", [source_file] * n, dtype=pl.Utf8)
+        if isinstance(source_file, str)
+        else _utf8("source_file", source_file)
     )
-    return df.filter(pl.col("identifier_value") != "").with_columns(
+    pid = pl.Series("person_id", np.asarray(person_id, dtype=np.int64))
+    df = pl.DataFrame([src, key, _utf8("identifier_value", value), pid])
+    return df.filter(pl.col("identifier_value") != "").select(
+        pl.lit(channel).alias("channel"),
+        "source_file",
+        "record_key",
+        pl.lit(itype).alias("identifier_type"),
+        "identifier_value",
         pl.when(pl.col("person_id") >= 0)
         .then(pl.col("person_id"))
         .otherwise(None)
-        .alias("person_id")
+        .alias("person_id"),
     )
 
 

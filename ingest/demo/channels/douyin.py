@@ -193,11 +193,14 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     live = pl.col("host_id") != ""
     dash = pl.lit("-")
     last_day = pl.col("t") == T - 1
-    ts = lambda e: (
-        pl.when(e > 0)
-        .then(pl.from_epoch(e, time_unit="s").dt.strftime("%Y/%m/%d %H:%M:%S"))
-        .otherwise(dash)
-    )  # noqa: E731
+
+    def ts(e):
+        return (
+            pl.when(e > 0)
+            .then(pl.from_epoch(e, time_unit="s").dt.strftime("%Y/%m/%d %H:%M:%S"))
+            .otherwise(dash)
+        )  # noqa: E731
+
     host_coupon = (
         pl.when(pl.col("coupon").str.contains("达人券"))
         .then(pl.min_horizontal(pl.col("discount_cents"), pl.lit(1000) * (pl.col("line_no") == 1)))

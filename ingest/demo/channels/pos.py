@@ -261,7 +261,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
                 if i in dup_rows:
                     out_lines.append(ln)
                     defects.add(
-                        "duplicate_row",
+                        "exact_duplicate_row",
                         "pos",
                         rel,
                         len(out_lines),

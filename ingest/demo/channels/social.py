@@ -55,10 +55,10 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         pool = np.nonzero(
             P["social_user"].to_numpy() if plat != "wechat_oa" else P["uses_wechat"].to_numpy()
         )[0]
-        sp, st, ss = browse_sessions(w, rng, pool, 10.0 if plat != "wechat_oa" else 6.0)
+        sp, st, ss = browse_sessions(w, rng, pool, 6.0 if plat != "wechat_oa" else 4.0)
         n = len(sp)
         # outsiders (not customers) are half of the audience
-        n_out = n
+        n_out = n // 2
         o_t = rng.integers(0, w.cal.days, size=n_out)
         o_s = rng.integers(8 * 3600, 24 * 3600, size=n_out)
         if plat == "weibo":

@@ -3,6 +3,7 @@ GB18030, Chinese headers (some with trailing spaces), ``="…"`` order numbers, 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,8 @@ import polars as pl
 
 from ..defects import Defects
 from ..demand import World
-from ..util import DAY, money_expr, random_strings, rng_for, ALNUM
-from .common import STATUS_TMALL, ident_frame, mask_name, mask_phone, person_view, raw_lines
+from ..util import ALNUM, DAY, money_expr, random_strings, rng_for
+from .common import STATUS_TMALL, ident_frame, mask_phone, person_view, raw_lines
 
 STORES = {
     "flagship": ("106235489", "青禾官方旗舰店", "tmall_open_s1"),
@@ -453,19 +454,14 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     rday = rt["rday"].to_numpy()
     oid_a = o["order_id"].to_numpy()
     src_order = np.empty(n, dtype=object)
+    classic_of = np.zeros(n, dtype=bool)
+    unk_a = lo["unknown"].to_numpy()
     for store in sorted(STORES):
         for wk in range(0, (T + 6) // 7):
             lo_d, hi_d = wk * 7, min(wk * 7 + 7, T)
-            stamp = w.cal.dates[hi_d - 1].strftime("%Y%m%d")
-            export_ts = f"{int(stamp) + 0}"  # file names carry the export time (next morning)
-            nxt = w.cal.dates[hi_d - 1].toordinal() + 1
-            import datetime as _dt
-
-            exp = (
-                _dt.date.fromordinal(nxt).strftime("%Y%m%d")
-                + f"08{(wk * 7 + (store == 'global') * 3) % 60:02d}"
-            )
-            _ = export_ts
+            # the file name carries the export time: 08:xx the morning after the week
+            nxt = dt.date.fromordinal(w.cal.dates[hi_d - 1].toordinal() + 1)
+            exp = nxt.strftime("%Y%m%d") + f"08{(wk * 7 + (store == 'global') * 3) % 60:02d}"
             sel = np.nonzero((sub_a == store) & (t >= lo_d) & (t < hi_d))[0]
             if len(sel) == 0:
                 continue
@@ -475,6 +471,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
             rel = f"tmall/{store}/ExportOrderList{exp}.csv"
             _write(out.parent / rel, header, body)
             src_order[sel] = rel
+            classic_of[sel] = classic
             files += 1
             rows += len(body)
             for k, i in enumerate(sel):
@@ -492,7 +489,6 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
             _write(out.parent / drel, HEADER_DETAIL, [detail_lines[r] for r in drows])
             files += 1
             rows += len(drows)
-            unk_a = lo["unknown"].to_numpy()
             for k, r in enumerate(drows):
                 if unk_a[r]:
                     defects.add(
@@ -509,9 +505,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
                 files += 1
                 rows += len(rsel)
     # identifiers (order level)
-    classic_mask = np.array(
-        [src_order[i] is not None and _is_classic(src_order[i], w, switch) for i in range(n)]
-    )
+    classic_mask = classic_of
     pid = o["person_id"].to_numpy()
     keys = o["order_id"].to_numpy()
     src = src_order.astype(str)
@@ -524,20 +518,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         ident_frame("tmall", src, keys, "phone", c_full, pid),
         ident_frame("tmall", src, keys, "phone_masked", masked, pid),
     ]
-    _ = mask_name
     return {"channel": "tmall", "files": files, "rows": rows, "identifiers": pl.concat(id_parts)}
-
-
-_CLASSIC_CACHE: dict = {}
-
-
-def _is_classic(rel: str, w: World, switch: int) -> bool:
-    # the export stamp is the morning after the last day of the week
-    import datetime as _dt
-
-    stamp = rel.rsplit("List", 1)[1][:8]
-    last = _dt.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8])) - _dt.timedelta(days=1)
-    return (last - w.cal.start).days < switch
 
 
 def _write(path: Path, header: list[str], body: list[str]) -> None:

@@ -130,6 +130,7 @@ def write_orders(w: World, landing: Path, defects: Defects) -> dict:
     ship_ts = (w.start_day + o["ship_day"].to_numpy()) * 86400 + rng.integers(
         9 * 3600, 18 * 3600, size=n
     )
+    ship_ts = np.maximum(ship_ts, o["ts"].to_numpy() + 1800)  # same-day shipping happens after the order
     ship_iso = iso_local(ship_ts).to_list()
     status = o["status"].to_list()
     records = []
@@ -237,12 +238,13 @@ def write_orders(w: World, landing: Path, defects: Defects) -> dict:
             buf.append(records[i])
             line_of[i] = len(buf)
             file_of[i] = rel
-            if phone_shown[i] is not None:
-                formats.add(int(style[i]))
+            ph = phone_shown[i]
+            if ph is not None:
+                formats.add(("+" in ph, " " in ph, "-" in ph))
             if dup[i]:
                 buf.append(records[i])
                 defects.add(
-                    "duplicate_row",
+                    "exact_duplicate_row",
                     "web",
                     rel,
                     len(buf),

@@ -38,7 +38,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     price = w.prices["web"]["price"]
     # browse sessions + one session per web order (ending with Order Completed)
     users = np.nonzero(P["web_user"].to_numpy() | (P["pref_web"].to_numpy() > 0))[0]
-    bp, bt, bs = browse_sessions(w, rng, users, 8.0)
+    bp, bt, bs = browse_sessions(w, rng, users, 5.0)
     o = w.orders.filter(
         (pl.col("channel") == "web") & ~pl.col("is_test") & (pl.col("status") != "pending")
     ).sort(["ts", "order_idx"])
@@ -70,8 +70,8 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         ),
     )
     # events per session: page Home, [Products Searched], k × (Product Viewed [, Product Added]), [identify], [Checkout Started, Order Completed]
-    k_view = 1 + rng.poisson(2.0, size=ns)
-    ev_s, ev_kind, ev_step = [], [], []
+    k_view = 1 + rng.poisson(1.5, size=ns)
+    ev_s, ev_kind, _ev_step = [], [], []
     for kind, cnt in (
         ("page", np.ones(ns, dtype=np.int64)),
         ("Products Searched", (rng.random(ns) < 0.4).astype(np.int64)),

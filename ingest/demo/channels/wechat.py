@@ -228,7 +228,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
 
     # ------------------------------------------------------------------ mini-program events
     users = np.nonzero(P["uses_wechat"].to_numpy())[0]
-    sp, stt, ss = browse_sessions(w, rng, users, 10.0)
+    sp, stt, ss = browse_sessions(w, rng, users, 6.0)
     n_s = len(sp)
     member_app = rng.random(n_s) < 0.25
     k_ev = 1 + rng.poisson(2.5, size=n_s)
