@@ -30,12 +30,17 @@ ENTITIES: dict[str, dict] = {
             "status": pl.String,
             "native_status": pl.String,
             "currency": pl.String,
-            "order_total": MONEY,
+            "gross_total": MONEY,  # goods before discounts
             "discount_total": MONEY,
             "shipping_total": MONEY,
+            "order_total": MONEY,  # after discounts
+            "paid_total": MONEY,  # what the buyer paid (brushing pays cents on a full order)
             "is_test": pl.Boolean,
             "buyer_name": pl.String,
             "payment_method": pl.String,
+            "anchor_id": pl.String,  # live-commerce host (达人ID) credited with the order
+            "anchor_name": pl.String,
+            "traffic_source": pl.String,  # 流量来源 / utm source as the channel reports it
         },
         "ts": "order_ts",
         "key": ["order_id"],
@@ -50,10 +55,12 @@ ENTITIES: dict[str, dict] = {
             "status": pl.String,
             "is_test": pl.Boolean,
             "channel_sku": pl.String,
+            "channel_item_id": pl.String,  # the platform's listing id (商品ID, ASIN, spu)
             "sku": pl.String,
             "product_name": pl.String,
             "quantity": pl.Int64,
             "unit_price": MONEY,
+            "line_total": MONEY,  # unit price x quantity, where a channel gives only that
             "discount": MONEY,
             "net_amount": MONEY,
             "currency": pl.String,
@@ -111,6 +118,11 @@ ENTITIES: dict[str, dict] = {
             "live_session_id": pl.String,
             "anchor_id": pl.String,
             "user_agent": pl.String,
+            "channel_item_id": pl.String,
+            "text": pl.String,  # a live comment
+            "ip": pl.String,
+            "app_version": pl.String,
+            "campaign": pl.String,
         },
         "ts": "event_ts",
         "key": ["event_id"],
@@ -142,6 +154,7 @@ ENTITIES: dict[str, dict] = {
             "gender": pl.String,
             "birthday": pl.Date,
             "status": pl.String,
+            "points_balance": pl.Int64,
         },
         "ts": "joined_ts",
         "key": ["member_no"],
@@ -155,6 +168,8 @@ ENTITIES: dict[str, dict] = {
             "points": pl.Int64,
             "reason": pl.String,
             "order_id": pl.String,
+            "sales_channel": pl.String,  # the channel of order_id (ledgers span channels)
+            "location_id": pl.String,
         },
         "ts": "txn_ts",
         "key": ["points_txn_id"],
@@ -192,6 +207,7 @@ ENTITIES: dict[str, dict] = {
         "columns": {
             "sales_channel": pl.String,
             "channel_sku": pl.String,
+            "channel_item_id": pl.String,
             "sku": pl.String,
         },
         "ts": None,
@@ -291,10 +307,17 @@ ENTITIES: dict[str, dict] = {
 
 # Columns a spec may leave out because they follow from others (applied only where null).
 DERIVED: dict[str, dict[str, pl.Expr]] = {
+    # Applied in order, each only where the column is null. A line with neither discount nor
+    # net keeps both null: staging allocates the order's discount to such lines.
     "order_lines": {
-        "net_amount": (
-            pl.col("unit_price") * pl.col("quantity") - pl.col("discount").fill_null(0)
-        ).cast(MONEY),
+        "unit_price": (pl.col("line_total") / pl.col("quantity")).cast(MONEY),
+        "line_total": (pl.col("unit_price") * pl.col("quantity")).cast(MONEY),
+        "net_amount": (pl.col("line_total") - pl.col("discount")).cast(MONEY),
+        "discount": (pl.col("line_total") - pl.col("net_amount")).cast(MONEY),
+    },
+    "orders": {
+        "order_total": pl.col("paid_total"),
+        "discount_total": (pl.col("gross_total") - pl.col("order_total")).cast(MONEY),
     },
 }
 
@@ -319,6 +342,14 @@ EVENT_TYPES = (
     "live_add_to_cart",
     "share",
     "authorize",
+    "add_to_wishlist",
+    "cart_view",
+    "coupon_applied",
+    "payment_info",
+    "order_refunded",
+    "order_cancelled",
+    "product_click",
+    "review",
 )
 CONSENT_PURPOSES = ("email", "sms", "wechat", "ads", "cross_border")
 

@@ -217,12 +217,29 @@ def _native_names(espec: EntitySpec) -> set[str]:
     """Every native column or JSON path an entity reads."""
     names = {c for f in _all_specs(espec) for c in f.sources}
     names |= {i.scope_from for i in espec.identifiers.values() if i.scope_from}
-    if espec.filter:
-        names.add(espec.filter.field)
+    names |= {i.type_from for i in espec.identifiers.values() if i.type_from}
+    names |= {i.region_from for i in espec.identifiers.values() if i.region_from}
+    names |= {f.field for f in espec.filters}
     return names
 
 
-def read_source(path: Path, source: SourceSpec) -> RawSource:
+def read_source(path: Path, source: SourceSpec, rel: str | None = None) -> RawSource:
+    raw = _read_source(path, source)
+    if source.path_fields and rel is not None:
+        within = rel.split("/", 1)[-1]  # the path under landing/<channel>/
+        m = re.search(source.path_fields, within)
+        values = m.groupdict() if m else {}
+        names = re.compile(source.path_fields).groupindex
+        raw.frames = {
+            entity: frame.with_columns(
+                pl.lit(values.get(g), dtype=pl.String).alias(f"path.{g}") for g in names
+            )
+            for entity, frame in raw.frames.items()
+        }
+    return raw
+
+
+def _read_source(path: Path, source: SourceSpec) -> RawSource:
     if source.format == "ndjson":
         return read_ndjson(path, source)
     frame, rejects = read_delimited(path, source)
@@ -249,6 +266,10 @@ def _raw_expr(fspec: FieldSpec | IdentifierSpec, frame: pl.DataFrame) -> tuple[p
         return pl.lit(None if fspec.value is None else str(fspec.value), dtype=pl.String), []
     missing = [s for s in fspec.sources if s not in frame.columns]
     parts = [_clean(pl.col(s)) for s in fspec.sources if s in frame.columns]
+    if getattr(fspec, "coalesce", False):  # the first column present and non-empty
+        if not parts:
+            return pl.lit(None, dtype=pl.String), missing
+        return (pl.coalesce(parts) if len(parts) > 1 else parts[0]), []
     if missing or not parts:
         return pl.lit(None, dtype=pl.String), missing
     if len(parts) == 1:
@@ -257,15 +278,18 @@ def _raw_expr(fspec: FieldSpec | IdentifierSpec, frame: pl.DataFrame) -> tuple[p
 
 
 def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
+    if fspec.extract is not None:
+        raw = raw.str.extract(fspec.extract, 1)
     if fspec.map is not None:
         raw = raw.replace_strict(
             {str(k): str(v) for k, v in fspec.map.items()}, default=None, return_dtype=pl.String
         )
     kind = fspec.type
     if kind == "timestamp":
+        raw = raw.str.replace(r"Z$", "+00:00")  # ISO-8601 'Z' is UTC
         parsed = []
         for fmt in fspec.formats:
-            if "%z" in fmt:
+            if "%z" in fmt or "%s" in fmt:  # an offset or a Unix epoch: the instant is known
                 p = raw.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
             else:
                 p = (
@@ -289,6 +313,8 @@ def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Ex
         out = pl.when(low.is_in(list(_TRUE))).then(True).when(low.is_in(list(_FALSE))).then(False)
     else:
         out = raw
+    if fspec.divisor:
+        out = out / fspec.divisor
     if fspec.abs:
         out = out.abs()
     return out.cast(dtype, strict=False)
@@ -311,10 +337,9 @@ def map_entity(
     """Native string columns -> canonical columns; rows with any error are rejected with
     every reason, naming the field and the native column."""
     columns = ENTITIES[entity]["columns"]
-    if espec.filter is not None:
-        col = espec.filter.field
-        if col in frame.columns:
-            frame = frame.filter(_clean(pl.col(col)).is_in(espec.filter.in_))
+    for cond in espec.filters:
+        if cond.field in frame.columns:
+            frame = frame.filter(_clean(pl.col(cond.field)).is_in(cond.in_))
         else:
             frame = frame.clear()
     if FILE not in frame.columns:
@@ -349,6 +374,22 @@ def map_entity(
             errors.append(
                 (typed > pl.lit(now + _FUTURE_SLACK), src or name, "future_timestamp", msg)
             )
+    for label, ispec in espec.identifiers.items():
+        if ispec.type_from is None:
+            continue
+        if ispec.type_from not in frame.columns:
+            msg = f"{label}: column {ispec.type_from!r} (identifier kind) is missing from the file"
+            errors.append((pl.lit(True), ispec.type_from, "missing_column", pl.lit(msg)))
+            continue
+        kind = _clean(pl.col(ispec.type_from))
+        msg = pl.format(
+            "{}: identifier kind '{}' is not in {}",
+            pl.lit(label),
+            kind,
+            pl.lit(sorted(ispec.type_map)),
+        )
+        bad = kind.is_not_null() & ~kind.is_in(list(ispec.type_map))
+        errors.append((bad, ispec.type_from, "unknown_value", msg))
     if errors:
         reason = pl.concat_str(
             [pl.when(c).then(m) for c, _, _, m in errors], separator="; ", ignore_nulls=True
@@ -383,7 +424,9 @@ def map_entity(
             .alias("business_date")
         )
     for name, expr in DERIVED.get(entity, {}).items():
-        mapped = mapped.with_columns(pl.coalesce(pl.col(name), expr).alias(name))
+        mapped = mapped.with_columns(
+            pl.coalesce(pl.col(name), expr).cast(columns[name]).alias(name)
+        )
     if spec.currency and "currency" in columns:
         mapped = mapped.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
 
@@ -406,7 +449,7 @@ def map_entity(
         pl.col(ROW).alias("source_row"),
         pl.col(FILE),
     )
-    idents = _identifiers(frame, good, entity, espec, key)
+    idents = _identifiers(frame, good, entity, espec, key, spec.phone_region)
     kept = good.select(*columns, pl.col(ROW).alias("source_row"), pl.col(FILE))
     return EntityResult(kept, rejected, idents)
 
@@ -443,7 +486,12 @@ def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame,
 
 
 def _identifiers(
-    frame: pl.DataFrame, good: pl.DataFrame, entity: str, espec: EntitySpec, key: list[str]
+    frame: pl.DataFrame,
+    good: pl.DataFrame,
+    entity: str,
+    espec: EntitySpec,
+    key: list[str],
+    region_default: str = "CN",
 ) -> pl.DataFrame:
     cols = {**ENTITIES["identifiers"]["columns"], "source_row": pl.Int64, FILE: pl.Int32}
     if not espec.identifiers or good.is_empty():
@@ -457,27 +505,48 @@ def _identifiers(
             scope = _clean(pl.col(ispec.scope_from))
         else:
             scope = pl.lit(ispec.scope, dtype=pl.String)
+        if ispec.type_from is not None:
+            kind = _clean(pl.col(ispec.type_from)).replace_strict(
+                ispec.type_map, default=None, return_dtype=pl.String
+            )
+        else:
+            kind = pl.lit(ispec.type, dtype=pl.String)
+        if ispec.region_from and ispec.region_from in rows.columns:
+            region = _clean(pl.col(ispec.region_from)).fill_null(region_default)
+        else:
+            region = pl.lit(region_default, dtype=pl.String)
         sub = rows.select(
-            pl.col("record_id"), pl.col(ROW), pl.col(FILE), raw.alias("raw"), scope.alias("scope")
-        ).filter(pl.col("raw").is_not_null())
+            pl.col("record_id"),
+            pl.col(ROW),
+            pl.col(FILE),
+            raw.alias("raw"),
+            scope.alias("scope"),
+            kind.alias("identifier_type"),
+            region.str.to_uppercase().alias("region"),
+        ).filter(pl.col("raw").is_not_null() & pl.col("identifier_type").is_not_null())
         lookup = {}
-        for value in sub["raw"].unique().to_list():
-            ident = normalize_id(ispec.type, value)
+        for id_type, value, reg in (
+            sub.select("identifier_type", "raw", "region").unique().iter_rows()
+        ):
+            ident = normalize_id(id_type, value, reg)
             if ident is not None:
-                lookup[value] = (ident.value, ident.is_partial)
+                lookup[f"{id_type}\0{reg}\0{value}"] = (ident.value, ident.is_partial)
         if not lookup:
             continue
-        sub = sub.filter(pl.col("raw").is_in(list(lookup)))
+        pair = pl.concat_str(
+            [pl.col("identifier_type"), pl.col("region"), pl.col("raw")], separator="\0"
+        )
+        sub = sub.with_columns(pair.alias("pair")).filter(pl.col("pair").is_in(list(lookup)))
         parts.append(
             sub.select(
                 pl.lit(entity).alias("entity"),
                 "record_id",
                 pl.lit(label).alias("field"),
-                pl.lit(ispec.type).alias("identifier_type"),
-                pl.col("raw")
+                "identifier_type",
+                pl.col("pair")
                 .replace_strict({k: v[0] for k, v in lookup.items()}, return_dtype=pl.String)
                 .alias("identifier_value"),
-                pl.col("raw")
+                pl.col("pair")
                 .replace_strict({k: v[1] for k, v in lookup.items()}, return_dtype=pl.Boolean)
                 .alias("is_partial"),
                 pl.col("scope"),
@@ -642,7 +711,7 @@ def load_batch(
     raws: list[tuple[_Item, RawSource]] = []
     for item in items:
         try:
-            raws.append((item, read_source(item.path, source)))
+            raws.append((item, read_source(item.path, source, item.rel)))
         except UnreadableFile as exc:
             outcome, outputs = quarantine_whole_file(
                 item.path, item.rel, item.file_hash, source, spec, paths, ingested_at, str(exc)

@@ -114,13 +114,18 @@ def normalize_name(raw: object) -> str | None:
     return clean_text(raw)
 
 
-def normalize_id(id_type: str, raw: object) -> Identifier | None:
+_MASK_RUN = re.compile(r"[*＊•]{2,}")
+
+
+def normalize_id(id_type: str, raw: object, region: str = "CN") -> Identifier | None:
     """Platform ids (member_no, openid, unionid, device id, buyer id...): trimmed and typed.
 
-    Phones and emails go through their own normalisers.
+    Phones and emails go through their own normalisers (``region`` is the default country
+    of national phone numbers). A value with a run of mask characters (a blurred nick,
+    ``月**9``) is kept as a partial identifier: two buyers can share it.
     """
     if id_type == "phone":
-        return normalize_phone(raw)
+        return normalize_phone(raw, region or "CN")
     if id_type == "email":
         return normalize_email(raw)
     if id_type not in IDENTIFIER_TYPES:
@@ -135,4 +140,4 @@ def normalize_id(id_type: str, raw: object) -> Identifier | None:
         return None
     if id_type == "device_id":
         text = text.lower()
-    return Identifier(id_type, text)
+    return Identifier(id_type, text, bool(_MASK_RUN.search(text)))

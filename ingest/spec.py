@@ -38,6 +38,9 @@ class FieldSpec(_Strict):
     map: dict[str, Any] | None = None  # native -> canonical vocabulary; unknown values are errors
     abs: bool = False  # for quantities/amounts written negative on returns
     min: float | None = None  # smaller values are rejected (out_of_range)
+    coalesce: bool = False  # with a list in 'from': the first non-empty one, not all joined
+    divisor: int | None = None  # money in minor units: 80200 fen with divisor 100 -> 802.00
+    extract: str | None = None  # regex; the first capture group is the value
 
     @model_validator(mode="after")
     def _source_given(self) -> FieldSpec:
@@ -60,14 +63,28 @@ class IdentifierSpec(_Strict):
     a mini-program) for ids the platform scopes."""
 
     from_: str | list[str] = Field(alias="from")
-    type: str
+    type: str | None = None  # the identifier type, or type_from + type_map below
     scope: str | None = None  # a constant scope, e.g. the mini-program's app id
     scope_from: str | None = None  # or the native column/path that holds it (a store id)
+    region_from: str | None = None  # a native column with the ISO country of phones
+    type_from: str | None = None  # a native column naming each row's identifier kind...
+    type_map: dict[str, str] | None = None  # ...mapped to IDENTIFIER_TYPES (unknown: error)
+
+    @model_validator(mode="after")
+    def _type_from_needs_map(self) -> IdentifierSpec:
+        if (self.type_from is None) != (self.type_map is None):
+            raise ValueError("type_from and type_map go together")
+        if (self.type is None) == (self.type_from is None):
+            raise ValueError("give exactly one of 'type' or 'type_from' + 'type_map'")
+        for v in (self.type_map or {}).values():
+            if v not in IDENTIFIER_TYPES:
+                raise ValueError(f"unknown identifier type {v!r}{_suggest(v, IDENTIFIER_TYPES)}")
+        return self
 
     @field_validator("type")
     @classmethod
-    def _known_identifier(cls, v: str) -> str:
-        if v not in IDENTIFIER_TYPES:
+    def _known_identifier(cls, v: str | None) -> str | None:
+        if v is not None and v not in IDENTIFIER_TYPES:
             raise ValueError(f"unknown identifier type {v!r}{_suggest(v, IDENTIFIER_TYPES)}")
         return v
 
@@ -85,8 +102,15 @@ class EntitySpec(_Strict):
     fields: dict[str, FieldSpec]
     identifiers: dict[str, IdentifierSpec] = Field(default_factory=dict)
     explode: list[str] = Field(default_factory=list)  # JSON list path(s), outermost first
-    filter: Filter | None = None  # keep only source rows whose native field is in the list
+    # keep only source rows whose native fields are in the lists (all must hold)
+    filter: Filter | list[Filter] | None = None
     one_row_per: list[str] | None = None  # derive one row per key from line-level files
+
+    @property
+    def filters(self) -> list[Filter]:
+        if self.filter is None:
+            return []
+        return self.filter if isinstance(self.filter, list) else [self.filter]
 
 
 class SourceSpec(_Strict):
@@ -94,11 +118,14 @@ class SourceSpec(_Strict):
     pattern: str  # glob under landing/<channel>/
     file_key: str | None = None  # regex; named groups form the logical key, (?P<version>) orders
     format: Literal["csv", "tsv", "ndjson"]
+    # regex on the path under landing/<channel>/; its named groups are readable as
+    # pseudo-columns "path.<group>" (a store folder, a marketplace)
+    path_fields: str | None = None
     encoding: str = "auto"  # auto: UTF-8 (BOM or not), else GB18030; or any Python codec
     delimiter: str | None = None
     entities: dict[str, EntitySpec]
 
-    @field_validator("file_key")
+    @field_validator("file_key", "path_fields")
     @classmethod
     def _compiles(cls, v: str | None) -> str | None:
         if v is not None:
@@ -160,11 +187,27 @@ def load_spec(path: Path) -> ChannelSpec:
         raise SpecError(f"{path}: invalid channel spec:\n{exc}") from exc
 
 
-def load_specs(specs_dir: Path = SPECS_DIR) -> dict[str, ChannelSpec]:
-    specs = {}
+def load_specs_lenient(specs_dir: Path = SPECS_DIR) -> tuple[dict[str, ChannelSpec], list[str]]:
+    """Every valid spec, and the error of every invalid one: a broken spec stops its own
+    channel, not the others."""
+    specs: dict[str, ChannelSpec] = {}
+    errors: list[str] = []
     for path in sorted(specs_dir.glob("*.yml")):
-        spec = load_spec(path)
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            errors.append(str(exc))
+            continue
         if spec.channel in specs:
-            raise SpecError(f"{path}: channel {spec.channel!r} is defined twice")
+            errors.append(f"{path}: channel {spec.channel!r} is defined twice")
+            continue
         specs[spec.channel] = spec
+    return specs, errors
+
+
+def load_specs(specs_dir: Path = SPECS_DIR) -> dict[str, ChannelSpec]:
+    """Every spec; raises SpecError naming the file when any is invalid."""
+    specs, errors = load_specs_lenient(specs_dir)
+    if errors:
+        raise SpecError("\n".join(errors))
     return specs

@@ -4,7 +4,7 @@ import dagster as dg
 
 from ingest.canonical import ENTITIES
 from ingest.engine import ingest_channel
-from ingest.spec import load_specs
+from ingest.spec import load_specs_lenient
 from orchestration.resources import paths
 
 LAKE_ENTITIES = list(ENTITIES)
@@ -42,7 +42,8 @@ def ingest_landing_files(context: dg.AssetExecutionContext):
     p = paths()
     totals = {e: 0 for e in LAKE_ENTITIES}
     per_channel, quarantined = {}, 0
-    for channel, spec in load_specs().items():
+    specs, spec_errors = load_specs_lenient()
+    for channel, spec in specs.items():
         report = ingest_channel(spec, p)
         for entity, n in report.kept.items():
             totals[entity] += n
@@ -59,6 +60,11 @@ def ingest_landing_files(context: dg.AssetExecutionContext):
         yield dg.MaterializeResult(
             asset_key=lake_key(entity),
             metadata={"new_rows": totals[entity], "path": str(p.lake_raw / entity)},
+        )
+    if spec_errors:  # the good channels are loaded; the run still fails, naming the bad spec
+        raise dg.Failure(
+            description="invalid channel spec(s):\n" + "\n".join(spec_errors),
+            metadata={"loaded_channels": dg.MetadataValue.json(per_channel)},
         )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE_KEY,

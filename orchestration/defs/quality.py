@@ -3,8 +3,9 @@
 import dagster as dg
 import duckdb
 
+from ingest.expectations import SUITES, Suite, run_suite
 from ingest.reconcile import reconcile, unclaimed_files
-from ingest.spec import load_specs
+from ingest.spec import load_specs_lenient
 from orchestration.defs.ingest import QUARANTINE_KEY
 from orchestration.resources import paths
 
@@ -13,7 +14,7 @@ from orchestration.resources import paths
     asset=QUARANTINE_KEY, description="landing rows = lake rows + quarantined rows, per loaded file"
 )
 def every_landing_row_accounted_for() -> dg.AssetCheckResult:
-    balances = reconcile(paths(), load_specs())
+    balances = reconcile(paths(), load_specs_lenient()[0])
     loaded = [b for b in balances if b.status == "loaded"]
     broken = [b for b in loaded if b.missing != 0]
     not_ingested = [b.file for b in balances if b.status == "not ingested"]
@@ -47,7 +48,7 @@ def quarantine_rate_is_low() -> dg.AssetCheckResult:
         """
     ).fetchall()
     quarantined = sum(n for _, _, n in by_reason)
-    landing = sum(b.landing_rows for b in reconcile(p, load_specs()) if b.status == "loaded")
+    landing = sum(b.landing_rows for b in reconcile(p, load_specs_lenient()[0]) if b.status == "loaded")
     rate = quarantined / landing if landing else 0.0
     return dg.AssetCheckResult(
         passed=rate <= 0.01,
@@ -68,7 +69,7 @@ def quarantine_rate_is_low() -> dg.AssetCheckResult:
     description="WARN when data/landing/ holds files no channel spec reads (unknown folder or name)",
 )
 def no_unclaimed_landing_files() -> dg.AssetCheckResult:
-    files = unclaimed_files(paths(), load_specs())
+    files = unclaimed_files(paths(), load_specs_lenient()[0])
     return dg.AssetCheckResult(
         passed=not files,
         severity=dg.AssetCheckSeverity.WARN,
@@ -76,4 +77,34 @@ def no_unclaimed_landing_files() -> dg.AssetCheckResult:
     )
 
 
-CHECKS = [every_landing_row_accounted_for, quarantine_rate_is_low, no_unclaimed_landing_files]
+def _gx_check(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(suite.asset.split("/")),
+        name=f"gx_{suite.name}",
+        description=f"Great Expectations suite {suite.name}: "
+        + "; ".join(f"{r.expectation} ({r.severity})" for r in suite.rules),
+    )
+    def _check() -> dg.AssetCheckResult:
+        res = run_suite(suite, paths())
+        return dg.AssetCheckResult(
+            passed=res.passed and not res.warnings,
+            severity=dg.AssetCheckSeverity.ERROR if res.failures else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows": res.rows,
+                "failures": dg.MetadataValue.json(res.failures),
+                "warnings": dg.MetadataValue.json(res.warnings),
+                "data_docs": dg.MetadataValue.url(res.docs) if res.docs else "",
+            },
+        )
+
+    return _check
+
+
+GX_CHECKS = [_gx_check(s) for s in SUITES]
+
+CHECKS = [
+    every_landing_row_accounted_for,
+    quarantine_rate_is_low,
+    no_unclaimed_landing_files,
+    *GX_CHECKS,
+]

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ingest.canonical import ENTITIES
 from orchestration.definitions import defs
 
 
@@ -15,8 +16,9 @@ def test_definitions_load_and_validate():
 
 def test_expected_assets_exist():
     keys = _keys()
-    lake = {f"lake/{e}" for e in ("orders", "order_lines", "returns", "identifiers", "quarantine")}
+    lake = {f"lake/{e}" for e in ENTITIES} | {"lake/quarantine"}
     assert lake <= keys
+    assert {f"staging/stg_lake__{e}" for e in ENTITIES} <= keys
     staging = {"stg_lake__orders", "stg_lake__order_lines", "stg_lake__returns"}
     assert {f"staging/{m}" for m in staging} <= keys
     assert "marts/fct_daily_sales" in keys
@@ -27,7 +29,10 @@ def test_lineage_runs_from_lake_to_mart():
     upstream = graph.get(dg.AssetKey(["staging", "stg_lake__order_lines"])).parent_keys
     assert dg.AssetKey(["lake", "order_lines"]) in upstream
     mart_parents = graph.get(dg.AssetKey(["marts", "fct_daily_sales"])).parent_keys
-    assert dg.AssetKey(["staging", "stg_lake__order_lines"]) in mart_parents
+    assert dg.AssetKey(["intermediate", "int_order_lines"]) in mart_parents
+    int_parents = graph.get(dg.AssetKey(["intermediate", "int_order_lines"])).parent_keys
+    assert dg.AssetKey(["staging", "stg_lake__sku_map"]) not in int_parents  # via int_sku_map
+    assert dg.AssetKey(["intermediate", "int_sku_map"]) in int_parents
 
 
 def test_groups_come_from_dbt_folders():
@@ -42,6 +47,10 @@ def test_expected_checks_exist():
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("lake/quarantine", "every_landing_row_accounted_for") in checks
     assert ("lake/quarantine", "quarantine_rate_is_low") in checks
+    assert ("lake/quarantine", "no_unclaimed_landing_files") in checks
+    # Great Expectations suites run as checks on the lake and on staging
+    assert ("lake/identifiers", "gx_lake_phones") in checks
+    assert ("staging/stg_lake__events", "gx_staging_events") in checks
     # dbt data tests arrive as checks on their models
     assert any(a == "marts/fct_daily_sales" and n.startswith("unique_") for a, n in checks)
     assert any(

@@ -4,14 +4,15 @@
 -- counted on the day they happened, at the location of the sale.
 with lines as (
     select *
-    from {{ ref('stg_lake__order_lines') }}
+    from {{ ref('int_order_lines') }}
     where not is_test
       and status in ('paid', 'shipped', 'completed')
+      and sku is not null
 ),
 
 returns as (
     select *
-    from {{ ref('stg_lake__returns') }}
+    from {{ ref('int_returns') }}
     where not is_test
 ),
 

@@ -3,14 +3,8 @@ with source as (
     select * from {{ source('lake', 'order_lines') }}
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by channel, order_id, line_id
-            order by ingested_at desc, source_file desc
-        ) as delivery_rank
-    from source
+latest as (
+    {{ latest_delivery('source', ['channel', 'order_id', 'line_id']) }}
 ),
 
 renamed as (
@@ -33,8 +27,7 @@ renamed as (
         currency,
         source_file,
         source_row
-    from ranked
-    where delivery_rank = 1
+    from latest
 )
 
 select * from renamed

@@ -4,14 +4,8 @@ with source as (
     select * from {{ source('lake', 'orders') }}
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (
-            partition by channel, order_id
-            order by ingested_at desc, source_file desc
-        ) as delivery_rank
-    from source
+latest as (
+    {{ latest_delivery('source', ['channel', 'order_id']) }}
 ),
 
 renamed as (
@@ -31,8 +25,7 @@ renamed as (
         payment_method,
         source_file,
         source_row
-    from ranked
-    where delivery_rank = 1
+    from latest
 )
 
 select * from renamed

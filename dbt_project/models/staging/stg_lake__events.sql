@@ -1,0 +1,36 @@
+-- Behaviour events from every channel (views, searches, carts, live-room actions), latest delivery.
+with source as (
+    select * from {{ source('lake', 'events') }}
+),
+
+latest as (
+    {{ latest_delivery('source', ['channel', 'event_id']) }}
+),
+
+renamed as (
+    select
+        channel,
+        event_id,
+        event_ts,
+        business_date,
+        event_type,
+        native_event,
+        session_id,
+        platform,
+        channel_sku,
+        sku,
+        quantity,
+        value,
+        currency,
+        order_id,
+        search_query,
+        page,
+        live_session_id,
+        anchor_id,
+        user_agent,
+        source_file,
+        source_row
+    from latest
+)
+
+select * from renamed

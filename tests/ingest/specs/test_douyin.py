@@ -1,0 +1,194 @@
+"""The Douyin shop spec on the tiny demo brand, checked against the generator's truth."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from ingest.config import SPECS_DIR, DataPaths
+from ingest.engine import ingest_channel
+from ingest.identifiers import normalize_id
+from ingest.reconcile import reconcile, unclaimed_files
+from ingest.spec import load_spec
+from tests.conftest import copy_landing
+
+CHANNEL = "douyin"
+# truth identifier types -> the canonical type the lake records them under
+TRUTH_TYPES = {
+    "phone_masked": "phone",
+    "phone_ciphertext": "marketplace_buyer_id",
+    "douyin_user_id": "douyin_user_id",
+}
+
+
+def ingest_copy(demo, paths: DataPaths):
+    copy_landing(demo, paths, CHANNEL)
+    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
+    return paths, spec, ingest_channel(spec, paths)
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_demo, tmp_path_factory):
+    """The channel ingested once for the read-only tests of this module."""
+    return ingest_copy(tiny_demo, DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data"))
+
+
+def lake(paths, entity: str) -> pl.DataFrame:
+    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
+        pl.col("channel") == CHANNEL
+    )
+
+
+def quarantine(paths) -> pl.DataFrame:
+    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def truth(demo, name: str) -> pl.DataFrame:
+    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def utc(local: pl.Expr) -> pl.Expr:
+    return (
+        local.dt.replace_time_zone("Asia/Shanghai")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+
+
+def test_every_landing_row_is_in_the_lake_and_nothing_is_quarantined(loaded, tiny_demo):
+    paths, spec, report = loaded
+    files = [f for f in (tiny_demo.landing / CHANNEL).rglob("*") if f.is_file()]
+    assert {f.parent.name for f in files} == {"orders", "aftersales", "live_events"}
+    assert report.count("loaded") == len(files) > 0
+    balance = reconcile(paths, {CHANNEL: spec})
+    assert len(balance) == len(files)
+    assert [b for b in balance if b.missing or b.status != "loaded"] == []
+    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+    # no defect is planted in Douyin's files: every row is good and must be kept
+    assert truth(tiny_demo, "defects").height == 0
+    assert quarantine(paths).height == 0
+
+
+def test_order_lines_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "order_lines")
+    want = truth(tiny_demo, "sales_lines")
+    assert got.height == want.height > 0
+    both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
+    assert both.height == want.height
+    for col in (
+        "quantity",
+        "unit_price",
+        "discount",
+        "net_amount",
+        "currency",
+        "status",
+        "location_id",
+        "channel_sku",
+        "business_date",
+    ):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
+    # the master SKU is the warehouse's job (erp sku_map), not the export's
+    assert got["sku"].null_count() == got.height
+    totals = pl.col("quantity").sum(), pl.col("net_amount").sum()
+    assert (
+        got.group_by("currency").agg(*totals).sort("currency").rows()
+        == want.group_by("currency").agg(*totals).sort("currency").rows()
+    )
+
+
+def test_one_order_per_main_order_number(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "orders")
+    want = (
+        truth(tiny_demo, "sales_lines")
+        .group_by("order_id")
+        .agg(
+            pl.col("net_amount").sum(),
+            pl.col("status").first(),
+            pl.col("location_id").first(),
+            pl.col("order_ts_local").first(),
+        )
+    )
+    assert got["order_id"].n_unique() == got.height == want.height > 0
+    both = want.join(got, on="order_id", how="left", suffix="_lake")
+    assert both.filter(pl.col("order_total") != pl.col("net_amount")).height == 0
+    assert both.filter(pl.col("status") != pl.col("status_lake")).height == 0
+    assert both.filter(pl.col("location_id") != pl.col("location_id_lake")).height == 0
+    assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
+    assert set(got["payment_method"]) <= {"抖音支付", "微信", "支付宝"}
+
+
+def test_returns_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "returns")
+    want = truth(tiny_demo, "returns")
+    assert got.height == want.height > 0
+    both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
+    assert both.height == want.height
+    for col in ("quantity", "amount", "currency"):
+        assert both.filter(pl.col(col) != pl.col(f"{col}_lake")).height == 0, col
+    assert both.filter(pl.col("return_date") != pl.col("business_date")).height == 0
+    assert got["return_id"].n_unique() == got.height
+    assert got.select(pl.col("quantity").sum(), pl.col("amount").sum()).row(0) == want.select(
+        pl.col("quantity").sum(), pl.col("amount").sum()
+    ).row(0)
+
+
+def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "events")
+    live = truth(tiny_demo, "identifiers").filter(
+        pl.col("source_file").str.starts_with("douyin/live_events/")
+    )
+    assert set(got["event_id"]) == set(live["record_key"])
+    assert got.height == live["record_key"].n_unique() > 0
+    assert set(got["event_type"]) <= {
+        "live_enter",
+        "live_like",
+        "live_comment",
+        "live_follow",
+        "live_add_to_cart",
+    }
+    assert got["live_session_id"].null_count() == 0
+    assert got["anchor_id"].null_count() == 0
+    assert "0" in set(got["anchor_id"])  # the brand's own live room
+    # files are per local day: every event's business date is its file's date
+    day = pl.col("source_file").str.extract(r"(\d{8})\.ndjson$").str.to_date("%Y%m%d")
+    assert got.filter(pl.col("business_date") != day).height == 0
+
+
+def test_every_truth_identifier_is_in_the_lake(loaded, tiny_demo):
+    paths, _, _ = loaded
+    ids = lake(paths, "identifiers")
+    want = set()
+    for row in truth(tiny_demo, "identifiers").iter_rows(named=True):
+        ident = normalize_id(TRUTH_TYPES[row["identifier_type"]], row["identifier_value"])
+        assert ident is not None, row
+        want.add((row["record_key"], ident.type, ident.value))
+    got = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
+    assert want and want <= got
+    phones = ids.filter(pl.col("identifier_type") == "phone")
+    assert phones.height > 0 and phones["is_partial"].all()  # 138****5678
+    buyer = ids.filter(pl.col("identifier_type") == "marketplace_buyer_id")
+    assert set(buyer["scope"]) == {"douyin"}
+
+
+def test_a_re_exported_week_replaces_the_first_export(tiny_demo, data_dir):
+    paths, spec, _ = ingest_copy(tiny_demo, data_dir)
+    exports = sorted((paths.landing / CHANNEL / "orders").glob("*.csv"))
+    first = next(f for f in exports if ",已发货," in f.read_text(encoding="utf-8-sig"))
+    text = first.read_text(encoding="utf-8-sig")
+    v2 = first.with_name(first.stem + "_v2.csv")
+    # a later export of the same week: every shipped order is now completed
+    v2.write_text("\ufeff" + text.replace(",已发货,", ",已完成,"), encoding="utf-8")
+    report = ingest_channel(spec, paths)
+    assert report.count("loaded") == 1
+    lines = lake(paths, "order_lines")
+    rel = f"{CHANNEL}/orders/{first.name}"
+    assert rel not in set(lines["source_file"])
+    assert f"{CHANNEL}/orders/{v2.name}" in set(lines["source_file"])
+    week = lines.filter(pl.col("source_file").str.ends_with("_v2.csv"))
+    assert "shipped" not in set(week["status"])
+    assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []

@@ -1,0 +1,205 @@
+"""The JD spec on the tiny demo brand, checked against the generator's truth."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from ingest.engine import ingest_channel
+from ingest.identifiers import normalize_id
+from ingest.reconcile import reconcile, unclaimed_files
+from ingest.spec import load_specs
+from tests.conftest import copy_landing
+
+CHANNEL = "jd"
+TRUTH_TYPES = {"phone_masked": "phone"}
+
+
+@pytest.fixture
+def loaded(tiny_demo, data_dir):
+    copy_landing(tiny_demo, data_dir, CHANNEL)
+    spec = load_specs()[CHANNEL]
+    report = ingest_channel(spec, data_dir)
+    return data_dir, spec, report
+
+
+def lake(paths, entity: str) -> pl.DataFrame:
+    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
+        pl.col("channel") == CHANNEL
+    )
+
+
+def quarantine(paths) -> pl.DataFrame:
+    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def truth(demo, name: str) -> pl.DataFrame:
+    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def defects(demo, kind: str) -> pl.DataFrame:
+    d = pl.read_parquet(demo.truth / "defects.parquet")
+    return d.filter((pl.col("channel") == CHANNEL) & (pl.col("kind") == kind))
+
+
+def utc(local: pl.Expr) -> pl.Expr:
+    return (
+        local.dt.replace_time_zone("Asia/Shanghai")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+
+
+def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
+    paths, spec, report = loaded
+    files = sorted((tiny_demo.landing / CHANNEL).rglob("*.csv"))
+    assert report.count("loaded") == len(files) > 0
+    balance = reconcile(paths, {CHANNEL: spec})
+    assert len(balance) == len(files)
+    assert [b for b in balance if b.missing or b.status != "loaded"] == []
+    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+
+
+def test_quarantine_holds_only_the_truncated_row(loaded, tiny_demo):
+    paths, _, _ = loaded
+    cut = defects(tiny_demo, "truncated_file")
+    assert cut.height == 1
+    q = quarantine(paths)
+    assert q.select("source_file", "source_row", "reason_code").rows() == [
+        (cut["file"][0], cut["row"][0], "ragged_row")
+    ]
+    assert "header has 29" in q["reason"][0]
+
+
+def test_order_lines_equal_the_truth_less_the_truncated_row(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "order_lines")
+    want = truth(tiny_demo, "sales_lines").with_columns(utc(pl.col("order_ts_local")).alias("ts"))
+    key = ["order_id", "line_id"]
+    # the line cut off by the truncated download is a real sale the file no longer shows
+    lost = want.join(got, on=key, how="anti")
+    assert lost.height == 1
+    assert quarantine(paths)["raw_record"][0].startswith(lost["order_id"][0] + ",")
+    assert got.join(want, on=key, how="anti").height == 0
+    assert got.height == want.height - 1
+    both = want.join(got, on=key, how="inner", suffix="_lake")
+    for col in ("quantity", "unit_price", "channel_sku", "status", "location_id", "currency"):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert both.filter(pl.col("ts").ne_missing(pl.col("order_ts"))).height == 0
+    assert both.filter(pl.col("business_date").ne_missing(pl.col("business_date_lake"))).height == 0
+    assert got["sku"].null_count() == got.height  # master SKU is the warehouse's job
+    kept = want.join(got, on=key, how="semi")
+    gross = (pl.col("unit_price") * pl.col("quantity")).sum()
+    assert got.select(pl.col("quantity").sum(), gross).row(0) == kept.select(
+        pl.col("quantity").sum(), gross
+    ).row(0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the export carries no line discount; net_amount is derived as price x qty until "
+    "the order discount is allocated to lines (ingest/specs/NEEDS-jd.md)",
+)
+def test_order_line_net_amounts_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "order_lines")
+    want = truth(tiny_demo, "sales_lines").join(got, on=["order_id", "line_id"], how="semi")
+    assert got["net_amount"].sum() == want["net_amount"].sum()
+
+
+def test_orders_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "orders")
+    sold = truth(tiny_demo, "sales_lines")
+    # an order whose only line was cut off by the truncated download is not in the file
+    shown = sold.join(lake(paths, "order_lines"), on=["order_id", "line_id"], how="semi")
+    assert sold["order_id"].n_unique() - shown["order_id"].n_unique() <= 1
+    want = (
+        sold.join(shown.select("order_id").unique(), on="order_id", how="semi")
+        .group_by("order_id")
+        .agg(
+            pl.col("status").first(),
+            pl.col("location_id").first(),
+            pl.col("net_amount").sum().alias("net"),
+        )
+    )
+    assert got.height == want.height > 0
+    both = want.join(got, on="order_id", how="inner", suffix="_lake")
+    assert both.height == want.height
+    for col in ("status", "location_id"):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    # 结算金额: the order after discounts (应付金额 is 0.00 until the order is paid)
+    assert both.filter(pl.col("net").ne_missing(pl.col("order_total"))).height == 0
+
+
+def test_returns_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "returns")
+    want = truth(tiny_demo, "returns")
+    assert got.height == want.height > 0
+    key = ["order_id", "line_id"]
+    both = want.join(got, on=key, how="inner", suffix="_lake")
+    assert both.height == want.height
+    for col in ("quantity", "amount"):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
+    assert got.join(lake(paths, "order_lines"), on=key, how="anti").height == 0
+
+
+def test_unknown_channel_skus_are_kept_for_the_warehouse(loaded, tiny_demo):
+    paths, _, _ = loaded
+    unknown = defects(tiny_demo, "unknown_channel_sku")
+    assert unknown.height > 0
+    known = set(
+        pl.read_csv(tiny_demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
+            pl.col("channel") == CHANNEL
+        )["channel_sku"]
+    )
+    lines = lake(paths, "order_lines")
+    for d in unknown.iter_rows(named=True):
+        kept = lines.filter(
+            (pl.col("source_file") == d["file"]) & (pl.col("source_row") == d["row"])
+        )
+        assert kept.height == 1, d
+        assert kept["channel_sku"][0] in d["detail"] and kept["channel_sku"][0] not in known
+
+
+def test_identifiers_cover_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "identifiers")
+    orders = set(lake(paths, "orders")["order_id"])
+    want = set()
+    for itype, value, key in (
+        truth(tiny_demo, "identifiers")
+        .select("identifier_type", "identifier_value", "record_key")
+        .iter_rows()
+    ):
+        ident = normalize_id(TRUTH_TYPES.get(itype, itype), value)
+        if ident is not None and key in orders:
+            want.add((ident.type, ident.value))
+    assert want and want <= set(got.select("identifier_type", "identifier_value").iter_rows())
+    pins = got.filter(pl.col("identifier_type") == "marketplace_buyer_id")
+    assert set(pins["scope"]) == {"jd"}
+    phones = got.filter(pl.col("identifier_type") == "phone")
+    assert phones.height > 0 and phones["is_partial"].all()  # JD masks every phone
+
+
+def test_a_corrected_download_replaces_the_truncated_one(loaded, tiny_demo):
+    paths, spec, _ = loaded
+    cut = defects(tiny_demo, "truncated_file")["file"][0]
+    original = tiny_demo.landing / cut
+    data = original.read_bytes()
+    whole = data[: data.rstrip(b"\r\n").rfind(b"\r\n") + 2]  # the complete rows only
+    fixed = paths.landing / cut.replace(".csv", "_v2.csv")
+    fixed.write_bytes(whole)
+    report = ingest_channel(spec, paths)
+    assert report.count("loaded") == 1
+    manifest = json.loads((paths.manifest_dir / f"{CHANNEL}.json").read_text())["files"]
+    assert manifest[cut]["status"] == "superseded"
+    assert quarantine(paths).height == 0  # the ragged row went with the file it came from
+    lines = lake(paths, "order_lines")
+    assert cut not in set(lines["source_file"])
+    assert lines.filter(pl.col("source_file") == fixed.relative_to(paths.landing).as_posix()).height
+    assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []

@@ -1,0 +1,322 @@
+"""The WeChat spec on the tiny demo brand, checked against the generator's truth."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from ingest.canonical import EVENT_TYPES
+from ingest.config import DataPaths
+from ingest.engine import ingest_channel
+from ingest.identifiers import normalize_id
+from ingest.reconcile import reconcile, unclaimed_files
+from ingest.spec import load_specs
+from tests.conftest import copy_landing
+
+CHANNEL = "wechat"
+# planted defects the engine rejects, and the reason code it gives
+QUARANTINED = {
+    "exact_duplicate_row": "duplicate_row",
+    "malformed_json_line": "malformed_record",
+    "truncated_file": "ragged_row",
+}
+SOCIAL_TYPES = {"follow", "unfollow", "like", "comment", "share", "mention", "add_contact"}
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_demo, tmp_path_factory):
+    """The channel ingested once for the read-only tests of this module."""
+    paths = DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data")
+    copy_landing(tiny_demo, paths, CHANNEL)
+    spec = load_specs()[CHANNEL]
+    report = ingest_channel(spec, paths)
+    return paths, spec, report
+
+
+def lake(paths, entity: str) -> pl.DataFrame:
+    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
+        pl.col("channel") == CHANNEL
+    )
+
+
+def quarantine(paths) -> pl.DataFrame:
+    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def truth(demo, name: str) -> pl.DataFrame:
+    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
+
+
+def landing(demo, folder: str) -> list[tuple[str, int, dict]]:
+    """Every record of an NDJSON folder with its file and 1-based line."""
+    rows = []
+    for path in sorted((demo.landing / CHANNEL / folder).glob("*.ndjson")):
+        rel = path.relative_to(demo.landing).as_posix()
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip():
+                rows.append((rel, n, json.loads(line)))
+    return rows
+
+
+def utc(local: pl.Expr) -> pl.Expr:
+    return (
+        local.dt.replace_time_zone("Asia/Shanghai")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+
+
+def file_date(col: str = "source_file") -> pl.Expr:
+    return pl.col(col).str.extract(r"_(\d{8})(?:_v\d+)?\.\w+$").str.to_date("%Y%m%d")
+
+
+def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
+    paths, spec, report = loaded
+    files = sorted(p for p in (tiny_demo.landing / CHANNEL).rglob("*") if p.is_file())
+    assert report.count("loaded") == len(files) > 0
+    balance = reconcile(paths, {CHANNEL: spec})
+    assert len(balance) == len(files)
+    assert [b for b in balance if b.missing or b.status != "loaded"] == []
+    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+    # quarantine holds exactly the planted defects the engine must reject
+    defects = pl.read_parquet(tiny_demo.truth / "defects.parquet").filter(
+        pl.col("channel") == CHANNEL
+    )
+    want = {
+        (d["file"], d["row"], QUARANTINED[d["kind"]])
+        for d in defects.iter_rows(named=True)
+        if d["kind"] in QUARANTINED
+    }
+    got = set(quarantine(paths).select("source_file", "source_row", "reason_code").iter_rows())
+    assert got == want
+
+
+def test_order_lines_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "order_lines")
+    want = truth(tiny_demo, "sales_lines").with_columns(
+        utc(pl.col("order_ts_local")).alias("order_ts")
+    )
+    assert got.height == want.height > 0
+    key = ["order_id", "line_id"]
+    both = want.join(got, on=key, how="full", suffix="_lake", coalesce=True)
+    assert both.height == want.height  # same (order, item_index) pairs on both sides
+    for col in ("quantity", "channel_sku", "status", "currency", "order_ts", "business_date"):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert got["sku"].null_count() == got.height  # the warehouse maps mp_ codes to the master
+    assert got["quantity"].sum() == want["quantity"].sum()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="mini-program money is in fen; the engine has no divisor yet (NEEDS-wechat.md)",
+)
+def test_money_in_fen_equals_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    lines = lake(paths, "order_lines")
+    want = truth(tiny_demo, "sales_lines")
+    for col in ("unit_price", "discount", "net_amount"):
+        assert lines[col].null_count() == 0, col
+    sums = [pl.col("net_amount").sum(), pl.col("discount").sum()]
+    assert lines.group_by("currency").agg(sums).sort("currency").rows() == (
+        want.group_by("currency").agg(sums).sort("currency").rows()
+    )
+    assert lake(paths, "returns")["amount"].sum() == truth(tiny_demo, "returns")["amount"].sum()
+
+
+def test_orders_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "orders")
+    want = (
+        truth(tiny_demo, "sales_lines")
+        .group_by("order_id")
+        .agg(
+            utc(pl.col("order_ts_local").first()).alias("order_ts"),
+            pl.col("business_date").first(),
+            pl.col("status").first(),
+        )
+    )
+    assert got.height == want.height > 0
+    both = want.join(got, on="order_id", how="inner", suffix="_lake")
+    assert both.height == want.height
+    for col in ("order_ts", "business_date", "status"):
+        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert set(got["currency"]) == {"CNY"}
+    assert set(got["native_status"]) <= {"10", "20", "21", "30", "100", "200", "250"}
+    assert got["buyer_name"].null_count() == 0
+
+
+def test_returns_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "returns")
+    want = truth(tiny_demo, "returns")
+    assert got.height == want.height > 0
+    key = ["order_id", "line_id"]
+    both = want.join(got, on=key, how="inner", suffix="_lake")
+    assert both.height == want.height
+    assert both.filter(pl.col("quantity").ne_missing(pl.col("quantity_lake"))).height == 0
+    assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
+    # every return points at a sold line and names that line's channel SKU
+    lines = lake(paths, "order_lines").select(*key, pl.col("channel_sku").alias("sold_sku"))
+    joined = got.join(lines, on=key, how="left")
+    assert joined.filter(pl.col("channel_sku").ne_missing(pl.col("sold_sku"))).height == 0
+
+
+def test_events_map_every_native_name(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "events")
+    records = [rec for _, _, rec in landing(tiny_demo, "mp_events")]
+    assert got.height == len(records) > 0
+    assert set(got["event_type"]) <= set(EVENT_TYPES)
+    native = {r["event"] for r in records}
+    assert set(got["native_event"]) == native
+    assert got.filter(pl.col("native_event") == "view_item")["event_type"].unique().to_list() == [
+        "product_view"
+    ]
+    # the mini-program's app id is the platform; times are Beijing wall time
+    apps = {r["appid"] for r in records}
+    assert set(got["platform"]) == apps and len(apps) == 2
+    assert got.filter(pl.col("business_date") != file_date()).height == 0
+
+
+def test_official_account_and_wecom_are_social_activity(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "social")
+    assert set(got["activity_type"]) <= SOCIAL_TYPES
+    oa = got.filter(pl.col("source_file").str.contains("/oa_events/"))
+    events = [rec for _, _, rec in landing(tiny_demo, "oa_events")]
+    assert oa.height == len(events) > 0
+    kinds = {"subscribe": "follow", "unsubscribe": "unfollow"}
+    want = sorted(kinds[r["Event"]] for r in events)
+    assert sorted(oa["activity_type"]) == want
+    followers = pl.read_csv(
+        tiny_demo.landing / CHANNEL / "oa_followers" / "oa_followers.csv", infer_schema=False
+    )
+    fol = got.filter(pl.col("source_file").str.contains("/oa_followers/"))
+    assert sorted(fol["account_id"]) == sorted(followers["openid"])
+    assert set(fol["activity_type"]) == {"follow"}
+    adds = sum(len(rec["follow_user"]) for _, _, rec in landing(tiny_demo, "wecom"))
+    wecom = got.filter(pl.col("platform") == "wecom")
+    assert wecom.height == adds > 0
+    assert set(wecom["activity_type"]) == {"add_contact"} and wecom["staff_id"].null_count() == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="OA and WeCom times are Unix seconds; the engine reads %s as Beijing wall time "
+    "(NEEDS-wechat.md)",
+)
+def test_unix_second_times_are_read(loaded):
+    paths, _, _ = loaded
+    got = lake(paths, "social")
+    assert got["activity_ts"].null_count() == 0
+    oa = got.filter(pl.col("source_file").str.contains("/oa_events/"))
+    assert oa.filter(pl.col("business_date") != file_date()).height == 0
+
+
+def test_identifiers_equal_the_truth(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "identifiers")
+    want = set()
+    for rel, itype, value in (
+        truth(tiny_demo, "identifiers")
+        .select("source_file", "identifier_type", "identifier_value")
+        .iter_rows()
+    ):
+        ident = normalize_id(itype, value)
+        if ident is not None:
+            want.add((rel, ident.type, ident.value))
+    assert want
+    assert set(got.select("source_file", "identifier_type", "identifier_value").iter_rows()) == want
+
+
+def test_openids_are_scoped_to_their_app_or_official_account(loaded, tiny_demo):
+    paths, _, _ = loaded
+    openids = lake(paths, "identifiers").filter(pl.col("identifier_type") == "wechat_openid")
+    assert openids["scope"].null_count() == 0
+    scopes = {}
+    for folder, app in (
+        ("mp_orders", "appid"),
+        ("mp_events", "appid"),
+        ("oa_events", "ToUserName"),
+    ):
+        for rel, row, rec in landing(tiny_demo, folder):
+            scopes[(rel, row)] = rec[app]
+    for rel, row, scope in openids.select("source_file", "source_row", "scope").iter_rows():
+        if (rel, row) in scopes:
+            assert scope == scopes[(rel, row)], (rel, row)
+    # the follower list carries no account id: its openids share the OA events' scope
+    oa_ids = {s for (rel, _), s in scopes.items() if "/oa_events/" in rel}
+    followers = openids.filter(pl.col("source_file").str.contains("/oa_followers/"))
+    assert len(oa_ids) == 1 and set(followers["scope"]) == oa_ids
+    # a person's openid differs per app, and the shop and the member app are both present
+    assert openids["scope"].n_unique() == 3
+
+
+def test_open_or_rejected_after_sales_are_not_returns(data_dir):
+    base = {
+        "order_id": "WX20241101000001",
+        "item_index": 1,
+        "sku_id": "mp_10025",
+        "count": 1,
+        "refund_amount": 43100,
+        "type": "RETURN",
+        "create_time": "2024-11-08 14:07:00",
+        "update_time": "2024-11-10 14:07:00",
+    }
+    rows = [
+        {**base, "aftersale_id": "1", "status": "MERCHANT_REFUND_SUCCESS"},
+        {**base, "aftersale_id": "2", "status": "MERCHANT_REJECT_REFUND"},
+        {**base, "aftersale_id": "3", "status": "MERCHANT_REFUND_SUCCESS", "count": 0},
+    ]
+    path = data_dir.landing / CHANNEL / "mp_aftersales" / "mp_aftersales_20241110.ndjson"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    ingest_channel(load_specs()[CHANNEL], data_dir)
+    ret = lake(data_dir, "returns")
+    assert ret.select("return_id", "order_id", "line_id", "quantity").rows() == [
+        ("1", "WX20241101000001", "1", 1)
+    ]
+    assert str(ret["return_ts"][0]) == "2024-11-10 06:07:00"  # Beijing time, stored as UTC
+    q = quarantine(data_dir).sort("source_row")
+    assert q.select("source_row", "reason_code").rows() == [
+        (2, "unmatched_row"),
+        (3, "out_of_range"),
+    ]
+
+
+def test_unknown_order_status_is_an_error_and_a_v2_file_replaces_its_day(data_dir):
+    order = {
+        "order_id": "WX20241101000001",
+        "appid": "wx3f8a6c2b1d9e0a77",
+        "openid": "oJ7Ks5wh4nBMkBjDp8nXbXxLO4Zd",
+        "create_time": "2024-11-01 04:33:30",
+        "status": 100,
+        "items": [{"item_index": 1, "sku_id": "mp_10025", "sku_cnt": 2}],
+    }
+    folder = data_dir.landing / CHANNEL / "mp_orders"
+    folder.mkdir(parents=True)
+    odd = {**order, "order_id": "WX20241101000002", "status": 99}
+    (folder / "mp_orders_20241101.ndjson").write_text(
+        json.dumps(order) + "\n" + json.dumps(odd) + "\n", encoding="utf-8"
+    )
+    spec = load_specs()[CHANNEL]
+    ingest_channel(spec, data_dir)
+    q = quarantine(data_dir)
+    assert set(q["reason_code"]) == {"unknown_value"} and set(q["source_row"]) == {2}
+    assert "'99' is not in" in q["reason"][0]
+    fixed = {**odd, "status": 250}
+    (folder / "mp_orders_20241101_v2.ndjson").write_text(
+        json.dumps(order) + "\n" + json.dumps(fixed) + "\n", encoding="utf-8"
+    )
+    report = ingest_channel(spec, data_dir)
+    assert "replaces wechat/mp_orders/mp_orders_20241101.ndjson" in report.files[-1].note
+    orders = lake(data_dir, "orders").sort("order_id")
+    assert orders.select("order_id", "status").rows() == [
+        ("WX20241101000001", "completed"),
+        ("WX20241101000002", "cancelled"),
+    ]
+    assert set(orders["source_file"]) == {"wechat/mp_orders/mp_orders_20241101_v2.ndjson"}
+    assert quarantine(data_dir).height == 0
