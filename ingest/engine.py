@@ -658,13 +658,11 @@ def _write(df: pl.DataFrame, path: Path) -> str:
 def ensure_schema_files(paths: DataPaths, entities: Iterable[str]) -> None:
     """A zero-row ``_schema.parquet`` per entity, so a glob over an entity always matches
     and always has the canonical columns, even before a channel delivers that entity."""
-    for entity in entities:
-        target = paths.lake_raw / entity / "_schema.parquet"
-        if not target.exists():
-            _write(pl.DataFrame(schema=schema(entity)), target)
-    target = paths.quarantine / "_schema.parquet"
-    if not target.exists():
-        _write(pl.DataFrame(schema=QUARANTINE), target)
+    wanted = [(paths.lake_raw / e / "_schema.parquet", schema(e)) for e in entities]
+    wanted.append((paths.quarantine / "_schema.parquet", QUARANTINE))
+    for target, columns in wanted:  # rewritten when the canonical contract gained columns
+        if not target.exists() or pl.read_parquet_schema(target) != columns:
+            _write(pl.DataFrame(schema=columns), target)
 
 
 @dataclass

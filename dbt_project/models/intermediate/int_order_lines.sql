@@ -1,7 +1,11 @@
--- Order lines of every channel, complete: order-level fields the line file lacks (Tmall's
--- detail list has no timestamps) come from the order; the master SKU comes from the line
--- when the channel exports it, else from the ERP SKU map. A line whose channel SKU is in
--- no map keeps sku null and is listed by int_unmapped_channel_skus.
+-- Order lines of every channel, complete:
+--  * order-level fields the line file lacks (Tmall's detail list has no timestamps) come
+--    from the order;
+--  * the master SKU comes from the line when the channel exports it, else from the ERP SKU
+--    map; a line whose channel SKU is in no map keeps sku null (int_unmapped_channel_skus);
+--  * where a channel gives no line discount (Tmall, JD), the order's discount is allocated
+--    to its lines in proportion to their gross, cents rounded, the remainder on the first
+--    line of the order in the file.
 with lines as (
     select * from {{ ref('stg_lake__order_lines') }}
 ),
@@ -25,12 +29,15 @@ joined as (
         coalesce(l.status, o.status) as status,
         coalesce(l.is_test, o.is_test, false) as is_test,
         l.channel_sku,
+        l.channel_item_id,
         coalesce(l.sku, m.sku) as sku,
         l.product_name,
         l.quantity,
         l.unit_price,
+        coalesce(l.line_total, l.unit_price * l.quantity) as line_total,
         l.discount,
         l.net_amount,
+        o.discount_total as order_discount,
         coalesce(l.currency, o.currency) as currency,
         l.source_file,
         l.source_row
@@ -39,6 +46,64 @@ joined as (
         on l.channel = o.channel and l.order_id = o.order_id
     left join sku_map as m
         on l.sku is null and l.channel = m.channel and l.channel_sku = m.channel_sku
+),
+
+shares as (
+    select
+        *,
+        case
+            when discount is null and net_amount is null
+                then coalesce(
+                    round(
+                        order_discount * line_total
+                        / nullif(sum(case when discount is null and net_amount is null then line_total end)
+                            over (partition by channel, order_id), 0),
+                        2
+                    ),
+                    0
+                )
+        end as discount_share,
+        row_number() over (
+            partition by channel, order_id,
+                case when discount is null and net_amount is null then 1 else 0 end
+            order by source_file, source_row
+        ) as line_rank
+    from joined
+),
+
+allocated as (
+    select
+        *,
+        case
+            when discount_share is null then discount
+            when line_rank = 1
+                then discount_share + coalesce(order_discount, 0)
+                    - sum(discount_share) over (partition by channel, order_id)
+            else discount_share
+        end as allocated_discount
+    from shares
 )
 
-select * from joined
+select
+    channel,
+    order_id,
+    line_id,
+    ordered_at,
+    order_date,
+    location_id,
+    status,
+    is_test,
+    channel_sku,
+    channel_item_id,
+    sku,
+    product_name,
+    quantity,
+    unit_price,
+    line_total,
+    cast(allocated_discount as decimal(18, 2)) as discount,
+    cast(coalesce(net_amount, line_total - allocated_discount) as decimal(18, 2)) as net_amount,
+    currency,
+    discount is null and net_amount is null as discount_allocated,
+    source_file,
+    source_row
+from allocated

@@ -28,6 +28,11 @@ renamed as (
         live_session_id,
         anchor_id,
         user_agent,
+        channel_item_id,
+        text,
+        ip,
+        app_version,
+        campaign,
         source_file,
         source_row
     from latest

@@ -19,6 +19,7 @@ renamed as (
         gender,
         birthday,
         status,
+        points_balance,
         source_file,
         source_row
     from latest

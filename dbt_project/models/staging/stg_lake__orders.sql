@@ -18,11 +18,16 @@ renamed as (
         status,
         native_status,
         currency,
-        order_total,
+        gross_total,
         discount_total,
         shipping_total,
+        order_total,
+        paid_total,
         coalesce(is_test, false) as is_test,
         payment_method,
+        anchor_id,
+        anchor_name,
+        traffic_source,
         source_file,
         source_row
     from latest

@@ -17,6 +17,8 @@ renamed as (
         points,
         reason,
         order_id,
+        sales_channel,
+        location_id,
         source_file,
         source_row
     from latest

@@ -12,6 +12,7 @@ renamed as (
         channel,
         sales_channel,
         channel_sku,
+        channel_item_id,
         sku,
         source_file,
         source_row
