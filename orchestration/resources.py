@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,9 +48,20 @@ def prepare_dbt(project: DbtProject = DBT_PROJECT) -> None:
     """Write the dbt manifest (``dbt parse``) when it is missing or older than the models."""
     paths()
     if manifest_is_stale(project):
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], raise_on_error=True
-        ).wait()
+        cmd = [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(project.project_dir),
+            "--profiles-dir",
+            str(project.profiles_dir),
+            "--target-path",
+            str(project.target_path),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not project.manifest_path.exists():
+            raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{done.stdout}\n{done.stderr}")
 
 
 def dbt_resource() -> DbtCliResource:

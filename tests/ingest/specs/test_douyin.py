@@ -47,6 +47,23 @@ def truth(demo, name: str) -> pl.DataFrame:
     return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
 
 
+def item_ids(demo) -> pl.DataFrame:
+    """Douyin's item id of every 商家编码, from the ERP's SKU map."""
+    return pl.read_csv(demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
+        pl.col("channel") == CHANNEL
+    )
+
+
+def hosts(demo) -> set[str]:
+    """The hosts (达人ID) the brand pays commission to, from the ERP's fee schedule."""
+    fees = pl.read_csv(demo.landing / "erp" / "channel_fees.csv", infer_schema=False)
+    return set(
+        fees.filter((pl.col("channel") == CHANNEL) & (pl.col("fee_type") == "host_commission"))[
+            "host_id"
+        ]
+    )
+
+
 def utc(local: pl.Expr) -> pl.Expr:
     return (
         local.dt.replace_time_zone("Asia/Shanghai")
@@ -91,6 +108,10 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
     # the master SKU is the warehouse's job (erp sku_map), not the export's
     assert got["sku"].null_count() == got.height
+    # 商品ID is Douyin's item id of the line's 商家编码, as the ERP's SKU map has it
+    items = got.join(item_ids(tiny_demo), on="channel_sku", how="left", suffix="_erp")
+    assert got["channel_item_id"].null_count() == 0
+    assert items.filter(pl.col("channel_item_id") != pl.col("channel_item_id_erp")).height == 0
     totals = pl.col("quantity").sum(), pl.col("net_amount").sum()
     assert (
         got.group_by("currency").agg(*totals).sort("currency").rows()
@@ -118,6 +139,26 @@ def test_one_order_per_main_order_number(loaded, tiny_demo):
     assert both.filter(pl.col("location_id") != pl.col("location_id_lake")).height == 0
     assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
     assert set(got["payment_method"]) <= {"抖音支付", "微信", "支付宝"}
+
+
+def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
+    paths, _, _ = loaded
+    got = lake(paths, "orders")
+    assert set(got["traffic_source"]) == {"直播", "精选联盟", "商品卡"}
+    # the brand's own live room is host 0; affiliate hosts (精选联盟) are the hosts the ERP
+    # pays commission to; a 商品卡 order has no host
+    own = got.filter(pl.col("traffic_source") == "直播")
+    assert set(own["anchor_id"]) == {"0"} and set(own["anchor_name"]) == {"青禾官方旗舰店"}
+    affiliates = got.filter(pl.col("traffic_source") == "精选联盟")
+    assert affiliates.height > 0 and set(affiliates["anchor_id"]) <= hosts(tiny_demo)
+    assert affiliates["anchor_name"].null_count() == 0
+    cards = got.filter(pl.col("traffic_source") == "商品卡")
+    assert cards["anchor_id"].null_count() == cards["anchor_name"].null_count() == cards.height
+    # one host per host name
+    assert got.group_by("anchor_id").agg(pl.col("anchor_name").n_unique())["anchor_name"].max() == 1
+    # the order's lines sold in a host's live room: the host of its live-room add-to-cart
+    events = lake(paths, "events").filter(pl.col("event_type") == "live_add_to_cart")
+    assert set(events["anchor_id"]) <= set(got["anchor_id"])
 
 
 def test_returns_equal_the_truth(loaded, tiny_demo):
@@ -154,6 +195,18 @@ def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
     assert got["live_session_id"].null_count() == 0
     assert got["anchor_id"].null_count() == 0
     assert "0" in set(got["anchor_id"])  # the brand's own live room
+    assert set(got["anchor_id"]) <= hosts(tiny_demo) | {"0"}
+    # an add-to-cart names Douyin's item id, which the ERP's SKU map resolves
+    carts = got.filter(pl.col("event_type") == "live_add_to_cart")
+    assert carts.height > 0 and carts["channel_item_id"].null_count() == 0
+    assert set(carts["channel_item_id"]) <= set(item_ids(tiny_demo)["channel_item_id"])
+    assert got.filter(pl.col("event_type") != "live_add_to_cart")["channel_item_id"].null_count() == (
+        got.height - carts.height
+    )
+    # a comment keeps its text; no other event has any
+    comments = got.filter(pl.col("event_type") == "live_comment")
+    assert comments.height > 0 and comments["text"].null_count() == 0
+    assert got["text"].null_count() == got.height - comments.height
     # files are per local day: every event's business date is its file's date
     day = pl.col("source_file").str.extract(r"(\d{8})\.ndjson$").str.to_date("%Y%m%d")
     assert got.filter(pl.col("business_date") != day).height == 0
