@@ -156,9 +156,31 @@ def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
     assert cards["anchor_id"].null_count() == cards["anchor_name"].null_count() == cards.height
     # one host per host name
     assert got.group_by("anchor_id").agg(pl.col("anchor_name").n_unique())["anchor_name"].max() == 1
-    # the order's lines sold in a host's live room: the host of its live-room add-to-cart
-    events = lake(paths, "events").filter(pl.col("event_type") == "live_add_to_cart")
-    assert set(events["anchor_id"]) <= set(got["anchor_id"])
+    # a live-room order follows its buyer's add-to-cart in that host's room, of one of the
+    # order's items (buyer: the person the truth names for the order and the event)
+    who = (
+        truth(tiny_demo, "identifiers")
+        .filter(pl.col("person_id").is_not_null())
+        .select("record_key", "person_id")
+        .unique()
+    )
+    carts = (
+        lake(paths, "events")
+        .filter(pl.col("event_type") == "live_add_to_cart")
+        .join(who, left_on="event_id", right_on="record_key")
+        .select("person_id", "anchor_id", "channel_item_id", pl.col("event_ts").alias("cart_ts"))
+    )
+    live = got.filter(pl.col("anchor_id").is_not_null()).join(
+        who, left_on="order_id", right_on="record_key"
+    )
+    assert live.height == got.height - cards.height > 0  # every live order has a buyer
+    lines = lake(paths, "order_lines").select("order_id", "channel_item_id")
+    followed = (
+        live.join(lines, on="order_id")
+        .join(carts, on=["person_id", "anchor_id", "channel_item_id"])
+        .filter(pl.col("cart_ts") <= pl.col("order_ts"))
+    )
+    assert set(followed["order_id"]) == set(live["order_id"])
 
 
 def test_returns_equal_the_truth(loaded, tiny_demo):
@@ -200,9 +222,9 @@ def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
     carts = got.filter(pl.col("event_type") == "live_add_to_cart")
     assert carts.height > 0 and carts["channel_item_id"].null_count() == 0
     assert set(carts["channel_item_id"]) <= set(item_ids(tiny_demo)["channel_item_id"])
-    assert got.filter(pl.col("event_type") != "live_add_to_cart")["channel_item_id"].null_count() == (
-        got.height - carts.height
-    )
+    assert got.filter(pl.col("event_type") != "live_add_to_cart")[
+        "channel_item_id"
+    ].null_count() == (got.height - carts.height)
     # a comment keeps its text; no other event has any
     comments = got.filter(pl.col("event_type") == "live_comment")
     assert comments.height > 0 and comments["text"].null_count() == 0

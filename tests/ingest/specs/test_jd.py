@@ -90,23 +90,15 @@ def test_order_lines_equal_the_truth_less_the_truncated_row(loaded, tiny_demo):
     assert both.filter(pl.col("ts").ne_missing(pl.col("order_ts"))).height == 0
     assert both.filter(pl.col("business_date").ne_missing(pl.col("business_date_lake"))).height == 0
     assert got["sku"].null_count() == got.height  # master SKU is the warehouse's job
+    assert (got["channel_item_id"] == got["line_id"]).all()
+    # no line discount in the export: staging allocates the order's (test_orders_...)
+    assert got["discount"].null_count() == got["net_amount"].null_count() == got.height
+    gross = (pl.col("unit_price") * pl.col("quantity")).alias("gross")
+    assert both.filter(gross.ne_missing(pl.col("line_total"))).height == 0
     kept = want.join(got, on=key, how="semi")
-    gross = (pl.col("unit_price") * pl.col("quantity")).sum()
-    assert got.select(pl.col("quantity").sum(), gross).row(0) == kept.select(
-        pl.col("quantity").sum(), gross
+    assert got.select(pl.col("quantity").sum(), pl.col("line_total").sum()).row(0) == kept.select(
+        pl.col("quantity").sum(), gross.sum()
     ).row(0)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the export carries no line discount; net_amount is derived as price x qty until "
-    "the order discount is allocated to lines (ingest/specs/NEEDS-jd.md)",
-)
-def test_order_line_net_amounts_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines").join(got, on=["order_id", "line_id"], how="semi")
-    assert got["net_amount"].sum() == want["net_amount"].sum()
 
 
 def test_orders_equal_the_truth(loaded, tiny_demo):
@@ -122,6 +114,8 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
         .agg(
             pl.col("status").first(),
             pl.col("location_id").first(),
+            (pl.col("unit_price") * pl.col("quantity")).sum().alias("gross"),
+            pl.col("discount").sum(),
             pl.col("net_amount").sum().alias("net"),
         )
     )
@@ -130,8 +124,11 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
     assert both.height == want.height
     for col in ("status", "location_id"):
         assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    # 结算金额: the order after discounts (应付金额 is 0.00 until the order is paid)
+    # 订单金额 before discounts, 结算金额 after them (应付金额 is 0.00 until paid)
+    assert both.filter(pl.col("gross").ne_missing(pl.col("gross_total"))).height == 0
     assert both.filter(pl.col("net").ne_missing(pl.col("order_total"))).height == 0
+    # the discount staging allocates to the lines
+    assert both.filter(pl.col("discount").ne_missing(pl.col("discount_total"))).height == 0
 
 
 def test_returns_equal_the_truth(loaded, tiny_demo):
@@ -203,3 +200,29 @@ def test_a_corrected_download_replaces_the_truncated_one(loaded, tiny_demo):
     assert cut not in set(lines["source_file"])
     assert lines.filter(pl.col("source_file") == fixed.relative_to(paths.landing).as_posix()).height
     assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []
+
+
+def test_only_a_finished_return_is_a_return(data_dir):
+    header = "服务单号,订单号,商品ID,商品名称,申请数量,退款金额,申请时间,审核时间,服务单状态,售后类型,退款原因"
+    rows = [
+        "1601,300100000001,100012559915,精华,1,367.00,2024-11-10 10:00:00,2024-11-12 10:00:00,完成,退货,七天无理由",
+        "1602,300100000002,100012559915,精华,1,0.00,2024-11-10 10:00:00,2024-11-12 10:00:00,完成,换货,质量问题",
+        "1603,300100000003,100012559915,精华,1,367.00,2024-11-10 10:00:00,,审核不通过,退货,七天无理由",
+    ]
+    path = data_dir.landing / CHANNEL / "aftersales" / "jd_aftersales_20241108_20241114.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("gb18030"))
+    spec = load_specs()[CHANNEL]
+    ingest_channel(spec, data_dir)
+    ret = lake(data_dir, "returns")
+    assert ret.select("return_id", "order_id", "line_id", "quantity").rows() == [
+        ("1601", "300100000001", "100012559915", 1)
+    ]
+    assert str(ret["return_ts"][0]) == "2024-11-12 02:00:00"  # Beijing time, stored as UTC
+    # an exchange and a refused return are no returns: visible in quarantine, not dropped
+    q = quarantine(data_dir).sort("source_row")
+    assert q.select("source_row", "reason_code").rows() == [
+        (2, "unmatched_row"),
+        (3, "unmatched_row"),
+    ]
+    assert [b for b in reconcile(data_dir, {CHANNEL: spec}) if b.missing] == []

@@ -1,13 +1,5 @@
 """The web shop spec (Shopify orders + Segment clickstream) on the tiny demo brand, checked
-against the generator's truth.
-
-Two engine gaps hold clickstream rows in quarantine today (ingest/specs/NEEDS-web.md):
-Segment's UTC ``timestamp`` ends in ``Z``, which the engine cannot read as UTC, and ``page``
-and ``identify`` calls have no ``event`` name to map. The tests below pin that state, prove
-the mapping on the same events written with an explicit offset, and carry strict ``xfail``
-tests of the intended behaviour: they start passing (and then fail as XPASS) once the engine
-gaps are closed and the spec is updated.
-"""
+against the generator's truth."""
 
 from __future__ import annotations
 
@@ -32,7 +24,10 @@ TRUTH_TYPES = {
     "email": "email",
     "phone": "phone",
 }
+# every Segment call of the demo (track calls by event name) and its canonical type
 SEGMENT_TYPES = {
+    "page": "page_view",
+    "identify": "identify",
     "Products Searched": "search",
     "Product Viewed": "product_view",
     "Product Added": "add_to_cart",
@@ -51,19 +46,6 @@ def ingest_copy(demo, paths: DataPaths):
 def loaded(tiny_demo, tmp_path_factory):
     """The channel ingested once for the read-only tests of this module."""
     return ingest_copy(tiny_demo, DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data"))
-
-
-@pytest.fixture(scope="module")
-def loaded_with_offsets(tiny_demo, tmp_path_factory):
-    """The same clickstream with ``+00:00`` in place of ``Z`` (the same instants; Segment
-    accepts either): what the spec makes of the events once the time can be read."""
-    paths = DataPaths(tmp_path_factory.mktemp("web_offsets") / "data")
-    copy_landing(tiny_demo, paths, CHANNEL)
-    for path in (paths.landing / CHANNEL / "clickstream").glob("*.ndjson"):
-        text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace('.000Z"', '.000+00:00"'), encoding="utf-8")
-    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
-    return paths, spec, ingest_channel(spec, paths)
 
 
 def lake(paths, entity: str) -> pl.DataFrame:
@@ -165,57 +147,63 @@ def test_planted_order_defects_are_quarantined_or_kept_flagged(loaded, tiny_demo
     assert set(order_q.select("source_file", "source_row").iter_rows()) == planted_rows
 
 
-def test_clickstream_quarantine_holds_only_planted_defects_and_the_engine_gaps(loaded, tiny_demo):
+def test_clickstream_quarantine_holds_only_the_planted_defects(loaded, tiny_demo):
     paths, _, _ = loaded
     q = quarantine(paths).filter(pl.col("source_file").str.starts_with(CLICKS))
     bad = planted(tiny_demo, "malformed_json_line")
     assert bad.height == 1
-    hit = held_at(q, bad["file"][0], bad["row"][0])
-    assert hit["reason_code"].to_list() == ["malformed_record"]
-    calls = segment_calls(tiny_demo).join(
-        q.select("source_file", "source_row", "reason_code", "field", "reason"),
-        on=["source_file", "source_row"],
-        how="left",
-    )
-    assert calls["reason_code"].null_count() == 0  # today, every call is held (see module doc)
-    # page and identify calls: no event name to map (engine gap 2)
-    others = calls.filter(pl.col("type") != "track")
-    assert set(others["type"]) == {"page", "identify"}
-    assert set(others["reason_code"]) == {"unmatched_row"}
-    # track calls: a UTC time written with Z (engine gap 1), never read as Beijing time
-    track = calls.filter(pl.col("type") == "track")
-    assert set(track["reason_code"]) == {"invalid_value"} and set(track["field"]) == {"timestamp"}
-    assert track["reason"].str.contains(r"Z' is not a valid timestamp").all()
-    assert q.height == calls.height + 1
+    assert q.select("source_file", "source_row", "reason_code").rows() == [
+        (bad["file"][0], bad["row"][0], "malformed_record")
+    ]
 
 
-def test_clickstream_mapping_on_events_written_with_an_offset(loaded_with_offsets, tiny_demo):
-    paths, spec, _ = loaded_with_offsets
-    assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []
+def test_every_segment_call_is_an_event_of_its_canonical_type(loaded, tiny_demo):
+    paths, _, _ = loaded
     events = lake(paths, "events")
     calls = segment_calls(tiny_demo)
-    track = calls.filter(pl.col("type") == "track")
-    assert set(events["event_id"]) == set(track["message_id"])
-    assert events.height == track.height > 0
+    # page, identify and track calls alike, each once
+    assert set(calls["type"]) == {"page", "identify", "track"}
+    assert sorted(events["event_id"]) == sorted(calls["message_id"])
+    both = calls.join(events, left_on="message_id", right_on="event_id")
+    assert both.height == calls.height > 0
+    assert both.filter(pl.col("source_row") != pl.col("source_row_right")).height == 0
+    native = pl.coalesce("event", "type")
+    assert both.filter(native != pl.col("native_event")).height == 0
     pairs = set(events.select("native_event", "event_type").unique().iter_rows())
     assert pairs == set(SEGMENT_TYPES.items())
-    assert set(events["platform"]) == {"web"} and events["user_agent"].null_count() == 0
-    # Order Completed is stamped at the order's creation: the instant must be the order's
+    assert set(events["platform"]) == {"web"}
+    assert events["user_agent"].null_count() == 0 and events["ip"].null_count() == 0
+    pages = events.filter(pl.col("event_type") == "page_view")
+    assert pages["page"].str.starts_with("https://").all()
+    # Order Completed is stamped at the order's creation: the instant must be the order's,
+    # the value its revenue (the order's net of discounts)
     completed = events.filter(pl.col("event_type") == "order_completed")
     sold = truth(tiny_demo, "sales_lines").filter(
         ~pl.col("is_test") & (pl.col("status") != "pending")
     )
-    orders = sold.group_by("order_id").agg(pl.col("order_ts_local").first())
+    orders = sold.group_by("order_id").agg(
+        pl.col("order_ts_local").first(), pl.col("net_amount").sum()
+    )
     assert set(completed["order_id"]) == set(orders["order_id"])
     both = completed.join(orders, on="order_id")
     assert both.filter(utc(pl.col("order_ts_local")) != pl.col("event_ts")).height == 0
     assert both.filter(pl.col("business_date") != pl.col("order_ts_local").dt.date()).height == 0
+    assert both.filter(pl.col("value") != pl.col("net_amount")).height == 0
+    # a UTC time written with Z is read as UTC: files are per Beijing day
+    day = pl.col("source_file").str.extract(r"(\d{8})\.ndjson$").str.to_date("%Y%m%d")
+    assert events.filter(pl.col("business_date") != day).height == 0
     viewed = events.filter(pl.col("event_type").is_in(["product_view", "add_to_cart"]))
     assert viewed["sku"].null_count() == 0 and viewed["value"].null_count() == 0
-    # the shop's SKU is the master SKU: both columns carry it
+    # the shop's SKU is the master SKU, and its product id: all three columns carry it
     assert viewed.filter(pl.col("sku") != pl.col("channel_sku")).height == 0
+    assert viewed.filter(pl.col("sku") != pl.col("channel_item_id")).height == 0
     assert events.filter(pl.col("event_type") == "search")["search_query"].null_count() == 0
-    # bot sessions are kept, with the user agent that will flag them
+
+
+def test_bot_sessions_are_kept_for_later_flagging(loaded, tiny_demo):
+    paths, _, _ = loaded
+    events = lake(paths, "events")
+    ids = lake(paths, "identifiers")
     bots = planted(tiny_demo, "bot_session")
     assert bots.height > 0
     for d in bots.iter_rows(named=True):
@@ -223,53 +211,32 @@ def test_clickstream_mapping_on_events_written_with_an_offset(loaded_with_offset
             (pl.col("source_file") == d["file"]) & (pl.col("source_row") == d["row"])
         )
         assert first.height == 1, d
-        anon = d["detail"].split()[1].rstrip(":")
         assert d["detail"].startswith("anonymousId")
-        ids = lake(paths, "identifiers").filter(pl.col("identifier_value") == anon)
-        assert ids.height >= 60  # the whole crawler session is kept
-    # identifiers of every kept (track) call
+        anon = d["detail"].split()[1].rstrip(":")
+        session = ids.filter(pl.col("identifier_value") == anon)
+        assert session.height >= 60  # the whole crawler session is kept
+        # with the user agent and address that will flag it
+        agents = events.filter(pl.col("event_id").is_in(session["record_id"].implode()))
+        assert agents["user_agent"].null_count() == agents["ip"].null_count() == 0
+
+
+def test_every_truth_identifier_of_the_clickstream_is_in_the_lake(loaded, tiny_demo):
+    paths, _, _ = loaded
     ids = lake(paths, "identifiers").filter(pl.col("entity") == "events")
     want = set()
     for row in (
         truth(tiny_demo, "identifiers")
         .filter(pl.col("source_file").str.starts_with(CLICKS))
-        .filter(pl.col("record_key").is_in(track["message_id"].implode()))
         .iter_rows(named=True)
     ):
         ident = normalize_id(TRUTH_TYPES[row["identifier_type"]], row["identifier_value"])
         assert ident is not None, row
         want.add((row["record_key"], ident.type, ident.value))
     got = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
-    assert want and want <= got
+    assert want and want == got  # every one, and nothing invented
+    # identify calls tie the browser to the customer id, e-mail and phone
+    assert {"anonymous_id", "user_id", "email", "phone"} == {t for _, t, _ in want}
     assert set(ids.filter(pl.col("identifier_type") == "user_id")["scope"]) == {"web"}
-
-
-@pytest.mark.xfail(
-    strict=True, reason="engine: Z timestamps and page/identify event types (NEEDS-web.md)"
-)
-def test_every_segment_call_lands_as_written_with_its_identifiers(loaded, tiny_demo):
-    paths, _, _ = loaded
-    events = lake(paths, "events")
-    calls = segment_calls(tiny_demo)
-    # bot sessions are kept for later flagging
-    for d in planted(tiny_demo, "bot_session").iter_rows(named=True):
-        first = events.filter(
-            (pl.col("source_file") == d["file"]) & (pl.col("source_row") == d["row"])
-        )
-        assert first.height == 1, d
-    assert set(events["event_id"]) == set(calls["message_id"])
-    assert {"page_view", "identify"} <= set(events["event_type"])
-    ids = lake(paths, "identifiers")
-    want = set()
-    for row in (
-        truth(tiny_demo, "identifiers")
-        .filter(pl.col("source_file").str.starts_with(CLICKS))
-        .iter_rows(named=True)
-    ):
-        ident = normalize_id(TRUTH_TYPES[row["identifier_type"]], row["identifier_value"])
-        want.add((row["record_key"], ident.type, ident.value))
-    got = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
-    assert want <= got
 
 
 def test_every_truth_identifier_of_the_orders_is_in_the_lake(loaded, tiny_demo):
@@ -286,3 +253,42 @@ def test_every_truth_identifier_of_the_orders_is_in_the_lake(loaded, tiny_demo):
         want.add((row["record_key"], ident.type, ident.value))
     got = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
     assert want and want <= got
+
+
+def test_other_segment_events_and_an_unknown_call(data_dir):
+    base = {
+        "anonymousId": "a1",
+        "userId": None,
+        "context": {"ip": "1.2.3.4", "userAgent": "UA", "page": {"url": "https://x.cn/p"}},
+        "timestamp": "2024-11-01T16:30:00.000Z",
+    }
+    calls = [
+        {"type": "track", "event": "Product Clicked", "properties": {"product_id": "QH-1"}},
+        {"type": "track", "event": "Coupon Applied", "properties": {"coupon_id": "C30"}},
+        {"type": "track", "event": "Order Refunded", "properties": {"order_id": "9", "revenue": 5}},
+        {"type": "track", "event": "Video Played", "properties": {}},
+        {"type": "screen", "name": "Home"},
+    ]
+    rows = [{**base, **c, "messageId": f"m{i}"} for i, c in enumerate(calls, start=1)]
+    path = data_dir.landing / CHANNEL / "clickstream" / "segment_20241102.ndjson"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
+    ingest_channel(spec, data_dir)
+    events = lake(data_dir, "events").sort("event_id")
+    assert events.select("event_id", "event_type", "channel_item_id", "order_id").rows() == [
+        ("m1", "product_click", "QH-1", None),
+        ("m2", "coupon_applied", None, None),
+        ("m3", "order_refunded", None, "9"),
+    ]
+    # 16:30 UTC is 00:30 the next day in Beijing; the page falls back to the context's
+    assert str(events["event_ts"][0]) == "2024-11-01 16:30:00"
+    assert set(events["business_date"].cast(pl.String)) == {"2024-11-02"}
+    assert set(events["page"]) == {"https://x.cn/p"} and events["value"].to_list()[2] == 5
+    q = quarantine(data_dir).sort("source_row")
+    assert q.select("source_row", "reason_code", "field").rows() == [
+        (4, "unknown_value", "event+type"),
+        (5, "unknown_value", "event+type"),
+    ]
+    assert "'Video Played' is not in" in q["reason"][0] and "'screen' is not in" in q["reason"][1]
+    assert [b for b in reconcile(data_dir, {CHANNEL: spec}) if b.missing] == []
