@@ -278,8 +278,6 @@ def _raw_expr(fspec: FieldSpec | IdentifierSpec, frame: pl.DataFrame) -> tuple[p
 
 
 def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
-    if fspec.extract is not None:
-        raw = raw.str.extract(fspec.extract, 1)
     if fspec.map is not None:
         raw = raw.replace_strict(
             {str(k): str(v) for k, v in fspec.map.items()}, default=None, return_dtype=pl.String
@@ -349,6 +347,8 @@ def map_entity(
     errors: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (condition, field, code, message)
     for name, fspec in espec.fields.items():
         raw, missing = _raw_expr(fspec, frame)
+        if fspec.extract is not None:  # a value the pattern does not match reads as empty
+            raw = raw.str.extract(fspec.extract, 1)
         typed = _typed(raw, fspec, columns[name], spec.timezone)
         exprs.append(typed.alias(name))
         src = "+".join(fspec.sources)
@@ -386,7 +386,7 @@ def map_entity(
             "{}: identifier kind '{}' is not in {}",
             pl.lit(label),
             kind,
-            pl.lit(sorted(ispec.type_map)),
+            pl.lit(str(sorted(ispec.type_map))),
         )
         bad = kind.is_not_null() & ~kind.is_in(list(ispec.type_map))
         errors.append((bad, ispec.type_from, "unknown_value", msg))

@@ -306,11 +306,6 @@ def test_follows_through_a_store_qr_code_name_the_store(loaded, tiny_demo):
     assert plain.height > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a value the extract regex does not match is an invalid_value, so a "
-    "follow through another QR scene is quarantined (NEEDS-wechat.md)",
-)
 def test_a_follow_through_another_qr_scene_is_kept_without_a_store(data_dir):
     path = data_dir.landing / CHANNEL / "oa_events" / "oa_events_20241104.ndjson"
     path.parent.mkdir(parents=True)
