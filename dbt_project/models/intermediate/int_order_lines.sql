@@ -4,8 +4,8 @@
 --  * the master SKU comes from the line when the channel exports it, else from the ERP SKU
 --    map; a line whose channel SKU is in no map keeps sku null (int_unmapped_channel_skus);
 --  * where a channel gives no line discount (Tmall, JD), the order's discount is allocated
---    to its lines in proportion to their gross, cents rounded, the remainder on the first
---    line of the order in the file.
+--    to its lines in proportion to their gross, each share cut down to the cent, the
+--    remainder on the first line of the order in the file (shares never exceed the discount).
 with lines as (
     select * from {{ ref('stg_lake__order_lines') }}
 ),
@@ -54,12 +54,11 @@ shares as (
         case
             when discount is null and net_amount is null
                 then coalesce(
-                    round(
-                        order_discount * line_total
+                    floor(
+                        100 * order_discount * line_total
                         / nullif(sum(case when discount is null and net_amount is null then line_total end)
-                            over (partition by channel, order_id), 0),
-                        2
-                    ),
+                            over (partition by channel, order_id), 0)
+                    ) / 100,
                     0
                 )
         end as discount_share,

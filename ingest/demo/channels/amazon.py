@@ -84,7 +84,7 @@ MARKET = {
 }
 ORDER_STATUS = {
     "pending": "Pending",
-    "paid": "Pending",
+    "paid": "Unshipped",  # payment authorised, not shipped yet (Pending = not authorised)
     "shipped": "Shipped",
     "completed": "Shipped",
     "cancelled": "Cancelled",

@@ -13,11 +13,11 @@ from tests.conftest import copy_landing
 
 CHANNEL = "amazon"
 TRUTH_TYPES = {"amazon_relay_email": "email"}
-# Amazon's order-status: Pending covers unpaid and paid-but-unshipped orders, Shipped covers
-# shipped and delivered ones
+# Amazon's order-status: Pending = payment not authorised, Unshipped = paid and waiting to
+# ship, Shipped covers shipped and delivered ones
 STATUS = {
     "pending": "pending",
-    "paid": "pending",
+    "paid": "paid",
     "shipped": "shipped",
     "completed": "shipped",
     "cancelled": "cancelled",
@@ -145,7 +145,7 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
     assert both.height == want.height
     for col in ("order_ts", "status", "currency"):
         assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    assert set(got["native_status"]) <= {"Pending", "Shipped", "Cancelled", "Shipping"}
+    assert set(got["native_status"]) <= {"Pending", "Unshipped", "Shipped", "Cancelled", "Shipping"}
 
 
 def test_mfn_buyers_are_order_contacts_with_their_identifiers(loaded, tiny_demo):
