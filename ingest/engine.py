@@ -19,9 +19,11 @@ import hashlib
 import io
 import json
 import logging
+import multiprocessing
+import os
 import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -974,3 +976,35 @@ def ingest_channel(
                 outcomes.append(outcome)
     manifest.save()
     return ChannelReport(spec.channel, outcomes)
+
+
+def _ingest_one(args: tuple[ChannelSpec, DataPaths, dt.datetime]) -> ChannelReport:
+    spec, paths, ingested_at = args
+    return ingest_channel(spec, paths, ingested_at)
+
+
+def ingest_all(
+    specs: dict[str, ChannelSpec], paths: DataPaths, workers: int | None = None
+) -> dict[str, ChannelReport]:
+    """Every channel, in parallel processes (channels share no files: each has its own
+    manifest and its own output names). Largest landing folders start first."""
+    ingested_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    ensure_schema_files(paths, ENTITIES)
+    workers = workers or min(len(specs), os.cpu_count() or 1)
+
+    def size(channel: str) -> int:
+        folder = paths.landing / channel
+        return (
+            sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            if folder.exists()
+            else 0
+        )
+
+    order = sorted(specs, key=size, reverse=True)
+    if workers <= 1 or len(order) <= 1:
+        return {c: ingest_channel(specs[c], paths, ingested_at) for c in order}
+    # spawn, not fork: polars' thread pool does not survive a fork
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        reports = pool.map(_ingest_one, [(specs[c], paths, ingested_at) for c in order])
+        return dict(zip(order, reports, strict=True))

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingest.canonical import ENTITIES
-from ingest.engine import ingest_channel
+from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
 from orchestration.resources import paths
 
@@ -43,8 +43,7 @@ def ingest_landing_files(context: dg.AssetExecutionContext):
     totals = {e: 0 for e in LAKE_ENTITIES}
     per_channel, quarantined = {}, 0
     specs, spec_errors = load_specs_lenient()
-    for channel, spec in specs.items():
-        report = ingest_channel(spec, p)
+    for channel, report in sorted(ingest_all(specs, p).items()):
         for entity, n in report.kept.items():
             totals[entity] += n
         quarantined += report.quarantined

@@ -48,7 +48,9 @@ def quarantine_rate_is_low() -> dg.AssetCheckResult:
         """
     ).fetchall()
     quarantined = sum(n for _, _, n in by_reason)
-    landing = sum(b.landing_rows for b in reconcile(p, load_specs_lenient()[0]) if b.status == "loaded")
+    landing = sum(
+        b.landing_rows for b in reconcile(p, load_specs_lenient()[0]) if b.status == "loaded"
+    )
     rate = quarantined / landing if landing else 0.0
     return dg.AssetCheckResult(
         passed=rate <= 0.01,
