@@ -59,3 +59,13 @@ class DataPaths:
 def data_paths() -> DataPaths:
     root = os.environ.get("ZHONGTAI_DATA_DIR")
     return DataPaths(Path(root).resolve() if root else REPO_ROOT / "data")
+
+
+def connect(database: Path | None = None, read_only: bool = False):
+    """A DuckDB connection for Zhongtai's own reads: in memory, or the warehouse file;
+    no progress bar (it floods logs)."""
+    import duckdb
+
+    con = duckdb.connect(str(database) if database else ":memory:", read_only=read_only)
+    con.execute("SET enable_progress_bar = false")
+    return con

@@ -793,7 +793,7 @@ def load_batch(
             writes.append((q, paths.quarantine / name))
             outputs.append(paths.quarantine / name)
             outcome.quarantined = q.height
-            log.warning(
+            log.info(
                 "%s: %d rows quarantined (first: row %s: %s)",
                 item.rel,
                 q.height,

@@ -13,10 +13,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import duckdb
-
 from ingest.canonical import CANONICAL_STATUSES, CONSENT_PURPOSES, EVENT_TYPES
-from ingest.config import DataPaths
+from ingest.config import DataPaths, connect
 from ingest.identifiers import IDENTIFIER_TYPES
 
 log = logging.getLogger(__name__)
@@ -164,10 +162,7 @@ class SuiteResult:
 
 def _frame(suite: Suite, paths: DataPaths):
     sql = suite.sql.format(lake=paths.lake, warehouse=paths.warehouse)
-    if suite.warehouse:
-        con = duckdb.connect(str(paths.warehouse), read_only=True)
-    else:
-        con = duckdb.connect()
+    con = connect(paths.warehouse, read_only=True) if suite.warehouse else connect()
     try:
         df = con.sql(sql).df()
     finally:

@@ -11,9 +11,7 @@ import io
 import json
 from dataclasses import dataclass
 
-import duckdb
-
-from ingest.config import DataPaths
+from ingest.config import DataPaths, connect
 from ingest.engine import UnreadableFile, _decode, discover
 from ingest.spec import ChannelSpec, SourceSpec
 
@@ -71,7 +69,7 @@ def reconcile(paths: DataPaths, specs: dict[str, ChannelSpec]) -> list[FileBalan
 def _accounted(paths: DataPaths) -> dict[str, int]:
     """Distinct source rows per source file across every lake entity and quarantine."""
     globs = [str(paths.lake_raw / "*" / "*.parquet"), str(paths.quarantine / "*.parquet")]
-    con = duckdb.connect()
+    con = connect()
     rows = con.execute(
         f"""
         select source_file, count(distinct source_row)

@@ -55,6 +55,9 @@ def materialize(
     select: str = typer.Option(
         "*", help="Dagster asset selection, e.g. 'key:lake/*' or 'group:marts'; default: all."
     ),
+    log_level: str = typer.Option(
+        "WARNING", help="Console log level of the run (DEBUG shows every step)."
+    ),
 ) -> None:
     """Materialise the asset graph (or a selection) in-process, recorded in the Dagster
     instance under data/dagster_home so `make dev` shows the runs."""
@@ -74,7 +77,10 @@ def materialize(
     t0 = time.perf_counter()
     with console.status(f"Materialising {len(keys)} assets …", spinner="dots"):
         result = job.execute_in_process(
-            instance=dg.DagsterInstance.get(), asset_selection=list(keys), raise_on_error=False
+            instance=dg.DagsterInstance.get(),
+            asset_selection=list(keys),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
     table = Table(title="Materialised")
     table.add_column("asset")

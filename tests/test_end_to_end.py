@@ -184,3 +184,17 @@ def test_every_channel_sells_what_the_generator_sold(built):
     assert off.height == 0, off.select(
         "sales_date", "channel", "sku", "net", "net_want", "lines"
     ).rows()
+
+
+def test_flags_are_measured_against_the_truth(built):
+    _, result = built
+    (flags,) = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "flags_match_the_demo_truth"
+    ]
+    meta = {k: v.value for k, v in flags.metadata.items()}
+    assert flags.passed, meta
+    assert meta["test_order_actual"] > 0 and meta["test_order_recall"] >= 0.9
+    assert meta["brushing_suspect_actual"] > 0 and meta["brushing_suspect_precision"] >= 0.9
+    assert meta["bot_session_actual"] > 0 and meta["bot_session_recall"] >= 0.9

@@ -1,9 +1,10 @@
 """Data-quality rules as asset checks (dbt tests arrive as checks through dagster-dbt)."""
 
 import dagster as dg
-import duckdb
 
+from ingest.config import connect
 from ingest.expectations import SUITES, Suite, run_suite
+from ingest.flag_eval import evaluate_flags
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs_lenient
 from orchestration.defs.ingest import QUARANTINE_KEY
@@ -38,7 +39,7 @@ def every_landing_row_accounted_for() -> dg.AssetCheckResult:
 )
 def quarantine_rate_is_low() -> dg.AssetCheckResult:
     p = paths()
-    con = duckdb.connect()
+    con = connect()
     glob = str(p.quarantine / "*.parquet")
     by_reason = con.execute(
         f"""
@@ -79,6 +80,28 @@ def no_unclaimed_landing_files() -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset=dg.AssetKey(["intermediate", "int_order_flags"]),
+    additional_deps=[dg.AssetKey(["intermediate", "int_bot_sessions"])],
+    description="Precision and recall of the test-order, brushing and bot flags against the "
+    "demo truth (WARN under 0.9); passes with a note on data without a truth",
+)
+def flags_match_the_demo_truth() -> dg.AssetCheckResult:
+    scores = evaluate_flags(paths())
+    if scores is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "no data/truth/: not the demo"})
+    weak = [s.flag for s in scores if (s.precision or 0) < 0.9 or (s.recall or 0) < 0.9]
+    metadata = {}
+    for s in scores:
+        metadata[f"{s.flag}_precision"] = s.precision if s.precision is not None else "n/a"
+        metadata[f"{s.flag}_recall"] = s.recall if s.recall is not None else "n/a"
+        metadata[f"{s.flag}_flagged"] = s.flagged
+        metadata[f"{s.flag}_actual"] = s.actual
+    return dg.AssetCheckResult(
+        passed=not weak, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+    )
+
+
 def _gx_check(suite: Suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(suite.asset.split("/")),
@@ -108,5 +131,6 @@ CHECKS = [
     every_landing_row_accounted_for,
     quarantine_rate_is_low,
     no_unclaimed_landing_files,
+    flags_match_the_demo_truth,
     *GX_CHECKS,
 ]
