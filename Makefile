@@ -11,7 +11,7 @@ SEED      ?= 7
 CUSTOMERS ?= 20000
 DAYS      ?= 400
 
-.PHONY: help install demo generate materialize dev test lint format clean
+.PHONY: help install demo generate materialize dev test lint format clean bench
 
 help:
 	@echo "make demo   - set up .venv, generate the demo brand, materialise the whole graph"
@@ -62,6 +62,11 @@ format: install
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# Benchmarks: on demand, never in make test (figures in bench/README.md)
+BENCH_CUSTOMERS ?= 300000
+bench: install
+	$(BIN)/python bench/bench_ingest.py --customers $(BENCH_CUSTOMERS) --days $(DAYS)
 
 clean:
 	rm -rf data/landing data/truth data/lake data/warehouse.duckdb* data/exports data/dagster_home dbt_project/target

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, quarantine, truth, utc
 
 CHANNEL = "amazon"
 TRUTH_TYPES = {"amazon_relay_email": "email"}
@@ -39,38 +38,8 @@ RETURNS_HEADER = [
 ]
 
 
-@pytest.fixture
-def loaded(tiny_demo, data_dir):
-    copy_landing(tiny_demo, data_dir, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, data_dir)
-    return data_dir, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-
-
-def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
-    paths, spec, report = loaded
+def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded_per_test, tiny_demo):
+    paths, spec, report = loaded_per_test
     files = sorted((tiny_demo.landing / CHANNEL).rglob("*.txt"))
     assert report.count("loaded") == len(files) > 0
     balance = reconcile(paths, {CHANNEL: spec})
@@ -80,13 +49,13 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     # no defect is planted in Amazon's files: nothing belongs in quarantine
     defects = pl.read_parquet(tiny_demo.truth / "defects.parquet")
     assert defects.filter(pl.col("channel") == CHANNEL).height == 0
-    assert quarantine(paths).height == 0
+    assert quarantine(paths, CHANNEL).height == 0
 
 
-def test_order_lines_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines").with_columns(
+def test_order_lines_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL).with_columns(
         utc(pl.col("order_ts_local")).alias("ts"),
         pl.col("status").replace_strict(STATUS).alias("amazon_status"),
     )
@@ -110,10 +79,10 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     assert set(got["currency"]) == {"USD", "EUR", "GBP"}
 
 
-def test_order_line_amounts_follow_from_the_line_total(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines")
+def test_order_line_amounts_follow_from_the_line_total(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL)
     both = want.join(got, on=["order_id", "channel_sku"], how="inner", suffix="_lake")
     assert both.height == want.height
     # item-price is the line total: the unit price and the net follow from it
@@ -128,11 +97,11 @@ def test_order_line_amounts_follow_from_the_line_total(loaded, tiny_demo):
     assert asins.null_count() == 0 and asins.str.starts_with("B0").all()
 
 
-def test_orders_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "orders")
+def test_orders_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "orders", CHANNEL)
     want = (
-        truth(tiny_demo, "sales_lines")
+        truth(tiny_demo, "sales_lines", CHANNEL)
         .group_by("order_id")
         .agg(
             utc(pl.col("order_ts_local").first()).alias("order_ts"),
@@ -148,9 +117,9 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
     assert set(got["native_status"]) <= {"Pending", "Unshipped", "Shipped", "Cancelled", "Shipping"}
 
 
-def test_mfn_buyers_are_order_contacts_with_their_identifiers(loaded, tiny_demo):
-    paths, _, _ = loaded
-    contacts = lake(paths, "order_contacts")
+def test_mfn_buyers_are_order_contacts_with_their_identifiers(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    contacts = lake(paths, "order_contacts", CHANNEL)
     mfn_files = sorted((tiny_demo.landing / CHANNEL).glob("*/mfn_buyers/*.txt"))
     rows = sum(len(f.read_text(encoding="utf-8").splitlines()) - 1 for f in mfn_files)
     assert contacts.height == rows > 0
@@ -158,12 +127,14 @@ def test_mfn_buyers_are_order_contacts_with_their_identifiers(loaded, tiny_demo)
     assert contacts["name"].null_count() == 0
     assert set(contacts["country"]) <= {"US", "DE", "GB"}
     # every contact belongs to an order of the All Orders report
-    assert contacts.join(lake(paths, "orders"), on="order_id", how="anti").height == 0
-    got = lake(paths, "identifiers")
+    assert contacts.join(lake(paths, "orders", CHANNEL), on="order_id", how="anti").height == 0
+    got = lake(paths, "identifiers", CHANNEL)
     assert set(got["entity"]) == {"order_contacts"}
     want = set()
     for itype, value in (
-        truth(tiny_demo, "identifiers").select("identifier_type", "identifier_value").iter_rows()
+        truth(tiny_demo, "identifiers", CHANNEL)
+        .select("identifier_type", "identifier_value")
+        .iter_rows()
     ):
         ident = normalize_id(TRUTH_TYPES.get(itype, itype), value)
         if ident is not None:  # the demo's phones are not all valid numbers
@@ -208,7 +179,7 @@ def test_national_phone_numbers_are_read_in_the_buyer_country(data_dir):
     path.parent.mkdir(parents=True)
     path.write_text("\t".join(header) + "\n" + "\t".join(row) + "\n", encoding="utf-8")
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    ids = lake(data_dir, "identifiers").sort("field")
+    ids = lake(data_dir, "identifiers", CHANNEL).sort("field")
     assert ids.select("field", "identifier_type", "identifier_value").rows() == [
         ("buyer_email", "email", "abc123@marketplace.amazon.de"),
         ("ship_phone", "phone", "+493023125000"),
@@ -262,7 +233,7 @@ def test_fba_returns(data_dir):
     )
     spec = load_specs()[CHANNEL]
     ingest_channel(spec, data_dir)
-    ret = lake(data_dir, "returns").sort("line_id")
+    ret = lake(data_dir, "returns", CHANNEL).sort("line_id")
     assert ret.select("return_id", "order_id", "line_id", "channel_sku", "quantity").rows() == [
         ("LPN1717611", "111-1717611-1345800", "QH-MU-036-US", "QH-MU-036-US", 1),
         ("LPN1717612", "111-1717611-1345800", "QH-SK-021-US", "QH-SK-021-US", 2),
@@ -271,5 +242,5 @@ def test_fba_returns(data_dir):
     # business dates in Beijing time, as for every channel
     assert [str(d) for d in ret["business_date"]] == ["2024-11-20", "2024-12-01"]
     assert ret["amount"].null_count() == 2  # the FBA returns report has no refund amount
-    assert quarantine(data_dir).height == 0
+    assert quarantine(data_dir, CHANNEL).height == 0
     assert [b for b in reconcile(data_dir, {CHANNEL: spec}) if b.missing] == []

@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
-from ingest.config import SPECS_DIR, DataPaths
-from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
-from ingest.spec import load_spec
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, quarantine, truth
 
 CHANNEL = "app"
 # every native event name and its canonical type
@@ -26,32 +22,6 @@ EVENT_TYPES = {
     "view_cart": "cart_view",
     "add_wishlist": "add_to_wishlist",
 }
-
-
-def ingest_copy(demo, paths: DataPaths):
-    copy_landing(demo, paths, CHANNEL)
-    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
-    return paths, spec, ingest_channel(spec, paths)
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    return ingest_copy(tiny_demo, DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data"))
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
 
 
 def landing_events(demo) -> pl.DataFrame:
@@ -75,14 +45,15 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
     # no defect is planted in the app's files: every event is kept
-    assert truth(tiny_demo, "defects").height == 0
-    assert quarantine(paths).height == 0
+    assert truth(tiny_demo, "defects", CHANNEL).height == 0
+    assert quarantine(paths, CHANNEL).height == 0
 
 
 def test_every_event_is_kept_with_its_canonical_type(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "events")
-    events = set(truth(tiny_demo, "identifiers")["record_key"])  # every event has a device id
+    got = lake(paths, "events", CHANNEL)
+    # every event has a device id
+    events = set(truth(tiny_demo, "identifiers", CHANNEL)["record_key"])
     assert set(got["event_id"]) == events
     assert got["event_id"].n_unique() == got.height > 0
     raw = landing_events(tiny_demo)
@@ -113,9 +84,9 @@ def test_every_event_is_kept_with_its_canonical_type(loaded, tiny_demo):
 
 def test_every_truth_identifier_is_in_the_lake(loaded, tiny_demo):
     paths, _, _ = loaded
-    ids = lake(paths, "identifiers")
+    ids = lake(paths, "identifiers", CHANNEL)
     want = set()
-    for row in truth(tiny_demo, "identifiers").iter_rows(named=True):
+    for row in truth(tiny_demo, "identifiers", CHANNEL).iter_rows(named=True):
         ident = normalize_id(row["identifier_type"], row["identifier_value"])
         assert ident is not None, row
         want.add((row["record_key"], ident.type, ident.value))

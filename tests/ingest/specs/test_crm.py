@@ -3,70 +3,21 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 from ingest.canonical import CONSENT_PURPOSES
-from ingest.config import DataPaths
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, lake_ids, quarantine, rejected_defects, truth_ids
 
 CHANNEL = "crm"
-# planted defects the engine rejects, and the reason code it gives
-QUARANTINED = {
-    "exact_duplicate_row": "duplicate_row",
-    "malformed_json_line": "malformed_record",
-    "truncated_file": "ragged_row",
-}
 SHARED_CARD = "门店公用卡"  # the stores' shared member cards: members without a person
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    paths = DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data")
-    copy_landing(tiny_demo, paths, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, paths)
-    return paths, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
 
 
 def landing_csv(demo, folder: str) -> pl.DataFrame:
     files = sorted((demo.landing / CHANNEL / folder).glob("*.csv"))
     return pl.concat([pl.read_csv(f, infer_schema=False) for f in files])
-
-
-def truth_ids(demo) -> set[tuple[str, str, str, str]]:
-    """(file, record, type, normalised value) of every identifier the truth lists for crm."""
-    ids = pl.read_parquet(demo.truth / "identifiers.parquet").filter(pl.col("channel") == CHANNEL)
-    out = set()
-    for rel, key, itype, value in ids.select(
-        "source_file", "record_key", "identifier_type", "identifier_value"
-    ).iter_rows():
-        ident = normalize_id(itype, value)
-        if ident is not None:
-            out.add((rel, key, ident.type, ident.value))
-    return out
-
-
-def lake_ids(paths) -> set[tuple[str, str, str, str]]:
-    return set(
-        lake(paths, "identifiers")
-        .select("source_file", "record_id", "identifier_type", "identifier_value")
-        .iter_rows()
-    )
 
 
 def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
@@ -77,21 +28,16 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert len(balance) == len(files)
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
-    defects = pl.read_parquet(tiny_demo.truth / "defects.parquet").filter(
-        pl.col("channel") == CHANNEL
+    want = rejected_defects(tiny_demo, CHANNEL)
+    got = set(
+        quarantine(paths, CHANNEL).select("source_file", "source_row", "reason_code").iter_rows()
     )
-    want = {
-        (d["file"], d["row"], QUARANTINED[d["kind"]])
-        for d in defects.iter_rows(named=True)
-        if d["kind"] in QUARANTINED
-    }
-    got = set(quarantine(paths).select("source_file", "source_row", "reason_code").iter_rows())
     assert got == want
 
 
 def test_members_are_the_truth_members_and_the_shared_cards(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "members")
+    got = lake(paths, "members", CHANNEL)
     persons = pl.read_parquet(tiny_demo.truth / "persons.parquet")
     end = pl.read_parquet(tiny_demo.truth / "demand.parquet")["date"].max()
     want = persons.filter(pl.col("is_member") & (pl.col("member_join_date") <= end))
@@ -110,10 +56,10 @@ def test_members_are_the_truth_members_and_the_shared_cards(loaded, tiny_demo):
 
 def test_points_balance_is_the_ledger_plus_the_opening_balance(loaded, tiny_demo):
     paths, _, _ = loaded
-    members = lake(paths, "members")
+    members = lake(paths, "members", CHANNEL)
     assert members["points_balance"].null_count() == 0
     assert (members["points_balance"] >= 0).all()
-    ledger = lake(paths, "points").group_by("member_no").agg(pl.col("points").sum())
+    ledger = lake(paths, "points", CHANNEL).group_by("member_no").agg(pl.col("points").sum())
     both = members.join(ledger, on="member_no", how="left").with_columns(
         pl.col("points").fill_null(0)
     )
@@ -133,7 +79,7 @@ def test_points_balance_is_the_ledger_plus_the_opening_balance(loaded, tiny_demo
 
 def test_points_earned_are_the_truth_orders_net_amount(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "points")
+    got = lake(paths, "points", CHANNEL)
     assert got.height == landing_csv(tiny_demo, "points_ledger").height > 0
     orders = (
         pl.read_parquet(tiny_demo.truth / "sales_lines.parquet")
@@ -159,13 +105,13 @@ def test_points_earned_are_the_truth_orders_net_amount(loaded, tiny_demo):
     assert (got.filter(pl.col("reason") == "REDEEM")["points"] < 0).all()
     bonus = got.filter(pl.col("reason") == "BONUS_BIRTHDAY")
     assert bonus["order_id"].is_null().all() and set(bonus["sales_channel"]) <= {"crm"}
-    members = set(lake(paths, "members")["member_no"])
+    members = set(lake(paths, "members", CHANNEL)["member_no"])
     assert set(got["member_no"]) <= members
 
 
 def test_consents_keep_purpose_grant_and_time(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "consents")
+    got = lake(paths, "consents", CHANNEL)
     raw = landing_csv(tiny_demo, "consents")
     assert got.height == raw.height > 0
     both = raw.join(got, on="consent_id", how="inner")
@@ -179,8 +125,8 @@ def test_consents_keep_purpose_grant_and_time(loaded, tiny_demo):
 
 def test_identifiers_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    want = truth_ids(tiny_demo)
-    assert want and lake_ids(paths) == want  # every one, and nothing invented
+    want = truth_ids(tiny_demo, CHANNEL)
+    assert want and lake_ids(paths, CHANNEL) == want  # every one, and nothing invented
 
 
 def test_every_consent_carries_the_identifier_of_its_kind(loaded, tiny_demo):
@@ -193,7 +139,7 @@ def test_every_consent_carries_the_identifier_of_its_kind(loaded, tiny_demo):
         )
         .alias("valid")
     )
-    ids = lake(paths, "identifiers").filter(pl.col("entity") == "consents")
+    ids = lake(paths, "identifiers", CHANNEL).filter(pl.col("entity") == "consents")
     # one identifier per consent, of the kind the row names (unionid consents included)
     valid = raw.filter("valid")
     assert ids.height == valid.height > 0
@@ -225,18 +171,18 @@ def test_unknown_purpose_or_status_is_quarantined(data_dir):
         ],
     )
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    got = lake(data_dir, "consents")
+    got = lake(data_dir, "consents", CHANNEL)
     assert got.select("consent_id", "purpose", "granted").rows() == [
         ("C1", "sms", True),
         ("C2", "wechat", True),
     ]
     assert str(got["consent_ts"][0]) == "2024-11-01 02:00:00"
-    ids = lake(data_dir, "identifiers").sort("record_id")
+    ids = lake(data_dir, "identifiers", CHANNEL).sort("record_id")
     assert ids.select("record_id", "identifier_type", "identifier_value").rows() == [
         ("C1", "phone", "+8613800138001"),
         ("C2", "wechat_unionid", "oVq1hMq7DCDyUKUZjlBmN4xKt9rQ"),
     ]
-    q = quarantine(data_dir).sort("source_row")
+    q = quarantine(data_dir, CHANNEL).sort("source_row")
     assert q.select("source_row", "reason_code", "field").rows() == [
         (3, "unknown_value", "purpose"),
         (4, "unknown_value", "status"),
@@ -252,8 +198,8 @@ def test_unknown_identifier_kind_is_quarantined(data_dir):
         ],
     )
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    assert lake(data_dir, "consents")["consent_id"].to_list() == ["C1"]
-    q = quarantine(data_dir)
+    assert lake(data_dir, "consents", CHANNEL)["consent_id"].to_list() == ["C1"]
+    q = quarantine(data_dir, CHANNEL)
     assert q.select("source_row", "reason_code", "field").rows() == [
         (2, "unknown_value", "identifier_type")
     ]

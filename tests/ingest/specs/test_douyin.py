@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
-from ingest.config import SPECS_DIR, DataPaths
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
-from ingest.spec import load_spec
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import ingest_copy, lake, quarantine, sku_map, truth, utc
 
 CHANNEL = "douyin"
 # truth identifier types -> the canonical type the lake records them under
@@ -21,39 +18,6 @@ TRUTH_TYPES = {
 }
 
 
-def ingest_copy(demo, paths: DataPaths):
-    copy_landing(demo, paths, CHANNEL)
-    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
-    return paths, spec, ingest_channel(spec, paths)
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    return ingest_copy(tiny_demo, DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data"))
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def item_ids(demo) -> pl.DataFrame:
-    """Douyin's item id of every 商家编码, from the ERP's SKU map."""
-    return pl.read_csv(demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
 def hosts(demo) -> set[str]:
     """The hosts (达人ID) the brand pays commission to, from the ERP's fee schedule."""
     fees = pl.read_csv(demo.landing / "erp" / "channel_fees.csv", infer_schema=False)
@@ -61,14 +25,6 @@ def hosts(demo) -> set[str]:
         fees.filter((pl.col("channel") == CHANNEL) & (pl.col("fee_type") == "host_commission"))[
             "host_id"
         ]
-    )
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
     )
 
 
@@ -82,14 +38,14 @@ def test_every_landing_row_is_in_the_lake_and_nothing_is_quarantined(loaded, tin
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
     # no defect is planted in Douyin's files: every row is good and must be kept
-    assert truth(tiny_demo, "defects").height == 0
-    assert quarantine(paths).height == 0
+    assert truth(tiny_demo, "defects", CHANNEL).height == 0
+    assert quarantine(paths, CHANNEL).height == 0
 
 
 def test_order_lines_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines")
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL)
     assert got.height == want.height > 0
     both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
     assert both.height == want.height
@@ -109,7 +65,7 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     # the master SKU is the warehouse's job (erp sku_map), not the export's
     assert got["sku"].null_count() == got.height
     # 商品ID is Douyin's item id of the line's 商家编码, as the ERP's SKU map has it
-    items = got.join(item_ids(tiny_demo), on="channel_sku", how="left", suffix="_erp")
+    items = got.join(sku_map(tiny_demo, CHANNEL), on="channel_sku", how="left", suffix="_erp")
     assert got["channel_item_id"].null_count() == 0
     assert items.filter(pl.col("channel_item_id") != pl.col("channel_item_id_erp")).height == 0
     totals = pl.col("quantity").sum(), pl.col("net_amount").sum()
@@ -121,9 +77,9 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
 
 def test_one_order_per_main_order_number(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "orders")
+    got = lake(paths, "orders", CHANNEL)
     want = (
-        truth(tiny_demo, "sales_lines")
+        truth(tiny_demo, "sales_lines", CHANNEL)
         .group_by("order_id")
         .agg(
             pl.col("net_amount").sum(),
@@ -143,7 +99,7 @@ def test_one_order_per_main_order_number(loaded, tiny_demo):
 
 def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "orders")
+    got = lake(paths, "orders", CHANNEL)
     assert set(got["traffic_source"]) == {"直播", "精选联盟", "商品卡"}
     # the brand's own live room is host 0; affiliate hosts (精选联盟) are the hosts the ERP
     # pays commission to; a 商品卡 order has no host
@@ -159,13 +115,13 @@ def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
     # a live-room order follows its buyer's add-to-cart in that host's room, of one of the
     # order's items (buyer: the person the truth names for the order and the event)
     who = (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .filter(pl.col("person_id").is_not_null())
         .select("record_key", "person_id")
         .unique()
     )
     carts = (
-        lake(paths, "events")
+        lake(paths, "events", CHANNEL)
         .filter(pl.col("event_type") == "live_add_to_cart")
         .join(who, left_on="event_id", right_on="record_key")
         .select("person_id", "anchor_id", "channel_item_id", pl.col("event_ts").alias("cart_ts"))
@@ -174,7 +130,7 @@ def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
         who, left_on="order_id", right_on="record_key"
     )
     assert live.height == got.height - cards.height > 0  # every live order has a buyer
-    lines = lake(paths, "order_lines").select("order_id", "channel_item_id")
+    lines = lake(paths, "order_lines", CHANNEL).select("order_id", "channel_item_id")
     followed = (
         live.join(lines, on="order_id")
         .join(carts, on=["person_id", "anchor_id", "channel_item_id"])
@@ -185,8 +141,8 @@ def test_orders_name_their_host_and_traffic_source(loaded, tiny_demo):
 
 def test_returns_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "returns")
-    want = truth(tiny_demo, "returns")
+    got = lake(paths, "returns", CHANNEL)
+    want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
     assert both.height == want.height
@@ -201,8 +157,8 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
 
 def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "events")
-    live = truth(tiny_demo, "identifiers").filter(
+    got = lake(paths, "events", CHANNEL)
+    live = truth(tiny_demo, "identifiers", CHANNEL).filter(
         pl.col("source_file").str.starts_with("douyin/live_events/")
     )
     assert set(got["event_id"]) == set(live["record_key"])
@@ -221,7 +177,7 @@ def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
     # an add-to-cart names Douyin's item id, which the ERP's SKU map resolves
     carts = got.filter(pl.col("event_type") == "live_add_to_cart")
     assert carts.height > 0 and carts["channel_item_id"].null_count() == 0
-    assert set(carts["channel_item_id"]) <= set(item_ids(tiny_demo)["channel_item_id"])
+    assert set(carts["channel_item_id"]) <= set(sku_map(tiny_demo, CHANNEL)["channel_item_id"])
     assert got.filter(pl.col("event_type") != "live_add_to_cart")[
         "channel_item_id"
     ].null_count() == (got.height - carts.height)
@@ -236,9 +192,9 @@ def test_live_room_events_are_typed_per_room_and_host(loaded, tiny_demo):
 
 def test_every_truth_identifier_is_in_the_lake(loaded, tiny_demo):
     paths, _, _ = loaded
-    ids = lake(paths, "identifiers")
+    ids = lake(paths, "identifiers", CHANNEL)
     want = set()
-    for row in truth(tiny_demo, "identifiers").iter_rows(named=True):
+    for row in truth(tiny_demo, "identifiers", CHANNEL).iter_rows(named=True):
         ident = normalize_id(TRUTH_TYPES[row["identifier_type"]], row["identifier_value"])
         assert ident is not None, row
         want.add((row["record_key"], ident.type, ident.value))
@@ -251,7 +207,7 @@ def test_every_truth_identifier_is_in_the_lake(loaded, tiny_demo):
 
 
 def test_a_re_exported_week_replaces_the_first_export(tiny_demo, data_dir):
-    paths, spec, _ = ingest_copy(tiny_demo, data_dir)
+    paths, spec, _ = ingest_copy(tiny_demo, data_dir, CHANNEL)
     exports = sorted((paths.landing / CHANNEL / "orders").glob("*.csv"))
     first = next(f for f in exports if ",已发货," in f.read_text(encoding="utf-8-sig"))
     text = first.read_text(encoding="utf-8-sig")
@@ -260,7 +216,7 @@ def test_a_re_exported_week_replaces_the_first_export(tiny_demo, data_dir):
     v2.write_text("\ufeff" + text.replace(",已发货,", ",已完成,"), encoding="utf-8")
     report = ingest_channel(spec, paths)
     assert report.count("loaded") == 1
-    lines = lake(paths, "order_lines")
+    lines = lake(paths, "order_lines", CHANNEL)
     rel = f"{CHANNEL}/orders/{first.name}"
     assert rel not in set(lines["source_file"])
     assert f"{CHANNEL}/orders/{v2.name}" in set(lines["source_file"])

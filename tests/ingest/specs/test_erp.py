@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
-from ingest.config import DataPaths
-from ingest.engine import ingest_channel
 from ingest.reconcile import reconcile
-from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake
 
 CHANNEL = "erp"
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    paths = DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data")
-    copy_landing(tiny_demo, paths, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, paths)
-    return paths, spec, report
 
 
 def test_sku_map_keeps_the_platform_item_id(loaded, tiny_demo):
     paths, spec, _ = loaded
     assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []
-    got = pl.read_parquet(paths.lake_raw / "sku_map" / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
+    got = lake(paths, "sku_map", CHANNEL)
     raw = pl.read_csv(tiny_demo.landing / CHANNEL / "sku_map.csv", infer_schema=False)
     cols = ["sales_channel", "channel_sku", "channel_item_id", "sku"]
     assert sorted(got.select(cols).rows()) == sorted(

@@ -5,55 +5,19 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, planted, quarantine, sku_map, truth, utc
 
 CHANNEL = "jd"
 TRUTH_TYPES = {"phone_masked": "phone"}
 
 
-@pytest.fixture
-def loaded(tiny_demo, data_dir):
-    copy_landing(tiny_demo, data_dir, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, data_dir)
-    return data_dir, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def defects(demo, kind: str) -> pl.DataFrame:
-    d = pl.read_parquet(demo.truth / "defects.parquet")
-    return d.filter((pl.col("channel") == CHANNEL) & (pl.col("kind") == kind))
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-
-
-def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
-    paths, spec, report = loaded
+def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded_per_test, tiny_demo):
+    paths, spec, report = loaded_per_test
     files = sorted((tiny_demo.landing / CHANNEL).rglob("*.csv"))
     assert report.count("loaded") == len(files) > 0
     balance = reconcile(paths, {CHANNEL: spec})
@@ -62,26 +26,28 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
 
 
-def test_quarantine_holds_only_the_truncated_row(loaded, tiny_demo):
-    paths, _, _ = loaded
-    cut = defects(tiny_demo, "truncated_file")
+def test_quarantine_holds_only_the_truncated_row(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    cut = planted(tiny_demo, "truncated_file", CHANNEL)
     assert cut.height == 1
-    q = quarantine(paths)
+    q = quarantine(paths, CHANNEL)
     assert q.select("source_file", "source_row", "reason_code").rows() == [
         (cut["file"][0], cut["row"][0], "ragged_row")
     ]
     assert "header has 29" in q["reason"][0]
 
 
-def test_order_lines_equal_the_truth_less_the_truncated_row(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines").with_columns(utc(pl.col("order_ts_local")).alias("ts"))
+def test_order_lines_equal_the_truth_less_the_truncated_row(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL).with_columns(
+        utc(pl.col("order_ts_local")).alias("ts")
+    )
     key = ["order_id", "line_id"]
     # the line cut off by the truncated download is a real sale the file no longer shows
     lost = want.join(got, on=key, how="anti")
     assert lost.height == 1
-    assert quarantine(paths)["raw_record"][0].startswith(lost["order_id"][0] + ",")
+    assert quarantine(paths, CHANNEL)["raw_record"][0].startswith(lost["order_id"][0] + ",")
     assert got.join(want, on=key, how="anti").height == 0
     assert got.height == want.height - 1
     both = want.join(got, on=key, how="inner", suffix="_lake")
@@ -101,12 +67,12 @@ def test_order_lines_equal_the_truth_less_the_truncated_row(loaded, tiny_demo):
     ).row(0)
 
 
-def test_orders_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "orders")
-    sold = truth(tiny_demo, "sales_lines")
+def test_orders_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "orders", CHANNEL)
+    sold = truth(tiny_demo, "sales_lines", CHANNEL)
     # an order whose only line was cut off by the truncated download is not in the file
-    shown = sold.join(lake(paths, "order_lines"), on=["order_id", "line_id"], how="semi")
+    shown = sold.join(lake(paths, "order_lines", CHANNEL), on=["order_id", "line_id"], how="semi")
     assert sold["order_id"].n_unique() - shown["order_id"].n_unique() <= 1
     want = (
         sold.join(shown.select("order_id").unique(), on="order_id", how="semi")
@@ -131,10 +97,10 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
     assert both.filter(pl.col("discount").ne_missing(pl.col("discount_total"))).height == 0
 
 
-def test_returns_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "returns")
-    want = truth(tiny_demo, "returns")
+def test_returns_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "returns", CHANNEL)
+    want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
     both = want.join(got, on=key, how="inner", suffix="_lake")
@@ -142,19 +108,15 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
     for col in ("quantity", "amount"):
         assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
     assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
-    assert got.join(lake(paths, "order_lines"), on=key, how="anti").height == 0
+    assert got.join(lake(paths, "order_lines", CHANNEL), on=key, how="anti").height == 0
 
 
-def test_unknown_channel_skus_are_kept_for_the_warehouse(loaded, tiny_demo):
-    paths, _, _ = loaded
-    unknown = defects(tiny_demo, "unknown_channel_sku")
+def test_unknown_channel_skus_are_kept_for_the_warehouse(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    unknown = planted(tiny_demo, "unknown_channel_sku", CHANNEL)
     assert unknown.height > 0
-    known = set(
-        pl.read_csv(tiny_demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
-            pl.col("channel") == CHANNEL
-        )["channel_sku"]
-    )
-    lines = lake(paths, "order_lines")
+    known = set(sku_map(tiny_demo, CHANNEL)["channel_sku"])
+    lines = lake(paths, "order_lines", CHANNEL)
     for d in unknown.iter_rows(named=True):
         kept = lines.filter(
             (pl.col("source_file") == d["file"]) & (pl.col("source_row") == d["row"])
@@ -163,13 +125,13 @@ def test_unknown_channel_skus_are_kept_for_the_warehouse(loaded, tiny_demo):
         assert kept["channel_sku"][0] in d["detail"] and kept["channel_sku"][0] not in known
 
 
-def test_identifiers_cover_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "identifiers")
-    orders = set(lake(paths, "orders")["order_id"])
+def test_identifiers_cover_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "identifiers", CHANNEL)
+    orders = set(lake(paths, "orders", CHANNEL)["order_id"])
     want = set()
     for itype, value, key in (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .select("identifier_type", "identifier_value", "record_key")
         .iter_rows()
     ):
@@ -183,9 +145,9 @@ def test_identifiers_cover_the_truth(loaded, tiny_demo):
     assert phones.height > 0 and phones["is_partial"].all()  # JD masks every phone
 
 
-def test_a_corrected_download_replaces_the_truncated_one(loaded, tiny_demo):
-    paths, spec, _ = loaded
-    cut = defects(tiny_demo, "truncated_file")["file"][0]
+def test_a_corrected_download_replaces_the_truncated_one(loaded_per_test, tiny_demo):
+    paths, spec, _ = loaded_per_test
+    cut = planted(tiny_demo, "truncated_file", CHANNEL)["file"][0]
     original = tiny_demo.landing / cut
     data = original.read_bytes()
     whole = data[: data.rstrip(b"\r\n").rfind(b"\r\n") + 2]  # the complete rows only
@@ -195,8 +157,8 @@ def test_a_corrected_download_replaces_the_truncated_one(loaded, tiny_demo):
     assert report.count("loaded") == 1
     manifest = json.loads((paths.manifest_dir / f"{CHANNEL}.json").read_text())["files"]
     assert manifest[cut]["status"] == "superseded"
-    assert quarantine(paths).height == 0  # the ragged row went with the file it came from
-    lines = lake(paths, "order_lines")
+    assert quarantine(paths, CHANNEL).height == 0  # the ragged row went with the file it came from
+    lines = lake(paths, "order_lines", CHANNEL)
     assert cut not in set(lines["source_file"])
     assert lines.filter(pl.col("source_file") == fixed.relative_to(paths.landing).as_posix()).height
     assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []
@@ -214,13 +176,13 @@ def test_only_a_finished_return_is_a_return(data_dir):
     path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("gb18030"))
     spec = load_specs()[CHANNEL]
     ingest_channel(spec, data_dir)
-    ret = lake(data_dir, "returns")
+    ret = lake(data_dir, "returns", CHANNEL)
     assert ret.select("return_id", "order_id", "line_id", "quantity").rows() == [
         ("1601", "300100000001", "100012559915", 1)
     ]
     assert str(ret["return_ts"][0]) == "2024-11-12 02:00:00"  # Beijing time, stored as UTC
     # an exchange and a refused return are no returns: visible in quarantine, not dropped
-    q = quarantine(data_dir).sort("source_row")
+    q = quarantine(data_dir, CHANNEL).sort("source_row")
     assert q.select("source_row", "reason_code").rows() == [
         (2, "unmatched_row"),
         (3, "unmatched_row"),

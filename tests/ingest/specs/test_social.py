@@ -5,45 +5,16 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
-from ingest.config import DataPaths
 from ingest.engine import ingest_channel
-from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, quarantine, rejected_defects, truth_ids
 
 CHANNEL = "social"
-# planted defects the engine rejects, and the reason code it gives
-QUARANTINED = {
-    "exact_duplicate_row": "duplicate_row",
-    "malformed_json_line": "malformed_record",
-    "truncated_file": "ragged_row",
-}
 SOCIAL_TYPES = {"follow", "unfollow", "like", "comment", "share", "mention", "add_contact"}
 AS_LIKE = {"collect", "wow"}  # Xiaohongshu 收藏 and the official account's 在看
 AS_SHARE = {"repost"}
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    paths = DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data")
-    copy_landing(tiny_demo, paths, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, paths)
-    return paths, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
 
 
 def interactions(demo) -> pl.DataFrame:
@@ -62,23 +33,18 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert len(balance) == len(files)
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
-    defects = pl.read_parquet(tiny_demo.truth / "defects.parquet").filter(
-        pl.col("channel") == CHANNEL
+    want = rejected_defects(tiny_demo, CHANNEL)
+    got = set(
+        quarantine(paths, CHANNEL).select("source_file", "source_row", "reason_code").iter_rows()
     )
-    want = {
-        (d["file"], d["row"], QUARANTINED[d["kind"]])
-        for d in defects.iter_rows(named=True)
-        if d["kind"] in QUARANTINED
-    }
-    got = set(quarantine(paths).select("source_file", "source_row", "reason_code").iter_rows())
     assert got == want
 
 
 def test_interactions_are_social_activity_or_article_reads(loaded, tiny_demo):
     paths, _, _ = loaded
     raw = interactions(tiny_demo)
-    social = lake(paths, "social")
-    events = lake(paths, "events")
+    social = lake(paths, "social", CHANNEL)
+    events = lake(paths, "events", CHANNEL)
     assert social.height + events.height == raw.height > 0
     # reading an article is a page view, every other action a social activity
     reads = raw.filter(pl.col("action") == "read")
@@ -109,12 +75,12 @@ def test_times_are_beijing_time_stored_as_utc(loaded, tiny_demo):
     )
     got = pl.concat(
         [
-            lake(paths, "social").select(
+            lake(paths, "social", CHANNEL).select(
                 pl.col("activity_id").alias("id"),
                 pl.col("activity_ts").alias("lake_ts"),
                 "business_date",
             ),
-            lake(paths, "events").select(
+            lake(paths, "events", CHANNEL).select(
                 pl.col("event_id").alias("id"),
                 pl.col("event_ts").alias("lake_ts"),
                 "business_date",
@@ -130,17 +96,8 @@ def test_times_are_beijing_time_stored_as_utc(loaded, tiny_demo):
 
 def test_identifiers_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    ids = pl.read_parquet(tiny_demo.truth / "identifiers.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-    want = set()
-    for rel, key, itype, value in ids.select(
-        "source_file", "record_key", "identifier_type", "identifier_value"
-    ).iter_rows():
-        ident = normalize_id(itype, value)
-        if ident is not None:
-            want.add((rel, key, ident.type, ident.value))
-    got = lake(paths, "identifiers")
+    want = truth_ids(tiny_demo, CHANNEL)
+    got = lake(paths, "identifiers", CHANNEL)
     assert want
     assert (
         set(
@@ -154,7 +111,7 @@ def test_identifiers_equal_the_truth(loaded, tiny_demo):
 
 def test_accounts_are_scoped_to_their_platform(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "identifiers")
+    got = lake(paths, "identifiers", CHANNEL)
     platform = pl.col("source_file").str.split("/").list.get(1)
     accounts = got.filter(pl.col("identifier_type") == "social_account_id")
     assert accounts.height > 0 and accounts.filter(pl.col("scope") != platform).height == 0
@@ -183,7 +140,7 @@ def test_an_unknown_action_is_an_error(data_dir):
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    assert lake(data_dir, "social")["activity_id"].to_list() == ["WE1"]
-    q = quarantine(data_dir)
+    assert lake(data_dir, "social", CHANNEL)["activity_id"].to_list() == ["WE1"]
+    q = quarantine(data_dir, CHANNEL)
     assert q.select("source_row", "reason_code").rows() == [(2, "unknown_value")]
     assert "'block' is not in" in q["reason"][0]

@@ -3,51 +3,20 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, quarantine, truth, utc
 
 CHANNEL = "tmall"
 # truth identifier types that the lake records under a canonical type
 TRUTH_TYPES = {"phone_masked": "phone", "marketplace_buyer_nick": "marketplace_buyer_id"}
 
 
-@pytest.fixture
-def loaded(tiny_demo, data_dir):
-    copy_landing(tiny_demo, data_dir, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, data_dir)
-    return data_dir, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-
-
-def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
-    paths, spec, report = loaded
+def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded_per_test, tiny_demo):
+    paths, spec, report = loaded_per_test
     files = sorted((tiny_demo.landing / CHANNEL).rglob("*.csv"))
     assert report.count("loaded") == len(files) > 0
     balance = reconcile(paths, {CHANNEL: spec})
@@ -56,13 +25,13 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
     # the channel's planted defects (brushing, unknown SKUs) are kept for later flagging:
     # nothing of Tmall belongs in quarantine
-    assert quarantine(paths).height == 0
+    assert quarantine(paths, CHANNEL).height == 0
 
 
-def test_order_lines_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines")
+def test_order_lines_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
     both = want.join(got, on=key, how="full", suffix="_lake", coalesce=True)
@@ -81,11 +50,11 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     ).row(0)
 
 
-def test_orders_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "orders")
+def test_orders_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "orders", CHANNEL)
     want = (
-        truth(tiny_demo, "sales_lines")
+        truth(tiny_demo, "sales_lines", CHANNEL)
         .group_by("order_id")
         .agg(
             utc(pl.col("order_ts_local").first()).alias("order_ts"),
@@ -121,10 +90,10 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
     }
 
 
-def test_returns_equal_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "returns")
-    want = truth(tiny_demo, "returns")
+def test_returns_equal_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "returns", CHANNEL)
+    want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
     both = want.join(got, on=key, how="inner", suffix="_lake")
@@ -134,19 +103,17 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
     assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
     assert got["amount"].sum() == want["amount"].sum()
     # every refund points at a sold line
-    lines = lake(paths, "order_lines").select(key)
+    lines = lake(paths, "order_lines", CHANNEL).select(key)
     assert got.join(lines, on=key, how="anti").height == 0
 
 
-def test_planted_defects_are_kept_for_later_flagging(loaded, tiny_demo):
-    paths, _, _ = loaded
-    defects = pl.read_parquet(tiny_demo.truth / "defects.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
+def test_planted_defects_are_kept_for_later_flagging(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    defects = truth(tiny_demo, "defects", CHANNEL)
     assert set(defects["kind"]) <= {"brushing_order", "unknown_channel_sku"}
     by_kind = {
-        "brushing_order": lake(paths, "orders"),
-        "unknown_channel_sku": lake(paths, "order_lines"),
+        "brushing_order": lake(paths, "orders", CHANNEL),
+        "unknown_channel_sku": lake(paths, "order_lines", CHANNEL),
     }
     sku_map = pl.read_csv(tiny_demo.landing / "erp" / "sku_map.csv").filter(
         pl.col("channel") == CHANNEL
@@ -162,12 +129,14 @@ def test_planted_defects_are_kept_for_later_flagging(loaded, tiny_demo):
             assert code in d["detail"] and code not in set(sku_map["channel_sku"]), d
 
 
-def test_identifiers_cover_the_truth(loaded, tiny_demo):
-    paths, _, _ = loaded
-    got = lake(paths, "identifiers")
+def test_identifiers_cover_the_truth(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    got = lake(paths, "identifiers", CHANNEL)
     want = set()
     for itype, value in (
-        truth(tiny_demo, "identifiers").select("identifier_type", "identifier_value").iter_rows()
+        truth(tiny_demo, "identifiers", CHANNEL)
+        .select("identifier_type", "identifier_value")
+        .iter_rows()
     ):
         ident = normalize_id(TRUTH_TYPES.get(itype, itype), value)
         if ident is not None:
@@ -179,10 +148,10 @@ def test_identifiers_cover_the_truth(loaded, tiny_demo):
     assert masked["is_partial"].all()
 
 
-def test_open_uid_is_scoped_to_its_store(loaded, tiny_demo):
-    paths, _, _ = loaded
-    uids = lake(paths, "identifiers").filter(pl.col("field") == "open_uid")
-    assert uids.height == lake(paths, "orders").height
+def test_open_uid_is_scoped_to_its_store(loaded_per_test, tiny_demo):
+    paths, _, _ = loaded_per_test
+    uids = lake(paths, "identifiers", CHANNEL).filter(pl.col("field") == "open_uid")
+    assert uids.height == lake(paths, "orders", CHANNEL).height
     store = pl.col("source_file").str.split("/").list.get(1)
     assert (uids.select(store)["source_file"] == uids["scope"]).all()
     assert set(uids["scope"]) == {"flagship", "global"}
@@ -200,8 +169,8 @@ def test_a_refund_that_did_not_succeed_is_not_a_return(data_dir):
     path.parent.mkdir(parents=True)
     path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode("gb18030"))
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    ret = lake(data_dir, "returns")
+    ret = lake(data_dir, "returns", CHANNEL)
     assert ret.select("order_id", "line_id", "quantity").rows() == [("2412000001", "2412500001", 1)]
     assert str(ret["return_ts"][0]) == "2024-11-04 02:00:00"  # Beijing time, stored as UTC
-    q = quarantine(data_dir)
+    q = quarantine(data_dir, CHANNEL)
     assert q.select("source_row", "reason_code").rows() == [(2, "unmatched_row")]

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
-from ingest.config import SPECS_DIR, DataPaths
+from ingest.config import SPECS_DIR
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_spec
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, planted, quarantine, truth, utc
 
 CHANNEL = "web"
 CLICKS = "web/clickstream/"
@@ -36,40 +35,6 @@ SEGMENT_TYPES = {
 }
 
 
-def ingest_copy(demo, paths: DataPaths):
-    copy_landing(demo, paths, CHANNEL)
-    spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
-    return paths, spec, ingest_channel(spec, paths)
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    return ingest_copy(tiny_demo, DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data"))
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
-
-
 def segment_calls(demo) -> pl.DataFrame:
     """Every well-formed clickstream line: file, line number, messageId, type, event."""
     rows = []
@@ -84,10 +49,6 @@ def segment_calls(demo) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema=["source_file", "source_row", "message_id", "type", "event"], orient="row"
     )
-
-
-def planted(demo, kind: str) -> pl.DataFrame:
-    return truth(demo, "defects").filter(pl.col("kind") == kind)
 
 
 def held_at(q: pl.DataFrame, file: str, row: int) -> pl.DataFrame:
@@ -107,8 +68,8 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
 
 def test_order_lines_and_returns_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines")
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL)
     assert got.height == want.height > 0
     both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
     assert both.height == want.height
@@ -119,23 +80,23 @@ def test_order_lines_and_returns_equal_the_truth(loaded, tiny_demo):
         got.group_by("currency").agg(*totals).sort("currency").rows()
         == want.group_by("currency").agg(*totals).sort("currency").rows()
     )
-    ret, want_ret = lake(paths, "returns"), truth(tiny_demo, "returns")
+    ret, want_ret = lake(paths, "returns", CHANNEL), truth(tiny_demo, "returns", CHANNEL)
     assert ret.height == want_ret.height
     assert ret["amount"].sum() == want_ret["amount"].sum()
 
 
 def test_planted_order_defects_are_quarantined_or_kept_flagged(loaded, tiny_demo):
     paths, _, _ = loaded
-    q = quarantine(paths)
-    dups = planted(tiny_demo, "exact_duplicate_row")
+    q = quarantine(paths, CHANNEL)
+    dups = planted(tiny_demo, "exact_duplicate_row", CHANNEL)
     assert dups.height > 0
     for d in dups.iter_rows(named=True):
         hit = held_at(q, d["file"], d["row"])
         assert set(hit["reason_code"]) == {"duplicate_row"}, d
         assert hit["reason"][0].startswith("exact duplicate of row")
-    tests = planted(tiny_demo, "test_order")
+    tests = planted(tiny_demo, "test_order", CHANNEL)
     assert tests.height > 0
-    orders = lake(paths, "orders")
+    orders = lake(paths, "orders", CHANNEL)
     for d in tests.iter_rows(named=True):
         kept = orders.filter(
             (pl.col("source_file") == d["file"]) & (pl.col("source_row") == d["row"])
@@ -149,8 +110,8 @@ def test_planted_order_defects_are_quarantined_or_kept_flagged(loaded, tiny_demo
 
 def test_clickstream_quarantine_holds_only_the_planted_defects(loaded, tiny_demo):
     paths, _, _ = loaded
-    q = quarantine(paths).filter(pl.col("source_file").str.starts_with(CLICKS))
-    bad = planted(tiny_demo, "malformed_json_line")
+    q = quarantine(paths, CHANNEL).filter(pl.col("source_file").str.starts_with(CLICKS))
+    bad = planted(tiny_demo, "malformed_json_line", CHANNEL)
     assert bad.height == 1
     assert q.select("source_file", "source_row", "reason_code").rows() == [
         (bad["file"][0], bad["row"][0], "malformed_record")
@@ -159,7 +120,7 @@ def test_clickstream_quarantine_holds_only_the_planted_defects(loaded, tiny_demo
 
 def test_every_segment_call_is_an_event_of_its_canonical_type(loaded, tiny_demo):
     paths, _, _ = loaded
-    events = lake(paths, "events")
+    events = lake(paths, "events", CHANNEL)
     calls = segment_calls(tiny_demo)
     # page, identify and track calls alike, each once
     assert set(calls["type"]) == {"page", "identify", "track"}
@@ -178,7 +139,7 @@ def test_every_segment_call_is_an_event_of_its_canonical_type(loaded, tiny_demo)
     # Order Completed is stamped at the order's creation: the instant must be the order's,
     # the value its revenue (the order's net of discounts)
     completed = events.filter(pl.col("event_type") == "order_completed")
-    sold = truth(tiny_demo, "sales_lines").filter(
+    sold = truth(tiny_demo, "sales_lines", CHANNEL).filter(
         ~pl.col("is_test") & (pl.col("status") != "pending")
     )
     orders = sold.group_by("order_id").agg(
@@ -202,9 +163,9 @@ def test_every_segment_call_is_an_event_of_its_canonical_type(loaded, tiny_demo)
 
 def test_bot_sessions_are_kept_for_later_flagging(loaded, tiny_demo):
     paths, _, _ = loaded
-    events = lake(paths, "events")
-    ids = lake(paths, "identifiers")
-    bots = planted(tiny_demo, "bot_session")
+    events = lake(paths, "events", CHANNEL)
+    ids = lake(paths, "identifiers", CHANNEL)
+    bots = planted(tiny_demo, "bot_session", CHANNEL)
     assert bots.height > 0
     for d in bots.iter_rows(named=True):
         first = events.filter(
@@ -222,10 +183,10 @@ def test_bot_sessions_are_kept_for_later_flagging(loaded, tiny_demo):
 
 def test_every_truth_identifier_of_the_clickstream_is_in_the_lake(loaded, tiny_demo):
     paths, _, _ = loaded
-    ids = lake(paths, "identifiers").filter(pl.col("entity") == "events")
+    ids = lake(paths, "identifiers", CHANNEL).filter(pl.col("entity") == "events")
     want = set()
     for row in (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .filter(pl.col("source_file").str.starts_with(CLICKS))
         .iter_rows(named=True)
     ):
@@ -241,10 +202,10 @@ def test_every_truth_identifier_of_the_clickstream_is_in_the_lake(loaded, tiny_d
 
 def test_every_truth_identifier_of_the_orders_is_in_the_lake(loaded, tiny_demo):
     paths, _, _ = loaded
-    ids = lake(paths, "identifiers").filter(pl.col("entity") == "orders")
+    ids = lake(paths, "identifiers", CHANNEL).filter(pl.col("entity") == "orders")
     want = set()
     for row in (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .filter(pl.col("source_file").str.starts_with("web/orders/"))
         .iter_rows(named=True)
     ):
@@ -275,7 +236,7 @@ def test_other_segment_events_and_an_unknown_call(data_dir):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     spec = load_spec(SPECS_DIR / f"{CHANNEL}.yml")
     ingest_channel(spec, data_dir)
-    events = lake(data_dir, "events").sort("event_id")
+    events = lake(data_dir, "events", CHANNEL).sort("event_id")
     assert events.select("event_id", "event_type", "channel_item_id", "order_id").rows() == [
         ("m1", "product_click", "QH-1", None),
         ("m2", "coupon_applied", None, None),
@@ -285,7 +246,7 @@ def test_other_segment_events_and_an_unknown_call(data_dir):
     assert str(events["event_ts"][0]) == "2024-11-01 16:30:00"
     assert set(events["business_date"].cast(pl.String)) == {"2024-11-02"}
     assert set(events["page"]) == {"https://x.cn/p"} and events["value"].to_list()[2] == 5
-    q = quarantine(data_dir).sort("source_row")
+    q = quarantine(data_dir, CHANNEL).sort("source_row")
     assert q.select("source_row", "reason_code", "field").rows() == [
         (4, "unknown_value", "event+type"),
         (5, "unknown_value", "event+type"),

@@ -5,48 +5,16 @@ from __future__ import annotations
 import json
 
 import polars as pl
-import pytest
 
 from ingest.canonical import EVENT_TYPES
-from ingest.config import DataPaths
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.conftest import copy_landing
+from tests.ingest.specs.lakeview import lake, quarantine, rejected_defects, sku_map, truth, utc
 
 CHANNEL = "wechat"
-# planted defects the engine rejects, and the reason code it gives
-QUARANTINED = {
-    "exact_duplicate_row": "duplicate_row",
-    "malformed_json_line": "malformed_record",
-    "truncated_file": "ragged_row",
-}
 SOCIAL_TYPES = {"follow", "unfollow", "like", "comment", "share", "mention", "add_contact"}
-
-
-@pytest.fixture(scope="module")
-def loaded(tiny_demo, tmp_path_factory):
-    """The channel ingested once for the read-only tests of this module."""
-    paths = DataPaths(tmp_path_factory.mktemp(CHANNEL) / "data")
-    copy_landing(tiny_demo, paths, CHANNEL)
-    spec = load_specs()[CHANNEL]
-    report = ingest_channel(spec, paths)
-    return paths, spec, report
-
-
-def lake(paths, entity: str) -> pl.DataFrame:
-    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
-        pl.col("channel") == CHANNEL
-    )
-
-
-def quarantine(paths) -> pl.DataFrame:
-    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == CHANNEL)
-
-
-def truth(demo, name: str) -> pl.DataFrame:
-    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == CHANNEL)
 
 
 def landing(demo, folder: str) -> list[tuple[str, int, dict]]:
@@ -58,14 +26,6 @@ def landing(demo, folder: str) -> list[tuple[str, int, dict]]:
             if line.strip():
                 rows.append((rel, n, json.loads(line)))
     return rows
-
-
-def utc(local: pl.Expr) -> pl.Expr:
-    return (
-        local.dt.replace_time_zone("Asia/Shanghai")
-        .dt.convert_time_zone("UTC")
-        .dt.replace_time_zone(None)
-    )
 
 
 def file_date(col: str = "source_file") -> pl.Expr:
@@ -81,22 +41,17 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, {CHANNEL: spec}) == []
     # quarantine holds exactly the planted defects the engine must reject
-    defects = pl.read_parquet(tiny_demo.truth / "defects.parquet").filter(
-        pl.col("channel") == CHANNEL
+    want = rejected_defects(tiny_demo, CHANNEL)
+    got = set(
+        quarantine(paths, CHANNEL).select("source_file", "source_row", "reason_code").iter_rows()
     )
-    want = {
-        (d["file"], d["row"], QUARANTINED[d["kind"]])
-        for d in defects.iter_rows(named=True)
-        if d["kind"] in QUARANTINED
-    }
-    got = set(quarantine(paths).select("source_file", "source_row", "reason_code").iter_rows())
     assert got == want
 
 
 def test_order_lines_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines").with_columns(
+    got = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL).with_columns(
         utc(pl.col("order_ts_local")).alias("order_ts")
     )
     assert got.height == want.height > 0
@@ -108,9 +63,7 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     assert got["sku"].null_count() == got.height  # the warehouse maps mp_ codes to the master
     assert got["quantity"].sum() == want["quantity"].sum()
     # spu_ is the mini-program's item id of the line's mp_ code, as the ERP's SKU map has it
-    erp = pl.read_csv(tiny_demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
-        pl.col("channel") == CHANNEL
-    )
+    erp = sku_map(tiny_demo, CHANNEL)
     items = got.join(erp, on="channel_sku", how="left", suffix="_erp")
     assert got["channel_item_id"].null_count() == 0
     assert items.filter(pl.col("channel_item_id") != pl.col("channel_item_id_erp")).height == 0
@@ -118,8 +71,8 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
 
 def test_money_in_fen_equals_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    lines = lake(paths, "order_lines")
-    want = truth(tiny_demo, "sales_lines")
+    lines = lake(paths, "order_lines", CHANNEL)
+    want = truth(tiny_demo, "sales_lines", CHANNEL)
     for col in ("unit_price", "line_total", "discount", "net_amount"):
         assert lines[col].null_count() == 0, col
     both = want.join(lines, on=["order_id", "line_id"], how="inner", suffix="_lake")
@@ -135,7 +88,7 @@ def test_money_in_fen_equals_the_truth(loaded, tiny_demo):
         want.group_by("currency").agg(sums).sort("currency").rows()
     )
     # price_info: goods, coupon discount and what the buyer pays, per order
-    orders = lake(paths, "orders")
+    orders = lake(paths, "orders", CHANNEL)
     per_order = want.group_by("order_id").agg(
         (pl.col("unit_price") * pl.col("quantity")).sum().alias("gross"),
         pl.col("discount").sum(),
@@ -148,7 +101,7 @@ def test_money_in_fen_equals_the_truth(loaded, tiny_demo):
     assert both.filter(pl.col("net_amount") != pl.col("order_total")).height == 0
     assert orders["shipping_total"].null_count() == 0
     # refunds
-    ret, want_ret = lake(paths, "returns"), truth(tiny_demo, "returns")
+    ret, want_ret = lake(paths, "returns", CHANNEL), truth(tiny_demo, "returns", CHANNEL)
     both = want_ret.join(ret, on=["order_id", "line_id"], how="inner", suffix="_lake")
     assert both.height == ret.height == want_ret.height > 0
     assert both.filter(pl.col("amount") != pl.col("amount_lake")).height == 0
@@ -156,9 +109,9 @@ def test_money_in_fen_equals_the_truth(loaded, tiny_demo):
 
 def test_orders_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "orders")
+    got = lake(paths, "orders", CHANNEL)
     want = (
-        truth(tiny_demo, "sales_lines")
+        truth(tiny_demo, "sales_lines", CHANNEL)
         .group_by("order_id")
         .agg(
             utc(pl.col("order_ts_local").first()).alias("order_ts"),
@@ -178,8 +131,8 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
 
 def test_returns_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "returns")
-    want = truth(tiny_demo, "returns")
+    got = lake(paths, "returns", CHANNEL)
+    want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
     both = want.join(got, on=key, how="inner", suffix="_lake")
@@ -187,14 +140,16 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
     assert both.filter(pl.col("quantity").ne_missing(pl.col("quantity_lake"))).height == 0
     assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
     # every return points at a sold line and names that line's channel SKU
-    lines = lake(paths, "order_lines").select(*key, pl.col("channel_sku").alias("sold_sku"))
+    lines = lake(paths, "order_lines", CHANNEL).select(
+        *key, pl.col("channel_sku").alias("sold_sku")
+    )
     joined = got.join(lines, on=key, how="left")
     assert joined.filter(pl.col("channel_sku").ne_missing(pl.col("sold_sku"))).height == 0
 
 
 def test_events_map_every_native_name(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "events")
+    got = lake(paths, "events", CHANNEL)
     records = [rec for _, _, rec in landing(tiny_demo, "mp_events")]
     assert got.height == len(records) > 0
     assert set(got["event_type"]) <= set(EVENT_TYPES)
@@ -211,7 +166,7 @@ def test_events_map_every_native_name(loaded, tiny_demo):
 
 def test_official_account_and_wecom_are_social_activity(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "social")
+    got = lake(paths, "social", CHANNEL)
     assert set(got["activity_type"]) <= SOCIAL_TYPES
     oa = got.filter(pl.col("source_file").str.contains("/oa_events/"))
     events = [rec for _, _, rec in landing(tiny_demo, "oa_events")]
@@ -233,7 +188,7 @@ def test_official_account_and_wecom_are_social_activity(loaded, tiny_demo):
 
 def test_unix_second_times_are_read_as_utc(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "social")
+    got = lake(paths, "social", CHANNEL)
     assert got.height > 0 and got["activity_ts"].null_count() == 0
     # OA event files are per Beijing day: every event's business date is its file's date
     oa = got.filter(pl.col("source_file").str.contains("/oa_events/"))
@@ -274,7 +229,7 @@ def test_unix_second_times_are_read_as_utc(loaded, tiny_demo):
 
 def test_follows_through_a_store_qr_code_name_the_store(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "social")
+    got = lake(paths, "social", CHANNEL)
     oa = got.filter(pl.col("source_file").str.contains("/oa_events/"))
     wecom = got.filter(pl.col("platform") == "wecom")
     scanned = oa.filter(pl.col("location_id").is_not_null())
@@ -282,7 +237,7 @@ def test_follows_through_a_store_qr_code_name_the_store(loaded, tiny_demo):
     assert wecom.height > 0 and wecom["location_id"].null_count() == 0
     # the store is the follower's home store (truth), and a store of the ERP
     people = (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .filter(pl.col("identifier_type").is_in(["wechat_openid", "wecom_external_userid"]))
         .filter(pl.col("person_id").is_not_null())
         .select(pl.col("identifier_value").alias("account_id"), "person_id")
@@ -319,17 +274,17 @@ def test_a_follow_through_another_qr_scene_is_kept_without_a_store(data_dir):
     }
     path.write_text(json.dumps(event) + "\n", encoding="utf-8")
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    assert quarantine(data_dir).height == 0
-    social = lake(data_dir, "social")
+    assert quarantine(data_dir, CHANNEL).height == 0
+    social = lake(data_dir, "social", CHANNEL)
     assert social.select("activity_type", "location_id").rows() == [("follow", None)]
 
 
 def test_identifiers_equal_the_truth(loaded, tiny_demo):
     paths, _, _ = loaded
-    got = lake(paths, "identifiers")
+    got = lake(paths, "identifiers", CHANNEL)
     want = set()
     for rel, itype, value in (
-        truth(tiny_demo, "identifiers")
+        truth(tiny_demo, "identifiers", CHANNEL)
         .select("source_file", "identifier_type", "identifier_value")
         .iter_rows()
     ):
@@ -342,7 +297,9 @@ def test_identifiers_equal_the_truth(loaded, tiny_demo):
 
 def test_openids_are_scoped_to_their_app_or_official_account(loaded, tiny_demo):
     paths, _, _ = loaded
-    openids = lake(paths, "identifiers").filter(pl.col("identifier_type") == "wechat_openid")
+    openids = lake(paths, "identifiers", CHANNEL).filter(
+        pl.col("identifier_type") == "wechat_openid"
+    )
     assert openids["scope"].null_count() == 0
     scopes = {}
     for folder, app in (
@@ -383,13 +340,13 @@ def test_open_or_rejected_after_sales_are_not_returns(data_dir):
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     ingest_channel(load_specs()[CHANNEL], data_dir)
-    ret = lake(data_dir, "returns")
+    ret = lake(data_dir, "returns", CHANNEL)
     assert ret.select("return_id", "order_id", "line_id", "quantity").rows() == [
         ("1", "WX20241101000001", "1", 1)
     ]
     assert str(ret["return_ts"][0]) == "2024-11-10 06:07:00"  # Beijing time, stored as UTC
     assert str(ret["amount"][0]) == "431.00"  # 43100 fen
-    q = quarantine(data_dir).sort("source_row")
+    q = quarantine(data_dir, CHANNEL).sort("source_row")
     assert q.select("source_row", "reason_code").rows() == [
         (2, "unmatched_row"),
         (3, "out_of_range"),
@@ -422,7 +379,7 @@ def test_unknown_order_status_is_an_error_and_a_v2_file_replaces_its_day(data_di
     )
     spec = load_specs()[CHANNEL]
     ingest_channel(spec, data_dir)
-    q = quarantine(data_dir)
+    q = quarantine(data_dir, CHANNEL)
     assert set(q["reason_code"]) == {"unknown_value"} and set(q["source_row"]) == {2}
     assert "'99' is not in" in q["reason"][0]
     fixed = {**odd, "status": 250}
@@ -431,17 +388,17 @@ def test_unknown_order_status_is_an_error_and_a_v2_file_replaces_its_day(data_di
     )
     report = ingest_channel(spec, data_dir)
     assert "replaces wechat/mp_orders/mp_orders_20241101.ndjson" in report.files[-1].note
-    orders = lake(data_dir, "orders").sort("order_id")
+    orders = lake(data_dir, "orders", CHANNEL).sort("order_id")
     assert orders.select("order_id", "status").rows() == [
         ("WX20241101000001", "completed"),
         ("WX20241101000002", "cancelled"),
     ]
     assert set(orders["source_file"]) == {"wechat/mp_orders/mp_orders_20241101_v2.ndjson"}
     assert [str(v) for v in orders["order_total"]] == ["862.00", "862.00"]  # 86200 fen
-    lines = lake(data_dir, "order_lines")
+    lines = lake(data_dir, "order_lines", CHANNEL)
     assert [str(lines[c][0]) for c in ("unit_price", "discount", "net_amount")] == [
         "431.00",
         "0.00",
         "862.00",
     ]
-    assert quarantine(data_dir).height == 0
+    assert quarantine(data_dir, CHANNEL).height == 0

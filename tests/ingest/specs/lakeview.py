@@ -1,0 +1,94 @@
+"""What one channel left in the lake and in quarantine, and what the demo's truth says of it:
+the helpers the channel spec tests share. Each takes the channel it looks at."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ingest.config import DataPaths
+from ingest.engine import ingest_channel
+from ingest.identifiers import normalize_id
+from ingest.spec import load_specs
+from tests.conftest import copy_landing
+
+# planted defects the engine rejects, and the reason code it gives
+QUARANTINED = {
+    "exact_duplicate_row": "duplicate_row",
+    "malformed_json_line": "malformed_record",
+    "truncated_file": "ragged_row",
+}
+
+
+def ingest_copy(demo: DataPaths, paths: DataPaths, channel: str):
+    """Copy the channel's landing from the demo into ``paths`` and ingest it: (paths, spec,
+    report)."""
+    copy_landing(demo, paths, channel)
+    spec = load_specs()[channel]
+    return paths, spec, ingest_channel(spec, paths)
+
+
+def lake(paths, entity: str, channel: str) -> pl.DataFrame:
+    return pl.read_parquet(paths.lake_raw / entity / "*.parquet").filter(
+        pl.col("channel") == channel
+    )
+
+
+def quarantine(paths, channel: str) -> pl.DataFrame:
+    return pl.read_parquet(paths.quarantine / "*.parquet").filter(pl.col("channel") == channel)
+
+
+def truth(demo, name: str, channel: str) -> pl.DataFrame:
+    return pl.read_parquet(demo.truth / f"{name}.parquet").filter(pl.col("channel") == channel)
+
+
+def planted(demo, kind: str, channel: str) -> pl.DataFrame:
+    """The defects of one kind the demo planted in the channel's files."""
+    return truth(demo, "defects", channel).filter(pl.col("kind") == kind)
+
+
+def rejected_defects(demo, channel: str) -> set[tuple[str, int, str]]:
+    """(file, row, reason code) of every planted defect the engine must quarantine."""
+    return {
+        (d["file"], d["row"], QUARANTINED[d["kind"]])
+        for d in truth(demo, "defects", channel).iter_rows(named=True)
+        if d["kind"] in QUARANTINED
+    }
+
+
+def truth_ids(demo, channel: str) -> set[tuple[str, str, str, str]]:
+    """(file, record, type, normalised value) of every identifier the truth lists for the
+    channel."""
+    ids = truth(demo, "identifiers", channel)
+    out = set()
+    for rel, key, itype, value in ids.select(
+        "source_file", "record_key", "identifier_type", "identifier_value"
+    ).iter_rows():
+        ident = normalize_id(itype, value)
+        if ident is not None:
+            out.add((rel, key, ident.type, ident.value))
+    return out
+
+
+def lake_ids(paths, channel: str) -> set[tuple[str, str, str, str]]:
+    """(file, record, type, value) of every identifier of the channel in the lake."""
+    return set(
+        lake(paths, "identifiers", channel)
+        .select("source_file", "record_id", "identifier_type", "identifier_value")
+        .iter_rows()
+    )
+
+
+def sku_map(demo, channel: str) -> pl.DataFrame:
+    """The ERP's SKU map rows of the channel (channel SKU, item id, master SKU), as text."""
+    return pl.read_csv(demo.landing / "erp" / "sku_map.csv", infer_schema=False).filter(
+        pl.col("channel") == channel
+    )
+
+
+def utc(local: pl.Expr) -> pl.Expr:
+    """A Beijing wall time as the naive UTC time the lake stores."""
+    return (
+        local.dt.replace_time_zone("Asia/Shanghai")
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
