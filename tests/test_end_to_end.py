@@ -198,3 +198,103 @@ def test_flags_are_measured_against_the_truth(built):
     assert meta["test_order_actual"] > 0 and meta["test_order_recall"] >= 0.9
     assert meta["brushing_suspect_actual"] > 0 and meta["brushing_suspect_precision"] >= 0.9
     assert meta["bot_session_actual"] > 0 and meta["bot_session_recall"] >= 0.9
+
+
+def _warehouse(paths: DataPaths, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(sql).arrow())
+    finally:
+        con.close()
+
+
+def _manifest_status(paths: DataPaths) -> dict[str, str]:
+    status = {}
+    for f in paths.manifest_dir.glob("*.json"):
+        for rel, rec in json.loads(f.read_text(encoding="utf-8"))["files"].items():
+            status[rel] = rec["status"]
+    return status
+
+
+def test_every_planted_defect_is_quarantined_flagged_or_handled(built):
+    """Each defect the generator planted (truth/defects.parquet), by kind, ends where it
+    should: quarantined at its file and row, skipped by the manifest, flagged, or read."""
+    paths, _ = built
+    defects = pl.read_parquet(paths.truth / "defects.parquet")
+    quarantine = pl.read_parquet(paths.quarantine / "*.parquet")
+    status = _manifest_status(paths)
+    unmapped = _warehouse(
+        paths, "select source_file, source_row from intermediate.int_unmapped_channel_skus"
+    )
+    flags = _warehouse(paths, "select channel, order_id, flag from intermediate.int_order_flags")
+    bots = set(
+        _warehouse(paths, "select anonymous_id from intermediate.int_bot_sessions")["anonymous_id"]
+    )
+    ids = _warehouse(
+        paths,
+        "select source_file, identifier_type, identifier_value, is_partial from staging.stg_lake__identifiers",
+    )
+    quarantined_at = {
+        (f, r, c)
+        for f, r, c in quarantine.select("source_file", "source_row", "reason_code").iter_rows()
+    }
+    seen_kinds = set()
+    for d in defects.iter_rows(named=True):
+        kind, file, row, detail = d["kind"], d["file"], d["row"], d["detail"]
+        seen_kinds.add(kind)
+        where = f"{kind} at {file}:{row}"
+        if kind == "exact_duplicate_row":
+            assert (file, row, "duplicate_row") in quarantined_at, where
+        elif kind == "truncated_file":
+            assert (file, row, "ragged_row") in quarantined_at, where
+        elif kind == "malformed_json_line":
+            assert (file, row, "malformed_record") in quarantined_at, where
+        elif kind == "duplicate_file":
+            assert status[file] == "duplicate", where
+        elif kind == "superseded_file":
+            assert status[file] == "superseded", where
+        elif kind == "corrected_redelivery":
+            assert status[file] == "loaded", where
+        elif kind == "unknown_channel_sku":
+            assert (file, row) in set(unmapped.iter_rows()), where
+        elif kind in ("test_order", "brushing_order"):
+            order_id = detail.split()[1]
+            flag = "test_order" if kind == "test_order" else "brushing_suspect"
+            assert (d["channel"], order_id, flag) in set(flags.iter_rows()), where
+        elif kind == "bot_session":
+            assert detail.split()[1].rstrip(":") in bots, where
+        elif kind in ("mixed_date_format", "fullwidth_or_emoji_name"):
+            # read, not rejected: nothing of the file is quarantined for it
+            assert status[file] == "loaded", where
+            assert not {c for f, _, c in quarantined_at if f == file} - {"duplicate_row"}, where
+        elif kind == "mixed_phone_formats":
+            phones = ids.filter(
+                (pl.col("source_file") == file) & (pl.col("identifier_type") == "phone")
+            )
+            assert phones.height > 0, where
+            assert (
+                phones.filter(~pl.col("is_partial"))["identifier_value"]
+                .str.contains(r"^\+\d{8,15}$")
+                .all()
+            ), where
+        else:
+            raise AssertionError(f"no expectation for planted defect kind {kind!r}")
+    assert {"exact_duplicate_row", "duplicate_file", "truncated_file", "test_order"} <= seen_kinds
+
+
+def test_rerunning_the_whole_graph_changes_nothing(built):
+    paths, _ = built
+    before = _warehouse(paths, "select * from marts.fct_daily_sales order by daily_sales_id")
+    lake_files = sorted(p.name for p in paths.lake.rglob("*.parquet"))
+    from orchestration.definitions import defs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+        again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=dg.DagsterInstance.ephemeral()
+        )
+    assert again.success
+    assert sorted(p.name for p in paths.lake.rglob("*.parquet")) == lake_files
+    assert set(_manifest_status(paths).values()) <= {"loaded", "duplicate", "superseded"}
+    after = _warehouse(paths, "select * from marts.fct_daily_sales order by daily_sales_id")
+    assert after.equals(before)

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from ingest.engine import ingest_channel
-from ingest.reconcile import reconcile
+from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
 
 POS_HEADER = "门店编号,销售日期,销售时间,单据号,单据类型,行号,会员卡号,会员手机,商品编号,商品名称,单价,数量,折扣金额,实收金额,付款方式,收银员"
@@ -261,3 +261,11 @@ def test_empty_file_extra_column_negative_quantity_and_future_time(data_dir, spe
     assert "quantity <- 数量: -2 is below 1" in q["reason"][0]
     assert "is in the future" in q["reason"][1]
     assert lake(data_dir, "order_lines").height == 1
+
+
+def test_a_file_in_an_unknown_folder_is_reported_not_lost(data_dir, specs):
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", pos_file(POS_ROWS))
+    write(data_dir.landing / "kiosk" / "sales_20250301.csv", "id,amount\n1,9.90\n")
+    write(data_dir.landing / "pos" / "notes.txt", "not a receipt file")
+    ingest_channel(specs["pos"], data_dir)
+    assert unclaimed_files(data_dir, specs) == ["kiosk/sales_20250301.csv", "pos/notes.txt"]
