@@ -321,6 +321,13 @@ DERIVED: dict[str, dict[str, pl.Expr]] = {
     },
 }
 
+# Personal names, folded by ingest.identifiers.name_expr (full-width to ASCII, spaces).
+NAME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("buyer_name",),
+    "members": ("name",),
+    "order_contacts": ("name",),
+}
+
 CANONICAL_STATUSES = ("pending", "paid", "shipped", "completed", "cancelled")
 EVENT_TYPES = (
     "page_view",

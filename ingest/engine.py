@@ -30,9 +30,9 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from ingest.canonical import DERIVED, ENTITIES, QUARANTINE, TS, schema
+from ingest.canonical import DERIVED, ENTITIES, NAME_COLUMNS, QUARANTINE, TS, schema
 from ingest.config import DataPaths
-from ingest.identifiers import normalize_id
+from ingest.identifiers import name_expr, normalize_id
 from ingest.spec import ChannelSpec, EntitySpec, FieldSpec, IdentifierSpec, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -429,6 +429,8 @@ def map_entity(
         mapped = mapped.with_columns(
             pl.coalesce(pl.col(name), expr).cast(columns[name]).alias(name)
         )
+    for name in NAME_COLUMNS.get(entity, ()):
+        mapped = mapped.with_columns(name_expr(pl.col(name)).alias(name))
     if spec.currency and "currency" in columns:
         mapped = mapped.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
+import polars as pl
 
 IDENTIFIER_TYPES = (
     "phone",
@@ -112,6 +113,12 @@ def normalize_email(raw: object) -> Identifier | None:
 def normalize_name(raw: object) -> str | None:
     """Personal names: width folded, whitespace collapsed; emoji and symbols kept as written."""
     return clean_text(raw)
+
+
+def name_expr(expr: pl.Expr) -> pl.Expr:
+    """``normalize_name`` as a polars expression, for whole columns of names."""
+    folded = expr.str.normalize("NFKC").str.replace_all(r"\s+", " ").str.strip_chars()
+    return pl.when(folded == "").then(None).otherwise(folded)
 
 
 _MASK_RUN = re.compile(r"[*＊•]{2,}")
