@@ -27,3 +27,13 @@ def test_dbt_accepted_values_match_the_canonical_vocabularies():
     assert found[("stg_lake__identifiers", "identifier_type")] == list(IDENTIFIER_TYPES)
     for model in ("stg_lake__orders", "stg_lake__order_lines"):
         assert found[(model, "status")] == list(CANONICAL_STATUSES)
+
+
+def test_every_canonical_column_reaches_staging():
+    """A column added to ingest/canonical.py must be read by its staging model."""
+    from ingest.canonical import ENTITIES
+
+    for entity, spec in ENTITIES.items():
+        sql = (DBT_PROJECT_DIR / "models" / "staging" / f"stg_lake__{entity}.sql").read_text()
+        missing = [c for c in spec["columns"] if c not in sql]
+        assert missing == [], f"stg_lake__{entity} does not read {missing}"

@@ -24,6 +24,7 @@ renamed as (
         order_total,
         paid_total,
         coalesce(is_test, false) as is_test,
+        buyer_name,
         payment_method,
         anchor_id,
         anchor_name,
