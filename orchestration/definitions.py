@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from orchestration.defs import automation, ingest, quality, transform
+from orchestration.defs import automation, identity, ingest, quality, transform
 from orchestration.resources import dbt_resource
 
 defs = dg.Definitions(
-    assets=[ingest.ingest_landing_files, transform.warehouse_models],
-    asset_checks=quality.CHECKS,
+    assets=[ingest.ingest_landing_files, transform.warehouse_models, *identity.ASSETS],
+    asset_checks=[*quality.CHECKS, *identity.CHECKS],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],
     schedules=[automation.daily_full_run],

@@ -1,0 +1,99 @@
+"""Accuracy of identity resolution against the demo brand's truth.
+
+Evaluation only: the pipeline never reads ``data/truth/``; this module does when it exists.
+``truth/identifiers.parquet`` names the person behind every record (channel, source file,
+the record's natural key as the source shows it). A record's customer is the one
+``identity.record_customers`` gives it; two records are a true pair when the same person is
+behind both. Records of people outside the customer base (walk-ins, anonymous viewers: no
+person in the truth) are left out of the pairs, and reported apart: how many of them were
+put with a known person's records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from models.identity.metrics import PairScores, pairwise_scores
+
+
+def truth_records(truth_dir: Path) -> pl.DataFrame | None:
+    path = truth_dir / "identifiers.parquet"
+    if not path.exists():
+        return None
+    return pl.read_parquet(
+        path, columns=["channel", "source_file", "record_key", "person_id"]
+    ).unique(["channel", "source_file", "record_key"], keep="first")
+
+
+def attach_truth(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """``records`` (channel, entity, record_id, source_file, ...) with the truth's
+    ``person_id`` and ``in_truth``. The truth keys a record by its natural key (order id,
+    receipt number, external_userid); the lake's record_id is the entity key, sometimes with
+    the store in front (``ST-BJ-01 BJ01…``) or the role behind (``…/buyer``): the match tries
+    the record_id, its first and last word and the part before a slash, within one file."""
+    rid = pl.col("record_id")
+    candidates = (
+        records.select("channel", "entity", "record_id", "source_file")
+        .unique()
+        .with_columns(
+            pl.concat_list(
+                rid,
+                rid.str.split(" ").list.last(),
+                rid.str.split(" ").list.first(),
+                rid.str.split("/").list.first(),
+            )
+            .list.unique()
+            .alias("record_key")
+        )
+        .explode("record_key", empty_as_null=True)
+    )
+    matched = (
+        candidates.join(truth, on=["channel", "source_file", "record_key"], how="inner")
+        .group_by("channel", "entity", "record_id", "source_file")
+        .agg(pl.col("person_id").first(), pl.len().alias("_n"))
+        .with_columns(pl.lit(True).alias("in_truth"))
+        .drop("_n")
+    )
+    return records.join(
+        matched, on=["channel", "entity", "record_id", "source_file"], how="left"
+    ).with_columns(pl.col("in_truth").fill_null(False))
+
+
+def score_records(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[PairScores, dict]:
+    """Pairwise scores of ``records`` (channel, entity, record_id, source_file, customer_id)
+    against the truth, and a few counts beside them."""
+    judged = attach_truth(records, truth)
+    known = judged.filter(pl.col("person_id").is_not_null())
+    scores = pairwise_scores(known, cluster="customer_id", truth="person_id")
+    known_customers = known.select("customer_id").drop_nulls().unique()
+    outsiders = judged.filter(pl.col("in_truth") & pl.col("person_id").is_null())
+    absorbed = outsiders.join(known_customers, on="customer_id", how="semi").height
+    extra = {
+        "records": judged.height,
+        "records_matched_to_truth": int(judged["in_truth"].sum()),
+        "records_with_person": known.height,
+        "outsider_records": outsiders.height,
+        "outsider_records_with_a_known_person": absorbed,
+    }
+    return scores, extra
+
+
+def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
+    """Scores of identity.record_customers against the truth; None without a truth."""
+    truth = truth_records(truth_dir)
+    if truth is None:
+        return None
+    records = pl.from_arrow(
+        con.execute(
+            """
+            select r.channel, r.entity, r.record_id, s.source_file, r.customer_id
+            from identity.record_customers r
+            join (select channel, entity, record_id, min(source_file) as source_file
+                  from staging.stg_lake__identifiers group by all) s
+              using (channel, entity, record_id)
+            """
+        ).arrow()
+    )
+    return score_records(records, truth)

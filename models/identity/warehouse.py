@@ -1,0 +1,202 @@
+"""Read the identifiers from the warehouse and write the ``identity`` schema back.
+
+The caller owns the connection (one writer at a time: the Dagster asset opens the warehouse
+read-write only inside its body and closes it before returning).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from ingest.canonical import ENTITIES
+from ingest.config import connect as connect_memory
+from models.identity.resolve import Resolution
+from models.identity.stable_ids import id_number
+
+SCHEMA = "identity"
+STAGING_IDENTIFIERS = "staging.stg_lake__identifiers"
+RECORD_SEP = "\x1f"  # between channel, entity and record_id in a record key
+
+MERGES_SCHEMA = {
+    "run_at": pl.Datetime("us"),
+    "kind": pl.String,
+    "from_customer_id": pl.String,
+    "to_customer_id": pl.String,
+    "identifiers": pl.Int64,
+    "evidence": pl.String,
+}
+
+
+def _tables(con) -> set[str]:
+    return {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+
+
+def _columns(con, table: str) -> dict[str, str]:
+    """column name -> DuckDB type, in table order."""
+    schema, name = table.split(".")
+    return {
+        r[0]: r[1]
+        for r in con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+    }
+
+
+def _time_column(spec: dict, cols: dict[str, str]) -> str | None:
+    """The entity's canonical time column, else its first timestamp column (staging renames
+    some: orders.order_ts is ordered_at)."""
+    if spec["ts"] and spec["ts"] in cols:
+        return spec["ts"]
+    return next((c for c, t in cols.items() if t.upper().startswith("TIMESTAMP")), None)
+
+
+def _record_times_sql(con) -> str | None:
+    """One select per staged entity with a time column: channel, entity, record_id (the
+    entity key joined by '/', as the ingest engine builds it) and seen_at. Entities without a
+    time of their own but keyed by an order take the order's time."""
+    tables = _tables(con)
+    orders = "staging.stg_lake__orders"
+    order_time = (
+        _time_column(ENTITIES["orders"], _columns(con, orders)) if orders in tables else None
+    )
+    parts = []
+    for entity, spec in ENTITIES.items():
+        table = f"staging.stg_lake__{entity}"
+        if entity == "identifiers" or table not in tables:
+            continue
+        cols = _columns(con, table)
+        key = spec["key"]
+        if not set(key) <= set(cols) or "channel" not in cols:
+            continue
+        record_id = "concat_ws('/', " + ", ".join(f"cast(e.{k} as varchar)" for k in key) + ")"
+        ts = _time_column(spec, cols)
+        if ts is not None:
+            parts.append(
+                f"select e.channel, '{entity}' as entity, {record_id} as record_id, "
+                f"cast(e.{ts} as timestamp) as seen_at from {table} e"
+            )
+        elif "order_id" in key and order_time is not None:
+            parts.append(
+                f"select e.channel, '{entity}' as entity, {record_id} as record_id, "
+                f"cast(o.{order_time} as timestamp) as seen_at from {table} e "
+                f"join {orders} o on o.channel = e.channel and o.order_id = e.order_id"
+            )
+    if not parts:
+        return None
+    return (
+        "select channel, entity, record_id, min(seen_at) as seen_at from ("
+        + " union all ".join(parts)
+        + ") group by all"
+    )
+
+
+def read_identifiers(con) -> pl.DataFrame:
+    """The staged identifiers as the resolver's input: record (channel, entity and record_id
+    joined by RECORD_SEP), channel, identifier_type, identifier_value, scope, is_partial,
+    seen_at (the record's time where staging has one)."""
+    times = _record_times_sql(con)
+    join = (
+        f"left join ({times}) t on t.channel = i.channel and t.entity = i.entity "
+        "and t.record_id = i.record_id"
+        if times
+        else ""
+    )
+    seen = "t.seen_at" if times else "cast(null as timestamp)"
+    sql = f"""
+        select i.channel || '{RECORD_SEP}' || i.entity || '{RECORD_SEP}' || i.record_id as record,
+               i.channel, i.identifier_type, i.identifier_value, i.scope, i.is_partial,
+               {seen} as seen_at
+        from {STAGING_IDENTIFIERS} i {join}
+    """
+    return pl.from_arrow(con.execute(sql).arrow())
+
+
+def read_previous(con) -> tuple[pl.DataFrame | None, int]:
+    """The previous run's customer_identifiers, and the largest id number ever issued."""
+    tables = _tables(con)
+    if f"{SCHEMA}.customer_identifiers" not in tables:
+        return None, 0
+    previous = pl.from_arrow(
+        con.execute(
+            f"select customer_id, identifier_type, scope, identifier_value, is_partial "
+            f"from {SCHEMA}.customer_identifiers"
+        ).arrow()
+    )
+    ids = set(previous["customer_id"].drop_nulls().unique().to_list())
+    if f"{SCHEMA}.identity_merges" in tables:
+        for a, b in con.execute(
+            f"select from_customer_id, to_customer_id from {SCHEMA}.identity_merges"
+        ).fetchall():
+            ids.update(x for x in (a, b) if x)
+    return previous, max((id_number(i) for i in ids), default=0)
+
+
+def split_record(frame: pl.DataFrame, column: str = "record") -> pl.DataFrame:
+    parts = pl.col(column).str.split_exact(RECORD_SEP, 2)
+    return frame.with_columns(
+        parts.struct.field("field_0").alias("channel"),
+        parts.struct.field("field_1").alias("entity"),
+        parts.struct.field("field_2").alias("record_id"),
+    ).drop(column)
+
+
+def write_tables(con, resolution: Resolution, run_at: dt.datetime) -> dict[str, int]:
+    """Replace identity.customer_identifiers, record_customers, blocked_identifiers and
+    limit_audit; append this run's rows to identity.identity_merges."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    tables = {
+        "customer_identifiers": resolution.customer_identifiers,
+        "record_customers": split_record(resolution.records.drop("cluster")).select(
+            "channel", "entity", "record_id", "customer_id"
+        ),
+        "blocked_identifiers": resolution.blocked_identifiers,
+        "limit_audit": split_record(resolution.limit_audit).select(
+            "channel",
+            "entity",
+            "record_id",
+            *[c for c in resolution.limit_audit.columns if c != "record"],
+        ),
+    }
+    counts = {}
+    for name, frame in tables.items():
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"create or replace table {SCHEMA}.{name} as select * from _frame")
+        con.unregister("_frame")
+        counts[name] = frame.height
+    merges = resolution.merges.with_columns(pl.lit(run_at).cast(pl.Datetime("us")).alias("run_at"))
+    merges = merges.select(list(MERGES_SCHEMA)).cast(MERGES_SCHEMA)
+    con.register("_frame", merges.to_arrow())
+    con.execute(
+        f"create table if not exists {SCHEMA}.identity_merges as select * from _frame limit 0"
+    )
+    con.execute(f"insert into {SCHEMA}.identity_merges select * from _frame")
+    con.unregister("_frame")
+    counts["identity_merges"] = merges.height
+    return counts
+
+
+def read_lake_identifiers(lake_raw) -> pl.DataFrame:
+    """The lake's identifiers (``lake/raw/identifiers/*.parquet``, what staging reads) as the
+    resolver's input, with each record's source_file; no record times. For tests and
+    benchmarks that skip dbt."""
+    glob = str(lake_raw / "identifiers" / "*.parquet")
+    con = connect_memory()
+    try:
+        sql = f"""
+            select channel || '{RECORD_SEP}' || entity || '{RECORD_SEP}' || record_id as record,
+                   channel, entity, record_id, identifier_type, identifier_value, scope,
+                   is_partial, source_file
+            from read_parquet('{glob}', union_by_name = true)
+        """
+        return pl.from_arrow(con.execute(sql).arrow())
+    finally:
+        con.close()

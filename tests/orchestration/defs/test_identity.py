@@ -1,0 +1,207 @@
+"""The identity asset and its check, invoked directly on a small warehouse written here: the
+asset reads staging, writes the identity schema, keeps ids across runs, and closes the
+warehouse; the check scores against a truth when there is one."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from orchestration.defs.identity import customer_identifiers, identity_matches_the_demo_truth
+
+ROWS = [
+    # channel, entity, record_id, field, type, value, partial, scope, file
+    (
+        "crm",
+        "members",
+        "668810000001",
+        "member_no",
+        "member_no",
+        "668810000001",
+        False,
+        None,
+        "crm/m.csv",
+    ),
+    (
+        "crm",
+        "members",
+        "668810000001",
+        "mobile",
+        "phone",
+        "+8613900000001",
+        False,
+        None,
+        "crm/m.csv",
+    ),
+    (
+        "pos",
+        "orders",
+        "S1 R1",
+        "member_card",
+        "member_card",
+        "668810000001",
+        False,
+        None,
+        "pos/a.csv",
+    ),
+    ("pos", "orders", "S1 R2", "member_phone", "phone", "+8613800138000", False, None, "pos/a.csv"),
+    ("web", "orders", "5001", "email", "email", "b@qq.com", False, None, "web/o.ndjson"),
+    ("web", "orders", "5001", "phone", "phone", "+8613900000001", False, None, "web/o.ndjson"),
+    ("tmall", "orders", "2412", "mobile", "phone", "139****0001", True, None, "tmall/x.csv"),
+    (
+        "tmall",
+        "orders",
+        "2412",
+        "open_uid",
+        "marketplace_buyer_id",
+        "AAF1",
+        False,
+        "flagship",
+        "tmall/x.csv",
+    ),
+]
+
+
+def _warehouse(root, rows=ROWS):
+    root.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    con.execute("create schema staging")
+    frame = pl.DataFrame(
+        rows,
+        schema=[
+            "channel",
+            "entity",
+            "record_id",
+            "field",
+            "identifier_type",
+            "identifier_value",
+            "is_partial",
+            "scope",
+            "source_file",
+        ],
+        orient="row",
+    ).with_columns(pl.lit(1, dtype=pl.Int64).alias("source_row"))
+    con.register("f", frame.to_arrow())
+    con.execute("create table staging.stg_lake__identifiers as select * from f")
+    con.execute(
+        "create table staging.stg_lake__orders as select 'web' as channel, '5001' as order_id, "
+        "timestamp '2025-01-02 10:00:00' as ordered_at"
+    )
+    con.close()
+
+
+def _read(root, sql):
+    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
+    try:
+        return pl.from_arrow(con.execute(sql).arrow())
+    finally:
+        con.close()
+
+
+def test_the_asset_writes_the_identity_schema_and_keeps_ids(data_dir):
+    _warehouse(data_dir.root)
+    result = customer_identifiers(dg.build_asset_context())
+    meta = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+    assert meta["customers"] == 2 and meta["blocked"] == 1 and meta["refusals"] == 0
+    assert meta["identifiers"] == 4 and meta["partial_identifiers"] == 1
+    tables = set(
+        _read(
+            data_dir.root,
+            "select table_name from information_schema.tables where table_schema = 'identity'",
+        )["table_name"]
+    )
+    assert {
+        "customer_identifiers",
+        "record_customers",
+        "blocked_identifiers",
+        "limit_audit",
+        "identity_merges",
+    } <= tables
+    ci = _read(data_dir.root, "select * from identity.customer_identifiers")
+    member = ci.filter(pl.col("identifier_type") == "member_no")
+    email = ci.filter(pl.col("identifier_type") == "email")
+    assert member["customer_id"].item() == email["customer_id"].item()  # via the phone
+    assert str(email["first_seen"].item()) == "2025-01-02 10:00:00"  # from the order's time
+    blocked = _read(data_dir.root, "select * from identity.blocked_identifiers")
+    assert blocked["identifier_value"].to_list() == ["+8613800138000"]
+    # the warehouse is closed: a read-write connection opens at once
+    duckdb.connect(str(data_dir.warehouse)).close()
+    # a second run on the same data: same ids, nothing merged
+    customer_identifiers(dg.build_asset_context())
+    again = _read(data_dir.root, "select * from identity.customer_identifiers")
+    assert (
+        again.sort(["identifier_type", "identifier_value"])
+        .select("identifier_value", "customer_id")
+        .equals(
+            ci.sort(["identifier_type", "identifier_value"]).select(
+                "identifier_value", "customer_id"
+            )
+        )
+    )
+    assert (
+        _read(data_dir.root, "select count(*) as n from identity.identity_merges")["n"].item() == 0
+    )
+
+
+def test_new_evidence_appends_a_merge(data_dir):
+    _warehouse(data_dir.root, ROWS[:4] + ROWS[6:])
+    customer_identifiers(dg.build_asset_context())
+    before = _read(data_dir.root, "select * from identity.record_customers")
+    con = duckdb.connect(str(data_dir.warehouse))
+    con.execute(
+        "insert into staging.stg_lake__identifiers values "
+        "('tmall', 'orders', '2413', 'open_uid', 'marketplace_buyer_id', 'AAF1', false, 'flagship', 'tmall/y.csv', 1),"
+        "('tmall', 'orders', '2413', 'mobile', 'phone', '+8613900000001', false, null, 'tmall/y.csv', 1)"
+    )
+    con.close()
+    customer_identifiers(dg.build_asset_context())
+    merges = _read(data_dir.root, "select * from identity.identity_merges")
+    assert merges["kind"].to_list() == ["merge"]
+    ids = sorted(before["customer_id"].drop_nulls().unique().to_list())
+    assert merges.select("from_customer_id", "to_customer_id").row(0) == (ids[1], ids[0])
+    assert merges["run_at"].null_count() == 0
+
+
+def test_the_check_passes_with_a_note_without_truth(data_dir):
+    _warehouse(data_dir.root)
+    customer_identifiers(dg.build_asset_context())
+    result = identity_matches_the_demo_truth()
+    assert result.passed and "no data/truth/" in getattr(
+        result.metadata["note"], "value", result.metadata["note"]
+    )
+
+
+@pytest.mark.parametrize(("web_person", "passed"), [(1, True), (2, False)])
+def test_the_check_warns_below_the_floors(data_dir, web_person, passed):
+    _warehouse(data_dir.root)
+    customer_identifiers(dg.build_asset_context())
+    truth = pl.DataFrame(
+        {
+            "channel": ["crm", "pos", "web", "tmall"],
+            "source_file": ["crm/m.csv", "pos/a.csv", "web/o.ndjson", "tmall/x.csv"],
+            "record_key": ["668810000001", "R1", "5001", "2412"],
+            "person_id": [1, 1, web_person, 3],
+        }
+    )
+    data_dir.truth.mkdir()
+    truth.write_parquet(data_dir.truth / "identifiers.parquet")
+    result = identity_matches_the_demo_truth()
+    assert result.passed is passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    assert getattr(result.metadata["precision"], "value", result.metadata["precision"]) == (
+        1.0 if passed else pytest.approx(1 / 3, abs=1e-3)
+    )
+
+
+def test_the_asset_and_its_check_are_in_the_graph():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    key = dg.AssetKey(["identity", "customer_identifiers"])
+    node = graph.get(key)
+    assert node.group_name == "identity"
+    assert dg.AssetKey(["staging", "stg_lake__identifiers"]) in node.parent_keys
+    checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
+    assert (key, "identity_matches_the_demo_truth") in checks
