@@ -45,11 +45,12 @@ demo: generate materialize
 	@echo "Outputs:"
 	@echo "  landing files  $(ZHONGTAI_DATA_DIR)/landing/<channel>/"
 	@echo "  lake           $(ZHONGTAI_DATA_DIR)/lake/raw/<entity>/*.parquet  (rejects: lake/quarantine/)"
-	@echo "  warehouse      $(ZHONGTAI_DATA_DIR)/warehouse.duckdb  (schemas staging, marts)"
+	@echo "  warehouse      $(ZHONGTAI_DATA_DIR)/warehouse.duckdb  (schemas staging, intermediate, marts, identity)"
 	@echo "  try:           $(BIN)/python -c \"import duckdb; print(duckdb.connect('$(ZHONGTAI_DATA_DIR)/warehouse.duckdb', read_only=True).sql('select channel, sum(units_sold), sum(net_sales) from marts.fct_daily_sales group by 1'))\""
 	@echo "Open the UI:     make dev   (then http://127.0.0.1:3000)"
 
 dev: install
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 lint: install

@@ -68,6 +68,7 @@ def materialize(
     root = data_paths().root
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()  # defaults: runs and events stored under this folder
     from orchestration.definitions import defs
 
     selection = dg.AssetSelection.all() if select == "*" else dg.AssetSelection.from_string(select)
