@@ -211,27 +211,17 @@ def build_graph(ids: pl.DataFrame, rules: Rules, records: pl.Series | None = Non
     typed = typed.with_columns(pl.coalesce("reason", "shared_reason").alias("reason")).drop(
         "shared_reason"
     )
+    columns = [
+        "node_key",
+        "identifier_type",
+        "scope",
+        "identifier_value",
+        "reason",
+        "record",
+        "seen_at",
+    ]
     blocked_rows = pl.concat(
-        [
-            typed.filter(pl.col("reason").is_not_null()).select(
-                "node_key",
-                "identifier_type",
-                "scope",
-                "identifier_value",
-                "reason",
-                "record",
-                "seen_at",
-            ),
-            unknown.select(
-                "node_key",
-                "identifier_type",
-                "scope",
-                "identifier_value",
-                "reason",
-                "record",
-                "seen_at",
-            ),
-        ]
+        [typed.filter(pl.col("reason").is_not_null()).select(columns), unknown.select(columns)]
     )
     blocked = (
         blocked_rows.group_by("node_key")
