@@ -22,6 +22,8 @@ def test_expected_assets_exist():
     staging = {"stg_lake__orders", "stg_lake__order_lines", "stg_lake__returns"}
     assert {f"staging/{m}" for m in staging} <= keys
     assert "marts/fct_daily_sales" in keys
+    assert {"marts/fct_orders", "marts/fct_order_lines", "marts/dim_customers"} <= keys
+    assert "identity/customer_identifiers" in keys
 
 
 def test_lineage_runs_from_lake_to_mart():
@@ -33,6 +35,21 @@ def test_lineage_runs_from_lake_to_mart():
     int_parents = graph.get(dg.AssetKey(["intermediate", "int_order_lines"])).parent_keys
     assert dg.AssetKey(["staging", "stg_lake__sku_map"]) not in int_parents  # via int_sku_map
     assert dg.AssetKey(["intermediate", "int_sku_map"]) in int_parents
+
+
+def test_customer_marts_run_after_identity_which_runs_after_staging():
+    graph = defs.resolve_asset_graph()
+    identity = dg.AssetKey(["identity", "customer_identifiers"])
+    assert dg.AssetKey(["staging", "stg_lake__identifiers"]) in graph.get(identity).parent_keys
+    for mart in ("fct_orders", "dim_customers"):
+        assert identity in graph.get(dg.AssetKey(["marts", mart])).parent_keys
+    lines_parents = graph.get(dg.AssetKey(["marts", "fct_order_lines"])).parent_keys
+    assert dg.AssetKey(["marts", "fct_orders"]) in lines_parents
+    # both identity tables the marts read are one asset, not two source assets
+    assert "identity/record_customers" not in _keys()
+    # the dbt multi-asset is subsettable: Dagster splits it around identity in one run
+    dbt_node = graph.get(dg.AssetKey(["marts", "fct_orders"]))
+    assert dbt_node.assets_def.can_subset
 
 
 def test_groups_come_from_dbt_folders():
@@ -53,6 +70,8 @@ def test_expected_checks_exist():
     assert ("staging/stg_lake__events", "gx_staging_events") in checks
     # dbt data tests arrive as checks on their models
     assert any(a == "marts/fct_daily_sales" and n.startswith("unique_") for a, n in checks)
+    assert any(a == "marts/fct_orders" and n.startswith("relationships_") for a, n in checks)
+    assert any(a == "marts/dim_customers" and n.startswith("unique_") for a, n in checks)
     assert any(
         a == "staging/stg_lake__order_lines" and "expression_is_true" in n for a, n in checks
     )

@@ -1,0 +1,97 @@
+-- One row per channel order, every channel, with its stable customer_id.
+-- The customer: the one identity resolution gave the order record itself (record_customers,
+-- entity 'orders', record_id = order_id), else the one of the order's contacts delivered in
+-- their own file (entity 'order_contacts', record_id = order_id/role; the buyer before the
+-- receiver). Null when no identifier links the order. Test and brushing orders are carried
+-- with their flags, never filtered: readers decide.
+with orders as (
+    select * from {{ ref('stg_lake__orders') }}
+),
+
+lines as (
+    select
+        channel,
+        order_id,
+        count(*) as lines,
+        sum(quantity) as units,
+        sum(net_amount) as net_amount
+    from {{ ref('int_order_lines') }}
+    group by 1, 2
+),
+
+flags as (
+    select
+        channel,
+        order_id,
+        max(case when flag = 'test_order' then 1 else 0 end) as test_flag,
+        max(case when flag = 'brushing_suspect' then 1 else 0 end) as brushing_flag
+    from {{ ref('int_order_flags') }}
+    group by 1, 2
+),
+
+record_customers as (
+    select * from {{ source('identity', 'record_customers') }}
+    where customer_id is not null
+),
+
+order_customer as (
+    select channel, record_id as order_id, min(customer_id) as customer_id
+    from record_customers
+    where entity = 'orders'
+    group by 1, 2
+),
+
+contact_customer as (
+    select channel, order_id, customer_id
+    from (
+        select
+            channel,
+            {{ dbt.split_part('record_id', "'/'", 1) }} as order_id,
+            customer_id,
+            row_number() over (
+                partition by channel, {{ dbt.split_part('record_id', "'/'", 1) }}
+                order by
+                    case when {{ dbt.split_part('record_id', "'/'", 2) }} = 'buyer' then 0 else 1 end,
+                    record_id
+            ) as contact_rank
+        from record_customers
+        where entity = 'order_contacts'
+    ) as ranked
+    where contact_rank = 1
+)
+
+select
+    cast(o.channel as {{ dbt.type_string() }}) as channel,
+    cast(o.order_id as {{ dbt.type_string() }}) as order_id,
+    cast(coalesce(oc.customer_id, cc.customer_id) as {{ dbt.type_string() }}) as customer_id,
+    cast(
+        case
+            when oc.customer_id is not null then 'order'
+            when cc.customer_id is not null then 'order_contact'
+        end as {{ dbt.type_string() }}
+    ) as customer_source,
+    cast(o.ordered_at as timestamp) as ordered_at,
+    cast(o.order_date as date) as order_date,
+    cast(o.location_id as {{ dbt.type_string() }}) as location_id,
+    cast(o.status as {{ dbt.type_string() }}) as status,
+    cast(o.is_test as boolean) as is_test,
+    cast(coalesce(f.test_flag, 0) = 1 as boolean) as is_flagged_test,
+    cast(coalesce(f.brushing_flag, 0) = 1 as boolean) as is_brushing_suspect,
+    cast(o.currency as {{ dbt.type_string() }}) as currency,
+    cast(o.gross_total as decimal(18, 2)) as gross_total,
+    cast(o.discount_total as decimal(18, 2)) as discount_total,
+    cast(o.shipping_total as decimal(18, 2)) as shipping_total,
+    cast(o.order_total as decimal(18, 2)) as order_total,
+    cast(o.paid_total as decimal(18, 2)) as paid_total,
+    cast(coalesce(l.lines, 0) as {{ dbt.type_bigint() }}) as lines,
+    cast(coalesce(l.units, 0) as {{ dbt.type_bigint() }}) as units,
+    cast(l.net_amount as decimal(18, 2)) as net_amount
+from orders as o
+left join lines as l
+    on o.channel = l.channel and o.order_id = l.order_id
+left join flags as f
+    on o.channel = f.channel and o.order_id = f.order_id
+left join order_customer as oc
+    on o.channel = oc.channel and o.order_id = oc.order_id
+left join contact_customer as cc
+    on o.channel = cc.channel and o.order_id = cc.order_id
