@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from ..catalog import sku_codes
 from ..demand import World
 from ..population import email_at, phone_at
 from ..util import DAY
@@ -185,3 +186,27 @@ def browse_sessions(
     pidx = pool[who]
     o = np.lexsort((pidx, sec, t))
     return pidx[o], t[o], sec[o]
+
+
+def channel_lines(w: World, o: pl.DataFrame, channel: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The channel's SKU codes (with the master name) and the lines of orders ``o`` joined to
+    them: (sku map of the channel, lines)."""
+    sm = (
+        sku_codes(w.products, w.seed)
+        .filter(pl.col("channel") == channel)
+        .join(
+            w.products.select("sku", "sku_idx", "name_zh"),
+            on="sku",
+            how="left",
+            maintain_order="left",
+        )
+    )
+    li = w.lines.join(
+        o.select("order_idx"), on="order_idx", how="semi", maintain_order="left"
+    ).join(
+        sm.select("sku_idx", "channel_sku", "channel_item_id", "name_zh"),
+        on="sku_idx",
+        how="left",
+        maintain_order="left",
+    )
+    return sm, li

@@ -14,7 +14,7 @@ from ..catalog import DOUYIN_HOSTS, sku_codes
 from ..defects import Defects
 from ..demand import World
 from ..util import DAY, money_expr, rng_for
-from .common import cells, ident_frame, mask_name, mask_phone, person_view
+from .common import cells, channel_lines, ident_frame, mask_name, mask_phone, person_view
 
 HEADER = [
     "主订单编号",
@@ -157,24 +157,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         ),
         pl.Series("paid_flow", rng.random(n) < 0.35),
     )
-    sm = (
-        sku_codes(w.products, w.seed)
-        .filter(pl.col("channel") == "douyin")
-        .join(
-            w.products.select("sku", "sku_idx", "name_zh"),
-            on="sku",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    li = w.lines.join(
-        o.select("order_idx"), on="order_idx", how="semi", maintain_order="left"
-    ).join(
-        sm.select("sku_idx", "channel_sku", "channel_item_id", "name_zh"),
-        on="sku_idx",
-        how="left",
-        maintain_order="left",
-    )
+    sm, li = channel_lines(w, o, "douyin")
     rets = w.returns.join(o.select("order_idx"), on="order_idx", how="semi", maintain_order="left")
     li = li.join(
         rets.select("order_idx", "line_no", pl.lit(True).alias("returned")),

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from ..catalog import sku_codes
 from ..defects import Defects
 from ..demand import World
 from ..util import DAY, money_expr, rng_for
-from .common import cells, ident_frame, mask_phone, person_view
+from .common import cells, channel_lines, ident_frame, mask_phone, person_view
 
 HEADER = [
     "订单号",
@@ -110,24 +109,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
             np.array(["京东APP", "京东小程序", "PC端"])[rng.choice(3, size=n, p=[0.8, 0.12, 0.08])],
         ),
     )
-    sm = (
-        sku_codes(w.products, w.seed)
-        .filter(pl.col("channel") == "jd")
-        .join(
-            w.products.select("sku", "sku_idx", "name_zh"),
-            on="sku",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    li = w.lines.join(
-        o.select("order_idx"), on="order_idx", how="semi", maintain_order="left"
-    ).join(
-        sm.select("sku_idx", "channel_sku", "channel_item_id", "name_zh"),
-        on="sku_idx",
-        how="left",
-        maintain_order="left",
-    )
+    sm, li = channel_lines(w, o, "jd")
     # JD keys a line by (订单号, 商品ID): make that the truth line id
     unk = rng.random(len(li)) < 0.003
     if len(li) > 10 and unk.sum() < 2:

@@ -12,7 +12,7 @@ from ..catalog import sku_codes
 from ..defects import Defects
 from ..demand import World
 from ..util import DAY, rng_for
-from .common import browse_sessions, ident_frame, person_view
+from .common import browse_sessions, channel_lines, ident_frame, person_view
 
 APPID_SHOP = "wx3f8a6c2b1d9e0a77"
 APPID_MEMBER = "wx91c0d2e4f6a8b3c5"
@@ -91,24 +91,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         pl.Series("detail", pv["address1"]),
         pl.Series("zip", pv["zip"]),
     )
-    sm = (
-        sku_codes(w.products, w.seed)
-        .filter(pl.col("channel") == "wechat")
-        .join(
-            w.products.select("sku", "sku_idx", "name_zh"),
-            on="sku",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    li = w.lines.join(
-        o.select("order_idx"), on="order_idx", how="semi", maintain_order="left"
-    ).join(
-        sm.select("sku_idx", "channel_sku", "channel_item_id", "name_zh"),
-        on="sku_idx",
-        how="left",
-        maintain_order="left",
-    )
+    sm, li = channel_lines(w, o, "wechat")
     items = (
         li.sort(["order_idx", "line_no"])
         .group_by("order_idx", maintain_order=True)
