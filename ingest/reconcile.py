@@ -95,3 +95,12 @@ def unclaimed_files(paths: DataPaths, specs: dict[str, ChannelSpec]) -> list[str
         for f in paths.landing.rglob("*")
         if f.is_file() and (rel := f.relative_to(paths.landing).as_posix()) not in claimed
     )
+
+
+def loaded_rows(paths: DataPaths) -> int:
+    """Landing rows of every currently loaded file, as the manifests recorded them."""
+    total = 0
+    for manifest in paths.manifest_dir.glob("*.json"):
+        files = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+        total += sum(rec.get("rows", 0) for rec in files.values() if rec["status"] == "loaded")
+    return total
