@@ -8,6 +8,7 @@ import polars as pl
 from ingest.config import DataPaths
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
+from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
 from tests.conftest import copy_landing
 
@@ -92,3 +93,13 @@ def utc(local: pl.Expr) -> pl.Expr:
         .dt.convert_time_zone("UTC")
         .dt.replace_time_zone(None)
     )
+
+
+def assert_every_file_balances(paths, spec, files) -> None:
+    """Every landing file of the channel is loaded and reconciles (landing rows = lake rows +
+    quarantined rows), and no landing file is left unread by the spec."""
+    specs = {spec.channel: spec}
+    balance = reconcile(paths, specs)
+    assert len(balance) == len(files)
+    assert [b for b in balance if b.missing or b.status != "loaded"] == []
+    assert unclaimed_files(paths, specs) == []

@@ -7,9 +7,15 @@ import polars as pl
 from ingest.canonical import CONSENT_PURPOSES
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
-from ingest.reconcile import reconcile, unclaimed_files
 from ingest.spec import load_specs
-from tests.ingest.specs.lakeview import lake, lake_ids, quarantine, rejected_defects, truth_ids
+from tests.ingest.specs.lakeview import (
+    assert_every_file_balances,
+    lake,
+    lake_ids,
+    quarantine,
+    rejected_defects,
+    truth_ids,
+)
 
 CHANNEL = "crm"
 SHARED_CARD = "门店公用卡"  # the stores' shared member cards: members without a person
@@ -24,10 +30,7 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     paths, spec, report = loaded
     files = sorted(p for p in (tiny_demo.landing / CHANNEL).rglob("*") if p.is_file())
     assert report.count("loaded") == len(files) > 0
-    balance = reconcile(paths, {CHANNEL: spec})
-    assert len(balance) == len(files)
-    assert [b for b in balance if b.missing or b.status != "loaded"] == []
-    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+    assert_every_file_balances(paths, spec, files)
     want = rejected_defects(tiny_demo, CHANNEL)
     got = set(
         quarantine(paths, CHANNEL).select("source_file", "source_row", "reason_code").iter_rows()

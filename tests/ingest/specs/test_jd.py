@@ -8,9 +8,17 @@ import polars as pl
 
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
-from ingest.reconcile import reconcile, unclaimed_files
+from ingest.reconcile import reconcile
 from ingest.spec import load_specs
-from tests.ingest.specs.lakeview import lake, planted, quarantine, sku_map, truth, utc
+from tests.ingest.specs.lakeview import (
+    assert_every_file_balances,
+    lake,
+    planted,
+    quarantine,
+    sku_map,
+    truth,
+    utc,
+)
 
 CHANNEL = "jd"
 TRUTH_TYPES = {"phone_masked": "phone"}
@@ -20,10 +28,7 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded_per_test, tiny
     paths, spec, report = loaded_per_test
     files = sorted((tiny_demo.landing / CHANNEL).rglob("*.csv"))
     assert report.count("loaded") == len(files) > 0
-    balance = reconcile(paths, {CHANNEL: spec})
-    assert len(balance) == len(files)
-    assert [b for b in balance if b.missing or b.status != "loaded"] == []
-    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+    assert_every_file_balances(paths, spec, files)
 
 
 def test_quarantine_holds_only_the_truncated_row(loaded_per_test, tiny_demo):

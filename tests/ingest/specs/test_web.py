@@ -10,9 +10,16 @@ import polars as pl
 from ingest.config import SPECS_DIR
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
-from ingest.reconcile import reconcile, unclaimed_files
+from ingest.reconcile import reconcile
 from ingest.spec import load_spec
-from tests.ingest.specs.lakeview import lake, planted, quarantine, truth, utc
+from tests.ingest.specs.lakeview import (
+    assert_every_file_balances,
+    lake,
+    planted,
+    quarantine,
+    truth,
+    utc,
+)
 
 CHANNEL = "web"
 CLICKS = "web/clickstream/"
@@ -60,10 +67,7 @@ def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     files = [f for f in (tiny_demo.landing / CHANNEL).rglob("*") if f.is_file()]
     assert {f.parent.name for f in files} == {"orders", "clickstream"}
     assert report.count("loaded") == len(files) > 0
-    balance = reconcile(paths, {CHANNEL: spec})
-    assert len(balance) == len(files)
-    assert [b for b in balance if b.missing or b.status != "loaded"] == []
-    assert unclaimed_files(paths, {CHANNEL: spec}) == []
+    assert_every_file_balances(paths, spec, files)
 
 
 def test_order_lines_and_returns_equal_the_truth(loaded, tiny_demo):
