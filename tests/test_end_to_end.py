@@ -11,22 +11,15 @@ import polars as pl
 import pytest
 
 from ingest.config import DataPaths
-from ingest.demo import generate
 
 SLICE_CHANNELS = ["pos", "web"]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZHONGTAI_DATA_DIR", str(root))
-        generate(root, seed=11, customers=400, days=45)
-        from orchestration.definitions import defs
-
-        job = defs.resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
-        yield DataPaths(root), result
+@pytest.fixture
+def built(built_demo, monkeypatch):
+    """The whole graph materialised once per session on the e2e demo (tests/conftest.py)."""
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(built_demo[0].root))
+    return built_demo
 
 
 def _mart(paths: DataPaths) -> pl.DataFrame:
