@@ -36,9 +36,9 @@ def manifest_is_stale(project: DbtProject = DBT_PROJECT) -> bool:
     built = manifest.stat().st_mtime
     sources = [
         p
-        for folder in ("models", "macros", "tests")
+        for folder in ("models", "macros", "tests", "seeds")
         for p in (project.project_dir / folder).rglob("*")
-        if p.suffix in (".sql", ".yml", ".yaml")
+        if p.suffix in (".sql", ".yml", ".yaml", ".csv")
     ]
     sources += [project.project_dir / "dbt_project.yml", project.project_dir / "profiles.yml"]
     return any(p.stat().st_mtime > built for p in sources)

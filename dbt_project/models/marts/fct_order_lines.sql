@@ -1,13 +1,20 @@
 -- Order lines of every channel (int_order_lines: master SKU, allocated discounts) with the
 -- order's customer_id and flags from fct_orders. Nothing is filtered: test orders, brushing
--- suspects, unpaid and cancelled lines are carried with their flags and status.
+-- suspects, unpaid and cancelled lines are carried with their flags and status. Net and
+-- returned amounts also in CNY at the order's reference rate (fct_orders.fx_rate_to_cny).
 with lines as (
     select * from {{ ref('int_order_lines') }}
 ),
 
 orders as (
-    select channel, order_id, customer_id, is_brushing_suspect
+    select channel, order_id, customer_id, is_brushing_suspect, fx_rate_to_cny
     from {{ ref('fct_orders') }}
+),
+
+returns as (
+    select channel, order_id, line_id, sum(quantity) as returned_units, sum(amount) as returned_amount
+    from {{ ref('int_returns') }}
+    group by 1, 2, 3
 )
 
 select
@@ -31,7 +38,14 @@ select
     cast(l.net_amount as decimal(18, 2)) as net_amount,
     cast(l.currency as {{ dbt.type_string() }}) as currency,
     cast(l.source_file as {{ dbt.type_string() }}) as source_file,
-    cast(l.source_row as {{ dbt.type_bigint() }}) as source_row
+    cast(l.source_row as {{ dbt.type_bigint() }}) as source_row,
+    cast(o.fx_rate_to_cny as decimal(18, 6)) as fx_rate_to_cny,
+    cast(l.net_amount * o.fx_rate_to_cny as decimal(18, 2)) as net_amount_cny,
+    cast(coalesce(r.returned_units, 0) as {{ dbt.type_bigint() }}) as returned_units,
+    cast(coalesce(r.returned_amount, 0) as decimal(18, 2)) as returned_amount,
+    cast(coalesce(r.returned_amount, 0) * o.fx_rate_to_cny as decimal(18, 2)) as returned_amount_cny
 from lines as l
 left join orders as o
     on l.channel = o.channel and l.order_id = o.order_id
+left join returns as r
+    on l.channel = r.channel and l.order_id = r.order_id and l.line_id = r.line_id

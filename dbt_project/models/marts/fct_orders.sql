@@ -4,6 +4,9 @@
 -- their own file (entity 'order_contacts', record_id = order_id/role; the buyer before the
 -- receiver). Null when no identifier links the order. Test and brushing orders are carried
 -- with their flags, never filtered: readers decide.
+-- Net amounts are also given in CNY at the reference rate of the order's month (int_fx_rates);
+-- returns are summed per order (POS return receipts are their own documents and name no
+-- original receipt, so they count in fct_daily_sales but on no order here).
 with orders as (
     select * from {{ ref('stg_lake__orders') }}
 ),
@@ -17,6 +20,21 @@ lines as (
         sum(net_amount) as net_amount
     from {{ ref('int_order_lines') }}
     group by 1, 2
+),
+
+returns as (
+    select
+        channel,
+        order_id,
+        count(*) as return_lines,
+        sum(quantity) as returned_units,
+        sum(amount) as returned_amount
+    from {{ ref('int_returns') }}
+    group by 1, 2
+),
+
+fx as (
+    select * from {{ ref('int_fx_rates') }}
 ),
 
 flags as (
@@ -85,10 +103,22 @@ select
     cast(o.paid_total as decimal(18, 2)) as paid_total,
     cast(coalesce(l.lines, 0) as {{ dbt.type_bigint() }}) as lines,
     cast(coalesce(l.units, 0) as {{ dbt.type_bigint() }}) as units,
-    cast(l.net_amount as decimal(18, 2)) as net_amount
+    cast(l.net_amount as decimal(18, 2)) as net_amount,
+    cast(fx.rate_to_cny as decimal(18, 6)) as fx_rate_to_cny,
+    cast(l.net_amount * fx.rate_to_cny as decimal(18, 2)) as net_amount_cny,
+    cast(coalesce(r.return_lines, 0) as {{ dbt.type_bigint() }}) as return_lines,
+    cast(coalesce(r.returned_units, 0) as {{ dbt.type_bigint() }}) as returned_units,
+    cast(coalesce(r.returned_amount, 0) as decimal(18, 2)) as returned_amount,
+    cast(coalesce(r.returned_amount, 0) * fx.rate_to_cny as decimal(18, 2)) as returned_amount_cny
 from orders as o
 left join lines as l
     on o.channel = l.channel and o.order_id = l.order_id
+left join returns as r
+    on o.channel = r.channel and o.order_id = r.order_id
+left join fx
+    on o.currency = fx.currency
+    and o.order_date >= fx.valid_from
+    and o.order_date < fx.valid_to
 left join flags as f
     on o.channel = f.channel and o.order_id = f.order_id
 left join order_customer as oc
