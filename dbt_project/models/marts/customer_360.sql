@@ -30,7 +30,7 @@ orders as (
 ),
 
 lines as (
-    select l.*
+    select o.customer_id, l.sku, l.quantity, l.discount, l.net_amount_cny
     from {{ ref('fct_order_lines') }} as l
     inner join orders as o
         on l.channel = o.channel and l.order_id = o.order_id
