@@ -2,12 +2,17 @@
 
 import dagster as dg
 
-from orchestration.defs import automation, identity, ingest, quality, transform
+from orchestration.defs import automation, identity, ingest, quality, replenishment, transform
 from orchestration.resources import dbt_resource
 
 defs = dg.Definitions(
-    assets=[ingest.ingest_landing_files, transform.warehouse_models, *identity.ASSETS],
-    asset_checks=[*quality.CHECKS, *identity.CHECKS],
+    assets=[
+        ingest.ingest_landing_files,
+        transform.warehouse_models,
+        *identity.ASSETS,
+        *replenishment.ASSETS,
+    ],
+    asset_checks=[*quality.CHECKS, *identity.CHECKS, *replenishment.CHECKS],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],
     schedules=[automation.daily_full_run],

@@ -24,6 +24,7 @@ def test_expected_assets_exist():
     assert "marts/fct_daily_sales" in keys
     assert {"marts/fct_orders", "marts/fct_order_lines", "marts/dim_customers"} <= keys
     assert "identity/customer_identifiers" in keys
+    assert {"marts/inventory_position", "marts/channel_atp", "reference/allocation_rules"} <= keys
 
 
 def test_lineage_runs_from_lake_to_mart():
@@ -65,6 +66,7 @@ def test_expected_checks_exist():
     assert ("lake/quarantine", "every_landing_row_accounted_for") in checks
     assert ("lake/quarantine", "quarantine_rate_is_low") in checks
     assert ("lake/quarantine", "no_unclaimed_landing_files") in checks
+    assert ("marts/inventory_position", "inventory_snapshots_are_fresh") in checks
     # Great Expectations suites run as checks on the lake and on staging
     assert ("lake/identifiers", "gx_lake_phones") in checks
     assert ("staging/stg_lake__events", "gx_staging_events") in checks
