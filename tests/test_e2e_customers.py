@@ -1,0 +1,207 @@
+"""End to end, the customer marts against the demo truth: customer_360 keeps its promised
+columns, and for every person that identity resolution resolved fully (all their real orders
+on one customer_id that holds no one else's) the 360's orders, units, sales and refunds equal
+what the generator says the person bought; consent per purpose equals the person's latest
+consent records in the CRM file."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import polars as pl
+import pytest
+
+from ingest.config import DBT_PROJECT_DIR, DataPaths
+
+# The columns other parts read (tags and segments, recommendations): names stay stable.
+CUSTOMER_360_COLUMNS = [
+    "customer_id", "first_order_date", "last_order_date", "orders", "units", "revenue_cny",
+    "aov_cny", "recency_days", "r_score", "f_score", "m_score", "rfm_segment",
+    "ltv_estimate_cny", "channels_used", "channels", "first_channel", "preferred_channel",
+    "preferred_store", "top_category", "promo_share", "live_sessions_watched",
+    "live_add_to_carts", "hosts_followed", "social_interactions", "is_member", "member_tier",
+    "points_balance", "consent_email", "consent_sms", "consent_wechat", "consent_ads",
+    "is_omnichannel", "is_cross_border_buyer", "is_store_only", "computed_at",
+]  # fmt: skip
+REAL = ["paid", "shipped", "completed"]
+
+
+@pytest.fixture(scope="module")
+def paths(built_demo) -> DataPaths:
+    return built_demo[0]
+
+
+def _warehouse(paths: DataPaths, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        return pl.from_arrow(con.sql(sql).arrow())
+    finally:
+        con.close()
+
+
+def _fx() -> pl.DataFrame:
+    """The shipped reference rates (an input of the pipeline, not one of its results)."""
+    rows = list(csv.DictReader((DBT_PROJECT_DIR / "seeds" / "fx_rates_monthly.csv").open()))
+    return pl.DataFrame(
+        {
+            "currency": [r["currency"] for r in rows],
+            "month": [r["month"][:7] for r in rows],
+            "rate": [float(r["rate_to_cny"]) for r in rows],
+        }
+    )
+
+
+def _with_rate(frame: pl.DataFrame, day: str) -> pl.DataFrame:
+    """Attach the rate of the month of ``day`` (the seed covers the demo's months)."""
+    return frame.with_columns(pl.col(day).dt.strftime("%Y-%m").alias("month")).join(
+        _fx(), on=["currency", "month"], how="left"
+    )
+
+
+@pytest.fixture(scope="module")
+def resolved(paths) -> pl.DataFrame:
+    """Persons whose real orders all sit on one customer_id that holds only their orders:
+    person_id, customer_id, and the truth's orders, units, sales_cny and refunds_cny."""
+    lines = pl.read_parquet(paths.truth / "sales_lines.parquet").filter(
+        pl.col("person_id").is_not_null()
+        & ~pl.col("is_test")
+        & ~pl.col("is_brushing")
+        & pl.col("status").is_in(REAL)
+    )
+    orders = (
+        _with_rate(lines, "business_date")
+        .group_by("channel", "order_id", "person_id", "rate")
+        .agg(pl.col("quantity").sum(), pl.col("net_amount").cast(pl.Float64).sum())
+        .with_columns((pl.col("net_amount") * pl.col("rate")).round(2).alias("sales_cny"))
+    )
+    assert orders["rate"].null_count() == 0, "a truth currency/month has no reference rate"
+    refunds = (
+        pl.read_parquet(paths.truth / "returns.parquet")
+        .filter(pl.col("channel") != "pos")  # POS return receipts name no original receipt
+        .group_by("channel", "order_id")
+        .agg(pl.col("amount").cast(pl.Float64).sum().alias("refund"))
+    )
+    orders = orders.join(refunds, on=["channel", "order_id"], how="left").with_columns(
+        (pl.col("refund").fill_null(0.0) * pl.col("rate")).round(2).alias("refunds_cny")
+    )
+    got = _warehouse(
+        paths,
+        "select channel, order_id, customer_id from marts.fct_orders where not is_test "
+        "and not is_flagged_test and not is_brushing_suspect "
+        "and status in ('paid', 'shipped', 'completed')",
+    ).with_columns(pl.col("order_id").str.split(" ").list.last())
+    joined = orders.join(got, on=["channel", "order_id"], how="left")
+    per_person = joined.group_by("person_id").agg(
+        pl.col("customer_id").n_unique().alias("ids"),
+        pl.col("customer_id").null_count().alias("unlinked"),
+        pl.col("customer_id").first(),
+        pl.len().alias("orders"),
+        pl.col("quantity").sum().alias("units"),
+        pl.col("sales_cny").sum(),
+        pl.col("refunds_cny").sum(),
+    )
+    customer_orders = got.group_by("customer_id").len("customer_orders")
+    return (
+        per_person.filter((pl.col("ids") == 1) & (pl.col("unlinked") == 0))
+        .join(customer_orders, on="customer_id")
+        .filter(pl.col("customer_orders") == pl.col("orders"))
+        .drop("ids", "unlinked", "customer_orders")
+    )
+
+
+def test_customer_360_has_one_row_per_customer_and_its_promised_columns(paths):
+    c360 = _warehouse(paths, "select * from marts.customer_360")
+    assert [c for c in CUSTOMER_360_COLUMNS if c not in c360.columns] == []
+    customers = _warehouse(paths, "select customer_id from marts.dim_customers")
+    assert c360.height == customers.height == c360["customer_id"].n_unique()
+    buyers = c360.filter(pl.col("orders") > 0)
+    assert buyers.height > 100
+    # every score is 1-5 and every quintile is used somewhere
+    for score in ("r_score", "m_score"):
+        assert sorted(buyers[score].unique().to_list()) == [1, 2, 3, 4, 5], score
+    assert buyers["rfm_segment"].n_unique() >= 6
+    assert (c360.filter(pl.col("orders") == 0)["rfm_segment"] == "prospect").all()
+    # the demo has omnichannel, cross-border and live-commerce customers
+    assert c360["is_omnichannel"].sum() > 0 and c360["is_cross_border_buyer"].sum() > 0
+    assert c360["live_sessions_watched"].sum() > 0 and c360["is_member"].sum() > 0
+
+
+def test_revenue_per_fully_resolved_person_equals_what_they_bought(paths, resolved):
+    buyers = (
+        pl.read_parquet(paths.truth / "sales_lines.parquet")
+        .filter(pl.col("person_id").is_not_null())["person_id"]
+        .n_unique()
+    )
+    # most persons are fully resolved (the rest: store receipts without a member card, ...)
+    assert resolved.height > 0.5 * buyers, (resolved.height, buyers)
+    c360 = _warehouse(
+        paths,
+        "select customer_id, orders, units, cast(sales_cny as double) as sales, "
+        "cast(returned_cny as double) as returned, cast(revenue_cny as double) as revenue "
+        "from marts.customer_360",
+    )
+    both = resolved.join(c360, on="customer_id", how="left")
+    assert both["orders_right"].null_count() == 0
+    assert (both["orders"] == both["orders_right"]).all()
+    assert (both["units"] == both["units_right"]).all()
+    off = both.filter(
+        ((pl.col("sales") - pl.col("sales_cny")).abs() > 0.011 * pl.col("orders"))
+        | ((pl.col("returned") - pl.col("refunds_cny")).abs() > 0.011 * pl.col("orders"))
+    )
+    assert off.height == 0, off.head(5)
+    assert both.filter(pl.col("refunds_cny") > 0).height > 0
+
+
+def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(paths, resolved):
+    """The truth side reads the CRM's landing file and the truth's owner of each record."""
+    records = pl.read_csv(paths.landing / "crm" / "consents" / "consents.csv", infer_schema=False)
+    owners = (
+        pl.read_parquet(paths.truth / "identifiers.parquet")
+        .filter(pl.col("channel") == "crm")
+        .select(pl.col("record_key").alias("consent_id"), "person_id")
+        .unique()
+    )
+    latest = (
+        records.join(owners, on="consent_id")
+        .filter(pl.col("person_id").is_in(resolved["person_id"].implode()))
+        .sort("event_time", pl.col("status") == "revoked", "consent_id")
+        .group_by("person_id", "identifier_type", "identifier_value", "purpose")
+        .last()
+    )
+    truth = latest.group_by("person_id", "purpose").agg(
+        pl.when((pl.col("status") == "revoked").any())
+        .then(pl.lit("revoked"))
+        .otherwise(pl.lit("granted"))
+        .alias("expected")
+    )
+    # only persons whose every consent record identity resolution put on their customer
+    linked = _warehouse(
+        paths,
+        "select record_id as consent_id, customer_id from identity.record_customers "
+        "where entity = 'consents'",
+    )
+    on_customer = (
+        records.join(owners, on="consent_id")
+        .join(linked, on="consent_id", how="left")
+        .join(resolved.select("person_id", pl.col("customer_id").alias("own")), on="person_id")
+        .group_by("person_id")
+        .agg((pl.col("customer_id") == pl.col("own")).fill_null(False).all().alias("all_linked"))
+        .filter("all_linked")
+    )
+    c360 = _warehouse(
+        paths,
+        "select customer_id, consent_email as email, consent_sms as sms, "
+        "consent_wechat as wechat, consent_ads as ads from marts.customer_360",
+    ).unpivot(index="customer_id", variable_name="purpose", value_name="status")
+    got = (
+        resolved.select("person_id", "customer_id")
+        .join(on_customer.select("person_id"), on="person_id")
+        .join(c360, on="customer_id")
+        .join(truth, on=["person_id", "purpose"], how="left")
+        .with_columns(pl.col("expected").fill_null("unknown"))
+    )
+    assert got.filter(pl.col("expected") != "unknown").height > 50
+    assert got.filter(pl.col("expected") == "revoked").height > 0
+    wrong = got.filter(pl.col("status") != pl.col("expected"))
+    assert wrong.height == 0, wrong.head(5)
