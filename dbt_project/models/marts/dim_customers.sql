@@ -3,7 +3,8 @@
 -- shipped or completed). Golden phone and e-mail: the customer's best identifier of the type,
 -- full values before partial (masked) ones, then by priority (profiles/identity.yml), then
 -- by the number of records carrying it, then the most recently seen; a customer known only
--- by a masked phone keeps it masked.
+-- by a masked phone keeps it masked. Name, gender, birthday, city and country: the golden
+-- values of int_customer_golden (unmasked first, then source priority, records, recency).
 with identifiers as (
     select * from {{ source('identity', 'customer_identifiers') }}
     where customer_id is not null
@@ -78,6 +79,13 @@ select
     cast(coalesce(g.phone_masked, 0) = 1 as boolean) as phone_is_masked,
     cast(g.email as {{ dbt.type_string() }}) as email,
     cast(coalesce(g.email_masked, 0) = 1 as boolean) as email_is_masked,
+    cast(gr.name as {{ dbt.type_string() }}) as name,
+    cast(coalesce(gr.name_is_masked, false) as boolean) as name_is_masked,
+    cast(gr.gender as {{ dbt.type_string() }}) as gender,
+    cast(gr.birthday as date) as birthday,
+    cast(gr.city as {{ dbt.type_string() }}) as city,
+    cast(gr.city_source as {{ dbt.type_string() }}) as city_source,
+    cast(gr.country as {{ dbt.type_string() }}) as country,
     cast(c.identifiers as {{ dbt.type_bigint() }}) as identifiers,
     cast(c.first_seen as timestamp) as first_seen,
     cast(c.last_seen as timestamp) as last_seen,
@@ -91,3 +99,5 @@ left join golden as g
     on c.customer_id = g.customer_id
 left join order_stats as s
     on c.customer_id = s.customer_id
+left join {{ ref('int_customer_golden') }} as gr
+    on c.customer_id = gr.customer_id
