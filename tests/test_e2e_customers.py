@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 
-import duckdb
 import polars as pl
 import pytest
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths
+from tests.test_end_to_end import _warehouse
 
 # The columns other parts read (tags and segments, recommendations): names stay stable.
 CUSTOMER_360_COLUMNS = [
@@ -31,14 +31,6 @@ REAL = ["paid", "shipped", "completed"]
 @pytest.fixture(scope="module")
 def paths(built_demo) -> DataPaths:
     return built_demo[0]
-
-
-def _warehouse(paths: DataPaths, sql: str) -> pl.DataFrame:
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
-    try:
-        return pl.from_arrow(con.sql(sql).arrow())
-    finally:
-        con.close()
 
 
 def _with_rate(frame: pl.DataFrame, day: str) -> pl.DataFrame:

@@ -8,11 +8,7 @@ with lines as (
     from {{ ref('fct_order_lines') }} as l
     inner join {{ ref('fct_orders') }} as o
         on l.channel = o.channel and l.order_id = o.order_id
-    where o.customer_id is not null
-      and not o.is_test
-      and not o.is_flagged_test
-      and not o.is_brushing_suspect
-      and o.status in ('paid', 'shipped', 'completed')
+    where o.customer_id is not null and {{ is_real_order('o') }}
 ),
 
 products as (

@@ -2,13 +2,9 @@
 -- sales, refunds and revenue in CNY (real orders as in customer_360: not a test, not a
 -- brushing suspect; paid, shipped or completed).
 with orders as (
-    select *
-    from {{ ref('fct_orders') }}
-    where customer_id is not null
-      and not is_test
-      and not is_flagged_test
-      and not is_brushing_suspect
-      and status in ('paid', 'shipped', 'completed')
+    select o.*
+    from {{ ref('fct_orders') }} as o
+    where o.customer_id is not null and {{ is_real_order('o') }}
 )
 
 select

@@ -52,13 +52,9 @@ golden as (
 ),
 
 real_orders as (
-    select *
-    from {{ ref('fct_orders') }}
-    where customer_id is not null
-      and not is_test
-      and not is_flagged_test
-      and not is_brushing_suspect
-      and status in ('paid', 'shipped', 'completed')
+    select o.*
+    from {{ ref('fct_orders') }} as o
+    where o.customer_id is not null and {{ is_real_order('o') }}
 ),
 
 order_stats as (

@@ -16,12 +16,9 @@ members as (
 ),
 
 orders as (
-    select *
-    from {{ ref('fct_orders') }}
-    where not is_test
-      and not is_flagged_test
-      and not is_brushing_suspect
-      and status in ('paid', 'shipped', 'completed')
+    select o.*
+    from {{ ref('fct_orders') }} as o
+    where {{ is_real_order('o') }}
 ),
 
 crm as (
