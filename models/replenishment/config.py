@@ -62,6 +62,21 @@ class Transfers(_Strict):
     min_units: int = Field(default=1, ge=1)
 
 
+class Route(_Strict):
+    location_type: LocationType
+    country: str | None = None
+    country_by_currency: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_country_rule(self) -> Route:
+        if (self.country is None) == (not self.country_by_currency):
+            raise ValueError("give either country or country_by_currency")
+        return self
+
+    def country_for(self, currency: str | None) -> str | None:
+        return self.country or self.country_by_currency.get(currency or "")
+
+
 class Policy(_Strict):
     version: Literal[1] = 1
     service_level: float = Field(gt=0.5, lt=1.0)
@@ -69,6 +84,8 @@ class Policy(_Strict):
     locations: dict[str, LaneOverride] = Field(default_factory=dict)
     skus: dict[str, SkuOverride] = Field(default_factory=dict)
     transfers: Transfers = Field(default_factory=Transfers)
+    routing_window_days: int = Field(default=56, ge=1)
+    unassigned_demand: dict[str, Route] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _every_type_has_a_lane(self) -> Policy:

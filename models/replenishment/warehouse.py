@@ -64,6 +64,30 @@ def read_forecast(con, as_of: dt.date) -> pl.DataFrame:
     ).pl()
 
 
+def read_routing_inputs(con, as_of: dt.date, window_days: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Sales in the ``window_days`` up to ``as_of``: unlocated (sku, channel, currency, units)
+    and located (location_id, sku, units), from marts.fct_daily_sales."""
+    start = as_of - dt.timedelta(days=window_days - 1)
+    params = [start, as_of]
+    mix = con.execute(
+        """
+        select sku, channel, currency, sum(units_sold) as units from marts.fct_daily_sales
+        where location_id = 'UNASSIGNED' and sales_date between ? and ?
+        group by all order by all
+        """,
+        params,
+    ).pl()
+    own = con.execute(
+        """
+        select location_id, sku, sum(units_sold) as units from marts.fct_daily_sales
+        where location_id <> 'UNASSIGNED' and sales_date between ? and ?
+        group by all order by all
+        """,
+        params,
+    ).pl()
+    return mix, own
+
+
 def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Replace each table of the replenishment schema; returns their row counts."""
     con.execute(f"create schema if not exists {SCHEMA}")

@@ -11,6 +11,7 @@ import polars as pl
 from ingest.config import connect
 from models.replenishment.config import POLICY_PATH, load_policy
 from models.replenishment.policy import plan
+from models.replenishment.routing import UNASSIGNED, route_forecast, routing_weights
 from models.replenishment.simulate import simulate
 from models.replenishment.snapshots import MAX_AGE_DAYS, snapshot_problems
 from models.replenishment.warehouse import (
@@ -19,6 +20,7 @@ from models.replenishment.warehouse import (
     read_backtest,
     read_forecast,
     read_positions,
+    read_routing_inputs,
     write_tables,
 )
 from orchestration.resources import paths
@@ -26,6 +28,7 @@ from orchestration.resources import paths
 INVENTORY_POSITION = dg.AssetKey(["marts", "inventory_position"])
 LOCATIONS = dg.AssetKey(["staging", "stg_lake__locations"])
 PRODUCTS = dg.AssetKey(["staging", "stg_lake__products"])
+DAILY_SALES = dg.AssetKey(["marts", "fct_daily_sales"])
 # The forecast assets (orchestration/defs/forecast.py, owned by forecasting).
 DEMAND_FORECAST = dg.AssetKey(["forecast", "demand_forecast"])
 BACKTEST_FORECASTS = dg.AssetKey(["forecast", "backtest_forecasts"])
@@ -83,7 +86,7 @@ def inventory_snapshots_are_fresh() -> dg.AssetCheckResult:
         dg.AssetSpec(
             PROPOSALS,
             group_name="replenishment",
-            deps=[INVENTORY_POSITION, LOCATIONS, PRODUCTS, DEMAND_FORECAST],
+            deps=[INVENTORY_POSITION, LOCATIONS, PRODUCTS, DEMAND_FORECAST, DAILY_SALES],
             kinds={"duckdb", "polars"},
             description="One line per location × SKU on the latest position date: safety "
             "stock, reorder point and order-up-to from the forecast quantiles over the lane's "
@@ -112,7 +115,10 @@ def replenishment_proposals(context: dg.AssetExecutionContext):
         if positions.is_empty():
             raise RuntimeError("marts.inventory_position has no latest position to plan on")
         as_of = positions["position_date"].max()
-        forecast = read_forecast(con, as_of)
+        raw = read_forecast(con, as_of)
+        mix, own = read_routing_inputs(con, as_of, policy.routing_window_days)
+        weights = routing_weights(mix, own, positions, policy)
+        forecast = route_forecast(raw, weights)
         lines, transfers = plan(positions, forecast, policy)
         lines = lines.select(PROPOSAL_COLUMNS)
         transfers = transfers.select(pl.lit(as_of).alias("position_date"), pl.all())
@@ -140,6 +146,7 @@ def replenishment_proposals(context: dg.AssetExecutionContext):
             "dagster/row_count": written["replenishment_proposals"],
             "lines_planned": planned.height,
             "lines_without_forecast": lines.height - planned.height,
+            "unassigned_demand_routed_share": _round(_routed_share(raw, weights), 4),
             "purchase_lines": int((lines["order_qty"] > 0).sum()),
             "purchase_units": int(lines["order_qty"].sum()),
             "below_reorder_point": int(
@@ -161,6 +168,19 @@ def replenishment_proposals(context: dg.AssetExecutionContext):
     )
 
 
+def _routed_share(raw: pl.DataFrame, weights: pl.DataFrame) -> float | None:
+    """The share of the UNASSIGNED forecast (P50) routed to real locations."""
+    un = raw.filter(pl.col("location_id") == UNASSIGNED)
+    total = un["p50"].sum()
+    if not total:
+        return None
+    per_sku = weights.group_by("sku").agg(pl.col("weight").sum())
+    return (
+        float(un.join(per_sku, on="sku").select(pl.col("p50") * pl.col("weight")).sum().item())
+        / total
+    )
+
+
 def _round(x, digits: int = 2):
     return None if x is None else round(float(x), digits)
 
@@ -168,7 +188,14 @@ def _round(x, digits: int = 2):
 @dg.asset(
     key=SIMULATION,
     group_name="replenishment",
-    deps=[BACKTEST_FORECASTS, DEMAND_FORECAST, LOCATIONS, PRODUCTS],
+    deps=[
+        BACKTEST_FORECASTS,
+        DEMAND_FORECAST,
+        INVENTORY_POSITION,
+        DAILY_SALES,
+        LOCATIONS,
+        PRODUCTS,
+    ],
     kinds={"duckdb", "polars"},
     description="The service level (fill rate, cycle service) and average stock the policy "
     "would have given over the backtest period on the demo truth, against a naive "
@@ -187,6 +214,21 @@ def policy_simulation(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     con = connect(p.warehouse)
     try:
         backtest = read_backtest(con)
+        first_cutoff = backtest["cutoff"].min()
+        mix, own = read_routing_inputs(con, first_cutoff, policy.routing_window_days)
+        carriers = con.execute(
+            "select distinct p.location_id, p.location_type, l.country, p.sku "
+            "from marts.inventory_position p join staging.stg_lake__locations l "
+            "using (location_id) where p.position_date = ?",
+            [first_cutoff],
+        ).pl()
+        weights = routing_weights(mix, own, carriers, policy)
+        backtest = pl.concat(
+            [
+                route_forecast(backtest.filter(pl.col("cutoff") == c), weights)
+                for c in backtest["cutoff"].unique().sort()
+            ]
+        )
         locations = con.sql(
             "select location_id, location_type from staging.stg_lake__locations"
         ).pl()

@@ -63,6 +63,13 @@ def warehouse(data_dir):
             for (loc, sku), q in stock.items()
         ]
     )
+    # Tmall sold B without a location: its UNASSIGNED forecast is routed to the CN warehouse
+    con.execute(
+        """create table marts.fct_daily_sales as select * from (values
+        (date '2025-03-30', 'tmall', 'UNASSIGNED', 'B', 'CNY', 10),
+        (date '2025-03-30', 'pos', 'ST-SH-01', 'A', 'CNY', 3))
+        as t(sales_date, channel, location_id, sku, currency, units_sold)"""
+    )
     con.register("rows", rows.to_arrow())
     con.execute("create table marts.inventory_position as select * from rows")
     fc = pl.DataFrame(
@@ -78,7 +85,7 @@ def warehouse(data_dir):
                 "p90": 4.0,
                 "model": "gbm",
             }
-            for (loc, sku) in stock
+            for (loc, sku) in [*stock, ("UNASSIGNED", "B")]
             for h in range(1, 29)
         ]
     )
@@ -115,6 +122,9 @@ def test_proposals_asset_writes_tables_csvs_and_passes_its_check(warehouse):
         "ST-BJ-01",
     }
     assert set(transfers["from_location_id"]) <= {"WH-SH", "ST-SH-01"}
+    # the warehouse plans B on its own 2/day plus the 2/day Tmall routes to it
+    wh_b = lines.filter((pl.col("location_id") == "WH-SH") & (pl.col("sku") == "B"))
+    assert wh_b["mean_daily_demand"][0] == pytest.approx(4.0)
     folder = warehouse.exports / "replenishment" / AS_OF.isoformat()
     csv = pl.read_csv(folder / "replenishment_proposals.csv")
     assert (
