@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.config import data_paths
+from models.segments import cli as segments_cli
 
 app = typer.Typer(
     help="Zhongtai: customer data hub for multi-channel e-commerce.", no_args_is_help=True
@@ -20,6 +21,7 @@ demo_app = typer.Typer(help="The demo brand.", no_args_is_help=True)
 app.add_typer(demo_app, name="demo")
 identity_app = typer.Typer(help="Identity resolution (OneID).", no_args_is_help=True)
 app.add_typer(identity_app, name="identity")
+app.add_typer(segments_cli.app, name="segments")
 console = Console()
 
 

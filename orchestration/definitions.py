@@ -2,7 +2,15 @@
 
 import dagster as dg
 
-from orchestration.defs import automation, identity, ingest, quality, replenishment, transform
+from orchestration.defs import (
+    automation,
+    identity,
+    ingest,
+    quality,
+    replenishment,
+    segments,
+    transform,
+)
 from orchestration.resources import dbt_resource
 
 defs = dg.Definitions(
@@ -11,8 +19,9 @@ defs = dg.Definitions(
         transform.warehouse_models,
         *identity.ASSETS,
         *replenishment.ASSETS,
+        *segments.ASSETS,
     ],
-    asset_checks=[*quality.CHECKS, *identity.CHECKS, *replenishment.CHECKS],
+    asset_checks=[*quality.CHECKS, *identity.CHECKS, *replenishment.CHECKS, *segments.CHECKS],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],
     schedules=[automation.daily_full_run],
