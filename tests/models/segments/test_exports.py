@@ -1,0 +1,146 @@
+"""Exports: consent at export time (a revocation between two exports removes the person in the
+delta), ad platforms get SHA-256 hashes only, manifests and the audit log count it all."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import re
+
+import polars as pl
+
+from ingest.config import connect
+from models.segments.exports import export_segment
+from models.segments.schema import SegmentDef
+from tests.models.segments.conftest import AS_OF, CUSTOMERS, add_consent
+
+T0 = dt.datetime(2025, 1, 1)
+RUN1 = dt.datetime(2025, 4, 1, 9, 0)
+RUN2 = dt.datetime(2025, 4, 1, 15, 0)  # same day: the delta still compares with RUN1
+ALL = ["C1", "C2", "C3", "C4"]
+
+
+def seg(purpose: str, destinations: list) -> SegmentDef:
+    return SegmentDef.model_validate(
+        {
+            "name": f"seg_{purpose}",
+            "description": "a test segment",
+            "owner": "me",
+            "purpose": purpose,
+            "destinations": destinations,
+            "where": {"tag": "x"},
+        }  # fmt: skip
+    )
+
+
+def export(path, segment, out, at, **kw):
+    con = connect(path, read_only=True)
+    try:
+        return {
+            r.destination: r
+            for r in export_segment(con, segment, ALL, out, at, AS_OF, "abc", "s.yml", **kw)
+        }
+    finally:
+        con.close()
+
+
+def test_revocation_between_two_exports_removes_the_person(warehouse, tmp_path):
+    out = tmp_path / "exports"
+    add_consent(warehouse, "k1", "phone", "+8613800138001", "sms", True, T0)
+    add_consent(warehouse, "k2", "phone", "+8613900139002", "sms", True, T0)
+    add_consent(warehouse, "k3", "email", "alice@example.com", "email", True, T0)  # not sms
+    first = export(warehouse, seg("sms", ["sms"]), out, RUN1)["sms"]
+    snap = pl.read_parquet(first.path / "snapshot.parquet")
+    assert snap.to_dicts() == [
+        {"customer_id": "C1", "phone": "+8613800138001"},
+        {"customer_id": "C2", "phone": "+8613900139002"},
+    ]
+    assert (first.added, first.removed) == (2, 0)
+    assert first.excluded == {"no_consent": 2, "consent_revoked": 0, "no_identifier": 0}
+
+    # C2 revokes SMS on the phone after the first export
+    add_consent(warehouse, "k4", "phone", "+8613900139002", "sms", False, dt.datetime(2025, 2, 1))
+    second = export(warehouse, seg("sms", ["sms"]), out, RUN2)["sms"]
+    assert pl.read_csv(second.path / "removed.csv").to_dicts() == [
+        {"customer_id": "C2", "phone": 8613900139002}  # CSV reader infers an int
+    ] or pl.read_parquet(second.path / "removed.parquet")["customer_id"].to_list() == ["C2"]
+    assert pl.read_parquet(second.path / "removed.parquet")["customer_id"].to_list() == ["C2"]
+    assert pl.read_parquet(second.path / "added.parquet").height == 0
+    assert pl.read_parquet(second.path / "snapshot.parquet")["customer_id"].to_list() == ["C1"]
+    manifest = json.loads((second.path / "manifest.json").read_text())
+    assert manifest["excluded"] == {"no_consent": 2, "consent_revoked": 1, "no_identifier": 0}
+    assert manifest["removed"] == 1 and manifest["definition_sha256"] == "abc"
+    with (out / "audit_log.csv").open() as fh:
+        audit = list(csv.DictReader(fh))
+    assert [(a["destination"], a["rows"], a["removed"]) for a in audit] == [
+        ("sms", "2", "0"),
+        ("sms", "1", "1"),
+    ]
+
+
+def test_consent_on_an_identifier_of_someone_else_does_not_count(warehouse, tmp_path):
+    add_consent(warehouse, "k1", "phone", "+8613700000000", "sms", True, T0)  # nobody's phone
+    r = export(warehouse, seg("sms", ["sms"]), tmp_path / "x", RUN1)["sms"]
+    assert r.rows == 0 and r.excluded["no_consent"] == 4
+
+
+def test_latest_event_wins_and_a_tie_revokes(warehouse, tmp_path):
+    add_consent(warehouse, "k1", "email", "alice@example.com", "email", False, T0)
+    add_consent(
+        warehouse, "k2", "email", "alice@example.com", "email", True, RUN1 - dt.timedelta(days=1)
+    )
+    add_consent(warehouse, "k3", "email", "carol@example.com", "email", True, T0)
+    add_consent(warehouse, "k4", "email", "carol@example.com", "email", False, T0)
+    r = export(warehouse, seg("email", ["email"]), tmp_path / "x", RUN1)["email"]
+    assert pl.read_parquet(r.path / "snapshot.parquet")["customer_id"].to_list() == ["C1"]
+    assert r.excluded["consent_revoked"] == 1
+
+
+def test_wechat_rows_are_openids_of_the_app(warehouse, tmp_path):
+    add_consent(warehouse, "k1", "phone", "+8613800138001", "wechat", True, T0)
+    r = export(warehouse, seg("wechat", [{"type": "wechat", "app": "gh_oa"}]), tmp_path, RUN1)
+    snap = pl.read_parquet(r["wechat__gh_oa"].path / "snapshot.parquet")
+    assert snap.to_dicts() == [{"customer_id": "C1", "appid": "gh_oa", "openid": "oOPENID1"}]
+
+
+def test_ad_exports_carry_only_hashes_of_normalised_identifiers(warehouse, tmp_path):
+    out = tmp_path / "ads"
+    for i, (typ, value) in enumerate(
+        [("phone", "+8613800138001"), ("phone", "+8613900139002"), ("email", "carol@example.com")]
+    ):
+        add_consent(warehouse, f"a{i}", typ, value, "ads", True, T0)
+    results = export(
+        warehouse, seg("ads", ["tencent_ads", "ocean_engine", "meta", "google"]), out, RUN1
+    )
+    h = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+    tencent = pl.read_parquet(results["tencent_ads"].path / "snapshot.parquet")
+    assert tencent.columns == ["SHA256_MOBILE_PHONE"]
+    assert set(tencent["SHA256_MOBILE_PHONE"]) == {h("13800138001"), h("13900139002")}
+    ocean = pl.read_parquet(results["ocean_engine"].path / "snapshot.parquet")
+    assert ocean.columns == ["MOBILE_HASH_SHA256"] and ocean.height == 2
+    meta = pl.read_parquet(results["meta"].path / "snapshot.parquet")
+    assert meta.columns == ["EMAIL", "PHONE"]
+    # C1 gave ads consent on the phone only: the customer is in, both their hashes go
+    assert h("8613800138001") in set(meta["PHONE"]) and h("alice@example.com") in set(meta["EMAIL"])
+    google = pl.read_parquet(results["google"].path / "snapshot.parquet")
+    assert google.columns == ["Email", "Phone"]
+    assert h("+8613800138001") in set(google["Phone"]) and h("carol@example.com") in set(
+        google["Email"]
+    )
+    # C3's only phone is masked: carol goes by e-mail only, never by 137****0003
+    raw = [c[k] for c in CUSTOMERS for k in ("customer_id", "phone", "email") if c[k]]
+    raw += [p[3:] for p in raw if p.startswith("+86")] + [p[1:] for p in raw if p.startswith("+")]
+    hexes = re.compile(r"^[0-9a-f]{64}$")
+    files = [
+        f for r in results.values() for f in r.path.iterdir() if f.suffix in (".csv", ".parquet")
+    ]
+    assert len(files) == 4 * 6
+    for f in files:
+        frame = pl.read_parquet(f) if f.suffix == ".parquet" else pl.read_csv(f, infer_schema=False)
+        for value in frame.melt()["value"].drop_nulls():
+            assert hexes.match(value), f"{f}: {value!r} is not a SHA-256 hex digest"
+        text = f.read_bytes()
+        for value in raw:
+            assert value.encode() not in text, f"{f} contains {value!r}"
