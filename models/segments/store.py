@@ -39,8 +39,11 @@ def now() -> dt.datetime:
 
 def as_of_date(con) -> dt.date:
     """The day relative windows count back from: the latest real order date in the warehouse
-    (the demo brand is a back-fill, so its "today" is its last day), else today."""
-    row = con.execute("SELECT max(order_date) FROM marts.fct_orders").fetchone()
+    (the demo brand is a back-fill, so its "today" is its last day; the customer 360 counts
+    its recency from the same day), else today."""
+    from models.segments.compiler import sources
+
+    row = con.execute(f"SELECT max(order_date) FROM ({sources()['orders'].sql})").fetchone()
     return row[0] if row and row[0] else dt.date.today()
 
 

@@ -65,6 +65,11 @@ def warehouse(tmp_path):
     for model in {customer_contract().model, "dim_customers", "fct_orders", "fct_order_lines"}:
         create_from_contract(con, model)
     insert(con, "marts.dim_customers", CUSTOMERS)
+    customers = customer_contract()
+    if customers.model != "dim_customers":
+        insert(con, customers.relation, [
+            {k: v for k, v in c.items() if k in customers.columns} for c in CUSTOMERS
+        ])  # fmt: skip
     for cid, channel, oid, day, amount, cur in ORDERS:
         insert(con, "marts.fct_orders", [{
             "channel": channel, "order_id": oid, "customer_id": cid, "order_date": day,
