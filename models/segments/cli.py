@@ -212,7 +212,7 @@ def export(
 ) -> None:
     """Export the segment's current members (as last materialised) to its destinations,
     consent applied now: snapshot, delta, manifest and an audit-log row per destination."""
-    from models.segments.exports import export_segment
+    from models.segments.exports import ExportRun, export_segment
     from models.segments.store import as_of_date, current_members, has_table, now
     from models.segments.yamlfile import display_path
 
@@ -232,8 +232,7 @@ def export(
             raise typer.Exit(1)
         members = current_members(con, name)
         try:
-            results = export_segment(
-                con,
+            run = ExportRun(
                 item.definition,
                 members,
                 data_paths().exports / "segments",
@@ -241,8 +240,8 @@ def export(
                 as_of_date(con),
                 item.sha256,
                 display_path(item.path),
-                destinations=destination or None,
             )
+            results = export_segment(con, run, destinations=destination or None)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from exc

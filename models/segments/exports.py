@@ -211,20 +211,34 @@ def _write(frame: pl.DataFrame, folder: Path, stem: str) -> list[str]:
     return [f"{stem}.parquet", f"{stem}.csv"]
 
 
-def export_destination(
-    con,
-    segment: SegmentDef,
-    dest: Destination,
-    members: list[str],
-    out_root: Path,
-    exported_at: dt.datetime,
-    as_of: dt.date,
-    definition_sha256: str,
-    definition_file: str,
-    actor: str | None = None,
-) -> ExportResult:
+@dataclass(frozen=True)
+class ExportRun:
+    """One export of one segment: who is in it, where the files go, what to record."""
+
+    segment: SegmentDef
+    members: list[str]
+    out_root: Path
+    exported_at: dt.datetime
+    as_of: dt.date
+    definition_sha256: str
+    definition_file: str
+    actor: str | None = None
+
+
+def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
     """Apply consent for the destination's purpose, write snapshot, delta and manifest, and
     append the audit row."""
+    segment, members, out_root, exported_at = (
+        run.segment,
+        run.members,
+        run.out_root,
+        run.exported_at,
+    )
+    as_of, definition_sha256, definition_file = (
+        run.as_of,
+        run.definition_sha256,
+        run.definition_file,
+    )
     purpose = DESTINATION_PURPOSE[dest.type]
     consent = latest_consent(con, purpose)
     member_frame = pl.DataFrame({"customer_id": members}, schema={"customer_id": pl.Utf8})
@@ -256,7 +270,7 @@ def export_destination(
         "no_identifier": no_identifier,
     }
     export_id = sha256(f"{segment.name}/{key}/{exported_at.isoformat()}")[:16]
-    actor = actor or getpass.getuser()
+    actor = run.actor or getpass.getuser()
     manifest = {
         "export_id": export_id,
         "segment": segment.name,
@@ -327,18 +341,10 @@ def export_destination(
 
 
 def export_segment(
-    con,
-    segment: SegmentDef,
-    members: list[str],
-    out_root: Path,
-    exported_at: dt.datetime,
-    as_of: dt.date,
-    definition_sha256: str,
-    definition_file: str,
-    destinations: list[str] | None = None,
-    actor: str | None = None,
+    con, run: ExportRun, destinations: list[str] | None = None
 ) -> list[ExportResult]:
     """Export to every destination of the segment (or the ones named)."""
+    segment = run.segment
     chosen = [
         d for d in segment.destination_list() if destinations is None or d.type in destinations
     ]
@@ -350,18 +356,4 @@ def export_segment(
                 f"segment {segment.name!r} has no destination {', '.join(unknown)}; "
                 f"its destinations: {', '.join(sorted(known))}"
             )
-    return [
-        export_destination(
-            con,
-            segment,
-            d,
-            members,
-            out_root,
-            exported_at,
-            as_of,
-            definition_sha256,
-            definition_file,
-            actor,
-        )  # fmt: skip
-        for d in chosen
-    ]
+    return [export_destination(con, run, d) for d in chosen]

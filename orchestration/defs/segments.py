@@ -18,7 +18,7 @@ import dagster as dg
 
 from ingest.config import connect
 from models.segments.contract import customer_contract
-from models.segments.exports import export_segment
+from models.segments.exports import ExportRun, export_segment
 from models.segments.registry import (
     PROFILES_DIR,
     Loaded,
@@ -173,8 +173,7 @@ def export_asset(path, root=PROFILES_DIR) -> dg.AssetsDefinition:
         con = connect(p.warehouse, read_only=True)
         try:
             members = current_members(con, name)
-            results = export_segment(
-                con,
+            run = ExportRun(
                 item.definition,
                 members,
                 p.exports / "segments",
@@ -184,6 +183,7 @@ def export_asset(path, root=PROFILES_DIR) -> dg.AssetsDefinition:
                 display_path(item.path),
                 actor=f"dagster run {context.run_id}",
             )
+            results = export_segment(con, run)
         finally:
             con.close()
         return dg.MaterializeResult(

@@ -12,7 +12,7 @@ import re
 import polars as pl
 
 from ingest.config import connect
-from models.segments.exports import export_segment
+from models.segments.exports import ExportRun, export_segment
 from models.segments.schema import SegmentDef
 from tests.models.segments.conftest import AS_OF, CUSTOMERS, add_consent
 
@@ -40,7 +40,9 @@ def export(path, segment, out, at, **kw):
     try:
         return {
             r.destination: r
-            for r in export_segment(con, segment, ALL, out, at, AS_OF, "abc", "s.yml", **kw)
+            for r in export_segment(
+                con, ExportRun(segment, ALL, out, at, AS_OF, "abc", "s.yml"), **kw
+            )
         }
     finally:
         con.close()
