@@ -22,7 +22,7 @@ import logging
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,12 +60,17 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class RawSource:
-    """A file read into string columns, one frame per entity, plus file-level rejects."""
+    """A file read into string columns, one frame per entity, plus file-level rejects.
+
+    The source record of a row (for quarantine and for telling exact duplicates from
+    conflicts) is produced on demand by ``raw_records``: building it for every row would cost
+    more than reading the file, and only rejected or repeated rows need it."""
 
     frames: dict[str, pl.DataFrame]
     rows: int
     rejects: list[dict] = field(default_factory=list)  # {row, field, code, reason, raw}
     unmapped: list[str] = field(default_factory=list)  # native columns no field reads
+    raw_records: Callable[[list[int]], dict[int, str]] = lambda rows: {}
 
 
 class UnreadableFile(ValueError):
@@ -75,13 +80,17 @@ class UnreadableFile(ValueError):
 def _decode(path: Path, encoding: str, errors: str = "strict") -> str:
     """Text of a landing file. A UTF-8 byte-order mark wins; ``auto`` tries UTF-8, then
     GB18030 (the superset of GBK that Chinese platforms export)."""
-    data = path.read_bytes()
+    return _decode_bytes(path.read_bytes(), encoding, errors)[0]
+
+
+def _decode_bytes(data: bytes, encoding: str, errors: str = "strict") -> tuple[str, str]:
+    """``(text, codec)``; see ``_decode``."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors)
+        return data[3:].decode("utf-8", errors), "utf-8-sig"
     candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
     for enc in candidates:
         try:
-            return data.decode(enc, errors)
+            return data.decode(enc, errors), enc
         except UnicodeDecodeError as exc:
             last = exc
     raise UnreadableFile(
@@ -90,22 +99,94 @@ def _decode(path: Path, encoding: str, errors: str = "strict") -> str:
     )
 
 
-def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[dict]]:
+def _utf8_bytes(path: Path, encoding: str) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes without a byte-order mark (what polars reads), and its text."""
+    data = path.read_bytes()
+    text, codec = _decode_bytes(data, encoding)
+    if codec == "utf-8":
+        return data, text
+    return text.encode("utf-8"), text
+
+
+# Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
+# (a lone CR, VT, FF, FS/GS/RS, NEL, LS, PS): a file holding one is read the slow, exact way.
+_ODD_BREAKS = re.compile(rb"\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+_QUOTED = r'"[^"]*"'
+
+
+def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[dict], Callable]:
     """All cells as strings; header cells trimmed. Rows with the wrong number of cells
-    (a truncated file) are returned as rejects, not guessed at."""
-    text = _decode(path, source.encoding)
+    (a truncated file) are returned as rejects, not guessed at.
+
+    polars reads the file when a vectorised check proves every line is one record with as
+    many cells as the header (cells counted outside quotes, lines counted against the rows
+    polars returns); any other file (ragged rows, quoted line breaks, blank lines, a repeated
+    header name) is read record by record with the csv module, which names each bad row."""
     delim = source.delimiter or ("\t" if source.format == "tsv" else ",")
+    data, text = _utf8_bytes(path, source.encoding)
+    fast = _read_delimited_polars(data, text, delim)
+    if fast is not None:
+        return fast
+    return _read_delimited_python(text, delim)
+
+
+def _read_delimited_polars(data: bytes, text: str, delim: str):
+    head, sep, body = text.partition("\n")
+    header = [h.strip() for h in head.rstrip("\r").split(delim)]
+    if not sep or not body or '"' in head or len(set(header)) != len(header):
+        return None
+    if _ODD_BREAKS.search(data) or len(delim) != 1:
+        return None
+    lines = body.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    cells = (
+        pl.Series(lines, dtype=pl.String)
+        .str.strip_suffix("\r")
+        .str.replace_all(_QUOTED, "")
+        .str.count_matches(re.escape(delim))
+    )
+    if cells.len() == 0 or cells.min() != len(header) - 1 or cells.max() != len(header) - 1:
+        return None  # blank or ragged lines, or quotes spanning lines
+    try:
+        frame = pl.read_csv(
+            data,
+            separator=delim,
+            infer_schema=False,
+            has_header=True,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.width != len(header) or frame.height != len(lines):
+        return None
+    if frame.null_count().pipe(lambda n: n.sum_horizontal()[0] if n.width else 0):
+        return None
+    frame = frame.rename(dict(zip(frame.columns, header, strict=True))).with_row_index(ROW, 1)
+    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+
+    def raw_records(rows: list[int]) -> dict[int, str]:
+        sub = frame.filter(pl.col(ROW).is_in(rows))
+        return {
+            r[-1]: json.dumps(dict(zip(header, r[:-1], strict=True)), ensure_ascii=False)
+            for r in sub.select(*header, ROW).iter_rows()
+        }
+
+    return frame, [], raw_records
+
+
+def _read_delimited_python(text: str, delim: str):
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return pl.DataFrame({ROW: [], RAW: []}, schema={ROW: pl.Int64, RAW: pl.String}), []
+        return pl.DataFrame({ROW: []}, schema={ROW: pl.Int64}), [], lambda rows: {}
     cols: list[list[str | None]] = [[] for _ in header]
-    rows, raws, rejects = [], [], []
+    rows, raws, rejects = [], {}, []
     for i, rec in enumerate(reader, start=1):
         if not rec:
             continue
-        raw = json.dumps(dict(zip(header, rec, strict=False)), ensure_ascii=False)
         if len(rec) != len(header):
             rejects.append(
                 {
@@ -118,13 +199,13 @@ def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[d
                 }
             )
             continue
+        raws[i] = json.dumps(dict(zip(header, rec, strict=False)), ensure_ascii=False)
         for c, v in zip(cols, rec, strict=True):
             c.append(v)
         rows.append(i)
-        raws.append(raw)
     data = {h: pl.Series(h, c, dtype=pl.String) for h, c in zip(header, cols, strict=True)}
-    frame = pl.DataFrame({**data, ROW: pl.Series(rows, dtype=pl.Int64), RAW: raws})
-    return frame, rejects
+    frame = pl.DataFrame({**data, ROW: pl.Series(rows, dtype=pl.Int64)})
+    return frame, rejects, lambda wanted: {r: raws[r] for r in wanted if r in raws}
 
 
 def _resolve(ctx: dict, path: str):
@@ -170,11 +251,158 @@ def _contexts(obj: dict, explode: list[str]) -> Iterable[dict]:
 
 
 def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
-    """One JSON object per line. A line that is not JSON is a reject naming the line."""
-    text = _decode(path, source.encoding)
+    """One JSON object per line. A line that is not JSON is a reject naming the line.
+
+    polars parses the file with a schema built from the paths the spec reads (every leaf as
+    text); a file it cannot take exactly (a malformed line, a blank line, a value whose type
+    differs from the paths, a leaf holding an object) is read line by line with ``json``."""
+    data, text = _utf8_bytes(path, source.encoding)
+    fast = _read_ndjson_polars(data, text, source)
+    return fast if fast is not None else _read_ndjson_python(text, source)
+
+
+# JSON numbers with a fraction or an exponent: Python's json gives floats, whose text
+# (``str(float)``: ``12.0``, ``1e-05``) polars does not reproduce, so they are quoted first.
+_FLOAT_TOKEN = re.compile(
+    rb"(?<=[:\[,])(\s*)(-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+))(?=\s*[,}\]])"
+)
+_NEG_ZERO = re.compile(rb"(?<=[:\[,])(\s*)-0(?=\s*[,}\]])")
+
+
+def _json_schema(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]]] | None:
+    """The polars schema of the paths a source reads, and per entity the expression path of
+    each native name (``None`` when the paths need more than one type at one place)."""
+    tree: dict = {}
+    exprs: dict[str, dict[str, list]] = {}
+    groups = set(re.compile(source.path_fields).groupindex) if source.path_fields else set()
+    for name, espec in source.entities.items():
+        levels = espec.explode
+        base_of = {}
+        for j, level in enumerate(levels):  # where a level's items live in the tree
+            base_of[level] = (base_of[levels[j - 1]] if j else []) + [level, "*"]
+        exprs[name] = {}
+        for native in sorted(_native_names(espec)):
+            parts = native.split(".")
+            if parts[0] == "path" and len(parts) == 2 and parts[1] in groups:
+                exprs[name][native] = None  # filled from the file's path later
+                continue
+            if parts[0] in base_of:
+                full, level = base_of[parts[0]] + parts[1:], parts[0]
+            else:
+                full, level = parts, None
+            if not parts[-1] or full[-1] == "*":
+                return None
+            steps = ["*" if p.isdigit() else p for p in full]
+            node = tree
+            for k, step in enumerate(steps):
+                leaf = k == len(steps) - 1
+                child = node.get(step)
+                if leaf:
+                    if child is None:
+                        node[step] = "leaf"
+                    elif child != "leaf":
+                        return None
+                else:
+                    if child is None:
+                        child = node[step] = {}
+                    elif child == "leaf":
+                        return None
+                    node = child
+            exprs[name][native] = [level, parts[1:] if level else parts]
+    for level_nodes in _walk(tree):
+        if "*" in level_nodes and len(level_nodes) > 1:
+            return None
+    return tree, exprs
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for child in node.values():
+            yield from _walk(child)
+
+
+def _dtype(node) -> pl.DataType:
+    if node == "leaf":
+        return pl.String
+    if "*" in node:
+        return pl.List(_dtype(node["*"]))
+    return pl.Struct({k: _dtype(v) for k, v in node.items()})
+
+
+def _path_expr(base: pl.Expr, parts: list[str]) -> pl.Expr:
+    e = base
+    for p in parts:
+        e = e.list.get(int(p), null_on_oob=True) if p.isdigit() else e.struct.field(p)
+    return e
+
+
+def _read_ndjson_polars(data: bytes, text: str, source: SourceSpec) -> RawSource | None:
+    built = _json_schema(source)
+    if built is None or not data.strip() or _ODD_BREAKS.search(data):
+        return None
+    tree, exprs = built
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    nonblank = [bool(ln.strip()) for ln in lines]
+    n = len(lines)
+    while n and not nonblank[n - 1]:  # trailing blank lines are counted, like splitlines()
+        n -= 1
+    if not all(nonblank[:n]):
+        return None  # blank lines inside: polars would renumber the lines after them
+    if _FLOAT_TOKEN.search(data) or _NEG_ZERO.search(data):
+        data = _NEG_ZERO.sub(rb"\g<1>0", data)
+        data = _FLOAT_TOKEN.sub(lambda m: m[1] + b'"' + repr(float(m[2])).encode() + b'"', data)
+    schema = {k: _dtype(v) for k, v in tree.items()}
+    try:
+        root = pl.read_ndjson(io.BytesIO(data), schema=schema or {"__none": pl.String})
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if root.height != n:
+        return None
+    root = root.with_row_index(ROW, 1).with_columns(pl.col(ROW).cast(pl.Int64))
+    frames = {}
+    for name, espec in source.entities.items():
+        frame = root
+        items = {}
+        for j, level in enumerate(espec.explode):
+            parent = pl.col(items[espec.explode[j - 1]]) if j else pl.col(level).alias(level)
+            src = parent.struct.field(level) if j else pl.col(level)
+            col = f"__item{j}"
+            frame = (
+                frame.with_columns(src.alias(col)).filter(pl.col(col).list.len() > 0).explode(col)
+            )
+            items[level] = col
+        cols = []
+        for native, where in exprs[name].items():
+            if where is None:
+                cols.append(pl.lit(None, dtype=pl.String).alias(native))
+                continue
+            level, parts = where
+            base = pl.col(items[level]) if level else pl.col(parts[0])
+            rest = parts if level else parts[1:]
+            cols.append(_path_expr(base, rest).alias(native))
+        frames[name] = frame.select(*cols, pl.col(ROW))
+    for frame in frames.values():  # a leaf holding an object: Python sorts its keys
+        for c in frame.columns:
+            if (
+                c != ROW
+                and frame[c].str.starts_with("{").any() | frame[c].str.starts_with("[").any()
+            ):
+                return None
+
+    def raw_records(rows: list[int]) -> dict[int, str]:
+        return {r: lines[r - 1].removesuffix("\r") for r in rows if 0 < r <= len(lines)}
+
+    return RawSource(frames, len(lines), [], [], raw_records)
+
+
+def _read_ndjson_python(text: str, source: SourceSpec) -> RawSource:
     paths = {name: sorted(_native_names(espec)) for name, espec in source.entities.items()}
     cols = {name: {p: [] for p in ps} for name, ps in paths.items()}
-    meta = {name: {ROW: [], RAW: []} for name in paths}
+    meta = {name: [] for name in paths}
+    raws: dict[int, str] = {}
     rejects = []
     n = 0
     for n, line in enumerate(text.splitlines(), start=1):
@@ -195,20 +423,20 @@ def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
                 }
             )
             continue
+        raws[n] = line
         for name, espec in source.entities.items():
             for ctx in _contexts(obj, espec.explode):
                 for p in paths[name]:
                     cols[name][p].append(_to_text(_resolve(ctx, p)))
-                meta[name][ROW].append(n)
-                meta[name][RAW].append(line)
+                meta[name].append(n)
     frames = {}
     for name in paths:
         data = {p: pl.Series(p, v, dtype=pl.String) for p, v in cols[name].items()}
         frames[name] = pl.DataFrame(
-            {**data, ROW: pl.Series(meta[name][ROW], dtype=pl.Int64), RAW: meta[name][RAW]},
-            schema={**{p: pl.String for p in data}, ROW: pl.Int64, RAW: pl.String},
+            {**data, ROW: pl.Series(meta[name], dtype=pl.Int64)},
+            schema={**{p: pl.String for p in data}, ROW: pl.Int64},
         )
-    return RawSource(frames, n, rejects)
+    return RawSource(frames, n, rejects, [], lambda rows: {r: raws[r] for r in rows if r in raws})
 
 
 def _all_specs(espec: EntitySpec) -> list[FieldSpec | IdentifierSpec]:
@@ -244,11 +472,11 @@ def read_source(path: Path, source: SourceSpec, rel: str | None = None) -> RawSo
 def _read_source(path: Path, source: SourceSpec) -> RawSource:
     if source.format == "ndjson":
         return read_ndjson(path, source)
-    frame, rejects = read_delimited(path, source)
+    frame, rejects, raw_records = read_delimited(path, source)
     used = set().union(*(_native_names(e) for e in source.entities.values()))
-    unmapped = [c for c in frame.columns if c not in used and c not in (ROW, RAW)]
+    unmapped = [c for c in frame.columns if c not in used and c != ROW]
     frames = {name: frame for name in source.entities}
-    return RawSource(frames, frame.height + len(rejects), rejects, unmapped)
+    return RawSource(frames, frame.height + len(rejects), rejects, unmapped, raw_records)
 
 
 # ----------------------------------------------------------------------------- mapping
@@ -327,15 +555,24 @@ class EntityResult:
     identifiers: pl.DataFrame
 
 
+def _no_raw(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(RAW))
+
+
 def map_entity(
     frame: pl.DataFrame,
     entity: str,
     espec: EntitySpec,
     spec: ChannelSpec,
     now: dt.datetime | None = None,
+    with_raw: Callable[[pl.DataFrame], pl.DataFrame] = _no_raw,
 ) -> EntityResult:
     """Native string columns -> canonical columns; rows with any error are rejected with
-    every reason, naming the field and the native column."""
+    every reason, naming the field and the native column.
+
+    ``with_raw`` adds the source record (``RAW``) to a frame of ``FILE``/``ROW``: it is
+    asked only for rejected rows and for rows that repeat a key. The reasons are built only
+    for the rows whose checks fail (a first pass computes the checks alone)."""
     columns = ENTITIES[entity]["columns"]
     for cond in espec.filters:
         if cond.field in frame.columns:
@@ -392,33 +629,46 @@ def map_entity(
         )
         bad = kind.is_not_null() & ~kind.is_in(list(ispec.type_map))
         errors.append((bad, ispec.type_from, "unknown_value", msg))
-    if errors:
+    failed = (
+        pl.any_horizontal([c for c, _, _, _ in errors]).fill_null(False)
+        if errors
+        else pl.lit(False)
+    )
+    mapped = frame.select(*exprs, pl.col(FILE), pl.col(UID), pl.col(ROW), failed.alias("__failed"))
+    suspects = mapped.filter(pl.col("__failed"))
+    if suspects.height:
         reason = pl.concat_str(
             [pl.when(c).then(m) for c, _, _, m in errors], separator="; ", ignore_nulls=True
         )
         first_field = pl.coalesce([pl.when(c).then(pl.lit(f)) for c, f, _, _ in errors])
         first_code = pl.coalesce([pl.when(c).then(pl.lit(k)) for c, _, k, _ in errors])
+        why = (
+            frame.filter(pl.col(UID).is_in(suspects[UID].implode()))
+            .select(
+                pl.col(UID),
+                pl.when(reason == "").then(None).otherwise(reason).alias("__reason"),
+                first_field.alias("__field"),
+                first_code.alias("__code"),
+            )
+            .filter(pl.col("__reason").is_not_null())
+        )
+        good = mapped.join(why.select(UID), on=UID, how="anti", maintain_order="left")
+        bad = suspects.join(why, on=UID, how="inner", maintain_order="left")
     else:
-        reason = first_field = first_code = pl.lit(None, dtype=pl.String)
-    mapped = frame.select(
-        *exprs,
-        pl.col(FILE),
-        pl.col(UID),
-        pl.col(ROW),
-        pl.col(RAW),
-        reason.alias("__reason"),
-        first_field.alias("__field"),
-        first_code.alias("__code"),
-    ).with_columns(
-        pl.when(pl.col("__reason") == "").then(None).otherwise("__reason").alias("__reason")
-    )
+        good = mapped
+        bad = suspects.with_columns(
+            pl.lit(None, pl.String).alias(c) for c in ("__reason", "__field", "__code")
+        )
+    good = good.drop("__failed")
     # fill the canonical columns the spec does not map
-    for name, dtype in columns.items():
-        if name not in mapped.columns:
-            mapped = mapped.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    good = good.with_columns(
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in columns.items()
+        if name not in good.columns
+    )
     ts = ENTITIES[entity]["ts"]
     if ts and "business_date" in columns:
-        mapped = mapped.with_columns(
+        good = good.with_columns(
             pl.col(ts)
             .dt.replace_time_zone("UTC")
             .dt.convert_time_zone(spec.timezone)
@@ -426,25 +676,22 @@ def map_entity(
             .alias("business_date")
         )
     for name, expr in DERIVED.get(entity, {}).items():
-        mapped = mapped.with_columns(
-            pl.coalesce(pl.col(name), expr).cast(columns[name]).alias(name)
-        )
-    for name in NAME_COLUMNS.get(entity, ()):
-        mapped = mapped.with_columns(name_expr(pl.col(name)).alias(name))
+        good = good.with_columns(pl.coalesce(pl.col(name), expr).cast(columns[name]).alias(name))
+    names = [n for n in NAME_COLUMNS.get(entity, ()) if n in good.columns]
+    if names:
+        good = good.with_columns(name_expr(pl.col(n)).alias(n) for n in names)
     if spec.currency and "currency" in columns:
-        mapped = mapped.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
+        good = good.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
 
-    bad = mapped.filter(pl.col("__reason").is_not_null())
-    good = mapped.filter(pl.col("__reason").is_null())
     key = ENTITIES[entity]["key"]
     if espec.one_row_per:
-        good = good.sort(FILE, ROW).unique(
+        good = good.sort(FILE, ROW, UID).unique(
             subset=[FILE, *espec.one_row_per], keep="first", maintain_order=True
         )
     else:
-        good, dups = _split_duplicates(good, key)
+        good, dups = _split_duplicates(good, key, with_raw)
         bad = pl.concat([bad, dups], how="diagonal_relaxed")
-    rejected = bad.select(
+    rejected = with_raw(bad.sort(UID).select(FILE, ROW, "__field", "__code", "__reason")).select(
         pl.lit(entity).alias("entity"),
         pl.col("__field").alias("field"),
         pl.col("__code").alias("reason_code"),
@@ -458,17 +705,25 @@ def map_entity(
     return EntityResult(kept, rejected, idents)
 
 
-def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _split_duplicates(
+    good: pl.DataFrame, key: list[str], with_raw: Callable[[pl.DataFrame], pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows repeating an earlier row's key are rejected: as an exact duplicate when the whole
     source record is identical, as a conflict otherwise. The first occurrence is kept."""
-    good = good.sort(FILE, ROW).with_columns(
-        pl.col(ROW).first().over([FILE, *key]).alias("__first"),
-        pl.col(RAW).first().over([FILE, *key]).alias("__first_raw"),
+    good = good.sort(FILE, ROW, UID).with_columns(
+        pl.col(ROW).first().over([FILE, *key]).alias("__first")
     )
     dup = pl.col(ROW) != pl.col("__first")
+    if not good.select(dup.any()).item():
+        return good.drop("__first"), good.clear().drop("__first")
+    dups = with_raw(good.filter(dup))
+    firsts = with_raw(
+        dups.select(FILE, pl.col("__first").alias(ROW)).unique(maintain_order=True)
+    ).select(FILE, pl.col(ROW).alias("__first"), pl.col(RAW).alias("__first_raw"))
+    dups = dups.join(firsts, on=[FILE, "__first"], how="left", maintain_order="left")
     key_text = pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key], separator="/")
     same = pl.col(RAW) == pl.col("__first_raw")
-    dups = good.filter(dup).with_columns(
+    dups = dups.with_columns(
         pl.when(same)
         .then(pl.lit("duplicate_row"))
         .otherwise(pl.lit("conflicting_duplicate"))
@@ -486,7 +741,7 @@ def _split_duplicates(good: pl.DataFrame, key: list[str]) -> tuple[pl.DataFrame,
         )
         .alias("__reason"),
     )
-    return good.filter(~dup).drop("__first", "__first_raw"), dups.drop("__first", "__first_raw")
+    return good.filter(~dup).drop("__first"), dups.drop("__first", "__first_raw", RAW)
 
 
 def _identifiers(
@@ -738,6 +993,22 @@ def load_batch(
             "ingested_at": TS,
         },
     )
+
+    def with_raw(df: pl.DataFrame) -> pl.DataFrame:
+        """``df`` with the source record of each (FILE, ROW), asked of the file's reader."""
+        df = df.drop(RAW, strict=False)
+        parts = [pl.DataFrame(schema={FILE: pl.Int32, ROW: pl.Int64, RAW: pl.String})]
+        wanted = df.select(FILE, ROW).unique().partition_by(FILE, as_dict=True)
+        for (i,), sub in wanted.items():
+            recs = raws[i][1].raw_records(sub[ROW].to_list())
+            parts.append(
+                pl.DataFrame(
+                    {FILE: [i] * len(recs), ROW: list(recs), RAW: list(recs.values())},
+                    schema={FILE: pl.Int32, ROW: pl.Int64, RAW: pl.String},
+                )
+            )
+        return df.join(pl.concat(parts), on=[FILE, ROW], how="left", maintain_order="left")
+
     # files with the same columns are mapped together; a file missing a column stays apart
     groups: dict[tuple, list[int]] = {}
     for i, (_, raw) in enumerate(raws):
@@ -755,7 +1026,7 @@ def load_batch(
                     for i in members
                 ]
             )
-            res = map_entity(frame, entity, espec, spec, ingested_at)
+            res = map_entity(frame, entity, espec, spec, ingested_at, with_raw)
             kept[entity].append(res.kept)
             quarantine.append(res.rejected)
             idents.append(res.identifiers)
@@ -767,7 +1038,7 @@ def load_batch(
             rejects = _reject_frame(raw.rejects).with_columns(pl.lit(i, pl.Int32).alias(FILE))
             quarantine.append(rejects)
             covered.append(rejects.select(FILE, "source_row"))
-    quarantine.append(_uncovered_rows(raws, pl.concat(covered), source))
+    quarantine.append(_uncovered_rows(raws, pl.concat(covered), source, with_raw))
 
     def finish(frames: list[pl.DataFrame], columns: list[str]) -> dict:
         frame = pl.concat(frames, how="diagonal_relaxed").join(lineage, on=FILE, how="left")
@@ -791,7 +1062,7 @@ def load_batch(
             outcome.kept[entity] = 0 if part is None else part.height
         q = q_parts.get((i,))
         if q is not None and q.height:
-            q = q.sort("source_row", "entity")
+            q = q.sort("source_row", "entity", maintain_order=True)
             writes.append((q, paths.quarantine / name))
             outputs.append(paths.quarantine / name)
             outcome.quarantined = q.height
@@ -850,7 +1121,10 @@ def quarantine_whole_file(
 
 
 def _uncovered_rows(
-    raws: list[tuple[_Item, RawSource]], covered: pl.DataFrame, source: SourceSpec
+    raws: list[tuple[_Item, RawSource]],
+    covered: pl.DataFrame,
+    source: SourceSpec,
+    with_raw: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> pl.DataFrame:
     """Source rows that no entity took (e.g. a receipt type no filter names): quarantined."""
     roots = [n for n, e in source.entities.items() if not e.explode]
@@ -859,12 +1133,17 @@ def _uncovered_rows(
         return empty
     every = pl.concat(
         [
-            raw.frames[roots[0]].select(pl.lit(i, pl.Int32).alias(FILE), ROW, RAW)
+            raw.frames[roots[0]].select(pl.lit(i, pl.Int32).alias(FILE), ROW)
             for i, (_, raw) in enumerate(raws)
         ]
     )
-    missing = every.join(covered.rename({"source_row": ROW}).unique(), on=[FILE, ROW], how="anti")
-    return missing.select(
+    missing = every.join(
+        covered.rename({"source_row": ROW}).unique(),
+        on=[FILE, ROW],
+        how="anti",
+        maintain_order="left",
+    )
+    return with_raw(missing).select(
         pl.lit("*").alias("entity"),
         pl.lit(None, dtype=pl.String).alias("field"),
         pl.lit("unmatched_row").alias("reason_code"),
