@@ -110,7 +110,26 @@ def _utf8_bytes(path: Path, encoding: str) -> tuple[bytes, str]:
 
 # Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
 # (a lone CR, VT, FF, FS/GS/RS, NEL, LS, PS): a file holding one is read the slow, exact way.
-_ODD_BREAKS = re.compile(rb"\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+_ODD_BREAKS = (
+    b"\x0b",
+    b"\x0c",
+    b"\x1c",
+    b"\x1d",
+    b"\x1e",
+    b"\x1f",
+    b"\xc2\x85",
+    b"\xe2\x80\xa8",
+    b"\xe2\x80\xa9",
+)
+
+
+def _odd_breaks(data: bytes) -> bool:
+    """Whether the file has a line break polars would not split on (or a lone CR)."""
+    if any(b in data for b in _ODD_BREAKS):
+        return True
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
 _QUOTED = r'"[^"]*"'
 
 
@@ -135,7 +154,7 @@ def _read_delimited_polars(data: bytes, text: str, delim: str):
     header = [h.strip() for h in head.rstrip("\r").split(delim)]
     if not sep or not body or '"' in head or len(set(header)) != len(header):
         return None
-    if _ODD_BREAKS.search(data) or len(delim) != 1:
+    if len(delim) != 1 or _odd_breaks(data):
         return None
     lines = body.split("\n")
     if lines[-1] == "":
@@ -261,12 +280,15 @@ def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
     return fast if fast is not None else _read_ndjson_python(text, source)
 
 
-# JSON numbers with a fraction or an exponent: Python's json gives floats, whose text
-# (``str(float)``: ``12.0``, ``1e-05``) polars does not reproduce, so they are quoted first.
-_FLOAT_TOKEN = re.compile(
-    rb"(?<=[:\[,])(\s*)(-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+))(?=\s*[,}\]])"
-)
-_NEG_ZERO = re.compile(rb"(?<=[:\[,])(\s*)-0(?=\s*[,}\]])")
+# JSON numbers with a fraction or an exponent, and -0: Python's json reads floats (and 0),
+# whose text (``str(12.0)`` is ``12.0``, ``str(1e-05)``) polars does not reproduce. Such
+# tokens are quoted with a marker before polars parses the file, and their marked values are
+# turned into Python's text afterwards. (Inside a JSON string the quoting breaks the line,
+# and the file goes the slow, exact way.)
+_NUMBER = r"-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)|-0"
+_HAS_FLOAT = rf"[:\[,]\s*(?:{_NUMBER})\s*[,}}\]]"
+_FLOAT_TOKEN = rf"([:\[,]\s*)({_NUMBER})(\s*[,}}\]])"
+_MARK = "\ue000"  # a private-use character: no export writes it
 
 
 def _json_schema(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]]] | None:
@@ -339,36 +361,34 @@ def _path_expr(base: pl.Expr, parts: list[str]) -> pl.Expr:
 
 def _read_ndjson_polars(data: bytes, text: str, source: SourceSpec) -> RawSource | None:
     built = _json_schema(source)
-    if built is None or not data.strip() or _ODD_BREAKS.search(data):
+    if built is None or _MARK in text or _odd_breaks(data):
         return None
     tree, exprs = built
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    nonblank = [bool(ln.strip()) for ln in lines]
-    n = len(lines)
-    while n and not nonblank[n - 1]:  # trailing blank lines are counted, like splitlines()
-        n -= 1
-    if not all(nonblank[:n]):
+    body = text.rstrip()
+    if not body:
+        return None
+    whole = pl.Series([body])
+    if whole.str.contains(r"(?:^|\n)[ \t\r]*\n").item():
         return None  # blank lines inside: polars would renumber the lines after them
-    if _FLOAT_TOKEN.search(data) or _NEG_ZERO.search(data):
-        data = _NEG_ZERO.sub(rb"\g<1>0", data)
-        data = _FLOAT_TOKEN.sub(lambda m: m[1] + b'"' + repr(float(m[2])).encode() + b'"', data)
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)  # as splitlines() counts
+    if whole.str.contains(_HAS_FLOAT).item():
+        marked = rf'${{1}}"{_MARK}${{2}}"${{3}}'
+        whole = whole.str.replace_all(_FLOAT_TOKEN, marked).str.replace_all(_FLOAT_TOKEN, marked)
+        data = whole.item().encode("utf-8")
     schema = {k: _dtype(v) for k, v in tree.items()}
     try:
         root = pl.read_ndjson(io.BytesIO(data), schema=schema or {"__none": pl.String})
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    if root.height != n:
+    if root.height != body.count("\n") + 1:
         return None
     root = root.with_row_index(ROW, 1).with_columns(pl.col(ROW).cast(pl.Int64))
     frames = {}
     for name, espec in source.entities.items():
         frame = root
-        items = {}
+        items: dict[str, str] = {}
         for j, level in enumerate(espec.explode):
-            parent = pl.col(items[espec.explode[j - 1]]) if j else pl.col(level).alias(level)
-            src = parent.struct.field(level) if j else pl.col(level)
+            src = pl.col(items[espec.explode[j - 1]]).struct.field(level) if j else pl.col(level)
             col = f"__item{j}"
             frame = (
                 frame.with_columns(src.alias(col)).filter(pl.col(col).list.len() > 0).explode(col)
@@ -381,21 +401,35 @@ def _read_ndjson_polars(data: bytes, text: str, source: SourceSpec) -> RawSource
                 continue
             level, parts = where
             base = pl.col(items[level]) if level else pl.col(parts[0])
-            rest = parts if level else parts[1:]
-            cols.append(_path_expr(base, rest).alias(native))
-        frames[name] = frame.select(*cols, pl.col(ROW))
-    for frame in frames.values():  # a leaf holding an object: Python sorts its keys
-        for c in frame.columns:
-            if (
-                c != ROW
-                and frame[c].str.starts_with("{").any() | frame[c].str.starts_with("[").any()
-            ):
-                return None
+            cols.append(_path_expr(base, parts if level else parts[1:]).alias(native))
+        frame = frame.select(*cols, pl.col(ROW))
+        leaves = [c for c in frame.columns if c != ROW]
+        if not leaves:
+            frames[name] = frame
+            continue
+        starts = frame.select(
+            pl.any_horizontal(
+                pl.col(c).str.starts_with("{") | pl.col(c).str.starts_with("[") for c in leaves
+            )
+            .any()
+            .alias("nested"),
+            *(pl.col(c).str.starts_with(_MARK).any().alias(c) for c in leaves),
+        ).row(0, named=True)
+        if starts.pop("nested"):
+            return None  # a leaf holding an object or a list: Python writes it with sorted keys
+        fixes = []
+        for c, marked in starts.items():
+            if marked:
+                values = frame[c].filter(frame[c].str.starts_with(_MARK)).unique().to_list()
+                as_python = {v: _to_text(json.loads(v[1:])) for v in values}
+                fixes.append(pl.col(c).replace(as_python))
+        frames[name] = frame.with_columns(fixes) if fixes else frame
 
     def raw_records(rows: list[int]) -> dict[int, str]:
-        return {r: lines[r - 1].removesuffix("\r") for r in rows if 0 < r <= len(lines)}
+        lines = text.splitlines()
+        return {r: lines[r - 1] for r in rows if 0 < r <= len(lines)}
 
-    return RawSource(frames, len(lines), [], [], raw_records)
+    return RawSource(frames, n_lines, [], [], raw_records)
 
 
 def _read_ndjson_python(text: str, source: SourceSpec) -> RawSource:
@@ -584,12 +618,17 @@ def map_entity(
     frame = frame.with_row_index(UID)
     exprs: list[pl.Expr] = []
     errors: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (condition, field, code, message)
-    for name, fspec in espec.fields.items():
-        raw, missing = _raw_expr(fspec, frame)
+    # Three stages, each column computed once: the cleaned native text of every field
+    # (``__r<i>``), its typed value (the canonical name), then the checks on both.
+    texts: list[pl.Expr] = []
+    for i, (name, fspec) in enumerate(espec.fields.items()):
+        raw_text, missing = _raw_expr(fspec, frame)
         if fspec.extract is not None:  # a value the pattern does not match reads as empty
-            raw = raw.str.extract(fspec.extract, 1)
-        typed = _typed(raw, fspec, columns[name], spec.timezone)
-        exprs.append(typed.alias(name))
+            raw_text = raw_text.str.extract(fspec.extract, 1)
+        texts.append(raw_text.alias(f"__r{i}"))
+        raw = pl.col(f"__r{i}")
+        exprs.append(_typed(raw, fspec, columns[name], spec.timezone).alias(name))
+        typed = pl.col(name)
         src = "+".join(fspec.sources)
         label = f"{name} <- {src}" if src else name
         if missing and fspec.required:
@@ -613,14 +652,15 @@ def map_entity(
             errors.append(
                 (typed > pl.lit(now + _FUTURE_SLACK), src or name, "future_timestamp", msg)
             )
-    for label, ispec in espec.identifiers.items():
+    for j, (label, ispec) in enumerate(espec.identifiers.items()):
         if ispec.type_from is None:
             continue
         if ispec.type_from not in frame.columns:
             msg = f"{label}: column {ispec.type_from!r} (identifier kind) is missing from the file"
             errors.append((pl.lit(True), ispec.type_from, "missing_column", pl.lit(msg)))
             continue
-        kind = _clean(pl.col(ispec.type_from))
+        texts.append(_clean(pl.col(ispec.type_from)).alias(f"__k{j}"))
+        kind = pl.col(f"__k{j}")
         msg = pl.format(
             "{}: identifier kind '{}' is not in {}",
             pl.lit(label),
@@ -634,7 +674,14 @@ def map_entity(
         if errors
         else pl.lit(False)
     )
-    mapped = frame.select(*exprs, pl.col(FILE), pl.col(UID), pl.col(ROW), failed.alias("__failed"))
+    staged = (
+        frame.lazy()
+        .select(*texts, pl.col(FILE), pl.col(UID), pl.col(ROW))
+        .with_columns(exprs)
+        .with_columns(failed.alias("__failed"))
+        .collect()
+    )
+    mapped = staged.select(*espec.fields, FILE, UID, ROW, "__failed")
     suspects = mapped.filter(pl.col("__failed"))
     if suspects.height:
         reason = pl.concat_str(
@@ -643,7 +690,7 @@ def map_entity(
         first_field = pl.coalesce([pl.when(c).then(pl.lit(f)) for c, f, _, _ in errors])
         first_code = pl.coalesce([pl.when(c).then(pl.lit(k)) for c, _, k, _ in errors])
         why = (
-            frame.filter(pl.col(UID).is_in(suspects[UID].implode()))
+            staged.filter(pl.col(UID).is_in(suspects[UID].implode()))
             .select(
                 pl.col(UID),
                 pl.when(reason == "").then(None).otherwise(reason).alias("__reason"),
