@@ -181,8 +181,9 @@ def _read_delimited_polars(data: bytes, text: str, delim: str):
         return None
     if frame.null_count().pipe(lambda n: n.sum_horizontal()[0] if n.width else 0):
         return None
-    frame = frame.rename(dict(zip(frame.columns, header, strict=True))).with_row_index(ROW, 1)
-    frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = frame.rename(dict(zip(frame.columns, header, strict=True))).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW)
+    )
 
     def raw_records(rows: list[int]) -> dict[int, str]:
         sub = frame.filter(pl.col(ROW).is_in(rows))
@@ -426,7 +427,7 @@ def _read_ndjson_polars(data: bytes, text: str, source: SourceSpec) -> RawSource
 
     def raw_records(rows: list[int]) -> dict[int, str]:
         lines = text.splitlines()
-        return {r: lines[r - 1] for r in rows if 0 < r <= len(lines)}
+        return {r: lines[r - 1] for r in rows if 0 < r <= len(lines) and lines[r - 1].strip()}
 
     return RawSource(frames, n_lines, [], [], raw_records)
 
@@ -1218,6 +1219,7 @@ def ingest_channel(
     paths: DataPaths,
     ingested_at: dt.datetime | None = None,
     batch_files: int = 500,
+    batch_bytes: int = 192 << 20,
 ) -> ChannelReport:
     """Load every new landing file of one channel. Safe to re-run: unchanged files are
     skipped by content hash, and a re-delivered file with the same bytes is a no-op."""
@@ -1272,8 +1274,7 @@ def ingest_channel(
         to_load[key] = _Item(path, rel, file_hash, source, key, version, active)
 
     items = sorted(to_load.values(), key=lambda it: (it.source.name, it.rel))
-    for start in range(0, len(items), batch_files):
-        chunk = items[start : start + batch_files]
+    for chunk in _chunks(items, batch_files, batch_bytes):
         by_source: dict[str, list[_Item]] = {}
         for item in chunk:
             by_source.setdefault(item.source.name, []).append(item)
@@ -1304,6 +1305,22 @@ def ingest_channel(
                 outcomes.append(outcome)
     manifest.save()
     return ChannelReport(spec.channel, outcomes)
+
+
+def _chunks(items: list[_Item], max_files: int, max_bytes: int) -> Iterable[list[_Item]]:
+    """Consecutive runs of at most ``max_files`` files and about ``max_bytes`` of landing
+    data: many small files are mapped in one pass, and large ones do not pile up in memory."""
+    chunk: list[_Item] = []
+    size = 0
+    for item in items:
+        n = item.path.stat().st_size
+        if chunk and (len(chunk) >= max_files or size + n > max_bytes):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def _ingest_one(args: tuple[ChannelSpec, DataPaths, dt.datetime]) -> ChannelReport:
