@@ -480,6 +480,7 @@ def _all_specs(espec: EntitySpec) -> list[FieldSpec | IdentifierSpec]:
 def _native_names(espec: EntitySpec) -> set[str]:
     """Every native column or JSON path an entity reads."""
     names = {c for f in _all_specs(espec) for c in f.sources}
+    names |= {n for f in espec.fields.values() for n in f.template_names}
     names |= {i.scope_from for i in espec.identifiers.values() if i.scope_from}
     names |= {i.type_from for i in espec.identifiers.values() if i.type_from}
     names |= {i.region_from for i in espec.identifiers.values() if i.region_from}
@@ -540,6 +541,25 @@ def _raw_expr(fspec: FieldSpec | IdentifierSpec, frame: pl.DataFrame) -> tuple[p
     if len(parts) == 1:
         return parts[0], []
     return pl.concat_str(parts, separator=" ", ignore_nulls=False), []
+
+
+def _templated(template: str, value: pl.Expr, frame: pl.DataFrame) -> tuple[pl.Expr, list[str]]:
+    """``template`` with ``{}`` replaced by ``value`` and ``{name}`` by that native column
+    (cleaned); null when any part is null. Also the named columns missing from the file."""
+    parts: list[pl.Expr] = []
+    missing: list[str] = []
+    for i, piece in enumerate(re.split(r"\{([^{}]*)\}", template)):
+        if i % 2 == 0:
+            if piece:
+                parts.append(pl.lit(piece))
+        elif piece == "":
+            parts.append(value)
+        elif piece in frame.columns:
+            parts.append(_clean(pl.col(piece)))
+        else:
+            missing.append(piece)
+            parts.append(pl.lit(None, dtype=pl.String))
+    return pl.concat_str(parts, ignore_nulls=False), missing
 
 
 def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
@@ -626,6 +646,9 @@ def map_entity(
         raw_text, missing = _raw_expr(fspec, frame)
         if fspec.extract is not None:  # a value the pattern does not match reads as empty
             raw_text = raw_text.str.extract(fspec.extract, 1)
+        if fspec.template is not None:
+            raw_text, absent = _templated(fspec.template, raw_text, frame)
+            missing = missing + absent
         texts.append(raw_text.alias(f"__r{i}"))
         raw = pl.col(f"__r{i}")
         exprs.append(_typed(raw, fspec, columns[name], spec.timezone).alias(name))

@@ -41,6 +41,9 @@ class FieldSpec(_Strict):
     coalesce: bool = False  # with a list in 'from': the first non-empty one, not all joined
     divisor: int | None = None  # money in minor units: 80200 fen with divisor 100 -> 802.00
     extract: str | None = None  # regex; the first capture group is the value
+    # builds the value from a pattern: "{}" is the field's own value, "{name}" another native
+    # column or path field ("FBA-{path.marketplace}-{}"); empty when any part is empty
+    template: str | None = None
 
     @model_validator(mode="after")
     def _source_given(self) -> FieldSpec:
@@ -48,7 +51,14 @@ class FieldSpec(_Strict):
             raise ValueError("give exactly one of 'from' or 'value'")
         if self.type in ("timestamp", "date") and self.from_ is not None and not self.formats:
             raise ValueError(f"a {self.type} field needs 'formats'")
+        if self.template is not None and "{}" not in self.template:
+            raise ValueError("a template names the field's own value with '{}'")
         return self
+
+    @property
+    def template_names(self) -> list[str]:
+        """The other native columns a template reads."""
+        return [n for n in re.findall(r"\{([^{}]*)\}", self.template or "") if n]
 
     @property
     def sources(self) -> list[str]:

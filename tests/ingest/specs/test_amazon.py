@@ -239,5 +239,7 @@ def test_fba_returns(data_dir):
     # business dates in Beijing time, as for every channel
     assert [str(d) for d in ret["business_date"]] == ["2024-11-20", "2024-12-01"]
     assert ret["amount"].null_count() == 2  # the FBA returns report has no refund amount
+    # the receiving fulfilment centre, as our location id (template with the marketplace)
+    assert ret["location_id"].to_list() == ["FBA-US-ONT8", "FBA-US-ONT8"]
     assert quarantine(data_dir, CHANNEL).height == 0
     assert [b for b in reconcile(data_dir, {CHANNEL: spec}) if b.missing] == []
