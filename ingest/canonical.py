@@ -357,6 +357,10 @@ EVENT_TYPES = (
     "order_cancelled",
     "product_click",
     "review",
+    "checkout_step",  # a step of a multi-step checkout viewed or completed
+    "promotion_view",  # an internal promotion (banner) shown
+    "promotion_click",
+    "remove_from_wishlist",
 )
 CONSENT_PURPOSES = ("email", "sms", "wechat", "ads", "cross_border")
 

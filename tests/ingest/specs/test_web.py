@@ -257,3 +257,25 @@ def test_other_segment_events_and_an_unknown_call(data_dir):
     ]
     assert "'Video Played' is not in" in q["reason"][0] and "'screen' is not in" in q["reason"][1]
     assert [b for b in reconcile(data_dir, {CHANNEL: spec}) if b.missing] == []
+
+
+def test_segment_ecommerce_v2_events_are_mapped():
+    """Every Segment e-commerce v2 event name has a canonical type (calls such as screen,
+    group and alias stay unknown: they are not shop events)."""
+    from ingest.canonical import EVENT_TYPES
+    from ingest.spec import load_specs
+
+    source = next(s for s in load_specs()["web"].sources if s.name == "clickstream")
+    vocabulary = source.entities["events"].fields["event_type"].map
+    v2 = [
+        "Products Searched", "Product List Viewed", "Product List Filtered", "Product Clicked",
+        "Product Viewed", "Product Added", "Product Removed", "Cart Viewed", "Checkout Started",
+        "Checkout Step Viewed", "Checkout Step Completed", "Payment Info Entered",
+        "Order Completed", "Order Refunded", "Order Cancelled", "Coupon Applied",
+        "Promotion Viewed", "Promotion Clicked", "Product Added to Wishlist",
+        "Product Removed from Wishlist", "Wishlist Product Added to Cart", "Product Shared",
+        "Cart Shared", "Product Reviewed",
+    ]  # fmt: skip
+    assert [n for n in v2 if n not in vocabulary] == []
+    assert set(vocabulary.values()) <= set(EVENT_TYPES)
+    assert not {"screen", "group", "alias"} & set(vocabulary)
