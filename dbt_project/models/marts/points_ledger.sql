@@ -41,17 +41,17 @@ crm as (
 ),
 
 crm_with_order as (
+    -- two equality joins (an OR in one join condition would compare every pair of rows)
     select
         c.*,
-        o.order_id,
-        o.net_amount_cny
+        coalesce(o.order_id, s.order_id) as order_id,
+        coalesce(o.net_amount_cny, s.net_amount_cny) as net_amount_cny
     from crm as c
     left join orders as o
-        on c.sales_channel = o.channel
-        and (
-            o.order_id = c.order_ref
-            or o.order_id = {{ dbt.concat(["c.location_id", "' '", "c.order_ref"]) }}
-        )
+        on c.sales_channel = o.channel and c.order_ref = o.order_id
+    left join orders as s
+        on c.sales_channel = s.channel
+        and {{ dbt.concat(["c.location_id", "' '", "c.order_ref"]) }} = s.order_id
 ),
 
 crm_rows as (
