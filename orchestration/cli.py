@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.config import data_paths
+from models.forecast import cli as forecast_cli
 from models.segments import cli as segments_cli
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app.add_typer(demo_app, name="demo")
 identity_app = typer.Typer(help="Identity resolution (OneID).", no_args_is_help=True)
 app.add_typer(identity_app, name="identity")
 app.add_typer(segments_cli.app, name="segments")
+app.add_typer(forecast_cli.app, name="forecast")
 console = Console()
 
 

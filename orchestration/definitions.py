@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs import (
     automation,
+    forecast,
     identity,
     ingest,
     quality,
@@ -18,10 +19,17 @@ defs = dg.Definitions(
         ingest.ingest_landing_files,
         transform.warehouse_models,
         *identity.ASSETS,
+        *forecast.ASSETS,
         *replenishment.ASSETS,
         *segments.ASSETS,
     ],
-    asset_checks=[*quality.CHECKS, *identity.CHECKS, *replenishment.CHECKS, *segments.CHECKS],
+    asset_checks=[
+        *quality.CHECKS,
+        *identity.CHECKS,
+        *forecast.CHECKS,
+        *replenishment.CHECKS,
+        *segments.CHECKS,
+    ],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],
     schedules=[automation.daily_full_run],

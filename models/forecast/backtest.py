@@ -1,0 +1,206 @@
+"""Rolling-origin backtest and the future forecast, on any panel.
+
+Folds: ``K`` cutoffs ``H`` periods apart, the last one ``H`` periods before the end, so the
+test windows tile the last ``K x H`` periods without overlap. Each fold trains on periods at
+or before its cutoff and forecasts the next ``H``. When the history is too short for the
+requested horizon and folds, the horizon is shortened first, then the folds, and the plan
+says so (``notes``) instead of failing.
+
+Every model forecasts the same rows (series with history at the cutoff); only observed
+targets are scored (a censored or missing period has no truth to score).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from models.forecast.baselines import auto_ets, sample_series, seasonal_naive
+from models.forecast.metrics import mase_scale, metric_rows
+from models.forecast.model import METHODS, ModelSettings, fit_predict
+from models.forecast.panel import Panel
+
+MODELS = ("hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets")
+MIN_HISTORY = {"D": 14, "W": 8}
+
+
+@dataclass
+class Plan:
+    horizon: int
+    folds: int
+    cutoffs: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_folds(n_periods: int, freq: str, horizon: int, folds: int) -> Plan:
+    """The largest horizon (then folds) up to those asked that leaves ``MIN_HISTORY`` periods,
+    and at least two horizons, of history before the first cutoff."""
+    if horizon < 1 or folds < 1:
+        raise ValueError("horizon and folds must be at least 1")
+    h, k, notes = horizon, folds, []
+
+    def fits(h: int, k: int) -> bool:
+        return n_periods - k * h >= max(MIN_HISTORY[freq], 2 * h)
+
+    while h > 1 and not fits(h, k):
+        h -= 1
+    while k > 1 and not fits(h, k):
+        k -= 1
+    if not fits(h, k):
+        raise ValueError(
+            f"{n_periods} periods of history are too few for a backtest (need at least "
+            f"{MIN_HISTORY[freq] + 1})"
+        )
+    if h != horizon:
+        notes.append(f"horizon shortened from {horizon} to {h}: only {n_periods} periods")
+    if k != folds:
+        notes.append(f"folds reduced from {folds} to {k}: only {n_periods} periods")
+    cutoffs = [n_periods - 1 - h * j for j in range(k, 0, -1)]
+    return Plan(h, k, cutoffs, notes)
+
+
+def forecast_at(
+    panel: Panel, cutoff: int, horizon: int, settings: ModelSettings, models, ets_series=None
+):
+    """``{model: (p10, p50, p90)}`` arrays series x horizon, made from periods <= cutoff;
+    seconds spent per model in ``timings``. AutoETS runs on ``ets_series`` (default all)."""
+    out, timings = {}, {}
+    methods = [m.removeprefix("hgb_") for m in models if m.startswith("hgb_")]
+    if methods:
+        t0 = time.perf_counter()
+        fc = fit_predict(panel, cutoff, horizon, settings, [m for m in METHODS if m in methods])
+        for m, f in fc.items():
+            out[f"hgb_{m}"] = (f.p10, f.p50, f.p90)
+            timings[f"hgb_{m}"] = (time.perf_counter() - t0) / len(fc)
+    if "seasonal_naive" in models:
+        t0 = time.perf_counter()
+        p50 = seasonal_naive(panel, cutoff, horizon)
+        out["seasonal_naive"] = (None, p50, None)
+        timings["seasonal_naive"] = time.perf_counter() - t0
+    if "autoets" in models:
+        t0 = time.perf_counter()
+        out["autoets"] = auto_ets(panel, cutoff, horizon, ets_series)
+        timings["autoets"] = time.perf_counter() - t0
+    # a series every baseline forecasts but the global model could not: seasonal naive
+    fallback = out.get("seasonal_naive", (None, seasonal_naive(panel, cutoff, horizon), None))[1]
+    for name, (p10, p50, p90) in list(out.items()):
+        miss = np.isnan(p50) & ~np.isnan(fallback)
+        if name == "autoets" and ets_series is not None:
+            miss &= ets_series[:, None]
+        if miss.any():
+            p50 = np.where(miss, fallback, p50)
+            p10 = None if p10 is None else np.where(miss, fallback, p10)
+            p90 = None if p90 is None else np.where(miss, fallback, p90)
+            out[name] = (p10, p50, p90)
+    return out, timings
+
+
+@dataclass
+class BacktestResult:
+    plan: Plan
+    forecasts: pl.DataFrame  # unique_id, ds, cutoff, fold, horizon, y, mase_scale, <m>_p..
+    metrics: pl.DataFrame  # model, fold, slice, metric, value
+    seconds: dict[str, float]
+    models: tuple[str, ...]
+
+
+def backtest(
+    panel: Panel,
+    horizon: int,
+    folds: int = 4,
+    settings: ModelSettings | None = None,
+    models=MODELS,
+    slices: list[str] | tuple = (),
+    autoets_sample: int = 0,
+) -> BacktestResult:
+    """Rolling-origin cross-validation of ``models``; metrics per fold and overall, for all
+    rows and per value of each static column named in ``slices``. With ``autoets_sample``
+    > 0, AutoETS forecasts only that many series (evenly spaced) and every model is also
+    scored on those rows alone (slice ``autoets_sample``), the fair comparison with it."""
+    settings = settings or ModelSettings()
+    ets_series = sample_series(panel.n_series, autoets_sample)
+    sampled = "autoets" in models and not ets_series.all()
+    plan = plan_folds(panel.n_periods, panel.freq, horizon, folds)
+    h = plan.horizon
+    seconds: dict[str, float] = {}
+    frames = []
+    for fold, cutoff in enumerate(plan.cutoffs, start=1):
+        fc, timings = forecast_at(panel, cutoff, h, settings, models, ets_series)
+        for k, v in timings.items():
+            seconds[k] = seconds.get(k, 0.0) + v
+        scale = mase_scale(panel.y[:, : cutoff + 1], panel.season)
+        s, hp = np.nonzero(~np.isnan(fc[models[0]][1]))
+        t = cutoff + 1 + hp
+        y = panel.y[s, t]
+        keep = ~np.isnan(y)
+        s, hp, t, y = s[keep], hp[keep], t[keep], y[keep]
+        cols = {
+            "unique_id": panel.ids.gather(s),
+            "ds": pl.Series(panel.date(t)).cast(pl.Date),
+            "cutoff": pl.Series([panel.date(cutoff)] * len(s), dtype=pl.Date),
+            "fold": np.full(len(s), fold, np.int32),
+            "horizon": (hp + 1).astype(np.int32),
+            "y": y,
+            "mase_scale": scale[s],
+        }
+        if sampled:
+            cols["autoets_sample"] = pl.Series(ets_series[s]).cast(pl.String)
+        for name in models:
+            p10, p50, p90 = fc[name]
+            cols[f"{name}_p50"] = p50[s, hp]
+            if p10 is not None:
+                cols[f"{name}_p10"] = p10[s, hp]
+                cols[f"{name}_p90"] = p90[s, hp]
+        for c in slices:
+            labels = np.array(panel.static_labels[c] + [None], dtype=object)
+            cols[c] = pl.Series(c, labels[panel.static[c][s]], dtype=pl.String)
+        frames.append(pl.DataFrame(cols))
+    forecasts = pl.concat(frames, how="vertical_relaxed")
+    metrics = metrics_table(forecasts, models, [*slices, *(["autoets_sample"] if sampled else [])])
+    return BacktestResult(plan, forecasts, metrics, seconds, tuple(models))
+
+
+def metrics_table(forecasts: pl.DataFrame, models, slices=()) -> pl.DataFrame:
+    """model, fold ("1".."K" or "all"), slice ("all" or "<column>=<value>"), metric, value."""
+    rows = []
+    groups = [("all", None, None)] + [
+        (f"{c}={v}", c, v) for c in slices for v in forecasts[c].drop_nulls().unique().sort()
+    ]
+    folds = sorted(forecasts["fold"].unique().to_list())
+    for name in models:
+        for label, col, val in groups:
+            part = forecasts if col is None else forecasts.filter(pl.col(col) == val)
+            for fold in ["all", *folds]:
+                rows_f = part if fold == "all" else part.filter(pl.col("fold") == fold)
+                if rows_f.height == 0:
+                    continue
+                for metric, value in metric_rows(
+                    rows_f, name, f"{name}_p10" in forecasts.columns
+                ).items():
+                    rows.append((name, str(fold), label, metric, value))
+    return pl.DataFrame(
+        rows, schema=["model", "fold", "slice", "metric", "value"], orient="row"
+    ).with_columns(pl.col("value").cast(pl.Float64))
+
+
+def comparison(metrics: pl.DataFrame) -> pl.DataFrame:
+    """Overall metrics, one row per model (the table the CLI prints)."""
+    return (
+        metrics.filter((pl.col("fold") == "all") & (pl.col("slice") == "all"))
+        .pivot(on="metric", index="model", values="value")
+        .sort("model")
+    )
+
+
+def choose_method(metrics: pl.DataFrame) -> str:
+    """The HGB interval method with the lower overall pinball loss (P10/P50/P90 together);
+    quantile when tied or unmeasured."""
+    over = metrics.filter(
+        (pl.col("fold") == "all") & (pl.col("slice") == "all") & (pl.col("metric") == "pinball")
+    )
+    scores = dict(zip(over["model"], over["value"], strict=True))
+    q, c = scores.get("hgb_quantile", np.nan), scores.get("hgb_conformal", np.nan)
+    return "hgb_conformal" if (c < q) else "hgb_quantile"

@@ -1,0 +1,85 @@
+"""Accuracy metrics on observed (non-censored) points only.
+
+- WAPE = sum |y - p50| / sum y
+- bias = sum (p50 - y) / sum y (positive: over-forecast)
+- coverage = share of points with p10 <= y <= p90 (the nominal P10-P90 interval is 80 %)
+- pinball = mean over q in (0.1, 0.5, 0.9) of sum rho_q(y, p_q) / sum y, times 2 (so that a
+  model whose three quantiles are all the median scores its WAPE)
+- MASE: per series and fold, MAE / the mean absolute seasonal difference of the series'
+  history before the cutoff (lag 1 if the history is shorter than a season); the mean over
+  series-folds whose scale is positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+
+def wape(y, p50) -> float:
+    y, p50 = np.asarray(y, float), np.asarray(p50, float)
+    den = np.abs(y).sum()
+    return float(np.abs(y - p50).sum() / den) if den > 0 else float("nan")
+
+
+def bias(y, p50) -> float:
+    y, p50 = np.asarray(y, float), np.asarray(p50, float)
+    den = np.abs(y).sum()
+    return float((p50 - y).sum() / den) if den > 0 else float("nan")
+
+
+def coverage(y, p10, p90) -> float:
+    y = np.asarray(y, float)
+    if y.size == 0:
+        return float("nan")
+    return float(((np.asarray(p10) <= y) & (y <= np.asarray(p90))).mean())
+
+
+def pinball(y, p10, p50, p90) -> float:
+    y = np.asarray(y, float)
+    den = np.abs(y).sum()
+    if den == 0:
+        return float("nan")
+    total = 0.0
+    for q, p in ((0.1, p10), (0.5, p50), (0.9, p90)):
+        d = y - np.asarray(p, float)
+        total += np.maximum(q * d, (q - 1) * d).sum()
+    return float(2 * total / (3 * den))
+
+
+def mase_scale(history: np.ndarray, season: int) -> np.ndarray:
+    """Per series (rows), mean |y_t - y_{t-m}| over pairs both observed before the cutoff;
+    m is the season when the history holds at least one pair at that lag, else 1."""
+    out = np.full(history.shape[0], np.nan)
+    for m in (season, 1):
+        if history.shape[1] <= m:
+            continue
+        d = np.abs(history[:, m:] - history[:, :-m])
+        n = (~np.isnan(d)).sum(axis=1)
+        val = np.where(n > 0, np.nansum(d, axis=1) / np.maximum(n, 1), np.nan)
+        out = np.where(np.isnan(out), val, out)
+    return out
+
+
+def metric_rows(frame: pl.DataFrame, model: str, has_interval: bool) -> dict[str, float]:
+    """The metrics of one model on one slice of backtest rows (columns y, mase_scale,
+    unique_id, fold, and ``<model>_p10/_p50/_p90``); rows the model did not forecast (a
+    baseline run on a sample) are left out."""
+    frame = frame.filter(pl.col(f"{model}_p50").is_not_null() & pl.col(f"{model}_p50").is_not_nan())
+    if frame.height == 0:
+        return {}
+    y = frame["y"].to_numpy()
+    p50 = frame[f"{model}_p50"].to_numpy()
+    out = {"wape": wape(y, p50), "bias": bias(y, p50), "n": float(len(y))}
+    per = (
+        frame.with_columns(ae=(pl.col("y") - pl.col(f"{model}_p50")).abs())
+        .group_by("unique_id", "fold")
+        .agg(pl.col("ae").mean(), pl.col("mase_scale").first())
+        .filter(pl.col("mase_scale") > 0)
+    )
+    out["mase"] = float((per["ae"] / per["mase_scale"]).mean()) if per.height else float("nan")
+    if has_interval:
+        p10, p90 = frame[f"{model}_p10"].to_numpy(), frame[f"{model}_p90"].to_numpy()
+        out["coverage_p10_p90"] = coverage(y, p10, p90)
+        out["pinball"] = pinball(y, p10, p50, p90)
+    return out

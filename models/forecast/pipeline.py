@@ -1,0 +1,86 @@
+"""The warehouse's forecasting steps as plain functions (the Dagster assets only wrap them):
+demand frame -> panel -> backtest -> future forecast."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from models.forecast.backtest import forecast_at
+from models.forecast.model import ModelSettings
+from models.forecast.panel import Panel, make_panel
+from models.forecast.warehouse import FUTURE_EXOG, PAST_EXOG, STATIC
+
+SLICES = ["channel", "category"]
+
+
+def demand_panel(frame: pl.DataFrame) -> Panel:
+    """The panel of the warehouse's demand frame (``y`` is already null where censored)."""
+    return make_panel(
+        frame,
+        "D",
+        future_exog=FUTURE_EXOG,
+        past_exog=PAST_EXOG,
+        static=STATIC,
+        censored="censored",
+        source="forecast.demand_frame",
+    )
+
+
+def live_series(panel: Panel, recent: int = 28) -> np.ndarray:
+    """Series with an observation in the last ``recent`` periods: the ones worth a future
+    forecast (a discontinued SKU or a closed location has none)."""
+    return (~np.isnan(panel.y[:, -recent:])).any(axis=1)
+
+
+def future_forecast(
+    panel: Panel, horizon: int, settings: ModelSettings, model: str
+) -> tuple[pl.DataFrame, list[str]]:
+    """P10/P50/P90 for the ``horizon`` periods after the last one, with ``model``, for live
+    series; the horizon is capped at half the history (said in the notes)."""
+    notes = []
+    h = min(horizon, max(1, panel.n_periods // 2))
+    if h != horizon:
+        notes.append(f"future horizon capped from {horizon} to {h}: {panel.n_periods} periods")
+    cutoff = panel.n_periods - 1
+    fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"])
+    p10, p50, p90 = fc[model]
+    if p10 is None:
+        p10 = p90 = p50
+    live = live_series(panel)
+    s, hp = np.nonzero(~np.isnan(p50) & live[:, None])
+    ids = panel.ids.gather(s)
+    sku_loc = ids.str.split_exact("|", 1).struct.unnest()
+    frame = pl.DataFrame(
+        {
+            "sku": sku_loc["field_0"],
+            "location_id": sku_loc["field_1"],
+            "ds": pl.Series(panel.date(cutoff + 1 + hp)).cast(pl.Date),
+            "cutoff": pl.Series([panel.date(cutoff)] * len(s), dtype=pl.Date),
+            "horizon": (hp + 1).astype(np.int32),
+            "p10": p10[s, hp],
+            "p50": p50[s, hp],
+            "p90": p90[s, hp],
+            "model": [model] * len(s),
+        }
+    )
+    return frame.sort("sku", "location_id", "ds"), notes
+
+
+def backtest_long(forecasts: pl.DataFrame, models) -> pl.DataFrame:
+    """The backtest frame (one column per model and quantile) as the interface's long
+    ``forecast.backtest_forecasts`` (one row per model; P10/P90 null without interval)."""
+    parts = []
+    sku_loc = forecasts["unique_id"].str.split_exact("|", 1).struct.unnest()
+    base = forecasts.with_columns(sku=sku_loc["field_0"], location_id=sku_loc["field_1"])
+    for m in models:
+        cols = [
+            pl.col(f"{m}_{q}").alias(q) if f"{m}_{q}" in base.columns else pl.lit(None).alias(q)
+            for q in ("p10", "p50", "p90")
+        ]
+        parts.append(
+            base.select(
+                "sku", "location_id", "ds", "cutoff", "horizon", "fold", "y", *cols
+            ).with_columns(model=pl.lit(m))
+        )
+    return pl.concat(parts, how="vertical_relaxed")

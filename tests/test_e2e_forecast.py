@@ -1,0 +1,63 @@
+"""Forecasting in the whole graph on the end-to-end demo (45 days): the tables replenishment
+reads, the report, and the adaptation of the plan to a short history."""
+
+import polars as pl
+import pytest
+
+from ingest.config import connect
+from models.forecast.schema import BACKTEST_METRICS, DEMAND_FORECAST
+
+
+@pytest.fixture(scope="module")
+def warehouse(built_demo):
+    paths, _ = built_demo
+    con = connect(paths.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def _materialization(result, key: str):
+    for ev in result.get_asset_materialization_events():
+        mat = ev.step_materialization_data.materialization
+        if mat.asset_key.to_user_string() == key:
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"{key} was not materialised")
+
+
+def test_demand_forecast_has_the_interface_columns(warehouse):
+    cols = warehouse.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'forecast' and table_name = 'demand_forecast' "
+        "order by ordinal_position"
+    ).fetchall()
+    assert [c for c, _ in cols] == list(DEMAND_FORECAST)
+    frame = warehouse.sql("select * from forecast.demand_forecast").pl()
+    assert frame.height > 0
+    assert (frame["p10"] <= frame["p50"]).all() and (frame["p50"] <= frame["p90"]).all()
+    assert frame["cutoff"].n_unique() == 1 and (frame["ds"] > frame["cutoff"]).all()
+    assert frame.select("sku", "location_id", "ds").is_duplicated().sum() == 0
+
+
+def test_censored_days_are_masked_in_the_demand_frame(warehouse):
+    frame = warehouse.sql("select * from forecast.demand_frame").pl()
+    assert frame.filter(pl.col("censored"))["y"].null_count() == frame["censored"].sum() > 0
+    on_hand = warehouse.sql(
+        "select sku, location_id, snapshot_date as ds from staging.stg_lake__inventory "
+        "where on_hand <= 0"
+    ).pl()
+    flagged = frame.filter(pl.col("censored")).select("sku", "location_id", "ds")
+    assert flagged.sort(flagged.columns).equals(on_hand.unique().sort(on_hand.columns))
+
+
+def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse):
+    paths, result = built_demo
+    meta = _materialization(result, "forecast/backtest")
+    assert meta["folds"] == 4 and meta["horizon"] < 28
+    assert any("horizon shortened" in n for n in meta["plan_notes"])
+    metrics = warehouse.sql("select * from forecast.backtest_metrics").pl()
+    assert metrics.columns == list(BACKTEST_METRICS)
+    assert set(metrics["model"]) == {"hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets"}
+    assert {"channel", "category"} <= {s.split("=")[0] for s in metrics["slice"]}
+    out = paths.exports / "forecasts"
+    for name in ("report.html", "accuracy_by_model.png", "top_series.png", "demand_forecast.csv"):
+        assert (out / name).stat().st_size > 0
