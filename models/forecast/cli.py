@@ -48,8 +48,8 @@ def backtest_command(
         help="Run AutoETS on this many series only (evenly spaced; 0: all) and score every "
         "model on them too (slice autoets_sample=true).",
     ),
-    max_iter: int = typer.Option(200, help="Boosting iterations of the global model."),
-    max_train_rows: int = typer.Option(300_000, help="Training rows per fit (sampled)."),
+    max_iter: int = typer.Option(100, help="Boosting iterations of the global model."),
+    max_train_rows: int = typer.Option(150_000, help="Training rows per fit (sampled)."),
     seed: int = typer.Option(0, help="Random seed of the row sampling."),
 ) -> None:
     """Rolling-origin backtest of the global model (quantile and conformal intervals) against

@@ -33,14 +33,14 @@ METHODS = ("quantile", "conformal")
 class ModelSettings:
     """Hyperparameters (the Dagster ``Config`` and the CLI fill these)."""
 
-    learning_rate: float = 0.05
-    max_iter: int = 200
+    learning_rate: float = 0.1
+    max_iter: int = 100
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
     anchor_window: int = 0  # periods of origins to learn from; 0: 4 x horizon, at least 56 D
     anchor_step: int = 0  # periods between origins; 0: 2 for daily, 1 for weekly
-    max_train_rows: int = 300_000
+    max_train_rows: int = 150_000
     seed: int = 0
     threads: int = 1  # OpenMP threads of the boosting; 0: all cores (1 is faster on a busy box)
 

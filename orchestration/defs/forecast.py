@@ -44,12 +44,12 @@ class ForecastConfig(dg.Config):
 
     horizon: int = 28
     folds: int = 4
-    learning_rate: float = 0.05
-    max_iter: int = 200
+    learning_rate: float = 0.1
+    max_iter: int = 100
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
-    max_train_rows: int = 300_000
+    max_train_rows: int = 150_000
     interval_method: str = (
         "auto"  # auto (the lower pinball loss in the backtest) | quantile | conformal
     )
