@@ -50,8 +50,21 @@ def test_backtest_weekly_with_int_ids_and_short_series(tmp_path):
     frame.write_parquet(path)
     result = runner.invoke(
         app,
-        ["forecast", "backtest", "--input", str(path), "--freq", "W", "--horizon", "8",
-         "--no-autoets", "--max-iter", "20", "--output", str(tmp_path / "o")],
+        [
+            "forecast",
+            "backtest",
+            "--input",
+            str(path),
+            "--freq",
+            "W",
+            "--horizon",
+            "8",
+            "--no-autoets",
+            "--max-iter",
+            "20",
+            "--output",
+            str(tmp_path / "o"),
+        ],
     )
     assert result.exit_code == 0, result.output
     fc = pl.read_parquet(tmp_path / "o" / "forecasts.parquet")
@@ -61,8 +74,6 @@ def test_backtest_weekly_with_int_ids_and_short_series(tmp_path):
 def test_bad_input_is_a_clear_error(tmp_path):
     path = tmp_path / "bad.csv"
     pl.DataFrame({"unique_id": ["a"], "date": ["2024-01-01"], "y": [1]}).write_csv(path)
-    result = runner.invoke(
-        app, ["forecast", "backtest", "--input", str(path), "--horizon", "7"]
-    )
+    result = runner.invoke(app, ["forecast", "backtest", "--input", str(path), "--horizon", "7"])
     assert result.exit_code == 2
     assert str(path) in result.output.replace("\n", "") and "'ds'" in result.output
