@@ -51,7 +51,7 @@ def test_censored_days_are_masked_in_the_demand_frame(warehouse):
 
 def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse):
     paths, result = built_demo
-    meta = _materialization(result, "forecast/backtest_forecasts")
+    meta = _materialization(result, "forecast/backtest")
     assert meta["folds"] == 4 and meta["horizon"] < 28
     assert any("horizon shortened" in n for n in meta["plan_notes"])
     metrics = warehouse.sql("select * from forecast.backtest_metrics").pl()

@@ -22,7 +22,7 @@ from models.forecast.warehouse import write_tables
 from orchestration.resources import paths
 
 DEMAND_FRAME = dg.AssetKey(["forecast", "demand_frame"])
-BACKTEST = dg.AssetKey(["forecast", "backtest_forecasts"])
+BACKTEST = dg.AssetKey(["forecast", "backtest"])
 DEMAND_FORECAST_KEY = dg.AssetKey(["forecast", "demand_forecast"])
 UPSTREAM = [
     dg.AssetKey(["marts", "fct_order_lines"]),
