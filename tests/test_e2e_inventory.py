@@ -1,5 +1,6 @@
 """End to end on the whole graph (session fixture ``built_demo``): the inventory marts agree
-with the demo's truth and its allocation rules, and the snapshot check ran and passed."""
+with the demo's truth and its allocation rules, the snapshot check ran and passed, and the
+replenishment proposals and simulation were written from the forecast."""
 
 from __future__ import annotations
 
@@ -92,3 +93,33 @@ def test_the_snapshot_check_ran_and_passed(built_demo):
         if e.check_name == "inventory_snapshots_are_fresh"
     ]
     assert len(evals) == 1 and evals[0].passed
+
+
+def test_replenishment_proposals_cover_the_latest_positions(warehouse):
+    """One proposal line per listed position; purchases obey MOQ and case pack; the CSVs for
+    planners are written under the position date."""
+    paths, con = warehouse
+    positions = con.sql(
+        "select count(*) from marts.inventory_position "
+        "where is_latest and snapshot_status <> 'delisted'"
+    ).fetchone()[0]
+    lines = con.sql("select * from replenishment.replenishment_proposals").pl()
+    assert lines.height == positions > 0
+    assert lines["reason"].null_count() == 0
+    planned = lines.filter(pl.col("reorder_point").is_not_null())
+    assert planned.height > positions / 2  # most positions have a forecast (routed or own)
+    buys = lines.filter(pl.col("order_qty") > 0)
+    assert ((buys["order_qty"] % buys["case_pack"]) == 0).all()
+    assert (buys["order_qty"] >= buys["moq"]).all()
+    as_of = lines["position_date"].max().isoformat()
+    folder = paths.exports / "replenishment" / as_of
+    assert (folder / "replenishment_proposals.csv").exists()
+    assert (folder / "transfer_proposals.csv").exists()
+
+
+def test_policy_simulation_measures_both_policies(warehouse):
+    _, con = warehouse
+    sim = con.sql("select policy, metric, value from replenishment.policy_simulation").pl()
+    fill = {r["policy"]: r["value"] for r in sim.filter(pl.col("metric") == "fill_rate").to_dicts()}
+    assert set(fill) == {"forecast", "naive", "demo planner (actual)"}
+    assert all(0 < v <= 1 for v in fill.values())

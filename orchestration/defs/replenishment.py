@@ -1,5 +1,5 @@
-"""Inventory visibility and replenishment: the snapshot check on the dbt inventory marts, and
-(once the forecast lands) the proposals and the policy simulation. The logic lives in
+"""Inventory visibility and replenishment: the snapshot check on the dbt inventory marts, the
+proposals and the policy simulation, after the forecast assets. The logic lives in
 ``models/replenishment/``; the rules in ``profiles/replenishment.yml`` and the dbt seed
 ``allocation_rules``."""
 
@@ -31,7 +31,7 @@ PRODUCTS = dg.AssetKey(["staging", "stg_lake__products"])
 DAILY_SALES = dg.AssetKey(["marts", "fct_daily_sales"])
 # The forecast assets (orchestration/defs/forecast.py, owned by forecasting).
 DEMAND_FORECAST = dg.AssetKey(["forecast", "demand_forecast"])
-BACKTEST_FORECASTS = dg.AssetKey(["forecast", "backtest"])  # writes forecast.backtest_forecasts
+BACKTEST_FORECASTS = dg.AssetKey(["forecast", "backtest_forecasts"])
 PROPOSALS = dg.AssetKey(["replenishment", "replenishment_proposals"])
 TRANSFERS = dg.AssetKey(["replenishment", "transfer_proposals"])
 SIMULATION = dg.AssetKey(["replenishment", "policy_simulation"])
@@ -313,8 +313,5 @@ def proposals_respect_order_rules() -> dg.AssetCheckResult:
     )
 
 
-# The proposals and the simulation read the forecast tables: they join the graph (ASSETS,
-# and their check CHECKS) once the forecast assets are in it; until then they are tested on a
-# synthetic forecast (tests/orchestration/defs/test_replenishment.py).
-ASSETS: list = []
-CHECKS = [inventory_snapshots_are_fresh]
+ASSETS = [replenishment_proposals, policy_simulation]
+CHECKS = [inventory_snapshots_are_fresh, proposals_respect_order_rules]

@@ -25,6 +25,8 @@ def test_expected_assets_exist():
     assert {"marts/fct_orders", "marts/fct_order_lines", "marts/dim_customers"} <= keys
     assert "identity/customer_identifiers" in keys
     assert {"marts/inventory_position", "marts/channel_atp", "reference/allocation_rules"} <= keys
+    replenishment = {"replenishment_proposals", "transfer_proposals", "policy_simulation"}
+    assert {f"replenishment/{k}" for k in replenishment} <= keys
 
 
 def test_lineage_runs_from_lake_to_mart():
@@ -83,3 +85,12 @@ def test_jobs_sensors_schedules_exist():
     assert defs.resolve_job_def("full_graph") is not None
     assert defs.resolve_sensor_def("landing_files_sensor") is not None
     assert defs.resolve_schedule_def("daily_full_run").cron_schedule == "0 6 * * *"
+
+
+def test_replenishment_runs_after_the_forecast_and_the_inventory_marts():
+    graph = defs.resolve_asset_graph()
+    parents = graph.get(dg.AssetKey(["replenishment", "replenishment_proposals"])).parent_keys
+    assert dg.AssetKey(["forecast", "demand_forecast"]) in parents
+    assert dg.AssetKey(["marts", "inventory_position"]) in parents
+    sim = graph.get(dg.AssetKey(["replenishment", "policy_simulation"])).parent_keys
+    assert dg.AssetKey(["forecast", "backtest_forecasts"]) in sim
