@@ -31,7 +31,7 @@ PRODUCTS = dg.AssetKey(["staging", "stg_lake__products"])
 DAILY_SALES = dg.AssetKey(["marts", "fct_daily_sales"])
 # The forecast assets (orchestration/defs/forecast.py, owned by forecasting).
 DEMAND_FORECAST = dg.AssetKey(["forecast", "demand_forecast"])
-BACKTEST_FORECASTS = dg.AssetKey(["forecast", "backtest_forecasts"])
+BACKTEST_FORECASTS = dg.AssetKey(["forecast", "backtest"])  # writes forecast.backtest_forecasts
 PROPOSALS = dg.AssetKey(["replenishment", "replenishment_proposals"])
 TRANSFERS = dg.AssetKey(["replenishment", "transfer_proposals"])
 SIMULATION = dg.AssetKey(["replenishment", "policy_simulation"])

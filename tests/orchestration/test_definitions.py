@@ -93,4 +93,4 @@ def test_replenishment_runs_after_the_forecast_and_the_inventory_marts():
     assert dg.AssetKey(["forecast", "demand_forecast"]) in parents
     assert dg.AssetKey(["marts", "inventory_position"]) in parents
     sim = graph.get(dg.AssetKey(["replenishment", "policy_simulation"])).parent_keys
-    assert dg.AssetKey(["forecast", "backtest_forecasts"]) in sim
+    assert dg.AssetKey(["forecast", "backtest"]) in sim
