@@ -14,6 +14,7 @@ from rich.table import Table
 from ingest.config import data_paths
 from models.forecast import cli as forecast_cli
 from models.segments import cli as segments_cli
+from models.recs import cli as recs_cli
 
 app = typer.Typer(
     help="Zhongtai: customer data hub for multi-channel e-commerce.", no_args_is_help=True
@@ -24,6 +25,7 @@ identity_app = typer.Typer(help="Identity resolution (OneID).", no_args_is_help=
 app.add_typer(identity_app, name="identity")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(forecast_cli.app, name="forecast")
+app.add_typer(recs_cli.app, name="recs")
 console = Console()
 
 

@@ -8,6 +8,7 @@ from orchestration.defs import (
     identity,
     ingest,
     quality,
+    recs,
     replenishment,
     segments,
     transform,
@@ -22,6 +23,7 @@ defs = dg.Definitions(
         *forecast.ASSETS,
         *replenishment.ASSETS,
         *segments.ASSETS,
+        *recs.ASSETS,
     ],
     asset_checks=[
         *quality.CHECKS,
@@ -29,6 +31,7 @@ defs = dg.Definitions(
         *forecast.CHECKS,
         *replenishment.CHECKS,
         *segments.CHECKS,
+        *recs.CHECKS,
     ],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],

@@ -1,0 +1,486 @@
+"""The warehouse side of recommendations: read interactions on unified customer ids, the
+catalogue, the stock and the customers' channels; write ``recs.similar_items`` and
+``recs.recommendations`` and the exports.
+
+Inputs, with the fallback used when a table of another area is not (yet) in the warehouse:
+
+| need | preferred | fallback |
+| --- | --- | --- |
+| segment | ``marts.customer_360.rfm_segment`` | the customer's usual channel |
+| usual channel | ``marts.customer_360.preferred_channel`` | most frequent channel of their order lines |
+| preferred store | ``marts.customer_360.preferred_store`` | most frequent store of their store receipts |
+| ATP online | ``marts.channel_atp`` (latest) | latest ``staging.stg_lake__inventory`` snapshot: warehouses serve the online channels, FBA nodes Amazon |
+| ATP in stores | ``marts.inventory_position`` (latest day) | the latest snapshot of each store |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from models.recs.serving import diversify, eligible, normalise_channel
+
+SECONDS_PER_DAY = 86_400.0
+SCHEMA = "recs"
+
+# Weights of each signal (a purchase says more than a cart, a cart more than a view).
+EVENT_WEIGHTS = {
+    "product_view": 1.0,
+    "add_to_wishlist": 2.0,
+    "add_to_cart": 3.0,
+    "live_add_to_cart": 3.0,
+}
+PURCHASE_WEIGHT = 5.0
+# An item is durable when fewer of its buyers come back than this (smoothed repeat rate).
+DURABLE_REPEAT_RATE = 0.05
+DURABLE_DAYS = 180
+ONLINE_FULFILMENT = {"warehouse"}
+AMAZON_FULFILMENT = {"fba"}
+
+
+def table_exists(con, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def columns_of(con, schema: str, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? "
+            "and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+
+
+def read_interactions(con) -> pl.DataFrame:
+    """customer purchases and product events: user, item, ts (days since epoch), weight,
+    group (purchase | browse), target (purchase), channel."""
+    purchases = con.sql(
+        f"""
+        select customer_id as user, sku as item,
+               epoch(ordered_at) / {SECONDS_PER_DAY} as ts,
+               {PURCHASE_WEIGHT} as weight, 'purchase' as "group", true as target, channel
+        from marts.fct_order_lines
+        where customer_id is not null and sku is not null and ordered_at is not null
+          and not is_test and not is_brushing_suspect and status <> 'cancelled'
+          and quantity > 0
+        """
+    ).pl()
+    weights = ", ".join(f"('{k}', {v})" for k, v in EVENT_WEIGHTS.items())
+    events = con.sql(
+        f"""
+        with w(event_type, weight) as (values {weights}),
+        by_code as (
+            select distinct sales_channel, channel_sku, sku from staging.stg_lake__sku_map
+            where channel_sku is not null
+        ),
+        by_item as (
+            select sales_channel, channel_item_id, min(sku) as sku from staging.stg_lake__sku_map
+            where channel_item_id is not null group by 1, 2
+        )
+        select r.customer_id as user,
+               coalesce(e.sku, c.sku, i.sku) as item,
+               epoch(e.event_ts) / {SECONDS_PER_DAY} as ts,
+               w.weight, 'browse' as "group", false as target, e.channel
+        from staging.stg_lake__events as e
+        join w on w.event_type = e.event_type
+        join identity.record_customers as r
+          on r.entity = 'events' and r.channel = e.channel and r.record_id = e.event_id
+        left join by_code as c on c.sales_channel = e.channel and c.channel_sku = e.channel_sku
+        left join by_item as i
+          on i.sales_channel = e.channel and i.channel_item_id = e.channel_item_id
+        where e.event_ts is not null
+        """
+    ).pl()
+    events = events.filter(pl.col("item").is_not_null() & pl.col("user").is_not_null())
+    frame = pl.concat([purchases, events], how="vertical_relaxed")
+    return frame.with_columns(pl.col("ts").cast(pl.Float64), pl.col("weight").cast(pl.Float64))
+
+
+def read_products(con) -> pl.DataFrame:
+    cols = columns_of(con, "staging", "stg_lake__products")
+    durable = next((c for c in ("is_durable", "durable") if c in cols), None)
+    extra = f", cast({durable} as boolean) as is_durable" if durable else ""
+    return con.sql(
+        f"select sku, coalesce(name_en, name_zh, sku) as name, category{extra} "
+        "from staging.stg_lake__products"
+    ).pl()
+
+
+def read_customers(con, interactions: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """customer_id, channel (usual), store (preferred), city (of the store), segment; and which
+    source each came from."""
+    purchases = interactions.filter(pl.col("target"))
+    usual = (
+        purchases.group_by("user", "channel")
+        .agg(pl.len().alias("n"), pl.col("ts").max().alias("last"))
+        .sort(["user", "n", "last", "channel"], descending=[False, True, True, False])
+        .group_by("user", maintain_order=True)
+        .first()
+        .select(pl.col("user").alias("customer_id"), "channel")
+    )
+    stores = con.sql(
+        """
+        select customer_id, location_id as store, count(*) as n, max(ordered_at) as last
+        from marts.fct_order_lines
+        where channel = 'pos' and customer_id is not null and location_id is not null
+          and not is_test
+        group by 1, 2
+        """
+    ).pl()
+    store = (
+        stores.sort(["customer_id", "n", "last", "store"], descending=[False, True, True, False])
+        .group_by("customer_id", maintain_order=True)
+        .first()
+        .select("customer_id", "store")
+    )
+    customers = usual.join(store, on="customer_id", how="full", coalesce=True)
+    sources = {"channel": "order lines", "store": "store receipts", "segment": "usual channel"}
+    if table_exists(con, "marts", "customer_360"):
+        cols = columns_of(con, "marts", "customer_360")
+        picks = [c for c in ("preferred_channel", "preferred_store", "rfm_segment") if c in cols]
+        if picks:
+            c360 = con.sql(f"select customer_id, {', '.join(picks)} from marts.customer_360").pl()
+            customers = customers.join(c360, on="customer_id", how="left")
+            if "preferred_channel" in picks:
+                customers = customers.with_columns(
+                    pl.coalesce("preferred_channel", "channel").alias("channel")
+                ).drop("preferred_channel")
+                sources["channel"] = "marts.customer_360.preferred_channel"
+            if "preferred_store" in picks:
+                customers = customers.with_columns(
+                    pl.coalesce("preferred_store", "store").alias("store")
+                ).drop("preferred_store")
+                sources["store"] = "marts.customer_360.preferred_store"
+            if "rfm_segment" in picks:
+                customers = customers.rename({"rfm_segment": "segment"})
+                sources["segment"] = "marts.customer_360.rfm_segment"
+    if "segment" not in customers.columns:
+        customers = customers.with_columns(pl.col("channel").alias("segment"))
+    customers = customers.with_columns(normalise_channel("channel"))
+    locations = con.sql("select location_id as store, city from staging.stg_lake__locations").pl()
+    customers = customers.join(locations, on="store", how="left")
+    return customers, sources
+
+
+def read_availability(con) -> tuple[pl.DataFrame, dict]:
+    """channel, location_id, city, sku, atp; and where each part came from."""
+    locations = con.sql(
+        "select location_id, location_type, city from staging.stg_lake__locations"
+    ).pl()
+    channels = (
+        con.sql("select distinct channel from marts.fct_order_lines where channel is not null")
+        .pl()["channel"]
+        .to_list()
+    )
+    snap = (
+        con.sql(
+            """
+        select s.location_id, s.sku,
+               greatest(coalesce(s.on_hand, 0) - coalesce(s.reserved, 0), 0) as atp
+        from staging.stg_lake__inventory as s
+        join (select location_id, max(snapshot_date) as d from staging.stg_lake__inventory
+              group by 1) as l
+          on l.location_id = s.location_id and l.d = s.snapshot_date
+        """
+        )
+        .pl()
+        .join(locations, on="location_id", how="left")
+    )
+    sources = {}
+    online = None
+    if table_exists(con, "marts", "channel_atp"):
+        cols = columns_of(con, "marts", "channel_atp")
+        if {"sku", "channel", "atp"} <= cols:
+            date_col = next(
+                (c for c in ("position_date", "as_of", "snapshot_date", "date") if c in cols), None
+            )
+            latest = (
+                f"where {date_col} = (select max({date_col}) from marts.channel_atp)"
+                if date_col
+                else ""
+            )
+            online = (
+                con.sql(
+                    f"select channel, sku, sum(atp) as atp from marts.channel_atp {latest} group by 1, 2"
+                )
+                .pl()
+                .with_columns(normalise_channel("channel"))
+            )
+            sources["online"] = "marts.channel_atp"
+    if online is None:
+        parts = []
+        for channel in channels:
+            if channel == "pos":
+                continue
+            kinds = AMAZON_FULFILMENT if channel.startswith("amazon") else ONLINE_FULFILMENT
+            parts.append(
+                snap.filter(pl.col("location_type").is_in(list(kinds)))
+                .group_by("sku")
+                .agg(pl.col("atp").sum())
+                .with_columns(pl.lit(channel).alias("channel"))
+            )
+        online = (
+            pl.concat(parts).select("channel", "sku", "atp")
+            if parts
+            else pl.DataFrame(schema={"channel": pl.String, "sku": pl.String, "atp": pl.Float64})
+        )
+        sources["online"] = "staging.stg_lake__inventory (latest snapshot)"
+    stores = None
+    if table_exists(con, "marts", "inventory_position"):
+        cols = columns_of(con, "marts", "inventory_position")
+        qty = next((c for c in ("atp", "available", "available_qty") if c in cols), None)
+        if qty is None and {"on_hand", "reserved"} <= cols:
+            qty = "greatest(on_hand - coalesce(reserved, 0), 0)"
+        if qty and {"position_date", "location_id", "sku"} <= cols:
+            stores = (
+                con.sql(
+                    f"""select location_id, sku, {qty} as atp from marts.inventory_position
+                where position_date = (select max(position_date) from marts.inventory_position)"""
+                )
+                .pl()
+                .join(locations, on="location_id", how="left")
+            )
+            sources["stores"] = "marts.inventory_position (latest day)"
+    if stores is None:
+        stores = snap
+        sources["stores"] = "staging.stg_lake__inventory (latest snapshot)"
+    stores = stores.filter(pl.col("location_type") == "store").with_columns(
+        pl.lit("pos").alias("channel")
+    )
+    availability = pl.concat(
+        [
+            online.with_columns(
+                pl.lit(None, pl.String).alias("location_id"), pl.lit(None, pl.String).alias("city")
+            ).select("channel", "location_id", "city", "sku", pl.col("atp").cast(pl.Float64)),
+            stores.select("channel", "location_id", "city", "sku", pl.col("atp").cast(pl.Float64)),
+        ]
+    )
+    return availability, sources
+
+
+def read_assortment(con) -> pl.DataFrame:
+    return (
+        con.sql(
+            "select distinct sales_channel as channel, sku from staging.stg_lake__sku_map "
+            "where sku is not null and sales_channel is not null"
+        )
+        .pl()
+        .with_columns(normalise_channel("channel"))
+        .unique()
+    )
+
+
+def recent_durables(
+    interactions: pl.DataFrame, products: pl.DataFrame, now: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(customer_id, sku) bought within DURABLE_DAYS of items that are durable: flagged so in
+    the product master when it says, else estimated: a smoothed repeat rate (share of buyers
+    with two or more purchase days) under DURABLE_REPEAT_RATE. Returns the pairs and the
+    per-item estimate."""
+    days = (
+        interactions.filter(pl.col("target"))
+        .with_columns(pl.col("ts").floor().alias("day"))
+        .group_by("user", "item")
+        .agg(pl.col("day").n_unique().alias("days"), pl.col("ts").max().alias("last"))
+    )
+    per_item = days.group_by("item").agg(
+        pl.len().alias("buyers"), (pl.col("days") >= 2).sum().alias("repeaters")
+    )
+    total = per_item["buyers"].sum() or 1
+    g = per_item["repeaters"].sum() / total
+    per_item = per_item.with_columns(
+        ((pl.col("repeaters") + 10 * g) / (pl.col("buyers") + 10)).alias("repeat_rate")
+    )
+    if "is_durable" in products.columns:
+        durable = products.filter(pl.col("is_durable").fill_null(False)).select(
+            pl.col("sku").alias("item")
+        )
+    else:
+        durable = per_item.filter(
+            (pl.col("repeat_rate") < DURABLE_REPEAT_RATE) & (pl.col("buyers") >= 20)
+        ).select("item")
+    pairs = days.filter(pl.col("last") >= now - DURABLE_DAYS).join(durable, on="item")
+    return pairs.select(pl.col("user").alias("customer_id"), pl.col("item").alias("sku")), per_item
+
+
+def similar_items(model, products: pl.DataFrame, n: int = 20) -> pl.DataFrame:
+    """Top-n neighbours per SKU from the model's similarities (sum over signal groups)."""
+    comp = model.components
+    sims = sum(comp.sims.values())
+    sims = sims.tocoo()
+    items = model.index.items
+    frame = pl.DataFrame(
+        {
+            "sku": items[sims.row].tolist() if sims.nnz else [],
+            "similar_sku": items[sims.col].tolist() if sims.nnz else [],
+            "similarity": sims.data.astype(np.float64),
+        },
+        schema={"sku": pl.String, "similar_sku": pl.String, "similarity": pl.Float64},
+    )
+    names = products.select(
+        pl.col("sku").alias("similar_sku"), pl.col("name").alias("similar_name")
+    )
+    return (
+        frame.sort(["sku", "similarity", "similar_sku"], descending=[False, True, False])
+        .with_columns(pl.int_range(1, pl.len() + 1).over("sku").alias("rank"))
+        .filter(pl.col("rank") <= n)
+        .join(names, on="similar_sku", how="left")
+        .select("sku", "rank", "similar_sku", "similar_name", "similarity")
+    )
+
+
+def explain(model, recs: pl.DataFrame) -> pl.DataFrame:
+    """For every 'similar' recommendation, the item of the customer's history that contributes
+    most to its kNN score (the "bought together with …" of the reason)."""
+    comp = model.components
+    sims = sum(comp.sims.values()).tocsr()
+    prof = comp.profile
+    because = []
+    for user, item in (
+        recs.filter(pl.col("source") == "similar").select("customer_id", "sku").iter_rows()
+    ):
+        u, i = model.index.user_pos.get(user), model.index.item_pos.get(item)
+        best = None
+        if u is not None and i is not None:
+            hist = prof.indices[prof.indptr[u] : prof.indptr[u + 1]]
+            weights = prof.data[prof.indptr[u] : prof.indptr[u + 1]]
+            contrib = np.asarray(sims[hist, i].todense()).ravel() * weights
+            if contrib.size and contrib.max() > 0:
+                best = model.index.items[hist[int(np.argmax(contrib))]]
+        because.append((user, item, best))
+    return pl.DataFrame(
+        because,
+        schema={"customer_id": pl.String, "sku": pl.String, "because_sku": pl.String},
+        orient="row",
+    )
+
+
+def reasons(recs: pl.DataFrame, products: pl.DataFrame, model, now: float) -> pl.DataFrame:
+    names = dict(products.select("sku", "name").iter_rows())
+    cycle = {model.index.items[k]: float(c) for k, c in enumerate(model.components.cycle)}
+    hist = model.components.hist
+    last = {}
+    if hist.height:
+        for u, i, ts in hist.select("u", "i", "last_ts").iter_rows():
+            last[(u, i)] = ts
+    out = []
+    for row in recs.iter_rows(named=True):
+        sku, source = row["sku"], row["source"]
+        if source == "buy_again":
+            u, i = model.index.user_pos.get(row["customer_id"]), model.index.item_pos.get(sku)
+            since = now - last[(u, i)] if (u, i) in last else None
+            c = cycle.get(sku)
+            text = f"Buy again: {names.get(sku, sku)}"
+            if c and since is not None:
+                text += f" (usually rebought every {c:.0f} days; last {since:.0f} days ago)"
+        elif source == "similar" and row.get("because_sku"):
+            text = f"Bought together with {names.get(row['because_sku'], row['because_sku'])}"
+        elif source == "similar":
+            text = "Similar to what you bought"
+        else:
+            text = f"Popular with your segment ({row.get('segment') or 'all customers'})"
+        out.append(text)
+    return recs.with_columns(pl.Series("reason", out, dtype=pl.String))
+
+
+def build_recommendations(
+    model,
+    customers: pl.DataFrame,
+    availability: pl.DataFrame,
+    assortment: pl.DataFrame,
+    durables: pl.DataFrame,
+    products: pl.DataFrame,
+    segments: dict,
+    now: float,
+    n: int = 10,
+    candidates: int = 60,
+    max_per_category: int = 4,
+) -> tuple[pl.DataFrame, dict]:
+    """Score candidates for every customer, apply the rules, diversify, explain."""
+    users = customers["customer_id"].to_list()
+    scored = model.recommend(users, candidates, segments).rename(
+        {"user": "customer_id", "item": "sku"}
+    )
+    # the popular items of each customer's segment also stand by when rules remove the rest
+    backup = (
+        model.popular_for(users, candidates, segments)
+        .rename({"user": "customer_id", "item": "sku"})
+        .with_columns(pl.col("score") * 0.0 - 1.0 - pl.col("rank") / 1e4)
+    )
+    scored = pl.concat([scored, backup]).unique(["customer_id", "sku"], keep="first")
+    checked = eligible(scored, customers, availability, assortment, durables)
+    removed = checked.filter(pl.col("removed").is_not_null()).group_by("removed").len()
+    kept = checked.filter(pl.col("removed").is_null()).drop("removed")
+    top = diversify(kept, products, n=n, max_per_category=max_per_category)
+    top = top.join(explain(model, top), on=["customer_id", "sku"], how="left")
+    top = top.join(customers.select("customer_id", "segment"), on="customer_id", how="left")
+    top = reasons(top, products, model, now)
+    out = top.select(
+        "customer_id",
+        "rank",
+        "sku",
+        pl.col("category"),
+        pl.col("score").cast(pl.Float64),
+        "source",
+        "reason",
+        "because_sku",
+        "channel",
+        "store",
+        "segment",
+    ).with_columns(pl.col("rank").cast(pl.Int64))
+    info = {f"removed: {k}": int(v) for k, v in removed.iter_rows()}
+    return out, info
+
+
+def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    written = {}
+    for name, frame in tables.items():
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"create or replace table {SCHEMA}.{name} as select * from _frame")
+        con.unregister("_frame")
+        written[name] = frame.height
+    return written
+
+
+def export(frames: dict[str, pl.DataFrame], root: Path, day: dt.date) -> list[str]:
+    """CSV (UTF-8 with BOM for spreadsheet tools) and Parquet of each frame under
+    ``root/<day>/``."""
+    folder = root / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in frames.items():
+        frame.write_parquet(folder / f"{name}.parquet")
+        with open(folder / f"{name}.csv", "wb") as fh:
+            fh.write(b"\xef\xbb\xbf")
+            frame.write_csv(fh)
+        written += [str(folder / f"{name}.parquet"), str(folder / f"{name}.csv")]
+    return written
+
+
+def email_consented(con) -> pl.Series:
+    """Customers whose latest e-mail consent is granted (consent applied at export time)."""
+    return con.sql(
+        """
+        select customer_id from (
+            select r.customer_id, c.granted,
+                   row_number() over (partition by r.customer_id
+                                      order by c.consent_ts desc, c.consent_id desc) as k
+            from staging.stg_lake__consents as c
+            join identity.record_customers as r
+              on r.entity = 'consents' and r.channel = c.channel and r.record_id = c.consent_id
+            where c.purpose = 'email'
+        ) where k = 1 and granted
+        """
+    ).pl()["customer_id"]

@@ -1,0 +1,317 @@
+"""Recommendations: similar items and per-customer recommendations (schema ``recs``, exports
+under data/exports/recommendations/<date>/), and their offline evaluation against the
+baselines. The logic lives in ``models/recs/``."""
+
+
+import datetime as dt
+import time
+
+import dagster as dg
+import polars as pl
+
+from ingest.config import DBT_PROJECT_DIR, connect
+from models.recs.evaluate import evaluate
+from models.recs.model import RecsConfig, ZhongtaiRecommender
+from models.recs.report import write_report
+from models.recs.warehouse import (
+    SECONDS_PER_DAY,
+    build_recommendations,
+    email_consented,
+    export,
+    read_assortment,
+    read_availability,
+    read_customers,
+    read_interactions,
+    read_products,
+    recent_durables,
+    similar_items,
+    write_tables,
+)
+from orchestration.resources import paths
+
+SIMILAR_ITEMS = dg.AssetKey(["recs", "similar_items"])
+RECOMMENDATIONS = dg.AssetKey(["recs", "recommendations"])
+EVALUATION = dg.AssetKey(["recs", "evaluation"])
+
+# Tables of other areas, read when their dbt models exist (see models/recs/warehouse.py for
+# the fallbacks); a dependency only when the model is in the project.
+_OPTIONAL = ("customer_360", "channel_atp", "inventory_position")
+_INPUTS = [
+    dg.AssetKey(["marts", "fct_order_lines"]),
+    dg.AssetKey(["staging", "stg_lake__events"]),
+    dg.AssetKey(["staging", "stg_lake__products"]),
+    dg.AssetKey(["staging", "stg_lake__inventory"]),
+    dg.AssetKey(["staging", "stg_lake__locations"]),
+    dg.AssetKey(["staging", "stg_lake__sku_map"]),
+    dg.AssetKey(["staging", "stg_lake__consents"]),
+    dg.AssetKey(["identity", "customer_identifiers"]),
+] + [
+    dg.AssetKey(["marts", name])
+    for name in _OPTIONAL
+    if any((DBT_PROJECT_DIR / "models").rglob(f"{name}.sql"))
+]
+
+# The evaluation on the demo brand: the issue asks for precision@10 >= 1.5x popularity and
+# above every baseline (a WARN check, measured on whatever data the warehouse holds).
+POPULARITY_RATIO = 1.5
+TEST_WEEKS = 4
+
+
+class RecsRunConfig(dg.Config):
+    half_life_days: float = 60.0
+    neighbours: int = 50
+    shrink: float = 10.0
+    per_customer: int = 10
+    max_per_category: int = 4
+
+
+def _cfg(config: RecsRunConfig) -> RecsConfig:
+    return RecsConfig(
+        half_life_days=config.half_life_days, neighbours=config.neighbours, shrink=config.shrink
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            SIMILAR_ITEMS,
+            group_name="recs",
+            deps=_INPUTS,
+            kinds={"duckdb", "polars"},
+            description="Top 20 similar SKUs per SKU (item-kNN on co-purchase and co-view, "
+            "BM25 + cosine with shrinkage)",
+        ),
+        dg.AssetSpec(
+            RECOMMENDATIONS,
+            group_name="recs",
+            deps=_INPUTS,
+            kinds={"duckdb", "polars"},
+            description="Top 10 per customer with a reason, after the stock, channel, durable "
+            "and diversity rules; exported to data/exports/recommendations/<date>/",
+        ),
+    ]
+)
+def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
+    """Fit on every interaction up to now, recommend to every customer with a purchase or a
+    product event, write both tables, export CSV + Parquet for the app and e-mail."""
+    t0 = time.perf_counter()
+    p = paths()
+    con = connect(p.warehouse)
+    try:
+        frame = read_interactions(con)
+        products = read_products(con)
+        customers, customer_sources = read_customers(con, frame)
+        availability, stock_sources = read_availability(con)
+        assortment = read_assortment(con)
+        consented = email_consented(con)
+        now = float(frame["ts"].max())
+        durables, _ = recent_durables(frame, products, now)
+        segments = dict(customers.select("customer_id", "segment").iter_rows())
+        model = ZhongtaiRecommender(_cfg(config), horizon_days=7 * TEST_WEEKS).fit(
+            frame.drop("channel"), segments
+        )
+        similar = similar_items(model, products)
+        recs, removed = build_recommendations(
+            model,
+            customers,
+            availability,
+            assortment,
+            durables,
+            products,
+            segments,
+            now,
+            n=config.per_customer,
+            max_per_category=config.max_per_category,
+        )
+        written = write_tables(con, {"similar_items": similar, "recommendations": recs})
+    finally:
+        con.close()
+    day = dt.datetime.fromtimestamp(now * SECONDS_PER_DAY, dt.UTC).date()
+    email = recs.filter(pl.col("customer_id").is_in(consented.implode()))
+    files = export(
+        {"app_recommendations": recs, "email_recommendations": email, "similar_items": similar},
+        p.exports / "recommendations",
+        day,
+    )
+    seconds = round(time.perf_counter() - t0, 2)
+    yield dg.MaterializeResult(
+        asset_key=SIMILAR_ITEMS,
+        metadata={
+            "dagster/row_count": written["similar_items"],
+            "skus": similar["sku"].n_unique(),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=RECOMMENDATIONS,
+        metadata={
+            "dagster/row_count": written["recommendations"],
+            "customers": recs["customer_id"].n_unique(),
+            "customers_in_scope": customers.height,
+            "email_customers": email["customer_id"].n_unique(),
+            "by_source": dg.MetadataValue.json(
+                dict(recs.group_by("source").len().sort("source").iter_rows())
+            ),
+            "rules_removed": dg.MetadataValue.json(removed),
+            "inputs": dg.MetadataValue.json({**customer_sources, **stock_sources}),
+            "ranker": dg.MetadataValue.json(model.ranker_info),
+            "files": dg.MetadataValue.json(files),
+            "seconds": seconds,
+        },
+    )
+
+
+@dg.asset(
+    key=EVALUATION,
+    group_name="recs",
+    deps=[RECOMMENDATIONS],
+    kinds={"polars"},
+    description="Time-split evaluation (last 4 weeks, purchases) of the Zhongtai model against "
+    "popularity, buy-again, implicit ALS and implicit item-kNN; report under "
+    "data/exports/recommendations/",
+)
+def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.MaterializeResult:
+    """Train on interactions before the cutoff, test on the purchases of the following
+    weeks (shorter windows on short histories: at most 30 % of the range)."""
+    p = paths()
+    con = connect(p.warehouse, read_only=True)
+    try:
+        frame = read_interactions(con)
+        customers, _ = read_customers(con, frame)
+    finally:
+        con.close()
+    segments = dict(customers.select("customer_id", "segment").iter_rows())
+    lo, hi = float(frame["ts"].min()), float(frame["ts"].max())
+    horizon = min(7.0 * TEST_WEEKS, 0.3 * (hi - lo))
+    result = evaluate(
+        frame.drop("channel"),
+        cutoff=hi - horizon,
+        horizon_days=horizon,
+        segments=segments,
+        cfg=_cfg(config),
+    )
+    folder = p.exports / "recommendations" / "evaluation"
+    files = write_report(result, folder, title="Recommendations on the warehouse")
+    table = result.table()
+    return dg.MaterializeResult(
+        metadata={
+            **{
+                f"{row['model']}/{metric}": round(float(row[metric]), 4)
+                for row in table.iter_rows(named=True)
+                for metric in ("precision@10", "recall@20", "ndcg@10", "coverage@10")
+            },
+            "comparison": dg.MetadataValue.md(table_markdown(table)),
+            "split": dg.MetadataValue.json(result.info),
+            "report": dg.MetadataValue.path(files[0]),
+        }
+    )
+
+
+def table_markdown(table: pl.DataFrame) -> str:
+    head = "| " + " | ".join(table.columns) + " |\n|" + "---|" * len(table.columns) + "\n"
+    rows = "".join(
+        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r) + " |\n"
+        for r in table.iter_rows()
+    )
+    return head + rows
+
+
+@dg.asset_check(
+    asset=EVALUATION,
+    description=f"precision@10 of the Zhongtai model >= {POPULARITY_RATIO}x popularity and above "
+    "every baseline (WARN)",
+)
+def recs_beat_the_baselines() -> dg.AssetCheckResult:
+    metrics = paths().exports / "recommendations" / "evaluation" / "metrics.csv"
+    m = pl.read_csv(metrics).filter(pl.col("metric") == "precision@10")
+    p = dict(m.select("model", "value").iter_rows())
+    ours = p["zhongtai"]
+    others = {k: v for k, v in p.items() if k != "zhongtai"}
+    best = max(others.values())
+    return dg.AssetCheckResult(
+        passed=ours >= POPULARITY_RATIO * p["popularity"] and ours > best,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "zhongtai": round(ours, 4),
+            "popularity": round(p["popularity"], 4),
+            "ratio_to_popularity": round(ours / p["popularity"], 3) if p["popularity"] else None,
+            "best_baseline": max(others, key=others.get),
+            "best_baseline_precision": round(best, 4),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=RECOMMENDATIONS,
+    description="At most 10 distinct SKUs per customer, ranks 1..n, every SKU in the catalogue "
+    "and with a reason (ERROR)",
+)
+def recommendations_are_well_formed() -> dg.AssetCheckResult:
+    con = connect(paths().warehouse, read_only=True)
+    try:
+        bad = con.sql(
+            """
+            with r as (select * from recs.recommendations),
+            per as (
+                select customer_id, count(*) as n, count(distinct sku) as skus, max(rank) as top
+                from r group by 1
+            )
+            select
+                (select count(*) from per where n > 10 or skus <> n or top <> n) as bad_lists,
+                (select count(*) from r left join staging.stg_lake__products p using (sku)
+                 where p.sku is null) as unknown_skus,
+                (select count(*) from r where reason is null or reason = '') as no_reason,
+                (select count(*) from r) as rows
+            """
+        ).fetchone()
+    finally:
+        con.close()
+    bad_lists, unknown, no_reason, rows = bad
+    return dg.AssetCheckResult(
+        passed=bad_lists == 0 and unknown == 0 and no_reason == 0 and rows > 0,
+        metadata={
+            "bad_lists": bad_lists,
+            "unknown_skus": unknown,
+            "without_reason": no_reason,
+            "rows": rows,
+        },
+    )
+
+
+@dg.asset_check(
+    asset=RECOMMENDATIONS,
+    description="Every recommendation passes the stock and channel rules when re-checked "
+    "against the current stock and listings (ERROR)",
+)
+def recommendations_respect_stock_and_channel() -> dg.AssetCheckResult:
+    from models.recs.serving import eligible
+
+    con = connect(paths().warehouse, read_only=True)
+    try:
+        recs = con.sql("select customer_id, sku, channel, store from recs.recommendations").pl()
+        availability, _ = read_availability(con)
+        assortment = read_assortment(con)
+        cities = con.sql("select location_id as store, city from staging.stg_lake__locations").pl()
+    finally:
+        con.close()
+    customers = (
+        recs.select("customer_id", "channel", "store").unique().join(cities, on="store", how="left")
+    )
+    none = pl.DataFrame(schema={"customer_id": pl.String, "sku": pl.String})
+    checked = eligible(recs.select("customer_id", "sku"), customers, availability, assortment, none)
+    bad = checked.filter(pl.col("removed").is_not_null())
+    return dg.AssetCheckResult(
+        passed=bad.height == 0,
+        metadata={
+            "violations": bad.height,
+            "by_reason": dg.MetadataValue.json(dict(bad.group_by("removed").len().iter_rows())),
+            "examples": dg.MetadataValue.json(bad.head(5).to_dicts()),
+        },
+    )
+
+
+ASSETS = [recommendations, evaluation]
+CHECKS = [
+    recs_beat_the_baselines,
+    recommendations_are_well_formed,
+    recommendations_respect_stock_and_channel,
+]
