@@ -137,7 +137,10 @@ def parse_times(values: pl.Series, path: Path, column: str, report: LoadReport) 
         if ok == non_null:
             break
     # ISO strings with an offset or a zone
-    zoned = text.str.to_datetime(time_zone="UTC", strict=False)
+    try:
+        zoned = text.str.to_datetime(time_zone="UTC", strict=False)
+    except pl.exceptions.PolarsError:  # no format polars can infer
+        zoned = pl.Series(values.name, [None] * len(text), dtype=pl.Datetime("us", "UTC"))
     if zoned.drop_nulls().len() > best_ok:
         best, best_ok = zoned.dt.replace_time_zone(None), zoned.drop_nulls().len()
     if best_ok < 0.5 * non_null:

@@ -128,14 +128,14 @@ def implicit_recs(train: pl.DataFrame, users: list, n: int, kind: str, seed: int
 
     index, x = _matrix(train)
     known = [u for u in users if u in index.user_pos]
-    if kind == "als":
-        model = AlternatingLeastSquares(
-            factors=64, regularization=0.05, iterations=15, random_state=seed
-        )
-    else:
-        model = BM25Recommender(K=100)
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # implicit's BLAS-threads and CSR-conversion notices
+        if kind == "als":
+            model = AlternatingLeastSquares(
+                factors=64, regularization=0.05, iterations=15, random_state=seed
+            )
+        else:
+            model = BM25Recommender(K=100)
         model.fit(x, show_progress=False)
         codes = np.array([index.user_pos[u] for u in known], dtype=np.int64)
         rows = []

@@ -65,6 +65,8 @@ class RecsConfig:
     candidates_knn: int = 50
     candidates_popular: int = 30
     ranker_users: int = 10_000
+    ranker_windows: int = 3
+    ranker_max_rows: int = 200_000
     ranker_min_positives: int = 30
     cycle_prior_gaps: float = 5.0
     repeat_prior_buyers: float = 10.0
@@ -331,10 +333,12 @@ class Components:
 
 
 def _row_ranks(scores: np.ndarray, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of each candidate's kNN score within its user's row."""
-    values = scores[rows, items]
-    higher = (scores[rows] > values[:, None]).sum(axis=1)
-    return (higher + 1).astype(float)
+    """Rank (1 = best) of each candidate's kNN score within its user's row (ties in item
+    order); one argsort of the batch, no candidates x items array."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
+    return ranks[rows, items].astype(float)
 
 
 def fixed_blend(x: np.ndarray, names: list[str]) -> np.ndarray:
@@ -386,19 +390,15 @@ class ZhongtaiRecommender:
             [code.get(str(segments.get(u)), 0) for u in self.index.users], dtype=np.int64
         )
 
-    def _fit_ranker(self, enc: pl.DataFrame, now: float, horizon: float) -> None:
-        """Hold out the last ``horizon`` days of the training data as labels."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-        from threadpoolctl import threadpool_limits
-
-        split = now - horizon
+    def _window(self, enc: pl.DataFrame, split: float, horizon: float, max_users: int, seed: int):
+        """Features of the candidates of users active in [split, split + horizon), computed
+        from the rows before ``split``, labelled by what they then had (or bought)."""
         inner = enc.filter(pl.col("ts") < split)
-        held = enc.filter(pl.col("ts") >= split)
+        held = enc.filter((pl.col("ts") >= split) & (pl.col("ts") < split + horizon))
         if "target" in held.columns and held["target"].any():
             held = held.filter(pl.col("target"))
         if inner.height == 0 or held.height == 0:
-            self.ranker_info = {"ranker": "fixed blend (no held-out stretch in training)"}
-            return
+            return None
         comp = Components(
             inner,
             len(self.index.users),
@@ -409,30 +409,61 @@ class ZhongtaiRecommender:
         )
         warm = np.unique(inner["u"].to_numpy())
         users = np.intersect1d(np.unique(held["u"].to_numpy()), warm)
-        rng = np.random.default_rng(self.cfg.seed)
-        if len(users) > self.cfg.ranker_users:
-            users = np.sort(rng.choice(users, self.cfg.ranker_users, replace=False))
+        if len(users) > max_users:
+            rng = np.random.default_rng(seed)
+            users = np.sort(rng.choice(users, max_users, replace=False))
         positives = set(zip(held["u"].to_list(), held["i"].to_list(), strict=True))
-        xs, ys = [], []
+        xs, ys, names = [], [], None
         for batch in comp.batches(users):
             u, i, x, names = comp.candidates_and_features(batch)
             xs.append(x)
             ys.append(np.fromiter(((a, b) in positives for a, b in zip(u, i, strict=True)), bool))
         if not xs:
-            self.ranker_info = {"ranker": "fixed blend (no warm held-out users)"}
+            return None
+        return np.vstack(xs), np.concatenate(ys), names, len(users), len(positives)
+
+    def _fit_ranker(self, enc: pl.DataFrame, now: float, horizon: float) -> None:
+        """Hold out the last ``horizon`` days of the training data as labels, and the
+        ``ranker_windows - 1`` stretches before it (more examples from the same history)."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from threadpoolctl import threadpool_limits
+
+        windows = []
+        per_window = max(1, self.cfg.ranker_users // self.cfg.ranker_windows)
+        for k in range(self.cfg.ranker_windows):
+            w = self._window(enc, now - (k + 1) * horizon, horizon, per_window, self.cfg.seed + k)
+            if w is not None:
+                windows.append(w)
+        if not windows:
+            self.ranker_info = {"ranker": "fixed blend (no held-out stretch in training)"}
             return
-        x, y = np.vstack(xs), np.concatenate(ys)
+        x = np.vstack([w[0] for w in windows])
+        y = np.concatenate([w[1] for w in windows])
+        if len(y) > self.cfg.ranker_max_rows:
+            # every positive, a uniform sample of negatives: the order of the scores is what
+            # matters, and the boosting time grows with the rows
+            rng = np.random.default_rng(self.cfg.seed)
+            neg = np.flatnonzero(~y)
+            keep_neg = max(self.cfg.ranker_max_rows - int(y.sum()), 0)
+            keep = np.sort(
+                np.concatenate(
+                    [np.flatnonzero(y), rng.choice(neg, min(keep_neg, len(neg)), replace=False)]
+                )
+            )
+            x, y = x[keep], y[keep]
+        names = windows[0][2]
         self.ranker_info = {
-            "ranker_users": int(len(users)),
+            "ranker_windows": len(windows),
+            "ranker_users": int(sum(w[3] for w in windows)),
             "ranker_rows": int(len(y)),
             "ranker_positives": int(y.sum()),
-            "candidate_recall": round(float(y.sum()) / max(len(positives), 1), 4),
+            "candidate_recall": round(float(y.sum()) / max(sum(w[4] for w in windows), 1), 4),
         }
         if y.sum() < self.cfg.ranker_min_positives or y.all():
             self.ranker_info["ranker"] = "fixed blend (too few held-out positives)"
             return
         clf = HistGradientBoostingClassifier(
-            max_iter=200,
+            max_iter=100,
             learning_rate=0.1,
             max_leaf_nodes=15,
             min_samples_leaf=50,

@@ -2,7 +2,6 @@
 under data/exports/recommendations/<date>/), and their offline evaluation against the
 baselines. The logic lives in ``models/recs/``."""
 
-
 import datetime as dt
 import time
 
