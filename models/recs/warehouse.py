@@ -470,7 +470,14 @@ def export(frames: dict[str, pl.DataFrame], root: Path, day: dt.date) -> list[st
 
 
 def email_consented(con) -> pl.Series:
-    """Customers whose latest e-mail consent is granted (consent applied at export time)."""
+    """Customers whose latest e-mail consent is granted (consent applied at export time):
+    ``marts.customer_360.consent_email`` when it exists, else the staged consents."""
+    if table_exists(con, "marts", "customer_360") and "consent_email" in columns_of(
+        con, "marts", "customer_360"
+    ):
+        return con.sql(
+            "select customer_id from marts.customer_360 where consent_email = 'granted'"
+        ).pl()["customer_id"]
     return con.sql(
         """
         select customer_id from (
