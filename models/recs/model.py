@@ -239,6 +239,8 @@ class Components:
         self.pop = np.bincount(prof["i"].to_numpy(), minlength=n_items).astype(float)
         rec = f.filter(pl.col("ts") >= recent_from).group_by("u", "i").agg()
         self.pop_recent = np.bincount(rec["i"].to_numpy(), minlength=n_items).astype(float)
+        self.active_users = max(int(prof["u"].n_unique()), 1)
+        self.recent_users = max(int(rec["u"].n_unique()), 1)
         first = f.group_by("i").agg(pl.col("ts").min())
         self.item_first = np.full(n_items, np.nan)
         self.item_first[first["i"].to_numpy()] = first["ts"].to_numpy()
@@ -306,8 +308,10 @@ class Components:
             "due_ratio": since / self.cycle[items],
             "cycle": self.cycle[items],
             "repeat_rate": self.repeat_rate[items],
-            "pop": np.log1p(self.pop[items]),
-            "pop_recent": np.log1p(self.pop_recent[items]),
+            # shares of the active users, not counts: comparable between the held-out
+            # windows the ranker learns on and the full history it scores with
+            "pop": self.pop[items] / self.active_users,
+            "pop_recent": self.pop_recent[items] / self.recent_users,
             "seg_share": (
                 self.seg_share[self.segments[u], items]
                 if self.seg_share is not None
@@ -430,8 +434,12 @@ class ZhongtaiRecommender:
 
         windows = []
         per_window = max(1, self.cfg.ranker_users // self.cfg.ranker_windows)
+        start = float(enc["ts"].min())
         for k in range(self.cfg.ranker_windows):
-            w = self._window(enc, now - (k + 1) * horizon, horizon, per_window, self.cfg.seed + k)
+            split = now - (k + 1) * horizon
+            if k > 0 and split - start < 0.5 * (now - start):
+                break  # a window with much less history than the model will score with
+            w = self._window(enc, split, horizon, per_window, self.cfg.seed + k)
             if w is not None:
                 windows.append(w)
         if not windows:
