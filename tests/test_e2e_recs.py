@@ -94,8 +94,8 @@ def test_evaluation_metadata_compares_every_model(recs):
     for model in MODELS:
         for metric in ("precision@10", "recall@20", "ndcg@10", "coverage@10"):
             assert 0.0 <= meta[f"{model}/{metric}"] <= 1.0
-    # Floors measured on this build (see README): the target (1.5x popularity, above
-    # every baseline) is NOT met on the demo brand; these floors guard what the model does
-    # reach, with margin.
-    assert meta["zhongtai/precision@10"] >= 0.8 * meta["popularity/precision@10"]
+    # Floors under what was measured on this build (precision@10 0.93x popularity, coverage
+    # 9.7x): the target (1.5x popularity, above every baseline) is NOT met on this
+    # 45-day demo (nor at 4,000 persons, 240 days: 1.04x; see README).
+    assert meta["zhongtai/precision@10"] >= 0.75 * meta["popularity/precision@10"]
     assert meta["zhongtai/coverage@10"] >= 2 * meta["popularity/coverage@10"]

@@ -508,7 +508,9 @@ class ZhongtaiRecommender:
             source = np.where(
                 col["hist_weight"] > 0, "buy_again", np.where(knn > 0, "similar", "popular")
             )
-            frames.append(pl.DataFrame({"u": u, "i": i, "score": s, "source": source}))
+            frames.append(
+                pl.DataFrame({"u": u, "i": i, "score": s.astype(np.float64), "source": source})
+            )
         out = []
         if frames:
             ranked = (

@@ -117,17 +117,26 @@ def read_products(con) -> pl.DataFrame:
     ).pl()
 
 
-def read_customers(con, interactions: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
-    """customer_id, channel (usual), store (preferred), city (of the store), segment; and which
-    source each came from."""
-    purchases = interactions.filter(pl.col("target"))
+def usual_channels(interactions: pl.DataFrame) -> dict[str, str]:
+    """customer -> the channel of most of their purchases (ties: the latest, then by name)."""
     usual = (
-        purchases.group_by("user", "channel")
+        interactions.filter(pl.col("target"))
+        .group_by("user", "channel")
         .agg(pl.len().alias("n"), pl.col("ts").max().alias("last"))
         .sort(["user", "n", "last", "channel"], descending=[False, True, True, False])
         .group_by("user", maintain_order=True)
         .first()
-        .select(pl.col("user").alias("customer_id"), "channel")
+    )
+    return dict(usual.select("user", "channel").iter_rows())
+
+
+def read_customers(con, interactions: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    """customer_id, channel (usual), store (preferred), city (of the store), segment; and which
+    source each came from."""
+    usual = pl.DataFrame(
+        list(usual_channels(interactions).items()),
+        schema={"customer_id": pl.String, "channel": pl.String},
+        orient="row",
     )
     stores = con.sql(
         """
