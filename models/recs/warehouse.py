@@ -9,7 +9,7 @@ Inputs, with the fallback used when a table of another area is not (yet) in the 
 | segment | ``marts.customer_360.rfm_segment`` | the customer's usual channel |
 | usual channel | ``marts.customer_360.preferred_channel`` | most frequent channel of their order lines |
 | preferred store | ``marts.customer_360.preferred_store`` | most frequent store of their store receipts |
-| ATP online | ``marts.channel_atp`` (latest) | latest ``staging.stg_lake__inventory`` snapshot: warehouses serve the online channels, FBA nodes Amazon |
+| ATP online | ``marts.channel_atp`` (network pools, latest) | latest ``staging.stg_lake__inventory`` snapshot: warehouses serve the online channels, FBA nodes Amazon |
 | ATP in stores | ``marts.inventory_position`` (latest day) | the latest snapshot of each store |
 """
 
@@ -210,7 +210,20 @@ def read_availability(con) -> tuple[pl.DataFrame, dict]:
     online = None
     if table_exists(con, "marts", "channel_atp"):
         cols = columns_of(con, "marts", "channel_atp")
-        if {"sku", "channel", "atp"} <= cols:
+        if {"atp_channel", "sku", "channel_atp", "pool_by"} <= cols:
+            # the inventory area's layout: network pools are what an online channel promises
+            online = (
+                con.sql(
+                    "select atp_channel as channel, sku, max(channel_atp) as atp "
+                    "from marts.channel_atp where pool_by = 'network' group by 1, 2"
+                )
+                .pl()
+                .with_columns(normalise_channel("channel"))
+                .group_by("channel", "sku")
+                .agg(pl.col("atp").max())
+            )
+            sources["online"] = "marts.channel_atp (network pools)"
+        elif {"sku", "channel", "atp"} <= cols:
             date_col = next(
                 (c for c in ("position_date", "as_of", "snapshot_date", "date") if c in cols), None
             )
@@ -248,7 +261,7 @@ def read_availability(con) -> tuple[pl.DataFrame, dict]:
     stores = None
     if table_exists(con, "marts", "inventory_position"):
         cols = columns_of(con, "marts", "inventory_position")
-        qty = next((c for c in ("atp", "available", "available_qty") if c in cols), None)
+        qty = next((c for c in ("available_to_promise", "atp", "available") if c in cols), None)
         if qty is None and {"on_hand", "reserved"} <= cols:
             qty = "greatest(on_hand - coalesce(reserved, 0), 0)"
         if qty and {"position_date", "location_id", "sku"} <= cols:
