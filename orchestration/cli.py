@@ -13,8 +13,8 @@ from rich.table import Table
 
 from ingest.config import data_paths
 from models.forecast import cli as forecast_cli
-from models.segments import cli as segments_cli
 from models.recs import cli as recs_cli
+from models.segments import cli as segments_cli
 
 app = typer.Typer(
     help="Zhongtai: customer data hub for multi-channel e-commerce.", no_args_is_help=True
