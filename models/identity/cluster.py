@@ -6,9 +6,14 @@ union-find, and a union that would give one customer more identifiers of a type 
 ``max_per_person`` allows is refused: the later, weaker link gives way, and each refusal is a
 row of the limit audit.
 
+Names are the second constraint: a weak (or probabilistic) link never joins two clusters
+whose records name their person and share no name (a family phone between a mother's member
+account and a daughter's WeChat orders). Strong identifiers are trusted over names. Records
+without a name (a till receipt, a consent) join freely.
+
 The constraint only matters inside a connected component that breaks a limit as a whole:
-when a component holds no more identifiers of each limited type than the limit, no union on
-the way to it can break one (counts only grow). So the components are found first with
+when a component holds no more identifiers of each limited type than the limit, and at most
+one name, no union on the way to it can break one (counts only grow). So the components are found first with
 ``scipy.sparse.csgraph.connected_components`` (C speed), and the ordered union-find runs only
 on the components that break a limit (see ``bench/identity.py`` for the figures).
 """
@@ -23,7 +28,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from models.identity.graph import Graph
+from models.identity.graph import TIER_WEAK, Graph
 
 
 @dataclass
@@ -49,7 +54,9 @@ REFUSAL_SCHEMA = {
     "limit": pl.Int64,
     "would_hold": pl.Int64,
     "conflicting": pl.List(pl.Int64),
+    "names": pl.String,  # the name refusals: the names of each side
 }
+NAME_LIMIT = "name"
 
 
 def components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -84,8 +91,12 @@ def _limits(graph: Graph) -> tuple[np.ndarray, list[str], np.ndarray]:
     return node_key, keys, limit_of
 
 
-def cluster(graph: Graph) -> Clustering:
-    """Cluster the graph's nodes; see the module docstring."""
+def cluster(
+    graph: Graph, names: np.ndarray | None = None, name_labels: list[str] | None = None
+) -> Clustering:
+    """Cluster the graph's nodes; see the module docstring. ``names``: per node, a code of
+    the person's name its record gives (-1: none; identifiers have none), an index into
+    ``name_labels`` (for the audit)."""
     t0 = time.perf_counter()
     n = graph.n_nodes
     edges = graph.edges
@@ -105,6 +116,11 @@ def cluster(graph: Graph) -> Clustering:
         bad[counts["comp"].to_numpy()[over]] = True
     else:
         bad = np.zeros(comp.max() + 1 if n else 0, dtype=bool)
+    named = names >= 0 if names is not None else np.zeros(n, dtype=bool)
+    if named.any():
+        per = pl.DataFrame({"comp": comp[named], "name": names[named]}).group_by("comp")
+        many = per.agg(pl.col("name").n_unique().alias("k")).filter(pl.col("k") > 1)
+        bad[many["comp"].to_numpy()] = True
     labels = comp.copy()
     refusals: list[tuple] = []
     n_bad = int(bad.sum())
@@ -116,6 +132,9 @@ def cluster(graph: Graph) -> Clustering:
         members: dict[int, dict[int, list[int]]] = {}
         for node in np.flatnonzero(bad[comp] & (node_key >= 0)).tolist():
             members[node] = {int(node_key[node]): [node]}
+        held: dict[int, set[int]] = {}
+        for node in np.flatnonzero(bad[comp] & named).tolist():
+            held[node] = {int(names[node])}
 
         def find(x: int) -> int:
             root = x
@@ -153,13 +172,31 @@ def cluster(graph: Graph) -> Clustering:
                         int(limit_of[k]),
                         hold,
                         conflicting,
+                        None,
                     )
                 )
                 continue
+            na, nb = held.get(ra), held.get(rb)
+            if tiers[i] >= TIER_WEAK and na and nb and na.isdisjoint(nb):
+                sides = " / ".join(
+                    ",".join(name_labels[x] if name_labels else str(x) for x in sorted(side))
+                    for side in (na, nb)
+                )
+                refusals.append(
+                    (a, b, int(vias[i]), int(tiers[i]), ra, rb, NAME_LIMIT, None,
+                     len(na | nb), [], sides)
+                )  # fmt: skip
+                continue
             # union by size of the member maps; the root keeps the merged map
             if ma is not None and mb is not None and len(ma) < len(mb):
-                ra, rb, ma, mb = rb, ra, mb, ma
+                ra, rb, ma, mb, na, nb = rb, ra, mb, ma, nb, na
             parent[rb] = ra
+            if nb:
+                if na is None:
+                    held[ra] = nb
+                else:
+                    na |= nb
+                held.pop(rb, None)
             if mb:
                 if ma is None:
                     members[ra] = mb

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from models.identity.cluster import cluster
+from models.identity.cluster import NAME_LIMIT, cluster
 from models.identity.graph import SEP, Graph, add_record_links, build_graph, node_key
 from models.identity.rules import Rules
 from models.identity.stable_ids import assign_ids
@@ -86,6 +86,7 @@ def resolve(
     all_records: pl.Series | None = None,
     record_links: pl.DataFrame | None = None,
     records_anchor_ids: bool = False,
+    attributes: pl.DataFrame | None = None,
 ) -> Resolution:
     """Resolve ``ids`` (see ``models.identity.graph`` for its columns).
 
@@ -94,13 +95,15 @@ def resolve(
     record key, also those without identifiers. ``record_links``: probabilistic
     record-to-record links (record_l, record_r, match_weight), the last tier.
     ``records_anchor_ids``: a record alone is a customer too (the command line: every input
-    row gets a cluster); otherwise a customer needs at least one linking identifier."""
+    row gets a cluster); otherwise a customer needs at least one linking identifier.
+    ``attributes``: record, name_key (``models.identity.attributes``): a weak or
+    probabilistic link never joins two clusters whose records name different persons."""
     t0 = time.perf_counter()
     graph = build_graph(ids, rules, all_records)
     if record_links is not None:
         graph = add_record_links(graph, record_links)
     t1 = time.perf_counter()
-    clustering = cluster(graph)
+    clustering = cluster(graph, *_name_codes(graph, attributes))
     labels = clustering.labels
     t2 = time.perf_counter()
     n_ids = graph.identifiers.height
@@ -184,6 +187,23 @@ def resolve(
     )
 
 
+def _name_codes(
+    graph: Graph, attributes: pl.DataFrame | None
+) -> tuple[np.ndarray | None, list[str]]:
+    """Per graph node, a code of the name its record gives (-1: none), and the names."""
+    if attributes is None or attributes.is_empty():
+        return None, []
+    named = (
+        graph.records.select("record", "node")
+        .join(attributes.select("record", "name_key").drop_nulls(), on="record")
+        .with_columns((pl.col("name_key").rank("dense").cast(pl.Int64) - 1).alias("code"))
+    )
+    codes = np.full(graph.n_nodes, -1, dtype=np.int64)
+    codes[named["node"].to_numpy()] = named["code"].to_numpy()
+    labels = named.select("code", "name_key").unique().sort("code")["name_key"].to_list()
+    return codes, labels
+
+
 def _node_table(graph: Graph) -> pl.DataFrame:
     ids = graph.identifiers.select(
         "node",
@@ -251,12 +271,17 @@ def _limit_audit(
             "identifier_type",
             "scope",
             "identifier_value",
-            pl.format(
-                "a customer may hold {} {}: this link would give {}",
-                pl.col("limit"),
-                pl.col("limit_key"),
-                pl.col("would_hold"),
-            ).alias("reason"),
+            pl.when(pl.col("limit_key") == NAME_LIMIT)
+            .then(pl.format("a weak link between differently named persons: {}", pl.col("names")))
+            .otherwise(
+                pl.format(
+                    "a customer may hold {} {}: this link would give {}",
+                    pl.col("limit"),
+                    pl.col("limit_key"),
+                    pl.col("would_hold"),
+                )
+            )
+            .alias("reason"),
             pl.col("limit_key").alias("limit_type"),
             pl.col("limit").alias("max_per_person"),
             "conflicting_values",

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 
 from ingest.config import connect
+from models.identity.attributes import read_record_attributes
 from models.identity.evaluate import evaluate_warehouse
 from models.identity.resolve import resolve
 from models.identity.rules import RULES_PATH, load_rules
@@ -40,8 +41,9 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     con = connect(paths().warehouse)
     try:
         ids = read_identifiers(con)
+        attributes = read_record_attributes(con)
         previous, issued = read_previous(con)
-        result = resolve(ids, rules, previous, issued)
+        result = resolve(ids, rules, previous, issued, attributes=attributes)
         written = write_tables(con, result, run_at)
     finally:
         con.close()

@@ -23,9 +23,10 @@ import shutil
 import polars as pl
 import pytest
 
-from ingest.config import DataPaths
+from ingest.config import DataPaths, connect
 from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
+from models.identity.attributes import read_lake_attributes
 from models.identity.evaluate import attach_truth, score_records, truth_records
 from models.identity.resolve import resolve
 from models.identity.warehouse import read_lake_identifiers, split_record
@@ -41,11 +42,24 @@ def demo(tiny_demo, tmp_path_factory, rules):
     paths = DataPaths(root)
     ingest_all(load_specs_lenient()[0], paths)
     ids = read_lake_identifiers(paths.lake_raw)
-    res = resolve(ids, rules)
+    con = connect()
+    try:
+        attributes = read_lake_attributes(con, paths.lake_raw)
+    finally:
+        con.close()
+    res = resolve(ids, rules, attributes=attributes)
     sources = ids.group_by("channel", "entity", "record_id").agg(pl.col("source_file").min())
     records = split_record(res.records).join(sources, on=["channel", "entity", "record_id"])
     truth = truth_records(tiny_demo.truth)
-    return res, records, truth, tiny_demo, ids
+    return (
+        res,
+        records.join(
+            attributes.pipe(split_record), on=["channel", "entity", "record_id"], how="left"
+        ),
+        truth,
+        tiny_demo,
+        ids,
+    )
 
 
 def test_pairwise_accuracy_against_the_truth(demo):
@@ -132,3 +146,32 @@ def test_a_family_phone_seen_with_two_accounts_merges_nobody(demo):
     # measured: 8 of the 16 families merged (by a phone seen with one account of each kind)
     assert together.select("person_id").n_unique() <= 8
     assert shared["identifier_value"].is_in(families["phone"].implode()).mean() >= 0.5
+
+
+def test_a_family_phone_never_joins_two_named_persons(demo):
+    """The family phone seen with one account of each person (a mother's member number, a
+    daughter's WeChat orders): the phone is a weak link and the two sides name different
+    persons, so the union is refused and audited. What still follows the phone are records
+    that name nobody and carry nothing else (a consent for SMS, a till receipt keyed by the
+    phone): nothing in the data tells whose they are."""
+    res, records, truth, tiny, _ = demo
+    persons = pl.read_parquet(tiny.truth / "persons.parquet")
+    family = persons.filter(
+        pl.col("household_of").is_in(
+            persons.filter(pl.col("household_of") != pl.col("person_id"))["household_of"]
+            .unique()
+            .implode()
+        )
+    ).select("person_id", "household_of")
+    assert family["household_of"].n_unique() > 5
+    named = (
+        attach_truth(records, truth)
+        .filter(pl.col("name_key").is_not_null() & pl.col("customer_id").is_not_null())
+        .join(family, on="person_id")
+    )
+    assert named["person_id"].n_unique() > 10  # the family members who name themselves
+    persons_per_customer = named.group_by("customer_id").agg(pl.col("person_id").n_unique())
+    assert persons_per_customer["person_id"].max() == 1
+    refused = res.limit_audit.filter(pl.col("limit_type") == "name")
+    assert refused.height >= 1
+    assert refused["reason"].str.contains(" / ").all()

@@ -1,0 +1,118 @@
+"""Personal attributes of records (names), read beside their identifiers.
+
+Identifiers say which records hold the same account; names say whether two accounts that a
+weak identifier (a phone) would join can be one person. The canonical entities that carry a
+personal name are listed once, in ``ingest.canonical.NAME_COLUMNS``; this module reads those
+columns for every record (warehouse staging, or the lake for tests and benchmarks that skip
+dbt) and reduces each name to a comparison key:
+
+- ``name_key``: a full name, order-free (``佳 陆`` and ``陆佳`` give one key, as do ``Mia
+  Clark`` and ``clark mia``): letters only, CJK names as their sorted characters, other names
+  as their sorted lower-case words. Null for masked names.
+- ``initials``: the letters a masked name may show of it: the first letter of its first and
+  of its last word (``陆佳`` → ``陆``; ``佳 陆`` as a western-ordered export writes it → ``佳陆``).
+  For a masked name (``王**``), the one letter it shows: the evidence a marketplace export
+  leaves of its receiver.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ingest.canonical import ENTITIES, NAME_COLUMNS
+from ingest.identifiers import name_expr
+
+RECORD_SEP = "\x1f"  # as models.identity.warehouse: channel, entity and record_id
+
+ATTRIBUTE_SCHEMA = {
+    "record": pl.String,
+    "name_key": pl.String,
+    "initials": pl.String,
+}
+
+_MASK = r"[*＊•]"
+_CJK = r"^[\p{Han}]+$"
+
+
+def name_keys(names: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(name_key, initials) expressions of a column of raw names (see the module docstring)."""
+    folded = name_expr(names)
+    masked = folded.str.contains(_MASK)
+    letters = folded.str.replace_all(r"[^\p{L}\s]", "").str.replace_all(r"\s+", " ")
+    letters = letters.str.strip_chars().str.to_lowercase()
+    compact = letters.str.replace_all(" ", "")
+    cjk = compact.str.contains(_CJK)
+    key = (
+        pl.when(masked | (compact == "") | compact.is_null())
+        .then(None)
+        .when(cjk)
+        .then(compact.str.split("").list.sort().list.join(""))
+        .otherwise(letters.str.split(" ").list.sort().list.join(" "))
+    )
+    words = letters.str.split(" ")
+    initial = (
+        pl.when(masked)
+        .then(folded.str.replace_all(r"[^\p{L}]", "").str.slice(0, 1).str.to_lowercase())
+        .otherwise(
+            pl.concat_str(
+                words.list.first().str.slice(0, 1),
+                pl.when(words.list.len() > 1).then(words.list.last().str.slice(0, 1)),
+                ignore_nulls=True,
+            )
+        )
+    )
+    return key, pl.when(initial == "").then(None).otherwise(initial)
+
+
+def _record_sql(entity: str, source: str) -> str:
+    key = ENTITIES[entity]["key"]
+    record_id = "concat_ws('/', " + ", ".join(f"cast({k} as varchar)" for k in key) + ")"
+    cols = NAME_COLUMNS[entity]
+    names = " union all ".join(
+        f"select channel || '{RECORD_SEP}{entity}{RECORD_SEP}' || {record_id} as record, "
+        f"cast({c} as varchar) as raw_name from {source} where {c} is not null"
+        for c in cols
+    )
+    return names
+
+
+def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
+    parts = [_record_sql(e, s) for e, s in sources.items()]
+    if not parts:
+        return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
+    raw = pl.from_arrow(con.execute(" union all ".join(parts)).arrow())
+    if raw.is_empty():
+        return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
+    key, initial = name_keys(pl.col("raw_name"))
+    return (
+        raw.with_columns(key.alias("name_key"), initial.alias("initials"))
+        .filter(pl.col("initials").is_not_null())
+        .group_by("record")
+        .agg(pl.col("name_key").drop_nulls().min(), pl.col("initials").min())
+        .sort("record")
+        .cast(ATTRIBUTE_SCHEMA)
+    )
+
+
+def read_record_attributes(con) -> pl.DataFrame:
+    """record, name_key, initials of every staged record that names a person."""
+    tables = {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
+    sources = {
+        e: f"staging.stg_lake__{e}" for e in NAME_COLUMNS if f"staging.stg_lake__{e}" in tables
+    }
+    return _attributes(con, sources)
+
+
+def read_lake_attributes(con, lake_raw) -> pl.DataFrame:
+    """The same from the lake's Parquet (``lake/raw/<entity>/*.parquet``)."""
+    sources = {}
+    for entity in NAME_COLUMNS:
+        folder = lake_raw / entity
+        if folder.exists() and any(folder.glob("*.parquet")):
+            sources[entity] = f"read_parquet('{folder / '*.parquet'}', union_by_name = true)"
+    return _attributes(con, sources)
