@@ -26,6 +26,7 @@ RECORD_SEP = "\x1f"  # as models.identity.warehouse: channel, entity and record_
 
 ATTRIBUTE_SCHEMA = {
     "record": pl.String,
+    "name": pl.String,  # the full name as written (folded), for people reading the audit
     "name_key": pl.String,
     "initials": pl.String,
 }
@@ -85,17 +86,26 @@ def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
         return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
     key, initial = name_keys(pl.col("raw_name"))
     return (
-        raw.with_columns(key.alias("name_key"), initial.alias("initials"))
+        raw.with_columns(
+            key.alias("name_key"),
+            initial.alias("initials"),
+            pl.when(key.is_not_null()).then(name_expr(pl.col("raw_name"))).alias("name"),
+        )
         .filter(pl.col("initials").is_not_null())
+        .sort("name_key", "name", nulls_last=True)
         .group_by("record")
-        .agg(pl.col("name_key").drop_nulls().min(), pl.col("initials").min())
+        .agg(
+            pl.col("name").drop_nulls().first(),
+            pl.col("name_key").drop_nulls().first(),
+            pl.col("initials").min(),
+        )
         .sort("record")
         .cast(ATTRIBUTE_SCHEMA)
     )
 
 
 def read_record_attributes(con) -> pl.DataFrame:
-    """record, name_key, initials of every staged record that names a person."""
+    """record, name, name_key, initials of every staged record that names a person."""
     tables = {
         f"{s}.{t}"
         for s, t in con.execute(

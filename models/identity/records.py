@@ -338,9 +338,11 @@ def probabilistic_links(
     threshold: float = 0.9,
     seed: int = 42,
     notes: list[str] | None = None,
+    strict: list[list[str]] | None = None,
 ) -> pl.DataFrame:
     """Pairs of records (record_l, record_r, match_weight, match_probability) that Splink
-    scores at or above ``threshold``."""
+    scores at or above ``threshold``. ``strict``: equality rules (lists of columns) nearly
+    free of false matches, for the prior; default: agreement on three or more attributes."""
     notes = notes if notes is not None else []
     schema = {
         "record_l": pl.String,
@@ -364,7 +366,8 @@ def probabilistic_links(
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # Splink narrates every step at INFO and WARNING
     try:
-        return _splink_links(data, filled, rules, threshold, seed, budget, notes)
+        strict = strict if strict is not None else _strict_rules(filled)
+        return _splink_links(data, filled, rules, threshold, seed, budget, notes, strict)
     finally:
         quiet.setLevel(level)
 
@@ -377,6 +380,7 @@ def _splink_links(
     seed: int,
     budget: int,
     notes: list[str],
+    strict: list[list[str]],
 ) -> pl.DataFrame:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -399,7 +403,6 @@ def _splink_links(
     )
     linker = Linker(sdf, settings, log_level=logging.ERROR)
     # prior: strict agreement on several attributes, assumed to find 60% of true pairs
-    strict = _strict_rules(filled)
     if strict:
         try:
             linker.training.estimate_probability_two_random_records_match(
@@ -422,7 +425,7 @@ def _splink_links(
             notes.append(f"EM on {'+'.join(cols)} skipped ({exc.__class__.__name__})")
     notes.append(f"EM sessions: {trained}")
     pred = linker.inference.predict(threshold_match_probability=threshold)
-    out = pl.from_arrow(pred.as_duckdbpyrelation().arrow())
+    out = pred.as_duckdbpyrelation().pl()  # (from_arrow fails on an empty prediction)
     if out.is_empty():
         return pl.DataFrame(schema=schema)
     return out.select(

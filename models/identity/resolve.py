@@ -193,14 +193,18 @@ def _name_codes(
     """Per graph node, a code of the name its record gives (-1: none), and the names."""
     if attributes is None or attributes.is_empty():
         return None, []
+    shown = pl.col("name") if "name" in attributes.columns else pl.col("name_key")
     named = (
         graph.records.select("record", "node")
-        .join(attributes.select("record", "name_key").drop_nulls(), on="record")
+        .join(
+            attributes.select("record", "name_key", shown.alias("shown")).drop_nulls("name_key"),
+            on="record",
+        )
         .with_columns((pl.col("name_key").rank("dense").cast(pl.Int64) - 1).alias("code"))
     )
     codes = np.full(graph.n_nodes, -1, dtype=np.int64)
     codes[named["node"].to_numpy()] = named["code"].to_numpy()
-    labels = named.select("code", "name_key").unique().sort("code")["name_key"].to_list()
+    labels = named.group_by("code").agg(pl.col("shown").min()).sort("code")["shown"].to_list()
     return codes, labels
 
 

@@ -82,11 +82,21 @@ class SharedRule(_Strict):
     threshold: int = Field(default=3, ge=1)
 
 
+class ProbabilisticRule(_Strict):
+    """Probabilistic linking of records that carry only partial identifiers (a marketplace's
+    masked receiver phone and name) to the customers whose full phone and name agree."""
+
+    enabled: bool = True
+    threshold: float = Field(default=0.95, gt=0, lt=1)  # Splink match probability, at least
+    seed: int = 42
+
+
 class Rules(_Strict):
     """The validated rules. Build with :func:`load_rules`."""
 
     version: int = 1
     shared: SharedRule = Field(default_factory=SharedRule)
+    probabilistic: ProbabilisticRule = Field(default_factory=ProbabilisticRule)
     types: dict[str, TypeRule]
     blocklist: list[BlockRule] = Field(default_factory=list)
 

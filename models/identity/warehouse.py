@@ -149,9 +149,12 @@ def split_record(frame: pl.DataFrame, column: str = "record") -> pl.DataFrame:
     ).drop(column)
 
 
-def write_tables(con, resolution: Resolution, run_at: dt.datetime) -> dict[str, int]:
-    """Replace identity.customer_identifiers, record_customers, blocked_identifiers and
-    limit_audit; append this run's rows to identity.identity_merges."""
+def write_tables(
+    con, resolution: Resolution, run_at: dt.datetime, record_tiers: pl.DataFrame | None = None
+) -> dict[str, int]:
+    """Replace identity.customer_identifiers, record_customers, blocked_identifiers,
+    limit_audit and (given ``record_tiers``) identifier_links; append this run's rows to
+    identity.identity_merges."""
     con.execute(f"create schema if not exists {SCHEMA}")
     tables = {
         "customer_identifiers": resolution.customer_identifiers,
@@ -166,6 +169,21 @@ def write_tables(con, resolution: Resolution, run_at: dt.datetime) -> dict[str, 
             *[c for c in resolution.limit_audit.columns if c != "record"],
         ),
     }
+    if record_tiers is not None:
+        # every record's link to its customer: tier, weight and evidence (exports choose the
+        # tier they accept)
+        tables["identifier_links"] = split_record(
+            record_tiers.filter(pl.col("customer_id").is_not_null())
+        ).select(
+            "channel",
+            "entity",
+            "record_id",
+            "customer_id",
+            "link_tier",
+            "match_weight",
+            "match_probability",
+            "evidence",
+        )
     counts = {}
     for name, frame in tables.items():
         con.register("_frame", frame.to_arrow())

@@ -8,8 +8,9 @@ import dagster as dg
 
 from ingest.config import connect
 from models.identity.attributes import read_record_attributes
+from models.identity.cluster import NAME_LIMIT
 from models.identity.evaluate import evaluate_warehouse
-from models.identity.resolve import resolve
+from models.identity.marketplace import resolve_linked
 from models.identity.rules import RULES_PATH, load_rules
 from models.identity.warehouse import read_identifiers, read_previous, write_tables
 from orchestration.resources import paths
@@ -26,9 +27,9 @@ RECALL_FLOOR = 0.95
     group_name="identity",
     deps=[STAGED_IDENTIFIERS],
     kinds={"duckdb", "polars"},
-    description="Every identifier with its stable customer_id (schema identity: "
-    "customer_identifiers, record_customers, blocked_identifiers, limit_audit, "
-    "identity_merges), by the rules in profiles/identity.yml",
+    description="Every identifier with its stable customer_id and link tier (schema identity: "
+    "customer_identifiers, record_customers, identifier_links, blocked_identifiers, "
+    "limit_audit, identity_merges), by the rules in profiles/identity.yml",
 )
 def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Resolve the staged identifiers into customers. Ids stay stable across runs (the
@@ -43,8 +44,10 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         ids = read_identifiers(con)
         attributes = read_record_attributes(con)
         previous, issued = read_previous(con)
-        result = resolve(ids, rules, previous, issued, attributes=attributes)
-        written = write_tables(con, result, run_at)
+        result, _, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes)
+        written = write_tables(con, result, run_at, tiers)
+        # evaluation only (the demo brand's truth, when it is there): nothing above reads it
+        accuracy = evaluate_warehouse(con, paths().truth)
     finally:
         con.close()
     meta = result.metadata()
@@ -63,12 +66,35 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "splits": dict(kinds).get("split", 0),
             "retired": dict(kinds).get("retired", 0),
             "constrained_components": meta["constrained_components"],
+            "name_refusals": int((result.limit_audit["limit_type"] == NAME_LIMIT).sum()),
+            "probabilistic_links": linked.get("links", 0),
+            "probabilistic_records": linked["probabilistic_records"],
+            "probabilistic_ambiguous": linked.get("ambiguous_candidates", 0),
+            "probabilistic_threshold": rules.probabilistic.threshold,
+            **_accuracy_metadata(accuracy),
             "seconds": round(time.perf_counter() - t0, 2),
             "tables": dg.MetadataValue.json(written),
             "rules": str(RULES_PATH),
             "dagster/row_count": written["customer_identifiers"],
         }
     )
+
+
+def _accuracy_metadata(accuracy) -> dict:
+    """Pairwise and cluster-level figures against the demo truth (none without a truth)."""
+    if accuracy is None:
+        return {}
+    scores, extra = accuracy
+    return {
+        "pairwise_precision": round(scores.precision, 4),
+        "pairwise_recall": round(scores.recall, 4),
+        "pairwise_f1": round(scores.f1, 4),
+        "truth_persons": scores.persons,
+        "truth_clusters": scores.clusters,
+        "exact_clusters": scores.exact_clusters,
+        "exact_cluster_share_of_persons": round(scores.exact_clusters / max(scores.persons, 1), 4),
+        "outsider_records_with_a_known_person": extra["outsider_records_with_a_known_person"],
+    }
 
 
 @dg.asset_check(

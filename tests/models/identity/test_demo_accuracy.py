@@ -1,19 +1,22 @@
 """Identity resolution of the tiny demo brand, measured against its truth, and the planted
 over-merge baits.
 
-Measured on DEMO_SCALE (seed 3, 300 persons, 30 days): pairwise precision 0.973, recall
-0.625 over the records of known persons. The issue's floors (precision 0.99, recall 0.95) are
-not reached, and the floors below are the measured figures, rounded down:
+Measured on DEMO_SCALE (seed 3, 300 persons, 30 days) with the warehouse's resolution
+(deterministic links, the name rule, probabilistic marketplace links): pairwise precision
+0.996, recall 0.677 over the records of known persons (deterministic alone: 0.997 / 0.623).
+The issue's precision floor (0.99) holds; its recall floor (0.95) does not, and cannot on
+this data without reading more than the records say. Where the missed pairs are (measured
+on the end-to-end scale, see README "Identity resolution"):
 
-- recall is bounded by channels no identifier joins to the others in this data: Douyin live
-  viewers (a douyin_user_id, never on an order), Douyin and JD orders (masked or encrypted
-  phones only), app sessions before login (a device id only); linking those needs the
-  probabilistic marketplace matching of the next slice (receiver name, address, visible
-  phone digits), whose inputs staging does not carry yet;
-- precision is lost to family phones that identifiers cannot tell apart: where the two
-  people never show two account ids of one type with the phone (two member numbers, two
-  unionids, two Taobao nicks...), the phone looks like one person's. At the default scale
-  (seed 7, 20 000 persons, 400 days) precision is 0.998 and recall 0.643.
+- records whose only identifier is their own and appears nowhere else: Douyin live viewers
+  (a douyin_user_id, never on an order), Weibo/Xiaohongshu accounts, WeChat openids of users
+  who never authorised (no unionid, no phone), browsers and app devices that never logged
+  in, a consent's e-mail after an e-mail change. No identifier or attribute in the data
+  joins them to the person's other records;
+- marketplace orders whose only phone is masked (JD, Douyin, Tmall's newer export): linked
+  probabilistically where the visible digits and the receiver's initial agree with one
+  customer; those that stay apart have no such customer (the person's full phone is seen
+  nowhere, or two customers qualify).
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
 from models.identity.attributes import read_lake_attributes
 from models.identity.evaluate import attach_truth, score_records, truth_records
-from models.identity.resolve import resolve
+from models.identity.marketplace import resolve_linked
 from models.identity.warehouse import read_lake_identifiers, split_record
 
-PRECISION_FLOOR = 0.97  # measured 0.973 (the issue asks 0.99: see the module docstring)
-RECALL_FLOOR = 0.62  # measured 0.625 (the issue asks 0.95: see the module docstring)
+PRECISION_FLOOR = 0.99  # measured 0.996 (the issue's floor)
+RECALL_FLOOR = 0.66  # measured 0.677 (the issue asks 0.95: see the module docstring)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def demo(tiny_demo, tmp_path_factory, rules):
         attributes = read_lake_attributes(con, paths.lake_raw)
     finally:
         con.close()
-    res = resolve(ids, rules, attributes=attributes)
+    res, _, _, _ = resolve_linked(ids, rules, attributes=attributes)
     sources = ids.group_by("channel", "entity", "record_id").agg(pl.col("source_file").min())
     records = split_record(res.records).join(sources, on=["channel", "entity", "record_id"])
     truth = truth_records(tiny_demo.truth)
@@ -143,8 +146,9 @@ def test_a_family_phone_seen_with_two_accounts_merges_nobody(demo):
         customers.rename({"person_id": "partner"}), on=["partner", "customer_id"]
     )
     assert together.join(seen, on="person_id", how="semi").is_empty()
-    # measured: 8 of the 16 families merged (by a phone seen with one account of each kind)
-    assert together.select("person_id").n_unique() <= 8
+    # measured: 6 of the 16 families share a customer, all through records that name nobody
+    # and carry only the phone (a consent, a till receipt); see the test below
+    assert together.select("person_id").n_unique() <= 6
     assert shared["identifier_value"].is_in(families["phone"].implode()).mean() >= 0.5
 
 
