@@ -65,10 +65,14 @@ def name_keys(names: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return key, pl.when(initial == "").then(None).otherwise(initial)
 
 
-def _record_sql(entity: str, source: str) -> str:
+def _record_sql(con, entity: str, source: str) -> str | None:
+    """The names of one entity's records, or None when its table lacks the key or names."""
+    present = {r[0] for r in con.execute(f"select * from {source} limit 0").description}
     key = ENTITIES[entity]["key"]
+    cols = [c for c in NAME_COLUMNS[entity] if c in present]
+    if not cols or not set(key) | {"channel"} <= present:
+        return None
     record_id = "concat_ws('/', " + ", ".join(f"cast({k} as varchar)" for k in key) + ")"
-    cols = NAME_COLUMNS[entity]
     names = " union all ".join(
         f"select channel || '{RECORD_SEP}{entity}{RECORD_SEP}' || {record_id} as record, "
         f"cast({c} as varchar) as raw_name from {source} where {c} is not null"
@@ -78,7 +82,7 @@ def _record_sql(entity: str, source: str) -> str:
 
 
 def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
-    parts = [_record_sql(e, s) for e, s in sources.items()]
+    parts = [sql for e, s in sources.items() if (sql := _record_sql(con, e, s)) is not None]
     if not parts:
         return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
     raw = pl.from_arrow(con.execute(" union all ".join(parts)).arrow())
