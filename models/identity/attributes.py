@@ -21,8 +21,7 @@ import polars as pl
 
 from ingest.canonical import ENTITIES, NAME_COLUMNS
 from ingest.identifiers import name_expr
-
-RECORD_SEP = "\x1f"  # as models.identity.warehouse: channel, entity and record_id
+from models.identity.warehouse import RECORD_SEP, table_names
 
 ATTRIBUTE_SCHEMA = {
     "record": pl.String,
@@ -110,12 +109,7 @@ def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
 
 def read_record_attributes(con) -> pl.DataFrame:
     """record, name, name_key, initials of every staged record that names a person."""
-    tables = {
-        f"{s}.{t}"
-        for s, t in con.execute(
-            "select table_schema, table_name from information_schema.tables"
-        ).fetchall()
-    }
+    tables = table_names(con)
     sources = {
         e: f"staging.stg_lake__{e}" for e in NAME_COLUMNS if f"staging.stg_lake__{e}" in tables
     }

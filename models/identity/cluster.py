@@ -6,6 +6,10 @@ union-find, and a union that would give one customer more identifiers of a type 
 ``max_per_person`` allows is refused: the later, weaker link gives way, and each refusal is a
 row of the limit audit.
 
+A limit may count within a time window (``window_days`` in the rules): two values of the type
+whose seen periods lie more than the window apart (an old number given up, a new one taken)
+do not count together; the hold is the largest number of values seen within one window.
+
 Names are the second constraint: a weak (or probabilistic) link never joins two clusters
 whose records name their person and share no name (a family phone between a mother's member
 account and a daughter's WeChat orders). Strong identifiers are trusted over names. Records
@@ -79,6 +83,13 @@ def _limits(graph: Graph) -> tuple[np.ndarray, list[str], np.ndarray]:
             ]
         ).alias("limit_key")
     )
+    if "window_days" in limited.columns:
+        limited = limited.with_columns(
+            pl.when(pl.col("window_days").is_not_null())
+            .then(pl.format("{} within {} days", pl.col("limit_key"), pl.col("window_days")))
+            .otherwise(pl.col("limit_key"))
+            .alias("limit_key")
+        )
     keys = sorted(limited["limit_key"].unique().to_list())
     codes = limited["limit_key"].replace_strict(
         {k: i for i, k in enumerate(keys)}, return_dtype=pl.Int64
@@ -89,6 +100,43 @@ def _limits(graph: Graph) -> tuple[np.ndarray, list[str], np.ndarray]:
         node_key[limited["node"].to_numpy()] = codes.to_numpy()
         limit_of[codes.to_numpy()] = limited["max_per_person"].to_numpy()
     return node_key, keys, limit_of
+
+
+def _windows(graph: Graph, n_keys: int, node_key: np.ndarray):
+    """Per key its window in days (0: none); per node the day it was first seen and the day
+    it was last seen plus its key's window (NaN when unknown: it overlaps everything)."""
+    window_of = np.zeros(n_keys, dtype=np.int64)
+    start = np.full(graph.n_nodes, np.nan)
+    end = np.full(graph.n_nodes, np.nan)
+    ids = graph.identifiers
+    if "window_days" not in ids.columns or ids["window_days"].null_count() == ids.height:
+        return window_of, start, end
+    w = ids.filter(pl.col("window_days").is_not_null()).select(
+        "node",
+        "window_days",
+        (pl.col("first_seen").dt.epoch("s") / 86400).alias("s"),
+        (pl.col("last_seen").dt.epoch("s") / 86400 + pl.col("window_days")).alias("e"),
+    )
+    nodes = w["node"].to_numpy()
+    window_of[node_key[nodes]] = w["window_days"].to_numpy()
+    start[nodes] = w["s"].fill_null(np.nan).to_numpy()
+    end[nodes] = w["e"].fill_null(np.nan).to_numpy()
+    return window_of, start, end
+
+
+def _held_within(nodes: list[int], start: np.ndarray, end: np.ndarray) -> int:
+    """The most values seen within one window: the deepest overlap of [start, end] periods
+    (a value without a period overlaps every other)."""
+    always = sum(1 for x in nodes if np.isnan(start[x]) or np.isnan(end[x]))
+    points = sorted(
+        [(start[x], 0) for x in nodes if not (np.isnan(start[x]) or np.isnan(end[x]))]
+        + [(end[x], 1) for x in nodes if not (np.isnan(start[x]) or np.isnan(end[x]))]
+    )
+    depth = best = 0
+    for _, kind in points:
+        depth += 1 if kind == 0 else -1
+        best = max(best, depth)
+    return best + always
 
 
 def cluster(
@@ -105,7 +153,8 @@ def cluster(
     comp = components(n, u, v)
     t1 = time.perf_counter()
     node_key, keys, limit_of = _limits(graph)
-    # components that break a limit as a whole
+    window_of, start, end = _windows(graph, len(keys), node_key)
+    # components that break a limit as a whole (a windowed count is never larger)
     has = node_key >= 0
     if has.any():
         counts = (
@@ -156,8 +205,11 @@ def cluster(
                 for k, nodes in small.items():
                     other = large.get(k)
                     if other and len(nodes) + len(other) > limit_of[k]:
-                        refused = (k, len(nodes) + len(other), sorted(nodes + other))
-                        break
+                        both = nodes + other
+                        hold = _held_within(both, start, end) if window_of[k] else len(both)
+                        if hold > limit_of[k]:
+                            refused = (k, hold, sorted(both))
+                            break
             if refused is not None:
                 k, hold, conflicting = refused
                 refusals.append(
@@ -226,7 +278,8 @@ def cluster(
 
 def cluster_union_find(graph: Graph) -> np.ndarray:
     """Reference: the same ordered, constrained union-find over every edge (no scipy fast
-    path). Used by the tests and the benchmark to show the fast path changes nothing."""
+    path; plain counts: no time windows, no names). Used by the tests and the benchmark to
+    show the fast path changes nothing."""
     n = graph.n_nodes
     node_key, _, limit_of = _limits(graph)
     parent = list(range(n))

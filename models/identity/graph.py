@@ -265,7 +265,12 @@ def build_graph(ids: pl.DataFrame, rules: Rules, records: pl.Series | None = Non
         )
         .sort("node_key")
         .with_row_index("node")
-        .with_columns(pl.col("node").cast(pl.Int64))
+        .with_columns(
+            pl.col("node").cast(pl.Int64),
+            pl.col("identifier_type")
+            .replace_strict(rules.windows, default=None, return_dtype=pl.Int64)
+            .alias("window_days"),
+        )
     )
     all_records = (
         pl.concat(

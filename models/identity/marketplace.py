@@ -117,22 +117,14 @@ def marketplace_links(
     ).unique()
     anchors = _anchors(first, attributes, templates)
     rows = pl.concat(
-        [
-            cand.with_row_index("i").select(
-                (pl.lit("c") + pl.col("i").cast(pl.String)).alias("record_id"),
-                "phone_digits",
-                "initial",
-                "c",
-                "record",
-            ),
-            anchors.with_row_index("i").select(
-                (pl.lit("a") + pl.col("i").cast(pl.String)).alias("record_id"),
-                "phone_digits",
-                "initial",
-                "c",
-                "record",
-            ),
-        ]
+        frame.with_row_index("i").select(
+            (pl.lit(prefix) + pl.col("i").cast(pl.String)).alias("record_id"),
+            "phone_digits",
+            "initial",
+            "c",
+            "record",
+        )
+        for prefix, frame in (("c", cand), ("a", anchors))
     )
     scored = probabilistic_links(
         rows.select("record_id", *FUZZY),

@@ -42,6 +42,7 @@ class TypeRule(_Strict):
     strength: Strength
     priority: int
     max_per_person: int | None = Field(default=None, ge=1)
+    window_days: int | None = Field(default=None, ge=1)
     shared_threshold: int | None = Field(default=None, ge=1)
     scoped: bool = False
     rolls_up_to: str | None = None
@@ -155,6 +156,11 @@ class Rules(_Strict):
         if rule.shared_threshold is not None:
             return rule.shared_threshold
         return self.rule_for(id_type, scope)[2] or self.shared.threshold
+
+    @cached_property
+    def windows(self) -> dict[str, int]:
+        """Canonical type -> the window (days) its max_per_person counts within."""
+        return {n: r.window_days for n, r in self.types.items() if r.window_days}
 
     @cached_property
     def rollups(self) -> dict[str, str]:

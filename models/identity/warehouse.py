@@ -29,7 +29,8 @@ MERGES_SCHEMA = {
 }
 
 
-def _tables(con) -> set[str]:
+def table_names(con) -> set[str]:
+    """Every schema.table of the database."""
     return {
         f"{s}.{t}"
         for s, t in con.execute(
@@ -63,7 +64,7 @@ def _record_times_sql(con) -> str | None:
     """One select per staged entity with a time column: channel, entity, record_id (the
     entity key joined by '/', as the ingest engine builds it) and seen_at. Entities without a
     time of their own but keyed by an order take the order's time."""
-    tables = _tables(con)
+    tables = table_names(con)
     orders = "staging.stg_lake__orders"
     order_time = (
         _time_column(ENTITIES["orders"], _columns(con, orders)) if orders in tables else None
@@ -122,7 +123,7 @@ def read_identifiers(con) -> pl.DataFrame:
 
 def read_previous(con) -> tuple[pl.DataFrame | None, int]:
     """The previous run's customer_identifiers, and the largest id number ever issued."""
-    tables = _tables(con)
+    tables = table_names(con)
     if f"{SCHEMA}.customer_identifiers" not in tables:
         return None, 0
     previous = pl.from_arrow(
