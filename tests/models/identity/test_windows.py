@@ -7,14 +7,16 @@ import datetime as dt
 import polars as pl
 
 from models.identity.resolve import resolve
+from models.identity.rules import Rules
 from tests.models.identity.conftest import customer_of, ids_table
 
 
 def _rules(rules, window_days):
-    phone = rules.types["phone"].model_copy(
-        update={"max_per_person": 1, "window_days": window_days}
-    )
-    return rules.model_copy(update={"types": {**rules.types, "phone": phone}})
+    """The project's rules with one phone per person, within ``window_days``. Validated anew
+    (a model_copy would keep the original's cached lookups, windows among them)."""
+    data = rules.model_dump()
+    data["types"]["phone"].update(max_per_person=1, window_days=window_days)
+    return Rules.model_validate(data)
 
 
 def _ids():
