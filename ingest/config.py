@@ -69,3 +69,18 @@ def connect(database: Path | None = None, read_only: bool = False):
     con = duckdb.connect(str(database) if database else ":memory:", read_only=read_only)
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+def replace_tables(con, schema: str, tables: dict) -> dict[str, int]:
+    """Create or replace ``<schema>.<name>`` from each polars frame of ``tables`` (the one way
+    the Python assets write warehouse tables); returns the row count of each table."""
+    con.execute(f"create schema if not exists {schema}")
+    counts = {}
+    for name, frame in tables.items():
+        con.register("_zhongtai_frame", frame.to_arrow())
+        try:
+            con.execute(f"create or replace table {schema}.{name} as select * from _zhongtai_frame")
+        finally:
+            con.unregister("_zhongtai_frame")
+        counts[name] = frame.height
+    return counts

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ingest.config import replace_tables
 from models.forecast.schema import SCHEMA, conform
 
 FUTURE_EXOG = ["discount", "promo", "discount_mean", "promo_share", "price_index"]
@@ -167,12 +168,8 @@ def demand_frame(con) -> pl.DataFrame:
 
 def write_tables(con, tables: dict[str, tuple[pl.DataFrame, dict | None]]) -> dict[str, int]:
     """Replace each ``forecast.<name>`` table (conformed to its schema when one is given)."""
-    con.execute(f"create schema if not exists {SCHEMA}")
-    counts = {}
-    for name, (frame, schema) in tables.items():
-        data = conform(frame, schema) if schema else frame
-        con.register("_frame", data.to_arrow())
-        con.execute(f"create or replace table {SCHEMA}.{name} as select * from _frame")
-        con.unregister("_frame")
-        counts[name] = data.height
-    return counts
+    frames = {
+        name: conform(frame, schema) if schema else frame
+        for name, (frame, schema) in tables.items()
+    }
+    return replace_tables(con, SCHEMA, frames)

@@ -12,6 +12,7 @@ import polars as pl
 
 from ingest.canonical import ENTITIES
 from ingest.config import connect as connect_memory
+from ingest.config import replace_tables
 from models.identity.resolve import Resolution
 from models.identity.stable_ids import id_number
 
@@ -185,12 +186,7 @@ def write_tables(
             "match_probability",
             "evidence",
         )
-    counts = {}
-    for name, frame in tables.items():
-        con.register("_frame", frame.to_arrow())
-        con.execute(f"create or replace table {SCHEMA}.{name} as select * from _frame")
-        con.unregister("_frame")
-        counts[name] = frame.height
+    counts = replace_tables(con, SCHEMA, tables)
     merges = resolution.merges.with_columns(pl.lit(run_at).cast(pl.Datetime("us")).alias("run_at"))
     merges = merges.select(list(MERGES_SCHEMA)).cast(MERGES_SCHEMA)
     con.register("_frame", merges.to_arrow())

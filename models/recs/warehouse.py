@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from ingest.config import replace_tables
 from models.recs.serving import diversify, eligible, normalise_channel
 
 SECONDS_PER_DAY = 86_400.0
@@ -466,14 +467,8 @@ def build_recommendations(
 
 
 def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    con.execute(f"create schema if not exists {SCHEMA}")
-    written = {}
-    for name, frame in tables.items():
-        con.register("_frame", frame.to_arrow())
-        con.execute(f"create or replace table {SCHEMA}.{name} as select * from _frame")
-        con.unregister("_frame")
-        written[name] = frame.height
-    return written
+    """Replace each table of the recs schema; returns their row counts."""
+    return replace_tables(con, SCHEMA, tables)
 
 
 def export(frames: dict[str, pl.DataFrame], root: Path, day: dt.date) -> list[str]:

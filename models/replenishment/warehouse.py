@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.config import replace_tables
+
 SCHEMA = "replenishment"
 
 POSITIONS_SQL = """
@@ -90,14 +92,7 @@ def read_routing_inputs(con, as_of: dt.date, window_days: int) -> tuple[pl.DataF
 
 def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Replace each table of the replenishment schema; returns their row counts."""
-    con.execute(f"create schema if not exists {SCHEMA}")
-    counts = {}
-    for name, frame in tables.items():
-        con.register("frame_to_write", frame.to_arrow())
-        con.execute(f"create or replace table {SCHEMA}.{name} as select * from frame_to_write")
-        con.unregister("frame_to_write")
-        counts[name] = frame.height
-    return counts
+    return replace_tables(con, SCHEMA, tables)
 
 
 def export_csv(folder: Path, tables: dict[str, pl.DataFrame]) -> dict[str, str]:
