@@ -12,11 +12,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ingest.config import REPO_ROOT
 from ingest.identifiers import IDENTIFIER_TYPES, normalize_id
+from models.config_file import load_validated
 
 RULES_PATH = REPO_ROOT / "profiles" / "identity.yml"
 
@@ -203,25 +203,6 @@ class Rules(_Strict):
         return any(re.search(p, value) for p in self.types[id_type].partial_patterns)
 
 
-def _location(loc: tuple) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
-
-
 def load_rules(path: Path | str = RULES_PATH) -> Rules:
     """Read and validate a rules file; :class:`RulesError` names the file and the field."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"{path}: cannot read the identity rules: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RulesError(f"{path}: the identity rules must be a mapping with 'types'")
-    try:
-        return Rules.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            msg = err["msg"].removeprefix("Value error, ")
-            where = _location(err["loc"])
-            lines.append(f"{path}: {where}: {msg}" if err["loc"] else f"{path}: {msg}")
-        raise RulesError("\n".join(lines)) from exc
+    return load_validated(path, Rules, RulesError, "identity rules", " with 'types'")

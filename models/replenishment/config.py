@@ -11,10 +11,10 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.config import REPO_ROOT
+from models.config_file import load_validated
 
 POLICY_PATH = REPO_ROOT / "profiles" / "replenishment.yml"
 LocationType = Literal["store", "warehouse", "fba"]
@@ -114,19 +114,4 @@ class Policy(_Strict):
 
 def load_policy(path: Path | str = POLICY_PATH) -> Policy:
     """Read and validate a policy file; :class:`PolicyError` names the file and the field."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PolicyError(f"{path}: cannot read the replenishment policy: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: the replenishment policy must be a mapping")
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {where}: {msg}" if where else f"{path}: {msg}")
-        raise PolicyError("\n".join(lines)) from exc
+    return load_validated(path, Policy, PolicyError, "replenishment policy")
