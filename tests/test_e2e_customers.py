@@ -246,3 +246,29 @@ def test_golden_name_of_a_member_is_the_crm_name(paths):
     assert got.height > 50
     assert not got["name_is_masked"].any()
     assert (got["name"] == got["full_name"]).mean() >= 0.99
+
+
+def test_customer_identifiers_carry_the_tier_of_their_link(paths):
+    """Exports choose the tier they accept: every linked identifier says how it came to its
+    customer, a match weight exactly on the probabilistic ones, and the mart agrees with the
+    identity schema's own table."""
+    marts = _warehouse(
+        paths,
+        "select status, link_tier, match_weight is not null as weighted, count(*) as n "
+        "from marts.customer_identifiers group by all",
+    )
+    linked = marts.filter(pl.col("status") != "blocked")
+    assert linked.filter(pl.col("link_tier").is_null()).height == 0
+    assert set(linked["link_tier"]) <= {"deterministic", "probabilistic"}
+    assert (linked["weighted"] == (linked["link_tier"] == "probabilistic")).all()
+    assert marts.filter(pl.col("status") == "blocked")["link_tier"].null_count() == (
+        marts.filter(pl.col("status") == "blocked").height
+    )
+    source = _warehouse(
+        paths,
+        "select link_tier, count(*) as n from identity.customer_identifiers "
+        "where customer_id is not null group by all",
+    )
+    by_tier = linked.group_by("link_tier").agg(pl.col("n").sum())
+    assert dict(by_tier.iter_rows()) == dict(source.iter_rows())
+    assert dict(by_tier.iter_rows()).get("probabilistic", 0) > 0

@@ -3,7 +3,9 @@
 -- on each customer that carries them as evidence) and the ones it blocked as junk or shared
 -- (status 'blocked', customer_id null, with the reason). Type, scope (store, app, platform),
 -- the channels it was seen on, records, first and last seen, as identity.customer_identifiers
--- and identity.blocked_identifiers record them.
+-- and identity.blocked_identifiers record them, with the tier of the link that put a linked
+-- identifier on its customer (deterministic, or probabilistic with its Splink match weight) so
+-- that an export can choose the tier it accepts.
 with linked as (
     select
         customer_id,
@@ -18,6 +20,8 @@ with linked as (
         first_seen,
         last_seen,
         case when is_partial then 'partial' else 'linked' end as status,
+        link_tier,
+        match_weight,
         cast(null as {{ dbt.type_string() }}) as blocked_reason
     from {{ source('identity', 'customer_identifiers') }}
     where customer_id is not null
@@ -37,6 +41,8 @@ blocked as (
         first_seen,
         last_seen,
         'blocked' as status,
+        cast(null as {{ dbt.type_string() }}) as link_tier,
+        cast(null as {{ dbt.type_float() }}) as match_weight,
         reason as blocked_reason
     from {{ source('identity', 'blocked_identifiers') }}
 ),
@@ -64,5 +70,7 @@ select
     cast(channels as {{ dbt.type_string() }}) as channels,
     cast(first_seen as timestamp) as first_seen,
     cast(last_seen as timestamp) as last_seen,
+    cast(link_tier as {{ dbt.type_string() }}) as link_tier,
+    cast(match_weight as double) as match_weight,
     cast(blocked_reason as {{ dbt.type_string() }}) as blocked_reason
 from all_identifiers
