@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from models.forecast.backtest import BacktestResult, comparison
+from models.reports import html_table
 
 
 def _plt():
@@ -113,19 +114,6 @@ def write_report(result: BacktestResult, chosen: str, out_dir: Path, title: str)
         .sort("slice", "model")
     )
 
-    def to_html(frame: pl.DataFrame) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{v:.3f}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
-                for v in row
-            )
-            + "</tr>"
-            for row in frame.iter_rows()
-        )
-        return f"<table border=1 cellpadding=3><tr>{head}</tr>{body}</table>"
-
     plan = result.plan
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes) or "<li>none</li>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -135,13 +123,13 @@ def write_report(result: BacktestResult, chosen: str, out_dir: Path, title: str)
 Chosen interval method: <b>{html.escape(chosen)}</b> (lower pinball loss).
 Only observed periods are scored: stock-out (censored) days have no true demand to score.</p>
 <p>Adaptations:</p><ul>{notes}</ul>
-<h2>Overall</h2>{to_html(table)}
+<h2>Overall</h2>{html_table(table)}
 <p>WAPE = sum|y - P50| / sum y; bias = sum(P50 - y) / sum y; MASE against the seasonal
 difference of each series' history; coverage = share of actuals within P10-P90 (nominal
 0.8); pinball = mean P10/P50/P90 quantile loss, scaled like WAPE.</p>
 <img src="accuracy_by_model.png"><img src="wape_by_fold.png">
 <h2>Top series</h2><img src="top_series.png">
-<h2>By slice</h2>{to_html(slices) if slices.height else "<p>no slices</p>"}
+<h2>By slice</h2>{html_table(slices) if slices.height else "<p>no slices</p>"}
 </body></html>"""
     report = out_dir / "report.html"
     report.write_text(page, encoding="utf-8")

@@ -12,6 +12,7 @@ import polars as pl
 
 from models.recs.evaluate import EvaluationResult
 from models.recs.metrics import METRICS
+from models.reports import html_table
 
 
 def comparison_markdown(result: EvaluationResult) -> str:
@@ -48,23 +49,13 @@ def write_report(result: EvaluationResult, folder: Path, title: str) -> list[str
         ]
     )
     (folder / "report.md").write_text(md)
-    table = result.table()
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(f'{v:.4f}' if isinstance(v, float) else str(v))}</td>" for v in r
-        )
-        + "</tr>"
-        for r in table.iter_rows()
-    )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
     info = "".join(
         f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in result.info.items()
     )
     (folder / "report.html").write_text(
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<h1>{html.escape(title)}</h1><table border=1 cellpadding=4><tr>{head}</tr>{rows}"
-        f"</table><p>precision@10 zhongtai / popularity: {ratio}</p><ul>{info}</ul>"
+        f"<h1>{html.escape(title)}</h1>{html_table(result.table(), digits=4)}"
+        f"<p>precision@10 zhongtai / popularity: {ratio}</p><ul>{info}</ul>"
     )
     return [str(folder / "report.md"), str(folder / "report.html"), str(folder / "metrics.csv")]
 
