@@ -174,6 +174,7 @@ class World:
     lines: pl.DataFrame = field(default=None)
     demand: pl.DataFrame = field(default=None)
     live_sessions: pl.DataFrame = field(default=None)
+    planted_live_session: dict | None = field(default=None)  # orders.py, truth
     carried: np.ndarray = field(default=None)
 
     @property

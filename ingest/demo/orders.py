@@ -21,6 +21,11 @@ RETURN_RATE = {
     "amazon_uk": 0.05,
     "pos": 0.015,
 }
+# The planted unprofitable live session: a high-commission host's busiest session (early
+# enough for returns to come back), sold at a deep discount, most of it returned.
+PLANTED_MIN_HOST_RATE = 0.25
+PLANTED_RETURN_RATE = 0.7
+PLANTED_RETURN_WINDOW_DAYS = 25
 AMAZON_PREFIX = {
     "US": [111, 112, 113, 114],
     "DE": [302, 303, 304, 305, 306],
@@ -96,6 +101,50 @@ def _add_test_and_brushing(w: World) -> None:
             nxt += 1
     w.orders = pl.concat([o, pl.DataFrame(rows, schema=o.schema)]).sort(["t", "sec", "order_idx"])
     w.lines = pl.concat([li, pl.DataFrame(lrows, schema=li.schema)]).sort(["order_idx", "line_no"])
+
+
+def _planted_live_session(w: World, o: pl.DataFrame, og_a: np.ndarray) -> np.ndarray:
+    """Mask of the orders of the planted unprofitable Douyin live session; records it in
+    ``w.planted_live_session`` (truth). Chooses, without any random draw, the session with the
+    most non-cancelled orders among hosts whose commission is at least
+    ``PLANTED_MIN_HOST_RATE`` and whose day leaves ``PLANTED_RETURN_WINDOW_DAYS`` for returns
+    (ties: the earlier session). No such session (a tiny window): nothing is planted."""
+    from .catalog import DOUYIN_HOSTS
+
+    rates = {h: r for h, _n, r in DOUYIN_HOSTS}
+    S = w.live_sessions
+    none = np.zeros(len(o), dtype=bool)
+    w.planted_live_session = None
+    if S is None or not len(S):
+        return none
+    ok = S.filter(
+        (pl.col("t") <= w.cal.days - 1 - PLANTED_RETURN_WINDOW_DAYS)
+        & (pl.col("host_id").replace_strict(rates, default=0.0) >= PLANTED_MIN_HOST_RATE)
+    )
+    counts = (
+        o.filter((pl.col("channel") == "douyin") & ~pl.col("cancelled") & ~pl.col("is_test"))
+        .group_by("session_idx")
+        .agg(pl.len().alias("n"), pl.col("host_id").first())
+    )
+    cand = ok.join(counts, on="session_idx", how="inner").sort(
+        ["n", "session_idx"], descending=[True, False]
+    )
+    if cand.is_empty():
+        return none
+    best = cand.row(0, named=True)
+    mask = (o["session_idx"].to_numpy() == best["session_idx"]) & (
+        o["channel"].to_numpy() == "douyin"
+    )
+    w.planted_live_session = {
+        "host_id": best["host_id"],
+        "session_date": w.cal.dates[best["t"]],
+        "room_id": best["room_id"],
+        "orders": int(mask.sum()),
+        "gross_cents": int(og_a[mask].sum()),
+        "host_commission_rate": rates[best["host_id"]],
+        "return_rate": PLANTED_RETURN_RATE,
+    }
+    return mask
 
 
 def finalize(w: World) -> None:
@@ -179,6 +228,13 @@ def finalize(w: World) -> None:
     ac = amz & (u < 0.08)
     disc[ac] = og_a[ac] // 10
     code[ac] = "PLM-" + str(w.seed % 97)
+    planted = _planted_live_session(w, o, og_a)
+    if planted.any():
+        # deep "秒杀" price in the planted session, on top of any coupon (own RNG stream)
+        rp = rng_for(w.seed, "orders.planted_live_session", "discount")
+        share = rp.uniform(0.55, 0.60, size=int(planted.sum()))
+        disc[planted] = np.maximum(disc[planted], np.round(og_a[planted] * share).astype(np.int64))
+        code[planted] = np.where(code[planted] == "", "直播秒杀", "直播秒杀+" + code[planted])
     brush = o["is_brushing"].to_numpy()
     disc[brush] = og_a[brush] - rng.integers(10, 500, size=int(brush.sum()))  # pays ¥0.10..¥5
     code[brush] = "店铺券"
@@ -336,6 +392,11 @@ def finalize(w: World) -> None:
         lj["fulfillment"].to_numpy() != "MFN"
     )  # Amazon returns come from the FBA returns report only
     ret = eligible & (rr.random(len(lj)) < rate)
+    if planted.any():
+        # most of the planted session's lines come back, in full (own RNG stream)
+        rp = rng_for(w.seed, "orders.planted_live_session", "returns")
+        in_plant = np.isin(lj["order_idx"].to_numpy(), o["order_idx"].to_numpy()[planted])
+        ret = np.where(in_plant, eligible & (rp.random(len(lj)) < PLANTED_RETURN_RATE), ret)
     q = lj["quantity"].to_numpy()
     rq = np.where(
         rr.random(len(lj)) < 0.75,
@@ -343,6 +404,8 @@ def finalize(w: World) -> None:
         1 + (rr.random(len(lj)) * np.maximum(q - 1, 1)).astype(np.int64),
     )
     rq = np.minimum(rq, q)
+    if planted.any():
+        rq = np.where(in_plant, q, rq)
     is_pos = lj["stream"].to_numpy() == "pos"
     rday = np.where(
         is_pos,

@@ -219,6 +219,36 @@ def identifiers(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return df.sort(["channel", "source_file", "record_key", "identifier_type", "identifier_value"])
 
 
+def planted_live_sessions(w: World) -> pl.DataFrame:
+    """The planted unprofitable Douyin live session (orders.py): host, day, room, orders,
+    gross in CNY, host commission rate and the return rate it was given; empty if none."""
+    p = w.planted_live_session
+    schema = {
+        "host_id": pl.Utf8,
+        "session_date": pl.Date,
+        "room_id": pl.Utf8,
+        "orders": pl.Int64,
+        "gross_sales_cny": pl.Decimal(18, 2),
+        "host_commission_rate": pl.Float64,
+        "planted_return_rate": pl.Float64,
+    }
+    if not p:
+        return pl.DataFrame(schema=schema)
+    return pl.DataFrame(
+        {
+            "host_id": [p["host_id"]],
+            "session_date": [p["session_date"]],
+            "room_id": [p["room_id"]],
+            "orders": [p["orders"]],
+            "gross_cents": [p["gross_cents"]],
+            "host_commission_rate": [p["host_commission_rate"]],
+            "planted_return_rate": [p["return_rate"]],
+        }
+    ).select(
+        *[cents_to_decimal("gross_cents").alias(c) if c == "gross_sales_cny" else c for c in schema]
+    )
+
+
 def write_all(
     w: World, truth_dir: Path, id_parts: list[pl.DataFrame], defects: pl.DataFrame
 ) -> dict:
@@ -230,6 +260,7 @@ def write_all(
         "persons": persons(w),
         "identifiers": identifiers(id_parts),
         "defects": defects,
+        "planted_live_sessions": planted_live_sessions(w),
     }
     for name, df in tables.items():
         write_parquet(df, truth_dir / f"{name}.parquet")
