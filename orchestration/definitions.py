@@ -7,6 +7,7 @@ from orchestration.defs import (
     forecast,
     identity,
     ingest,
+    ops_pnl,
     quality,
     recs,
     replenishment,
@@ -24,6 +25,7 @@ defs = dg.Definitions(
         *replenishment.ASSETS,
         *segments.ASSETS,
         *recs.ASSETS,
+        *ops_pnl.ASSETS,
     ],
     asset_checks=[
         *quality.CHECKS,
@@ -32,6 +34,7 @@ defs = dg.Definitions(
         *replenishment.CHECKS,
         *segments.CHECKS,
         *recs.CHECKS,
+        *ops_pnl.CHECKS,
     ],
     jobs=[automation.full_graph_job],
     sensors=[automation.landing_files_sensor],

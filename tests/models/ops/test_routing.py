@@ -1,0 +1,152 @@
+"""Order routing rules (models/ops/routing.py) on a small hand-made network."""
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from models.ops import routing as R
+
+D = dt.date(2025, 3, 2)
+NODES = pl.DataFrame(
+    [
+        ("WH-SH", "warehouse", "Shanghai", "CN", 31.376, 121.265),
+        ("WH-GZ", "warehouse", "Guangzhou", "CN", 23.106, 113.459),
+        ("ST-BJ-01", "store", "Beijing", "CN", 39.933, 116.454),
+        ("ST-BJ-02", "store", "Beijing", "CN", 39.910, 116.374),
+        ("FBA-US-ONT8", "fba", "Los Angeles", "US", 33.915, -117.233),
+        ("FBA-DE-FRA7", "fba", "Munich", "DE", 49.533, 8.360),
+    ],
+    schema=["location_id", "location_type", "city", "country", "lat", "lon"],
+    orient="row",
+)
+BUFFERS = {"same_city": R.Buffer(0.2, 1), "bopis": R.Buffer(0.2, 1)}
+
+
+def _atp(rows) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(D - dt.timedelta(days=1), loc, sku, q) for loc, sku, q in rows],
+        schema=["position_date", "location_id", "sku", "available_to_promise"],
+        orient="row",
+    )
+
+
+def _route(orders, lines, atp_rows, settings=None):
+    orders = pl.DataFrame(orders).with_columns(
+        pl.lit(D).alias("order_date"),
+        pl.lit(dt.datetime(2025, 3, 2, 10)).alias("ordered_at"),
+        pl.col("order_id").cast(pl.String),
+    )
+    for c in ("currency", "country", "actual_location_id", "delivery_mode", "pickup_location_id"):
+        if c not in orders.columns:
+            orders = orders.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    if "actual_shipments" not in orders.columns:
+        orders = orders.with_columns(pl.lit(1, dtype=pl.Int64).alias("actual_shipments"))
+    orders = orders.with_columns(pl.lit("as_if_open").alias("routed_as"))
+    lines = pl.DataFrame(lines, schema=["channel", "order_id", "sku", "quantity"], orient="row")
+    return R.route_orders(
+        orders, lines, NODES, _atp(atp_rows), settings or R.load_settings(), BUFFERS
+    )
+
+
+def test_nearest_node_with_stock_then_split_only_when_needed():
+    routing, lines = _route(
+        {"channel": ["jd", "jd", "jd"], "order_id": ["1", "2", "3"], "city": ["Beijing"] * 3,
+         "country": ["CN"] * 3, "actual_location_id": ["WH-SH"] * 3},
+        [("jd", "1", "A", 1), ("jd", "2", "A", 1), ("jd", "2", "B", 1), ("jd", "3", "B", 2)],
+        # ST-BJ-01 holds 10 A (buffer 2), 0 B; WH-SH holds A and one B; WH-GZ one B
+        [("ST-BJ-01", "A", 10), ("WH-SH", "A", 5), ("WH-SH", "B", 1), ("WH-GZ", "B", 1)],
+    )  # fmt: skip
+    r = {x["order_id"]: x for x in routing.iter_rows(named=True)}
+    # order 1: the Beijing store (a few km) instead of Shanghai; the alternative is the next node covering it
+    assert r["1"]["proposed_nodes"] == "ST-BJ-01" and not r["1"]["is_split"]
+    assert r["1"]["km_saved"] > 1000 and r["1"]["alternative_node"] == "WH-SH"
+    # order 2: only WH-SH covers A and B together: one shipment, not split, although a store is nearer
+    assert r["2"]["proposed_nodes"] == "WH-SH" and "ST-BJ-01" in r["2"]["reason"]
+    # order 3 needs 2 B: WH-SH's last B went to order 2, so nothing covers it; WH-GZ's one B
+    # ships and one unit is left unrouted rather than proposed to a node without stock
+    assert r["3"]["proposed_nodes"] == "WH-GZ" and r["3"]["units_unrouted"] == 1
+    assert "unrouted" in r["3"]["reason"]
+    assert (lines["quantity"] <= lines["available_before"]).all()
+
+
+def test_split_over_two_nodes_when_no_single_one_covers():
+    routing, lines = _route(
+        {"channel": ["web"], "order_id": ["9"], "city": ["Shanghai"], "country": ["CN"]},
+        [("web", "9", "A", 1), ("web", "9", "B", 1)],
+        [("WH-SH", "A", 3), ("WH-GZ", "B", 3)],
+    )
+    row = routing.row(0, named=True)
+    assert row["is_split"] and row["proposed_nodes"] == "WH-SH,WH-GZ" and row["shipments"] == 2
+    assert "no single node covers" in row["reason"]
+    assert sorted(lines["location_id"].to_list()) == ["WH-GZ", "WH-SH"]
+
+
+def test_store_buffer_keeps_walk_in_stock():
+    # the store has 2 A; its buffer max(ceil(0.2 × 2), 1) = 1 leaves 1: an order of 2 goes elsewhere
+    routing, _ = _route(
+        {"channel": ["web"], "order_id": ["1"], "city": ["Beijing"], "country": ["CN"]},
+        [("web", "1", "A", 2)],
+        [("ST-BJ-01", "A", 2), ("WH-SH", "A", 5)],
+    )
+    assert routing["proposed_nodes"].item() == "WH-SH"
+
+
+def test_bopis_same_city_fba_and_cross_border():
+    routing, _ = _route(
+        {"channel": ["wechat", "wechat", "wechat", "amazon", "tmall", "tmall"],
+         "order_id": ["b", "b2", "s", "a", "x", "u"],
+         "city": ["Beijing", "Beijing", "北京", "Munich", "London", "Atlantis"],
+         "country": ["CN", "CN", "CN", "DE", "GB", "CN"],
+         "currency": ["CNY", "CNY", "CNY", "EUR", "CNY", "CNY"],
+         "delivery_mode": ["bopis", "bopis", "same_city", None, None, None],
+         "pickup_location_id": ["ST-BJ-02", "ST-BJ-02", None, None, None, None]},
+        [("wechat", "b", "A", 1), ("wechat", "b2", "A", 5), ("wechat", "s", "A", 1),
+         ("amazon", "a", "A", 1), ("tmall", "x", "A", 1), ("tmall", "u", "A", 1)],
+        [("ST-BJ-02", "A", 5), ("ST-BJ-01", "A", 5), ("WH-SH", "A", 9), ("FBA-DE-FRA7", "A", 2),
+         ("FBA-US-ONT8", "A", 9)],
+    )  # fmt: skip
+    r = {x["order_id"]: x for x in routing.iter_rows(named=True)}
+    assert (r["b"]["mode"], r["b"]["proposed_nodes"]) == ("bopis", "ST-BJ-02")
+    # the pickup store cannot give 5 and keep its buffer: delivered, and the reason says why
+    assert r["b2"]["mode"] == "home" and "pickup store ST-BJ-02 cannot cover" in r["b2"]["reason"]
+    # 西单 (ST-BJ-02) is nearer the centre of Beijing than 三里屯
+    assert (r["s"]["mode"], r["s"]["proposed_nodes"]) == ("same_city", "ST-BJ-02")
+    assert (r["a"]["mode"], r["a"]["proposed_nodes"]) == ("fba", "FBA-DE-FRA7")
+    assert (r["x"]["mode"], r["x"]["proposed_nodes"]) == ("cross_border", "WH-SH")
+    # unknown city: still routed (the node with most stock), without a distance
+    assert r["u"]["proposed_nodes"] is not None and r["u"]["proposed_km"] is None
+    assert "buyer city unknown" in r["u"]["reason"]
+
+
+def test_summary_figures():
+    routing, _ = _route(
+        {"channel": ["jd", "web"], "order_id": ["1", "2"], "city": ["Beijing", "Shanghai"],
+         "country": ["CN", "CN"], "actual_location_id": ["WH-SH", "WH-GZ"]},
+        [("jd", "1", "A", 1), ("web", "2", "A", 1), ("web", "2", "B", 1)],
+        [("ST-BJ-01", "A", 10), ("WH-SH", "A", 5), ("WH-GZ", "B", 3)],
+    )  # fmt: skip
+    s = R.summary(routing)
+    assert s["orders_routed"] == 2 and s["split_rate"] == 0.5 and s["actual_split_rate"] == 0.0
+    assert s["orders_compared"] == 2 and s["km_saved_total"] > 0
+
+
+def test_haversine():
+    assert R.haversine_km((31.23, 121.47), (39.90, 116.41)) == pytest.approx(1068, abs=5)
+
+
+def test_bad_settings_and_rows_are_named(tmp_path):
+    text = R.ROUTING_PATH.read_text(encoding="utf-8")
+    bad = tmp_path / "ops_routing.yml"
+    bad.write_text(text.replace("as_if_open_days: 14", "as_if_open_days: -1"), encoding="utf-8")
+    with pytest.raises(R.RoutingError, match=r"ops_routing.yml: as_if_open_days: "):
+        R.load_settings(bad)
+    bad.write_text(text.replace("  上海: Shanghai", "  上海: Shanghay"), encoding="utf-8")
+    with pytest.raises(R.RoutingError, match=r"city_aliases: .*Shanghay"):
+        R.load_settings(bad)
+    with pytest.raises(R.RoutingError, match=r"order 7 has no order_date"):
+        R.route_orders(
+            pl.DataFrame({"channel": ["jd"], "order_id": ["7"], "order_date": [None]}, schema_overrides={"order_date": pl.Date}),
+            pl.DataFrame(schema={"channel": pl.String, "order_id": pl.String, "sku": pl.String, "quantity": pl.Int64}),
+            NODES, _atp([]), R.load_settings(),
+        )  # fmt: skip
