@@ -51,6 +51,7 @@ class FbaRule(_Strict):
 
 class RoutingSettings(_Strict):
     as_if_open_days: int = Field(ge=0)
+    open_max_age_days: int = Field(ge=1)
     channels: list[str] = Field(min_length=1)
     ship_from_store: bool
     fba: FbaRule
@@ -206,10 +207,12 @@ def route_order(
         cands = [nodes[settings.cross_border_node]] if settings.cross_border_node in nodes else []
         mode = "cross_border"
     else:
+        # stores ship only to a buyer whose city is known (a store is a local node)
+        stores_ok = settings.ship_from_store and point is not None
         home = [
             n for n in nodes.values()
             if n.country == settings.domestic_country
-            and (n.location_type == "warehouse" or (settings.ship_from_store and n.location_type == "store"))
+            and (n.location_type == "warehouse" or (stores_ok and n.location_type == "store"))
         ]  # fmt: skip
         if mode == "bopis":
             store = nodes.get(order.pickup_location_id or "")
@@ -248,7 +251,9 @@ def route_order(
             "mode": mode, "shipments": [], "unrouted": sorted(need.items()),
             "reason": "; ".join([*notes, "no eligible node"]), "alternative": None, "alternative_km": None,
         }  # fmt: skip
-    where = "nearest node" if point is not None else "node with most stock (buyer city unknown)"
+    where = (
+        "nearest node" if point is not None else "warehouse with most stock (buyer city unknown)"
+    )
     full = [(n, km) for n, km in ranked if covers(n.location_id)]
     if full:
         n, km = full[0]
@@ -256,7 +261,7 @@ def route_order(
         closer = [m for m, _ in ranked[: ranked.index((n, km))]]
         why = f"{where} whose stock covers every line: {_fmt(n, km)}"
         if closer:
-            why += f"; nearer {', '.join(m.location_id for m in closer[:3])} lack stock"
+            why += f"; nearer {', '.join(m.location_id for m in closer[:3])}: too little stock"
         return {
             "mode": mode,
             "shipments": ship_whole(n.location_id),
@@ -455,7 +460,11 @@ def _r(x, digits: int = 4):
 def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
     """Orders to route (open ones and the last ``as_if_open_days`` of shipped ones), their
     lines, the nodes, the ATP of the days needed, and the stores' walk-in buffers."""
-    params = {"channels": settings.channels, "days": settings.as_if_open_days}
+    params = {
+        "channels": settings.channels,
+        "days": settings.as_if_open_days,
+        "max_age": settings.open_max_age_days,
+    }
     orders = con.execute(
         """
         with last as (select max(order_date) as d from marts.fct_orders),
@@ -471,16 +480,21 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
             select channel, order_id, count(distinct location_id) as actual_shipments,
                    min(location_id) as actual_location_id
             from marts.fct_order_lines where location_id is not null group by 1, 2
+        ),
+        flagged as (
+            select r.*, l.actual_location_id, l.actual_shipments,
+                r.status = 'paid' and l.actual_location_id is null
+                    and r.order_date > (select d from last) - cast($max_age as integer) as is_open
+            from real as r
+            left join located as l on r.channel = l.channel and r.order_id = l.order_id
         )
-        select r.channel, r.order_id, r.ordered_at, r.order_date, r.currency, r.city, r.country,
-            case when r.status = 'paid' then 'open' else 'as_if_open' end as routed_as,
-            case when r.status = 'paid' then null else l.actual_location_id end as actual_location_id,
-            case when r.status = 'paid' then null else l.actual_shipments end as actual_shipments
-        from real as r
-        left join located as l on r.channel = l.channel and r.order_id = l.order_id
-        where r.status = 'paid'
-           or (r.status in ('shipped', 'completed')
-               and r.order_date > (select d from last) - cast($days as integer))
+        select channel, order_id, ordered_at, order_date, currency, city, country,
+            case when is_open then 'open' else 'as_if_open' end as routed_as,
+            actual_location_id, actual_shipments
+        from flagged
+        where is_open
+           or (status in ('paid', 'shipped', 'completed') and not is_open
+               and order_date > (select d from last) - cast($days as integer))
         """,
         params,
     ).pl()

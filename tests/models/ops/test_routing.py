@@ -114,8 +114,8 @@ def test_bopis_same_city_fba_and_cross_border():
     assert (r["s"]["mode"], r["s"]["proposed_nodes"]) == ("same_city", "ST-BJ-02")
     assert (r["a"]["mode"], r["a"]["proposed_nodes"]) == ("fba", "FBA-DE-FRA7")
     assert (r["x"]["mode"], r["x"]["proposed_nodes"]) == ("cross_border", "WH-SH")
-    # unknown city: still routed (the node with most stock), without a distance
-    assert r["u"]["proposed_nodes"] is not None and r["u"]["proposed_km"] is None
+    # unknown city: still routed (the warehouse with most stock, never a store), without a distance
+    assert r["u"]["proposed_nodes"] == "WH-SH" and r["u"]["proposed_km"] is None
     assert "buyer city unknown" in r["u"]["reason"]
 
 
