@@ -99,11 +99,20 @@ def line_pnl(
             "P&L component takes; add them"
         )
     fx = pl.col("fx_rate_to_cny").cast(pl.Float64)
+    net_c = _cents(pl.col("net_amount_cny").cast(pl.Float64))
+    refund_c = _cents(pl.col("returned_amount_cny").cast(pl.Float64).fill_null(0.0))
+    returned = pl.col("returned_units").fill_null(0)
+    # a return whose report gives no amount (Amazon's FBA returns) is valued at the price paid
+    estimate = (returned > 0) & (refund_c == 0) & (pl.col("quantity") > 0)
     df = lines.with_columns(
         _cents(pl.col("line_total").cast(pl.Float64) * fx).alias("gross_sales_c"),
-        _cents(pl.col("net_amount_cny").cast(pl.Float64)).alias("net_before_returns_c"),
-        _cents(pl.col("returned_amount_cny").cast(pl.Float64)).alias("returns_c"),
-        pl.col("returned_units").fill_null(0),
+        net_c.alias("net_before_returns_c"),
+        pl.when(estimate)
+        .then((net_c * returned / pl.col("quantity")).round(0).cast(pl.Int64))
+        .otherwise(refund_c)
+        .alias("returns_c"),
+        estimate.alias("refund_estimated"),
+        returned.alias("returned_units"),
     ).with_columns(
         (pl.col("gross_sales_c") - pl.col("net_before_returns_c")).alias("discounts_c"),
         (pl.col("net_before_returns_c") - pl.col("returns_c")).alias("net_sales_c"),
@@ -246,7 +255,7 @@ def line_pnl(
     )
     return df.select(
         "channel", "order_id", "line_id", "order_date", "host_id", "sku", "quantity",
-        "returned_units", "cost_missing", *[f"{a}_c" for a in AMOUNTS],
+        "returned_units", "cost_missing", "refund_estimated", *[f"{a}_c" for a in AMOUNTS],
     )  # fmt: skip
 
 
@@ -254,10 +263,11 @@ def _aggregate(lines: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     out = (
         lines.group_by(by)
         .agg(
-            pl.col("order_id").n_unique().alias("orders"),
+            pl.col("order_id").filter(pl.col("quantity") > 0).n_unique().alias("orders"),
             pl.col("quantity").sum().alias("units"),
             pl.col("returned_units").sum().alias("units_returned"),
             (pl.col("quantity") * pl.col("cost_missing")).sum().alias("units_without_cost"),
+            pl.col("refund_estimated").sum().cast(pl.Int64).alias("refunds_estimated"),
             *[pl.col(f"{a}_c").sum() for a in AMOUNTS],
         )
         .sort(by)
@@ -339,10 +349,31 @@ where l.status in (select unnest($statuses))
   and not l.is_test and not coalesce(o.is_flagged_test, false)
   and not coalesce(o.is_brushing_suspect, false)
 """
+# Returns that name no order line (POS return receipts are their own documents): a row of their
+# own on the return day, refund at the return month's rate, no sale.
+UNMATCHED_RETURNS_SQL = """
+select
+    r.channel, r.order_id, 'return/' || coalesce(r.return_id, r.line_id) as line_id,
+    r.return_date as order_date, r.currency, fx.rate_to_cny as fx_rate_to_cny,
+    loc.location_type, cast(null as varchar) as host_id, r.sku, cast(0 as bigint) as quantity,
+    cast(0 as decimal(18, 2)) as line_total, cast(0 as decimal(18, 2)) as net_amount_cny,
+    r.quantity as returned_units, cast(r.amount * fx.rate_to_cny as decimal(18, 2)) as returned_amount_cny
+from intermediate.int_returns as r
+left join intermediate.int_fx_rates as fx
+    on r.currency = fx.currency and r.return_date >= fx.valid_from and r.return_date < fx.valid_to
+left join staging.stg_lake__locations as loc on r.location_id = loc.location_id
+where not coalesce(r.is_test, false)
+  and not exists (
+    select 1 from marts.fct_order_lines as l
+    where l.channel = r.channel and l.order_id = r.order_id and l.line_id = r.line_id
+  )
+"""
 
 
 def read_inputs(con, settings: PnlSettings) -> dict[str, pl.DataFrame]:
     lines = con.execute(LINES_SQL, {"statuses": settings.statuses}).pl()
+    unmatched = con.execute(UNMATCHED_RETURNS_SQL).pl()
+    lines = pl.concat([lines, unmatched.select(lines.columns)], how="vertical_relaxed")
     fees = con.execute(
         "select sales_channel, fee_type, nullif(host_id, '') as host_id, rate, fixed_fee, "
         "currency, valid_from, valid_to from staging.stg_lake__fees"
@@ -357,14 +388,17 @@ def read_inputs(con, settings: PnlSettings) -> dict[str, pl.DataFrame]:
 
 
 def reconcile_net_sales(con, settings: PnlSettings, pnl: pl.DataFrame) -> pl.DataFrame:
-    """Per channel: net sales of the P&L against the marts' own sum (net amount less refunds
-    of the counted lines, CNY); the gap should be below a cent per line."""
+    """Per channel: the P&L's sales net of discounts (net sales + returns) against the marts'
+    net amount of the counted lines (CNY); the gap should stay below a cent per line."""
     ref = con.execute(
-        "select channel, sum(net_amount_cny - coalesce(returned_amount_cny, 0)) as mart_net, "
-        "count(*) as lines from (" + LINES_SQL + ") group by 1",
+        "select channel, sum(net_amount_cny) as mart_net, count(*) as lines from ("
+        + LINES_SQL
+        + ") group by 1",
         {"statuses": settings.statuses},
     ).pl()
-    mine = pnl.group_by("channel").agg(pl.col("net_sales").sum().alias("pnl_net"))
+    mine = pnl.group_by("channel").agg(
+        (pl.col("net_sales") + pl.col("returns")).sum().alias("pnl_net")
+    )
     return (
         ref.join(mine, on="channel", how="full", coalesce=True)
         .with_columns(

@@ -156,3 +156,31 @@ def test_bad_settings_file_names_file_and_field(tmp_path):
     bad.write_text(text.replace("platform: platform_fee", "platform: marketing"), encoding="utf-8")
     with pytest.raises(P.PnlError, match=r"fee_components.platform"):
         P.load_settings(bad)
+
+
+def test_refund_without_amount_and_return_receipts():
+    """Amazon's FBA returns give no amount: valued at the price paid. A POS return receipt
+    (no order line) is a row of its own: refund, restocked units back out of COGS, no order."""
+    lines = pl.concat(
+        [
+            _lines().filter(pl.col("channel") == "amazon").with_columns(
+                pl.lit(1, dtype=pl.Int64).alias("returned_units"), pl.lit(0.0).alias("returned_amount_cny")
+            ),
+            _lines().filter(pl.col("channel") == "pos").with_columns(
+                pl.lit("R1").alias("order_id"), pl.lit("S1").alias("sku"), pl.lit(0, dtype=pl.Int64).alias("quantity"),
+                pl.lit(0.0).alias("line_total"), pl.lit(0.0).alias("net_amount_cny"),
+                pl.lit(2, dtype=pl.Int64).alias("returned_units"), pl.lit(96.0).alias("returned_amount_cny"),
+            ),
+        ]
+    )  # fmt: skip
+    out = {
+        r["channel"]: r
+        for r in P.line_pnl(lines, _fees(), _products(), _settings()).iter_rows(named=True)
+    }
+    a = out["amazon"]
+    assert a["refund_estimated"] and a["returns_c"] == 14400 and a["net_sales_c"] == 0
+    p = out["pos"]
+    assert (p["returns_c"], p["net_sales_c"], p["cogs_c"]) == (9600, -9600, -3200)  # 20 × 2 × 0.8
+    agg = P.channel_pnl(P.line_pnl(lines, _fees(), _products(), _settings()))
+    assert agg.filter(pl.col("channel") == "pos")["orders"].item() == 0
+    assert agg["refunds_estimated"].sum() == 1
