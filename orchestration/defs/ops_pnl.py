@@ -78,9 +78,12 @@ def channel_pnl(context: dg.AssetExecutionContext):
     finally:
         con.close()
     cost_missing = int(by_channel["units_without_cost"].sum())
+    estimated = int(by_channel["refunds_estimated"].sum())
     notes = [
         "Sales, discounts and refunds from marts.fct_order_lines in CNY (reference rate of the "
-        "order month); returns count in the month of the sale. COGS = ERP unit cost × (units "
+        "order month); returns count in the month of the sale, except returns that name no "
+        "order line (POS return receipts), which count on their own day; a refund without an "
+        f"amount (Amazon FBA returns: {estimated}) is valued at the price paid. COGS = ERP unit cost × (units "
         "kept + returned units not restocked). Rate fees on net sales after returns; fixed "
         "fees per unit. Payment, fulfilment and return handling where the fee schedules have "
         "none: profiles/ops_pnl.yml.",
@@ -105,6 +108,7 @@ def channel_pnl(context: dg.AssetExecutionContext):
             "contribution_cny": round(totals[2], 2),
             "contribution_margin": round(totals[2] / totals[1], 4) if totals[1] else None,
             "units_without_cost": cost_missing,
+            "refunds_estimated": estimated,
             "by_channel": dg.MetadataValue.md(
                 "\n".join(
                     f"- {c}: net {n:,.0f}, contribution {k:,.0f}"
