@@ -48,6 +48,11 @@ class DataPaths:
         return self.root / "warehouse.duckdb"
 
     @property
+    def warehouse_lock(self) -> Path:
+        """Held by the one run that writes the warehouse (``ingest.locks``)."""
+        return self.root / "warehouse.duckdb.lock"
+
+    @property
     def exports(self) -> Path:
         return self.root / "exports"
 

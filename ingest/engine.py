@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ import polars as pl
 from ingest.canonical import DERIVED, ENTITIES, NAME_COLUMNS, QUARANTINE, TS, schema
 from ingest.config import DataPaths
 from ingest.identifiers import name_expr, normalize_id
+from ingest.locks import exclusive
 from ingest.spec import ChannelSpec, EntitySpec, FieldSpec, IdentifierSpec, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 _TRUE = {"true", "1", "yes", "y", "t", "是"}
 _FALSE = {"false", "0", "no", "n", "f", "否"}
 _FUTURE_SLACK = dt.timedelta(days=1)  # clocks and time zones differ; more than this is wrong
+# No e-commerce record is older: earlier times are zero, negative or placeholder epochs
+# (0 -> 1970-01-01, -1, 1900-01-01) that a platform wrote for "unknown"
+_PAST_FLOOR = dt.datetime(1990, 1, 1)
 _MONEY_NOISE = r"[,\s元¥￥$€£]|RMB|CNY|USD|EUR|GBP"
 FILE = "__file"  # index of the source file within a batch
 UID = "__uid"  # position of the record within a batch
@@ -83,18 +88,23 @@ def _decode(path: Path, encoding: str, errors: str = "strict") -> str:
 
 
 def _decode_bytes(data: bytes, encoding: str, errors: str = "strict") -> tuple[str, str]:
-    """``(text, codec)``; see ``_decode``."""
+    """``(text, codec)``; see ``_decode``. A byte-order mark (UTF-8, or UTF-16 as spreadsheet
+    "Unicode text" exports write) decides the codec; bytes it cannot decode make the file
+    unreadable, never an unhandled error."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors), "utf-8-sig"
-    candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
+        data, candidates = data[3:], ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = ["utf-8", "gb18030"] if encoding == "auto" else [encoding]
+    failures = []
     for enc in candidates:
         try:
-            return data.decode(enc, errors), enc
+            return data.decode("utf-8" if enc == "utf-8-sig" else enc, errors), enc
         except UnicodeDecodeError as exc:
-            last = exc
+            failures.append(f"{enc} (byte {exc.object[exc.start]:#04x} at offset {exc.start})")
     raise UnreadableFile(
-        f"cannot decode as {' or '.join(candidates)}: byte {last.object[last.start]:#04x} at "
-        f"offset {last.start}; declare the file's encoding in the channel spec"
+        f"cannot decode as {' or '.join(failures)}; declare the file's encoding in the channel spec"
     )
 
 
@@ -676,6 +686,14 @@ def map_entity(
             errors.append(
                 (typed > pl.lit(now + _FUTURE_SLACK), src or name, "future_timestamp", msg)
             )
+        if fspec.type == "timestamp":
+            msg = pl.format(
+                "{}: '{}' is before {} (a zero, negative or placeholder time)",
+                pl.lit(label),
+                raw,
+                pl.lit(_PAST_FLOOR.date().isoformat()),
+            )
+            errors.append((typed < pl.lit(_PAST_FLOOR), src or name, "past_timestamp", msg))
     for j, (label, ispec) in enumerate(espec.identifiers.items()):
         if ispec.type_from is None:
             continue
@@ -907,6 +925,7 @@ class FileOutcome:
 class ChannelReport:
     channel: str
     files: list[FileOutcome]
+    swept: list[str] = field(default_factory=list)  # orphans of an interrupted run, removed
 
     def count(self, status: str) -> int:
         return sum(f.status == status for f in self.files)
@@ -962,27 +981,55 @@ class Manifest:
         return None
 
     def save(self) -> None:
+        """Atomically and durably (temporary file, fsync, rename): called only after the lake
+        files it lists are on disk, so a loaded file's outputs always exist."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"files": self.files}, ensure_ascii=False, indent=1, sort_keys=True),
-            encoding="utf-8",
-        )
-        tmp.replace(self.path)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(
+                json.dumps({"files": self.files}, ensure_ascii=False, indent=1, sort_keys=True),
+                encoding="utf-8",
+            )
+            _fsync(tmp)
+            tmp.replace(self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync(self.path.parent)
 
-
-def _remove_outputs(paths: DataPaths, rec: dict) -> None:
-    for rel in rec.get("outputs", []):
-        (paths.lake / rel).unlink(missing_ok=True)
+    def claimed_outputs(self) -> set[str] | None:
+        """Lake files (relative to the lake) that loaded files list; ``None`` when a loaded
+        record predates output lists (nothing can then be called an orphan)."""
+        loaded = [r for r in self.files.values() if r["status"] == "loaded"]
+        if any("outputs" not in r for r in loaded):
+            return None
+        return {o for r in loaded for o in r["outputs"]}
 
 
 def _write(df: pl.DataFrame, path: Path) -> str:
-    """Parquet (zstd), written to a temporary name and renamed: readers never see half a file."""
+    """Parquet (zstd), atomically: written to a hidden temporary name in the same folder,
+    flushed to disk, then renamed over ``path``. Readers (globs over ``*.parquet``) never see
+    half a file, and a write that fails (a full disk) leaves nothing behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    df.write_parquet(tmp, compression="zstd")  # same Arrow schema as pyarrow's, half the time
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        df.write_parquet(tmp, compression="zstd")  # same Arrow schema as pyarrow's, half the time
+        _fsync(tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync(path.parent)
     return str(path)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or a folder, after a rename in it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ensure_schema_files(paths: DataPaths, entities: Iterable[str]) -> None:
@@ -1243,12 +1290,31 @@ def ingest_channel(
     ingested_at: dt.datetime | None = None,
     batch_files: int = 500,
     batch_bytes: int = 192 << 20,
+    lock_wait: float = 600.0,
 ) -> ChannelReport:
     """Load every new landing file of one channel. Safe to re-run: unchanged files are
-    skipped by content hash, and a re-delivered file with the same bytes is a no-op."""
+    skipped by content hash, and a re-delivered file with the same bytes is a no-op.
+
+    One ingest of a channel at a time (a lock beside its manifest; a second waits up to
+    ``lock_wait`` seconds, then fails with ``ingest.locks.Busy``). Safe to kill: lake files
+    are written atomically, the manifest records a file only once its outputs are on disk,
+    and the next run removes outputs no loaded file claims (``_sweep_orphans``)."""
+    lock = paths.manifest_dir / f"{spec.channel}.lock"
+    with exclusive(lock, f"ingest {spec.channel}", wait=lock_wait):
+        return _ingest_channel(spec, paths, ingested_at, batch_files, batch_bytes)
+
+
+def _ingest_channel(
+    spec: ChannelSpec,
+    paths: DataPaths,
+    ingested_at: dt.datetime | None,
+    batch_files: int,
+    batch_bytes: int,
+) -> ChannelReport:
     ingested_at = ingested_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     ensure_schema_files(paths, ENTITIES)
     manifest = Manifest(paths, spec.channel)
+    swept = _sweep_orphans(paths, spec.channel, manifest)
     outcomes: list[FileOutcome] = []
     candidates = []
     for source, path, rel in discover(spec, paths):
@@ -1302,11 +1368,13 @@ def ingest_channel(
         for item in chunk:
             by_source.setdefault(item.source.name, []).append(item)
         for group in by_source.values():
-            for item, outcome, outputs in load_batch(group, spec, paths, ingested_at):
+            results = _load_durably(group, spec, paths, ingested_at, manifest)
+            replaced: list[str] = []  # outputs of corrected files, removed once recorded
+            for item, outcome, outputs in results:
                 outcome.logical_key, outcome.version = item.key, item.version
                 active = item.replaces
                 if active is not None:
-                    _remove_outputs(paths, active)
+                    replaced += active.get("outputs", [])
                     active.update(status="superseded", outputs=[], note=f"replaced by {item.rel}")
                     outcome.note = "; ".join(
                         filter(None, [outcome.note, f"replaces {active['file']}"])
@@ -1326,8 +1394,92 @@ def ingest_channel(
                     "note": outcome.note,
                 }
                 outcomes.append(outcome)
+            manifest.save()  # the batch's files are on disk: record them
+            for rel in replaced:
+                (paths.lake / rel).unlink(missing_ok=True)
     manifest.save()
-    return ChannelReport(spec.channel, outcomes)
+    return ChannelReport(spec.channel, outcomes, swept)
+
+
+class LakeWriteError(OSError):
+    """Writing the lake files of a batch failed (a full disk, a read-only folder). None of
+    the batch's landing files is recorded as loaded, and what it had written is removed."""
+
+
+def _load_durably(
+    group: list[_Item],
+    spec: ChannelSpec,
+    paths: DataPaths,
+    ingested_at: dt.datetime,
+    manifest: Manifest,
+) -> list[tuple[_Item, FileOutcome, list[str]]]:
+    """``load_batch``, all or nothing: when it fails, the outputs it had written are removed
+    and the files loaded by earlier batches are recorded before the error goes up."""
+    try:
+        return load_batch(group, spec, paths, ingested_at)
+    except Exception as exc:
+        removed = _discard_outputs(paths, spec.channel, group, manifest)
+        manifest.save()
+        if not isinstance(exc, OSError):
+            raise
+        files = ", ".join(it.rel for it in group[:3]) + (" …" if len(group) > 3 else "")
+        raise LakeWriteError(
+            exc.errno,
+            f"{spec.channel}: writing the lake under {paths.lake} failed for {len(group)} "
+            f"landing file(s) ({files}): {exc.strerror or exc}. None of them is recorded as "
+            f"loaded, and the {len(removed)} lake file(s) they had written were removed; files "
+            "loaded before stay loaded. Fix the cause (free disk space) and run again.",
+        ) from exc
+
+
+def _channel_prefix(channel: str) -> str:
+    """How every lake file name of a channel begins (see ``_output_name``)."""
+    return _output_name(channel, f"{channel}/", "")[: -len("__.parquet")]
+
+
+def _lake_files(paths: DataPaths, pattern: str) -> list[Path]:
+    folders = [paths.quarantine, *(p for p in paths.lake_raw.glob("*") if p.is_dir())]
+    return [f for folder in folders if folder.is_dir() for f in folder.glob(pattern)]
+
+
+def _discard_outputs(
+    paths: DataPaths, channel: str, group: list[_Item], manifest: Manifest
+) -> list[str]:
+    """Remove the lake files of ``group`` (and their temporary files) not claimed by a file
+    the manifest records as loaded."""
+    claimed = manifest.claimed_outputs() or set()
+    removed = []
+    for item in group:
+        name = _output_name(channel, item.rel, item.file_hash)
+        for f in _lake_files(paths, name) + _lake_files(paths, f".{name}.*.tmp"):
+            rel = f.relative_to(paths.lake).as_posix()
+            if rel not in claimed:
+                f.unlink(missing_ok=True)
+                removed.append(rel)
+    return removed
+
+
+def _sweep_orphans(paths: DataPaths, channel: str, manifest: Manifest) -> list[str]:
+    """Remove the channel's lake files that no loaded file claims, and temporary files of
+    interrupted writes: what a run killed between writing and recording (or before removing
+    the outputs of a file it had replaced) left. Runs under the channel's lock."""
+    claimed = manifest.claimed_outputs()
+    if claimed is None:
+        return []
+    prefix = _channel_prefix(channel)
+    swept = []
+    for f in _lake_files(paths, f"{prefix}*.parquet") + _lake_files(paths, f".{prefix}*.tmp"):
+        rel = f.relative_to(paths.lake).as_posix()
+        if rel not in claimed:
+            f.unlink(missing_ok=True)
+            swept.append(rel)
+    if swept:
+        log.warning(
+            "%s: removed %d lake file(s) no loaded file claims (left by an interrupted run)",
+            channel,
+            len(swept),
+        )
+    return sorted(swept)
 
 
 def _chunks(items: list[_Item], max_files: int, max_bytes: int) -> Iterable[list[_Item]]:

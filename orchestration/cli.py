@@ -66,9 +66,47 @@ def materialize(
     log_level: str = typer.Option(
         "WARNING", help="Console log level of the run (DEBUG shows every step)."
     ),
+    wait: float = typer.Option(
+        0.0,
+        help="Seconds to wait for another run that holds the warehouse before giving up "
+        "(one writer at a time).",
+    ),
 ) -> None:
     """Materialise the asset graph (or a selection) in-process, recorded in the Dagster
-    instance under data/dagster_home so `make dev` shows the runs."""
+    instance under data/dagster_home so `make dev` shows the runs. One run at a time: a
+    second one waits up to --wait seconds, then exits with code 3 and changes nothing."""
+    from ingest.locks import Busy, exclusive
+
+    p = data_paths()
+    try:
+        with exclusive(p.warehouse_lock, "zhongtai materialize", wait=wait):
+            _warehouse_is_free(p.warehouse)
+            _materialize(select, log_level)
+    except Busy as exc:
+        console.print(f"[red]Another run is writing the warehouse: {exc}[/red]")
+        raise typer.Exit(3) from exc
+
+
+def _warehouse_is_free(warehouse: Path) -> None:
+    """Fail with a clear message when another process (a DuckDB shell, a notebook) has the
+    warehouse file open for writing: DuckDB allows one such process per file."""
+    if not warehouse.exists():
+        return
+    import duckdb
+
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        console.print(
+            f"[red]{warehouse} is open in another process; close it and run again "
+            f"(nothing was changed). DuckDB said: {exc}[/red]"
+        )
+        raise typer.Exit(3) from exc
+
+
+def _materialize(select: str, log_level: str) -> None:
     import dagster as dg
 
     root = data_paths().root
