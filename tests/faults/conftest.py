@@ -218,9 +218,16 @@ def sales_marts(paths: DataPaths) -> dict:
     return {"daily": daily, "totals": totals, "counts": counts, "unmapped": unmapped}
 
 
-def python_subprocess(code: str, paths: DataPaths, **kw) -> subprocess.Popen:
+def python_subprocess(
+    code: str, paths: DataPaths, env_extra: dict | None = None, **kw
+) -> subprocess.Popen:
     """``python -c code`` from the repository root with ZHONGTAI_DATA_DIR set."""
-    env = {**os.environ, "ZHONGTAI_DATA_DIR": str(paths.root), "PYTHONPATH": str(REPO_ROOT)}
+    env = {
+        **os.environ,
+        "ZHONGTAI_DATA_DIR": str(paths.root),
+        "PYTHONPATH": str(REPO_ROOT),
+        **(env_extra or {}),
+    }
     return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,

@@ -1,8 +1,10 @@
 -- Order lines of every channel, complete:
 --  * order-level fields the line file lacks (Tmall's detail list has no timestamps) come
 --    from the order;
---  * the master SKU comes from the line when the channel exports it, else from the ERP SKU
---    map; a line whose channel SKU is in no map keeps sku null (int_unmapped_channel_skus);
+--  * the master SKU comes from the line when the channel exports it and the product master
+--    knows it (or no product master has arrived), else from the ERP SKU map; a line whose
+--    SKU is in neither keeps sku null (int_unmapped_channel_skus), never sold under a code
+--    no product carries;
 --  * where a channel gives no line discount (Tmall, JD), the order's discount is allocated
 --    to its lines in proportion to their gross, each share cut down to the cent, the
 --    remainder on the first line of the order in the file (shares never exceed the discount).
@@ -18,6 +20,10 @@ sku_map as (
     select * from {{ ref('int_sku_map') }}
 ),
 
+products as (
+    select sku from {{ ref('stg_lake__products') }}
+),
+
 joined as (
     select
         l.channel,
@@ -30,7 +36,10 @@ joined as (
         coalesce(l.is_test, o.is_test, false) as is_test,
         l.channel_sku,
         l.channel_item_id,
-        coalesce(l.sku, m.sku) as sku,
+        case
+            when l.sku is null then m.sku
+            when p.sku is not null or (select count(*) from products) = 0 then l.sku
+        end as sku,
         l.product_name,
         l.quantity,
         l.unit_price,
@@ -46,6 +55,8 @@ joined as (
         on l.channel = o.channel and l.order_id = o.order_id
     left join sku_map as m
         on l.sku is null and l.channel = m.channel and l.channel_sku = m.channel_sku
+    left join products as p
+        on l.sku = p.sku
 ),
 
 shares as (
