@@ -42,6 +42,9 @@ class Busy(RuntimeError):
             "wait for it to finish (or give a longer wait) and run again. Nothing was changed."
         )
 
+    def __reduce__(self):  # crosses process pools (ingest_all) intact
+        return Busy, (self.lock_file, self.holder, self.waited)
+
 
 def holder(lock_file: Path) -> dict:
     """What the current holder wrote into the lock file (empty when unknown)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
 import textwrap
 from pathlib import Path
 
@@ -175,6 +176,7 @@ def test_a_second_ingest_of_a_channel_fails_cleanly_while_the_first_holds_it(dat
             ingest_channel(specs["pos"], data_dir, lock_wait=0.5)
         message = str(caught.value)
         assert f"pid {holder.pid} (ingest pos" in message and "Nothing was changed" in message
+        assert str(pickle.loads(pickle.dumps(caught.value))) == message  # from ingest_all's pool
         assert not (data_dir.manifest_dir / "pos.json").exists()
         assert not list(data_dir.lake.rglob("pos__*.parquet"))
     finally:
