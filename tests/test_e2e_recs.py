@@ -25,6 +25,18 @@ def recs(built_demo):
             "where customer_id is not null"
         ).pl()
         tables["products"] = con.sql("select sku, category from staging.stg_lake__products").pl()
+        # customers with product events (view, cart, wishlist) and no purchase
+        tables["browse_only"] = con.sql(
+            """
+            select distinct r.customer_id from staging.stg_lake__events as e
+            join identity.record_customers as r
+              on r.entity = 'events' and r.channel = e.channel and r.record_id = e.event_id
+            where e.event_type in ('product_view', 'add_to_cart', 'live_add_to_cart',
+                                   'add_to_wishlist')
+              and r.customer_id not in (select customer_id from marts.fct_order_lines
+                                        where customer_id is not null)
+            """
+        ).pl()
     finally:
         con.close()
     return paths, result, tables
@@ -45,13 +57,27 @@ def test_every_buying_customer_gets_up_to_ten_with_a_reason(recs):
     assert per.height >= 0.9 * t["customers"]["n"][0]
     assert per["n"].max() <= 10 and (per["n"] == per["u"]).all()
     assert r["reason"].null_count() == 0 and (r["reason"].str.len_chars() > 0).all()
-    assert set(r["source"].unique()) <= {"buy_again", "similar", "popular"}
+    assert set(r["source"].unique()) <= {"buy_again", "viewed", "similar", "popular"}
     assert (
         r.filter(pl.col("source") == "similar")["reason"].str.starts_with("Bought together").any()
     )
     # diversity: never more than 4 of one category in a list
     worst = r.group_by("customer_id", "category").len()["len"].max()
     assert worst <= 4
+
+
+def test_browse_only_customers_get_recommendations_with_reasons(recs):
+    """Customers who only browsed are served from their views (viewed, similar to a viewed
+    item) and their segment's popular items; every row has a reason."""
+    _, _, t = recs
+    browse = t["browse_only"]["customer_id"]
+    assert browse.len() > 0
+    r = t["recommendations"].filter(pl.col("customer_id").is_in(browse.implode()))
+    assert r["customer_id"].n_unique() >= 0.5 * browse.len()
+    assert (r["source"] != "buy_again").all()  # they bought nothing
+    assert r.filter(pl.col("source").is_in(["viewed", "similar"])).height > 0
+    viewed = r.filter(pl.col("source") == "viewed")["reason"]
+    assert viewed.str.starts_with("You viewed ").all()
 
 
 def test_similar_items_top_twenty_per_sku(recs):
@@ -99,3 +125,7 @@ def test_evaluation_metadata_compares_every_model(recs):
     # 45-day demo (nor at 4,000 persons, 240 days: 1.04x; see README).
     assert meta["zhongtai/precision@10"] >= 0.75 * meta["popularity/precision@10"]
     assert meta["zhongtai/coverage@10"] >= 2 * meta["popularity/coverage@10"]
+    # the rules are reported apart from the model's score, on the same test users
+    rules = meta["serving_rules"]
+    assert 0.0 <= rules["precision@10_served"] <= 1.0 and rules["served_users"] > 0
+    assert "| browse_only |" in meta["by_user_group"] or "browse_only" in meta["by_user_group"]

@@ -106,6 +106,16 @@ def evaluate_cmd(
     for row in shown.iter_rows():
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console.print(table)
+    if result.by_group is not None:
+        for row in result.by_group.filter(pl.col("model") == "zhongtai").iter_rows(named=True):
+            console.print(
+                f"  zhongtai, {row['group']} ({row['users']} users): "
+                f"precision@10 {row['precision@10']:.4f}"
+            )
+    console.print(
+        "ceiling: "
+        + ", ".join(f"{k}={info[k]}" for k in info if k.startswith(("test_pairs", "oracle")))
+    )
     if output is not None:
         files = write_report(result, output, title=f"Recommendations on {interactions.name}")
         console.print(f"written: {', '.join(files)}, {output / 'recommendations.parquet'}")

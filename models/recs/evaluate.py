@@ -154,11 +154,79 @@ def implicit_recs(train: pl.DataFrame, users: list, n: int, kind: str, seed: int
     )
 
 
+GROUPS = ("repeat_buyer", "browse_only", "new")
+
+
+def user_groups(train: pl.DataFrame, users: list) -> pl.DataFrame:
+    """user, group of every test user by what the training rows know of them: ``repeat_buyer``
+    (bought before the cutoff; every row is a purchase when the data does not say which),
+    ``browse_only`` (only views / carts before the cutoff), ``new`` (nothing before it)."""
+    bought = train.filter(pl.col("target")) if "target" in train.columns else train
+    buyers = bought["user"].unique().implode()
+    seen = train["user"].unique().implode()
+    return pl.DataFrame({"user": users}, schema={"user": pl.String}).with_columns(
+        pl.when(pl.col("user").is_in(buyers))
+        .then(pl.lit("repeat_buyer"))
+        .when(pl.col("user").is_in(seen))
+        .then(pl.lit("browse_only"))
+        .otherwise(pl.lit("new"))
+        .alias("group")
+    )
+
+
+def ceiling(
+    train: pl.DataFrame, truth: pl.DataFrame, k: int = 10, popular: list | None = None
+) -> dict:
+    """What a customer's own history can reach: the share of test (user, item) pairs bought
+    before the cutoff by the same user, browsed (not bought) before it, or new to them; and
+    the precision@k of an oracle that shows each user exactly the test items of their own
+    purchase history (resp. purchases and browsing) first, padded with nothing; with
+    ``popular`` (the popularity list), the precision@k of that history oracle padded with the
+    popular items: an upper bound of any blend of "what you had" and "what is popular"."""
+    bought = train.filter(pl.col("target")) if "target" in train.columns else train
+    b = bought.select("user", "item").unique().with_columns(pl.lit(True).alias("_b"))
+    v = train.select("user", "item").unique().with_columns(pl.lit(True).alias("_v"))
+    t = (
+        truth.join(b, on=["user", "item"], how="left")
+        .join(v, on=["user", "item"], how="left")
+        .with_columns(pl.col("_b").fill_null(False), pl.col("_v").fill_null(False))
+    )
+    n_pairs = max(t.height, 1)
+    per_user = t.group_by("user").agg(pl.col("_b").sum().alias("b"), pl.col("_v").sum().alias("v"))
+    n_users = max(per_user.height, 1)
+    padded = {}
+    if popular is not None:
+        had = t.filter(pl.col("_v")).group_by("user").agg(pl.col("item"))
+        oracle = dict(had.iter_rows())
+        relevant = dict(t.group_by("user").agg(pl.col("item")).iter_rows())
+        hits = 0
+        for user, items in relevant.items():
+            mine = oracle.get(user, [])[:k]
+            fill = [p for p in popular if p not in set(mine)][: k - len(mine)]
+            hits += len(mine) + len(set(fill) & set(items))
+        padded[f"oracle_history_then_popular_precision@{k}"] = round(hits / (k * n_users), 4)
+    return {
+        "test_pairs": t.height,
+        "test_pairs_bought_before": round(int(t["_b"].sum()) / n_pairs, 4),
+        "test_pairs_browsed_not_bought": round(int((t["_v"] & ~t["_b"]).sum()) / n_pairs, 4),
+        "test_pairs_new_to_user": round(int((~t["_v"]).sum()) / n_pairs, 4),
+        f"oracle_buy_again_precision@{k}": round(
+            float(per_user["b"].clip(upper_bound=k).sum()) / (k * n_users), 4
+        ),
+        f"oracle_history_precision@{k}": round(
+            float(per_user["v"].clip(upper_bound=k).sum()) / (k * n_users), 4
+        ),
+        **padded,
+    }
+
+
 @dataclass
 class EvaluationResult:
     metrics: pl.DataFrame  # model, metric, value
     recommendations: pl.DataFrame  # model, user, item, rank
     info: dict = field(default_factory=dict)
+    by_group: pl.DataFrame | None = None  # model, group, users, metric columns
+    models: dict = field(default_factory=dict)  # fitted models by name (zhongtai)
 
     def table(self) -> pl.DataFrame:
         """One row per model, one column per metric."""
@@ -207,7 +275,13 @@ def evaluate(
             ~pl.col("item").is_in(split.train["item"].unique().implode())
         )["item"].n_unique(),
     }
-    recs_all, metric_rows = [], []
+    info.update(ceiling(split.train, truth, popular=popularity_list(split.train, 100)))
+    groups = user_groups(split.train, users)
+    info.update(
+        {f"test_users_{g}": int((groups["group"] == g).sum()) for g in GROUPS},
+    )
+    recs_all, metric_rows, group_rows = [], [], []
+    fitted = {}
     for name in models:
         t0 = time.perf_counter()
         if name == "popularity":
@@ -222,6 +296,7 @@ def evaluate(
             model = ZhongtaiRecommender(cfg, horizon_days=horizon_days).fit(split.train, segments)
             recs = model.recommend(users, n, segments).sort("user", "rank")
             info.update({f"zhongtai_{k}": v for k, v in model.ranker_info.items()})
+            fitted[name] = model
         else:
             raise ValueError(f"unknown model {name!r} (known: zhongtai, {', '.join(BASELINES)})")
         seconds = time.perf_counter() - t0
@@ -230,10 +305,22 @@ def evaluate(
         metric_rows.extend((name, m, float(v)) for m, v in scores.items())
         metric_rows.append((name, "fit_seconds", round(seconds, 3)))
         recs_all.append(recs.with_columns(pl.lit(name).alias("model")))
+        for g in GROUPS:
+            members = groups.filter(pl.col("group") == g)["user"]
+            if members.len() == 0:
+                continue
+            part = score_lists(
+                recs.filter(pl.col("user").is_in(members.implode())),
+                truth.filter(pl.col("user").is_in(members.implode())),
+                n_catalogue,
+            )
+            part.pop("coverage@10")
+            group_rows.append({"model": name, "group": g, "users": members.len(), **part})
     metrics = pl.DataFrame(
         metric_rows,
         schema={"model": pl.String, "metric": pl.String, "value": pl.Float64},
         orient="row",
     )
     recommendations = pl.concat(recs_all).select("model", "user", "item", "rank")
-    return EvaluationResult(metrics, recommendations, info)
+    by_group = pl.DataFrame(group_rows) if group_rows else None
+    return EvaluationResult(metrics, recommendations, info, by_group, fitted)

@@ -49,7 +49,13 @@ FEATURES = (
     "user_items",
     "user_days_since",
     "item_age",
+    "browse_weight",
+    "due_bought",
+    "user_bought_days",
 )
+
+
+COLD_ORDERS = ("pop", "pop_recent")
 
 
 @dataclass
@@ -195,12 +201,27 @@ class Components:
         gaps = days.with_columns(
             (pl.col("day") - pl.col("day").shift(1).over("u", "i")).alias("gap")
         )
+        is_target = pl.col("target") if "target" in f.columns else pl.lit(True)
         self.hist = (
             f.group_by("u", "i")
-            .agg(pl.col("wd").sum().alias("wd"), pl.col("ts").max().alias("last_ts"))
-            .join(days.group_by("u", "i").agg(pl.len().alias("n_days")), on=["u", "i"], how="left")
+            .agg(
+                pl.col("wd").sum().alias("wd"),
+                pl.col("wd").filter(~is_target).sum().alias("wd_browse"),
+                pl.col("ts").max().alias("last_ts"),
+            )
+            .join(
+                days.group_by("u", "i").agg(
+                    pl.len().alias("n_days"), pl.col("day").max().alias("last_target_ts")
+                ),
+                on=["u", "i"],
+                how="left",
+            )
             .with_columns(pl.col("n_days").fill_null(0))
         )
+        # distinct purchase days per user (log): a repeat buyer and a first-timer differ
+        self.user_bought_days = np.zeros(n_users)
+        per_user = days.group_by("u").agg(pl.col("day").n_unique().alias("d"))
+        self.user_bought_days[per_user["u"].to_numpy()] = np.log1p(per_user["d"].to_numpy())
         per_item = (
             gaps.filter(pl.col("gap").is_not_null())
             .group_by("i")
@@ -244,7 +265,7 @@ class Components:
         first = f.group_by("i").agg(pl.col("ts").min())
         self.item_first = np.full(n_items, np.nan)
         self.item_first[first["i"].to_numpy()] = first["ts"].to_numpy()
-        self.popular_order = np.lexsort((-self.pop, -self.pop_recent))
+        self.popular_order = self.order("pop_recent")
         self.user_items = np.diff(self.profile.indptr).astype(float)
         last = f.group_by("u").agg(pl.col("ts").max())
         self.user_last = np.full(n_users, np.nan)
@@ -262,45 +283,68 @@ class Components:
             self.seg_share = counts / np.maximum(seg_users, 1.0)[:, None]
             self.seg_order = np.argsort(-self.seg_share, axis=1, kind="stable")
 
+    def order(self, by: str) -> np.ndarray:
+        """Items by popularity: ``pop`` (users over the whole window) or ``pop_recent`` (the
+        recent stretch), the other as the tie-break."""
+        if by == "pop":
+            return np.lexsort((-self.pop_recent, -self.pop))
+        return np.lexsort((-self.pop, -self.pop_recent))
+
     def knn_scores(self, users: np.ndarray) -> dict[str, np.ndarray]:
         """Dense users x items kNN scores per group for a batch of users."""
         prof = self.profile[users]
-        return {g: np.asarray((prof @ s).todense()) for g, s in self.sims.items()}
+        return {g: (prof @ s).toarray() for g, s in self.sims.items()}
+
+    def candidates(self, users: np.ndarray, knn_total: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(row in the batch, item) of every candidate, sorted by row then item: the user's
+        history (heaviest first, at most ``candidates_history``), their top kNN items, the
+        popular items overall and of their segment. Whole-batch array operations."""
+        cfg = self.cfg
+        n_batch, n_items = len(users), self.n_items
+        prof = self.profile[users].tocoo()
+        h_rows, h_items = prof.row.astype(np.int64), prof.col.astype(np.int64)
+        if cfg.candidates_history < n_items and len(h_rows):
+            order = np.lexsort((-prof.data, h_rows))
+            h_rows, h_items = h_rows[order], h_items[order]
+            first = np.searchsorted(h_rows, np.arange(n_batch))
+            keep = np.arange(len(h_rows)) - first[h_rows] < cfg.candidates_history
+            h_rows, h_items = h_rows[keep], h_items[keep]
+        parts_r, parts_i = [h_rows], [h_items]
+        k = min(cfg.candidates_knn, n_items)
+        if k > 0 and n_batch:
+            top = (
+                np.argpartition(-knn_total, k - 1, axis=1)[:, :k]
+                if k < n_items
+                else np.broadcast_to(np.arange(n_items), (n_batch, n_items))
+            )
+            r = np.repeat(np.arange(n_batch), top.shape[1]).reshape(top.shape)
+            pos = np.take_along_axis(knn_total, top, axis=1) > 0
+            parts_r.append(r[pos])
+            parts_i.append(top[pos])
+        n_pop = min(cfg.candidates_popular, n_items)
+        rows = np.arange(n_batch)
+        parts_r.append(np.repeat(rows, n_pop))
+        parts_i.append(np.tile(self.popular_order[:n_pop], n_batch))
+        if self.seg_share is not None:
+            parts_r.append(np.repeat(rows, n_pop))
+            parts_i.append(self.seg_order[self.segments[users], :n_pop].ravel())
+        key = _sorted_unique(np.concatenate(parts_r) * n_items + np.concatenate(parts_i))
+        return key // n_items, key % n_items
 
     def candidates_and_features(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
         """(u, i, feature matrix, feature names) of every candidate of a batch of users."""
-        cfg = self.cfg
         knn = self.knn_scores(users)
         knn_total = sum(knn.values())
-        prof = self.profile[users]
-        cand_rows: list[np.ndarray] = []
-        cand_items: list[np.ndarray] = []
-        n_pop = min(cfg.candidates_popular, self.n_items)
-        popular = self.popular_order[:n_pop]
-        for row, u in enumerate(users):
-            start, stop = prof.indptr[row], prof.indptr[row + 1]
-            hist = prof.indices[start:stop]
-            if len(hist) > cfg.candidates_history:
-                hist = hist[np.argsort(-prof.data[start:stop])[: cfg.candidates_history]]
-            k = min(cfg.candidates_knn, self.n_items)
-            scores = knn_total[row]
-            top = np.argpartition(-scores, k - 1)[:k] if k > 0 else np.array([], dtype=int)
-            top = top[scores[top] > 0]
-            parts = [hist, top, popular]
-            if self.seg_share is not None:
-                parts.append(self.seg_order[self.segments[u], :n_pop])
-            items = np.unique(np.concatenate(parts).astype(np.int64))
-            cand_rows.append(np.full(len(items), row))
-            cand_items.append(items)
-        rows = np.concatenate(cand_rows) if cand_rows else np.array([], dtype=int)
-        items = np.concatenate(cand_items) if cand_items else np.array([], dtype=int)
+        rows, items = self.candidates(users, knn_total)
         u = users[rows]
         cand = pl.DataFrame({"u": u.astype(np.int32), "i": items.astype(np.int32)})
         h = cand.join(self.hist, on=["u", "i"], how="left")
         wd = h["wd"].fill_null(0.0).to_numpy()
         n_days = h["n_days"].fill_null(0).to_numpy().astype(float)
         last = h["last_ts"].to_numpy().astype(float)
+        last_target = h["last_target_ts"].to_numpy().astype(float)
         since = self.now - last  # NaN when never seen
+        since_bought = self.now - last_target  # NaN when never bought
         cols = {
             "hist_weight": np.log1p(wd),
             "hist_days": n_days,
@@ -320,12 +364,15 @@ class Components:
             "user_items": np.log1p(self.user_items[u]),
             "user_days_since": self.now - self.user_last[u],
             "item_age": self.now - self.item_first[items],
+            "browse_weight": np.log1p(h["wd_browse"].fill_null(0.0).to_numpy()),
+            "due_bought": since_bought / self.cycle[items],
+            "user_bought_days": self.user_bought_days[u],
         }
         names = list(FEATURES)
         for g, scores in knn.items():
             cols[f"knn_{g}"] = scores[rows, items]
             names.append(f"knn_{g}")
-        cols["knn_rank"] = _row_ranks(knn_total, rows, items)
+        cols["knn_rank"] = _row_ranks(knn_total[rows, items], rows)
         names.append("knn_rank")
         x = np.column_stack([cols[n] for n in names]).astype(np.float32)
         return u, items, x, names
@@ -336,13 +383,28 @@ class Components:
             yield users[start : start + size]
 
 
-def _row_ranks(scores: np.ndarray, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of each candidate's kNN score within its user's row (ties in item
-    order); one argsort of the batch, no candidates x items array."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, scores.shape[1] + 1)[None, :], axis=1)
-    return ranks[rows, items].astype(float)
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """np.unique by one sort (numpy 2's hash-based unique is many times slower on int keys)."""
+    keys = np.sort(keys)
+    return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Membership of ``keys`` in ``sorted_keys`` (sorted, unique) by binary search."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys).clip(max=len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def _row_ranks(scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Rank (1 = best) of each candidate's kNN score among its user's candidates (``rows``
+    sorted); NaN for a candidate without a kNN score. O(candidates), no users x items sort."""
+    order = np.lexsort((-scores, rows))
+    first = np.searchsorted(rows[order], rows[order])
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(len(scores)) - first + 1.0
+    return np.where(scores > 0, ranks, np.nan)
 
 
 def fixed_blend(x: np.ndarray, names: list[str]) -> np.ndarray:
@@ -368,6 +430,7 @@ class ZhongtaiRecommender:
         self.cfg = cfg or RecsConfig()
         self.horizon_days = horizon_days
         self.ranker = None
+        self.cold_order = "pop_recent"
         self.ranker_info: dict = {}
         self.segment_index: dict = {}
 
@@ -382,6 +445,7 @@ class ZhongtaiRecommender:
         self.components = Components(
             enc, len(self.index.users), len(self.index.items), now, self.cfg, self.segment_codes
         )
+        self.components.popular_order = self.components.order(self.cold_order)
         return self
 
     def _segment_codes(self, segments: dict | None) -> np.ndarray | None:
@@ -416,15 +480,24 @@ class ZhongtaiRecommender:
         if len(users) > max_users:
             rng = np.random.default_rng(seed)
             users = np.sort(rng.choice(users, max_users, replace=False))
-        positives = set(zip(held["u"].to_list(), held["i"].to_list(), strict=True))
+        n_items = len(self.index.items)
+        positives = _sorted_unique(
+            held["u"].to_numpy().astype(np.int64) * n_items + held["i"].to_numpy()
+        )
         xs, ys, names = [], [], None
         for batch in comp.batches(users):
             u, i, x, names = comp.candidates_and_features(batch)
             xs.append(x)
-            ys.append(np.fromiter(((a, b) in positives for a, b in zip(u, i, strict=True)), bool))
+            ys.append(_contains(positives, u.astype(np.int64) * n_items + i))
         if not xs:
             return None
-        return np.vstack(xs), np.concatenate(ys), names, len(users), len(positives)
+        # users new in this stretch: which popularity order would have served them better
+        cold = held.filter(~pl.col("u").is_in(warm.tolist()))
+        cold_hits = {}
+        for by in COLD_ORDERS:
+            top = comp.order(by)[:10]
+            cold_hits[by] = int(cold.select("u", "i").unique()["i"].is_in(top.tolist()).sum())
+        return np.vstack(xs), np.concatenate(ys), names, len(users), len(positives), cold_hits
 
     def _fit_ranker(self, enc: pl.DataFrame, now: float, horizon: float) -> None:
         """Hold out the last ``horizon`` days of the training data as labels, and the
@@ -445,6 +518,10 @@ class ZhongtaiRecommender:
         if not windows:
             self.ranker_info = {"ranker": "fixed blend (no held-out stretch in training)"}
             return
+        # new customers get popular items: the order (over the whole history or recent) that
+        # hit more of what new customers bought in the held-out stretches (ties: recent)
+        hits = {by: sum(w[5][by] for w in windows) for by in COLD_ORDERS}
+        self.cold_order = max(COLD_ORDERS, key=lambda by: (hits[by], by == "pop_recent"))
         x = np.vstack([w[0] for w in windows])
         y = np.concatenate([w[1] for w in windows])
         if len(y) > self.cfg.ranker_max_rows:
@@ -461,6 +538,8 @@ class ZhongtaiRecommender:
             x, y = x[keep], y[keep]
         names = windows[0][2]
         self.ranker_info = {
+            "cold_order": self.cold_order,
+            "cold_hits": hits,
             "ranker_windows": len(windows),
             "ranker_users": int(sum(w[3] for w in windows)),
             "ranker_rows": int(len(y)),
@@ -488,13 +567,17 @@ class ZhongtaiRecommender:
 
     def score(self, x: np.ndarray, names: list[str]) -> np.ndarray:
         if self.ranker is not None:
-            return self.ranker.predict_proba(x)[:, 1]
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(1):  # as in fit: no OpenMP oversubscription
+                return self.ranker.predict_proba(x)[:, 1]
         return fixed_blend(x, names)
 
     def recommend(self, users: list, n: int = 20, segments: dict | None = None) -> pl.DataFrame:
         """Top-n (user, item, rank, score, source) for each user; users unknown to the model
         get the popular items of their segment (``segments``: user -> segment), else overall.
-        ``source`` says why: buy_again (in the user's history), similar (kNN), popular."""
+        ``source`` says why: buy_again (bought before), viewed (browsed, never bought),
+        similar (kNN), popular."""
         comp = self.components
         known = [u for u in users if u in self.index.user_pos]
         cold = [u for u in users if u not in self.index.user_pos]
@@ -505,8 +588,10 @@ class ZhongtaiRecommender:
             s = self.score(x, names)
             col = {nm: x[:, k] for k, nm in enumerate(names)}
             knn = sum(col[nm] for nm in names if nm.startswith("knn_") and nm != "knn_rank")
-            source = np.where(
-                col["hist_weight"] > 0, "buy_again", np.where(knn > 0, "similar", "popular")
+            source = np.select(
+                [col["hist_days"] > 0, col["browse_weight"] > 0, knn > 0],
+                ["buy_again", "viewed", "similar"],
+                "popular",
             )
             frames.append(
                 pl.DataFrame({"u": u, "i": i, "score": s.astype(np.float64), "source": source})
@@ -520,14 +605,19 @@ class ZhongtaiRecommender:
                 .filter(pl.col("rank") <= n)
             )
             out.append(
-                ranked.with_columns(
-                    pl.col("u")
-                    .map_elements(lambda k: self.index.users[k], pl.String)
-                    .alias("user"),
-                    pl.col("i")
-                    .map_elements(lambda k: self.index.items[k], pl.String)
-                    .alias("item"),
-                ).select("user", "item", "rank", "score", "source")
+                pl.DataFrame(
+                    {
+                        "user": pl.Series(
+                            self.index.users[ranked["u"].to_numpy()], dtype=pl.String
+                        ),
+                        "item": pl.Series(
+                            self.index.items[ranked["i"].to_numpy()], dtype=pl.String
+                        ),
+                        "rank": ranked["rank"],
+                        "score": ranked["score"],
+                        "source": ranked["source"],
+                    }
+                )
             )
         if cold:
             out.append(self.popular_for(cold, n, segments))
@@ -546,14 +636,25 @@ class ZhongtaiRecommender:
     def popular_for(self, users: list, n: int, segments: dict | None = None) -> pl.DataFrame:
         """Popular items of each user's segment (overall when the segment is unknown)."""
         comp = self.components
-        rows = []
         seg_code = self.segment_index if comp.seg_share is not None else {}
-        overall = comp.popular_order[:n]
-        for user in users:
-            code = seg_code.get(str((segments or {}).get(user)), 0)
-            order = comp.seg_order[code, :n] if code and code < len(comp.seg_order) else overall
-            for rank, i in enumerate(order, start=1):
-                rows.append((user, self.index.items[i], rank, float(n - rank), "popular"))
+        n = min(n, len(self.index.items))
+        codes = np.array(
+            [seg_code.get(str((segments or {}).get(u)), 0) for u in users], dtype=np.int64
+        )
+        if comp.seg_share is not None:
+            codes = np.where(codes < len(comp.seg_order), codes, 0)
+            orders = np.where(
+                (codes > 0)[:, None], comp.seg_order[codes, :n], comp.popular_order[None, :n]
+            )
+        else:
+            orders = np.broadcast_to(comp.popular_order[:n], (len(users), n))
+        ranks = np.tile(np.arange(1, n + 1), len(users))
         return pl.DataFrame(
-            rows, schema=["user", "item", "rank", "score", "source"], orient="row"
-        ).with_columns(pl.col("rank").cast(pl.Int64), pl.col("score").cast(pl.Float64))
+            {
+                "user": pl.Series(np.repeat(np.array(users, dtype=object), n), dtype=pl.String),
+                "item": pl.Series(self.index.items[orders.ravel()], dtype=pl.String),
+                "rank": pl.Series(ranks, dtype=pl.Int64),
+                "score": pl.Series((n - ranks).astype(np.float64)),
+                "source": pl.Series(["popular"] * len(ranks), dtype=pl.String),
+            }
+        )

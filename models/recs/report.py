@@ -24,12 +24,25 @@ def comparison_markdown(result: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
+def group_markdown(result: EvaluationResult) -> str:
+    if result.by_group is None:
+        return "(no groups)"
+    cols = [c for c in result.by_group.columns if c not in ("model", "group")]
+    lines = ["| model | group | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
+    for row in result.by_group.sort("group", "model").iter_rows(named=True):
+        vals = [str(row[c]) if c == "users" else f"{row[c]:.4f}" for c in cols]
+        lines.append(f"| {row['model']} | {row['group']} | " + " | ".join(vals) + " |")
+    return "\n".join(lines)
+
+
 def write_report(result: EvaluationResult, folder: Path, title: str) -> list[str]:
     """report.md, report.html, metrics.csv, recommendations.parquet, split.json in folder."""
     folder.mkdir(parents=True, exist_ok=True)
     result.metrics.write_csv(folder / "metrics.csv")
     result.recommendations.write_parquet(folder / "recommendations.parquet")
     (folder / "split.json").write_text(json.dumps(result.info, indent=2, default=str))
+    if result.by_group is not None:
+        result.by_group.write_csv(folder / "by_group.csv")
     pop = result.value("popularity", "precision@10")
     ours = result.value("zhongtai", "precision@10")
     ratio = f"{ours / pop:.2f}x" if pop else "n/a"
@@ -44,6 +57,11 @@ def write_report(result: EvaluationResult, folder: Path, title: str) -> list[str
             "",
             f"precision@10 of zhongtai / popularity: {ratio}",
             "",
+            "By user group (repeat_buyer: bought before the cutoff; browse_only: only viewed "
+            "or carted; new: nothing before it):",
+            "",
+            group_markdown(result),
+            "",
             "Split and data: " + ", ".join(f"{k}={v}" for k, v in result.info.items()),
             "",
         ]
@@ -55,7 +73,13 @@ def write_report(result: EvaluationResult, folder: Path, title: str) -> list[str
     (folder / "report.html").write_text(
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<h1>{html.escape(title)}</h1>{html_table(result.table(), digits=4)}"
-        f"<p>precision@10 zhongtai / popularity: {ratio}</p><ul>{info}</ul>"
+        f"<p>precision@10 zhongtai / popularity: {ratio}</p>"
+        + (
+            html_table(result.by_group.sort("group", "model"), digits=4)
+            if result.by_group is not None
+            else ""
+        )
+        + f"<ul>{info}</ul>"
     )
     return [str(folder / "report.md"), str(folder / "report.html"), str(folder / "metrics.csv")]
 

@@ -119,16 +119,23 @@ def read_products(con) -> pl.DataFrame:
 
 
 def usual_channels(interactions: pl.DataFrame) -> dict[str, str]:
-    """customer -> the channel of most of their purchases (ties: the latest, then by name)."""
-    usual = (
-        interactions.filter(pl.col("target"))
-        .group_by("user", "channel")
-        .agg(pl.len().alias("n"), pl.col("ts").max().alias("last"))
-        .sort(["user", "n", "last", "channel"], descending=[False, True, True, False])
-        .group_by("user", maintain_order=True)
-        .first()
-    )
-    return dict(usual.select("user", "channel").iter_rows())
+    """customer -> the channel of most of their purchases (ties: the latest, then by name);
+    for a customer who only browsed, the channel of most of their product events."""
+
+    def most(rows: pl.DataFrame) -> pl.DataFrame:
+        return (
+            rows.group_by("user", "channel")
+            .agg(pl.len().alias("n"), pl.col("ts").max().alias("last"))
+            .sort(["user", "n", "last", "channel"], descending=[False, True, True, False])
+            .group_by("user", maintain_order=True)
+            .first()
+            .select("user", "channel")
+        )
+
+    rows = interactions.filter(pl.col("channel").is_not_null())
+    bought = most(rows.filter(pl.col("target")))
+    browsed = most(rows.filter(~pl.col("user").is_in(bought["user"].implode())))
+    return dict(pl.concat([bought, browsed]).iter_rows())
 
 
 def read_customers(con, interactions: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
@@ -364,57 +371,134 @@ def similar_items(model, products: pl.DataFrame, n: int = 20) -> pl.DataFrame:
 
 
 def explain(model, recs: pl.DataFrame) -> pl.DataFrame:
-    """For every 'similar' recommendation, the item of the customer's history that contributes
-    most to its kNN score (the "bought together with …" of the reason)."""
+    """For every 'similar' recommendation, the item of the customer's history (bought or
+    browsed) that contributes most to its kNN score, and whether they bought it: the "bought
+    together with …" or "similar to …, which you viewed" of the reason. One join of the
+    recommended pairs with the customers' histories and the item similarities."""
     comp = model.components
-    sims = sum(comp.sims.values()).tocsr()
-    prof = comp.profile
-    because = []
-    for user, item in (
-        recs.filter(pl.col("source") == "similar").select("customer_id", "sku").iter_rows()
-    ):
-        u, i = model.index.user_pos.get(user), model.index.item_pos.get(item)
-        best = None
-        if u is not None and i is not None:
-            hist = prof.indices[prof.indptr[u] : prof.indptr[u + 1]]
-            weights = prof.data[prof.indptr[u] : prof.indptr[u + 1]]
-            contrib = np.asarray(sims[hist, i].todense()).ravel() * weights
-            if contrib.size and contrib.max() > 0:
-                best = model.index.items[hist[int(np.argmax(contrib))]]
-        because.append((user, item, best))
-    return pl.DataFrame(
-        because,
-        schema={"customer_id": pl.String, "sku": pl.String, "because_sku": pl.String},
-        orient="row",
+    empty = pl.DataFrame(
+        schema={
+            "customer_id": pl.String,
+            "sku": pl.String,
+            "because_sku": pl.String,
+            "because_bought": pl.Boolean,
+        }
     )
+    pairs = recs.filter(pl.col("source") == "similar").select("customer_id", "sku").unique()
+    if pairs.height == 0:
+        return empty
+    users = pl.DataFrame(
+        {"customer_id": model.index.users.tolist(), "u": np.arange(len(model.index.users))},
+        schema={"customer_id": pl.String, "u": pl.Int64},
+    )
+    items = pl.DataFrame(
+        {"sku": model.index.items.tolist(), "i": np.arange(len(model.index.items))},
+        schema={"sku": pl.String, "i": pl.Int64},
+    )
+    prof = comp.profile.tocoo()
+    history = pl.DataFrame(
+        {"u": prof.row.astype(np.int64), "h": prof.col.astype(np.int64), "w": prof.data},
+    )
+    sims = sum(comp.sims.values()).tocoo()
+    sim = pl.DataFrame(
+        {"h": sims.row.astype(np.int64), "i": sims.col.astype(np.int64), "s": sims.data},
+    )
+    bought = comp.hist.filter(pl.col("n_days") > 0).select(
+        pl.col("u").cast(pl.Int64), pl.col("i").cast(pl.Int64).alias("h"), pl.lit(True).alias("b")
+    )
+    best = (
+        pairs.join(users, on="customer_id")
+        .join(items, on="sku")
+        .join(history, on="u")
+        .join(sim, on=["h", "i"])
+        .with_columns((pl.col("w") * pl.col("s")).alias("c"))
+        .filter(pl.col("c") > 0)
+        .sort(["customer_id", "sku", "c", "h"], descending=[False, False, True, False])
+        .group_by("customer_id", "sku", maintain_order=True)
+        .first()
+        .join(bought, on=["u", "h"], how="left")
+        .join(items.rename({"sku": "because_sku", "i": "h"}), on="h")
+        .select(
+            "customer_id",
+            "sku",
+            "because_sku",
+            pl.col("b").fill_null(False).alias("because_bought"),
+        )
+    )
+    return pairs.join(best, on=["customer_id", "sku"], how="left").select(empty.columns)
 
 
 def reasons(recs: pl.DataFrame, products: pl.DataFrame, model, now: float) -> pl.DataFrame:
-    names = dict(products.select("sku", "name").iter_rows())
-    cycle = {model.index.items[k]: float(c) for k, c in enumerate(model.components.cycle)}
-    hist = model.components.hist
-    last = {}
-    if hist.height:
-        for u, i, ts in hist.select("u", "i", "last_ts").iter_rows():
-            last[(u, i)] = ts
-    out = []
-    for row in recs.iter_rows(named=True):
-        sku, source = row["sku"], row["source"]
-        if source == "buy_again":
-            u, i = model.index.user_pos.get(row["customer_id"]), model.index.item_pos.get(sku)
-            since = now - last[(u, i)] if (u, i) in last else None
-            c = cycle.get(sku)
-            text = f"Buy again: {names.get(sku, sku)}"
-            if c and since is not None:
-                text += f" (usually rebought every {c:.0f} days; last {since:.0f} days ago)"
-        elif source == "similar" and row.get("because_sku"):
-            text = f"Bought together with {names.get(row['because_sku'], row['because_sku'])}"
-        elif source == "similar":
-            text = "Similar to what you bought"
-        else:
-            text = f"Popular with your segment ({row.get('segment') or 'all customers'})"
-        out.append(text)
-    return recs.with_columns(pl.Series("reason", out, dtype=pl.String))
+    """A sentence per row from its source: buy again (with the item's cycle and the days since
+    the customer last bought it), viewed, bought together / similar to a viewed item, or
+    popular in the segment."""
+    comp = model.components
+    names = products.select("sku", pl.col("name").cast(pl.String))
+    items = pl.DataFrame(
+        {
+            "sku": model.index.items.tolist(),
+            "i": np.arange(len(model.index.items), dtype=np.int32),
+            "_cycle": comp.cycle,
+        },
+        schema={"sku": pl.String, "i": pl.Int32, "_cycle": pl.Float64},
+    )
+    users = pl.DataFrame(
+        {
+            "customer_id": model.index.users.tolist(),
+            "u": np.arange(len(model.index.users), dtype=np.int32),
+        },
+        schema={"customer_id": pl.String, "u": pl.Int32},
+    )
+    last = comp.hist.select(
+        pl.col("u").cast(pl.Int32), pl.col("i").cast(pl.Int32), "last_target_ts"
+    )
+    name = pl.coalesce(pl.col("_name"), pl.col("sku"))
+    because = pl.coalesce(pl.col("_because_name"), pl.col("because_sku"))
+    since = pl.lit(now) - pl.col("last_target_ts")
+    out = (
+        recs.with_row_index("_row")
+        .join(names.rename({"name": "_name"}), on="sku", how="left")
+        .join(
+            names.rename({"sku": "because_sku", "name": "_because_name"}),
+            on="because_sku",
+            how="left",
+        )
+        .join(items, on="sku", how="left")
+        .join(users, on="customer_id", how="left")
+        .join(last, on=["u", "i"], how="left")
+        .with_columns(
+            pl.when(pl.col("source") == "buy_again")
+            .then(
+                pl.format("Buy again: {}", name)
+                + pl.when(pl.col("_cycle").is_not_null() & pl.col("last_target_ts").is_not_null())
+                .then(
+                    pl.format(
+                        " (usually rebought every {} days; last {} days ago)",
+                        pl.col("_cycle").round(0).cast(pl.Int64),
+                        since.round(0).cast(pl.Int64),
+                    )
+                )
+                .otherwise(pl.lit(""))
+            )
+            .when(pl.col("source") == "viewed")
+            .then(pl.format("You viewed {}", name))
+            .when((pl.col("source") == "similar") & pl.col("because_bought").fill_null(False))
+            .then(pl.format("Bought together with {}", because))
+            .when((pl.col("source") == "similar") & pl.col("because_sku").is_not_null())
+            .then(pl.format("Similar to {}, which you viewed", because))
+            .when(pl.col("source") == "similar")
+            .then(pl.lit("Similar to what you bought or viewed"))
+            .otherwise(
+                pl.format(
+                    "Popular with your segment ({})",
+                    pl.coalesce(pl.col("segment").cast(pl.String), pl.lit("all customers")),
+                )
+            )
+            .alias("reason")
+        )
+        .sort("_row")
+    )
+    return out.select(*recs.columns, "reason")
 
 
 def build_recommendations(
@@ -464,6 +548,58 @@ def build_recommendations(
     ).with_columns(pl.col("rank").cast(pl.Int64))
     info = {f"removed: {k}": int(v) for k, v in removed.iter_rows()}
     return out, info
+
+
+def serving_cost(con, result, frame: pl.DataFrame, cutoff: float, n: int = 10) -> dict:
+    """What the serving rules cost in the evaluation: the Zhongtai model's lists for the test
+    users run through ``build_recommendations`` (stock, listings, durables, diversity, with
+    the popular backup) and scored against the same test purchases as the model. The model
+    is scored without the rules (``result``); this reports the rules separately. Customers'
+    channels and durables come from the training rows; stock and listings are the latest in
+    the warehouse (past stock positions are not kept), so the figure is an estimate."""
+    from models.recs.metrics import score_lists
+
+    model = result.models.get("zhongtai")
+    if model is None:
+        return {}
+    train = frame.filter(pl.col("ts") < cutoff)
+    test = frame.filter((pl.col("ts") >= cutoff) & pl.col("target"))
+    truth = test.filter(pl.col("ts") <= result.info["test_end_days"]).select("user", "item")
+    truth = truth.unique()
+    users = set(truth["user"].unique().to_list())
+    customers, _ = read_customers(con, train)
+    customers = customers.filter(pl.col("customer_id").is_in(list(users)))
+    availability, _ = read_availability(con)
+    products = read_products(con)
+    durables, _ = recent_durables(train, products, cutoff)
+    segments = dict(customers.select("customer_id", "segment").iter_rows())
+    served, removed = build_recommendations(
+        model,
+        customers,
+        availability,
+        read_assortment(con),
+        durables,
+        products,
+        segments,
+        cutoff,
+        n=n,
+    )
+    served_lists = served.select(
+        pl.col("customer_id").alias("user"), pl.col("sku").alias("item"), "rank"
+    )
+    # the same users for both figures: the test users the serving path has a customer row for
+    scored = truth.filter(pl.col("user").is_in(customers["customer_id"].implode()))
+    model_lists = result.recommendations.filter(pl.col("model") == "zhongtai").drop("model")
+    n_items = int(result.info["catalogue_items"])
+    before = score_lists(model_lists, scored, n_items)["precision@10"]
+    after = score_lists(served_lists, scored, n_items)["precision@10"]
+    return {
+        "served_users": int(scored["user"].n_unique()),
+        "precision@10_model": round(before, 4),
+        "precision@10_served": round(after, 4),
+        "precision@10_lost_to_rules": round(before - after, 4),
+        **{k: int(v) for k, v in removed.items()},
+    }
 
 
 def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:

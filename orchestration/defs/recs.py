@@ -23,6 +23,7 @@ from models.recs.warehouse import (
     read_interactions,
     read_products,
     recent_durables,
+    serving_cost,
     similar_items,
     usual_channels,
     write_tables,
@@ -176,20 +177,23 @@ def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.M
     con = connect(p.warehouse, read_only=True)
     try:
         frame = read_interactions(con)
+        lo, hi = float(frame["ts"].min()), float(frame["ts"].max())
+        horizon = min(7.0 * TEST_WEEKS, 0.3 * (hi - lo))
+        # segments from the training rows only (the usual channel before the cutoff): the
+        # customer 360 is computed on everything, test weeks included, so it would leak
+        segments = usual_channels(frame.filter(pl.col("ts") < hi - horizon))
+        result = evaluate(
+            frame.drop("channel"),
+            cutoff=hi - horizon,
+            horizon_days=horizon,
+            segments=segments,
+            cfg=_cfg(config),
+        )
+        # the model is scored above; what the serving rules then cost, separately
+        rules = serving_cost(con, result, frame, hi - horizon)
     finally:
         con.close()
-    lo, hi = float(frame["ts"].min()), float(frame["ts"].max())
-    horizon = min(7.0 * TEST_WEEKS, 0.3 * (hi - lo))
-    # segments from the training rows only (the usual channel before the cutoff): the
-    # customer 360 is computed on everything, test weeks included, so it would leak
-    segments = usual_channels(frame.filter(pl.col("ts") < hi - horizon))
-    result = evaluate(
-        frame.drop("channel"),
-        cutoff=hi - horizon,
-        horizon_days=horizon,
-        segments=segments,
-        cfg=_cfg(config),
-    )
+    result.info.update({f"serving_{k}": v for k, v in rules.items()})
     folder = p.exports / "recommendations" / "evaluation"
     files = write_report(result, folder, title="Recommendations on the warehouse")
     table = result.table()
@@ -202,6 +206,10 @@ def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.M
             },
             "comparison": dg.MetadataValue.md(table_markdown(table)),
             "split": dg.MetadataValue.json(result.info),
+            "by_user_group": dg.MetadataValue.md(table_markdown(result.by_group))
+            if result.by_group is not None
+            else "",
+            "serving_rules": dg.MetadataValue.json(rules),
             "report": dg.MetadataValue.path(files[0]),
         }
     )
