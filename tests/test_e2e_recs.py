@@ -128,4 +128,4 @@ def test_evaluation_metadata_compares_every_model(recs):
     # the rules are reported apart from the model's score, on the same test users
     rules = meta["serving_rules"]
     assert 0.0 <= rules["precision@10_served"] <= 1.0 and rules["served_users"] > 0
-    assert "| browse_only |" in meta["by_user_group"] or "browse_only" in meta["by_user_group"]
+    assert "repeat_buyer" in meta["by_user_group"]
