@@ -59,6 +59,11 @@ def _rss_mib() -> float:
 
 def run(name: str, args, queue) -> None:
     frame = make_interactions(args.interactions, args.users, args.items)
+    # libraries imported before the clock starts: with PYTHONDONTWRITEBYTECODE set (as on the
+    # shared machine) importing scikit-learn compiles it anew, tens of seconds under load
+    import implicit.als  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
     data_rss = _rss_mib()
     users = frame["user"].unique().to_list()
     t0 = time.perf_counter()
