@@ -2,7 +2,9 @@
 
 1. Stock: a SKU is shown only when it is available to promise where the customer buys: on
    their usual channel (online channels: ATP of the channel), or, for store customers, at
-   their preferred store or another store in the same city.
+   their preferred store or another store in the same city. A channel without any stock
+   figures of its own (e.g. an app that only sends browsing events) takes the ATP of any
+   online channel.
 2. Assortment: a SKU listed on some channels only (a channel exclusive) is shown only to
    customers whose usual channel lists it. A channel without any listing data is not
    restricted.
@@ -64,6 +66,17 @@ def eligible(
         .unique()
         .with_columns(pl.lit(True).alias("_city"))
     )
+    # a channel with no stock figures of its own (an app that only sends events, whose orders
+    # are fulfilled by the online network): any online channel's ATP
+    stock_channels = (
+        availability.select("channel").unique().with_columns(pl.lit(True).alias("_has_stock"))
+    )
+    anywhere_online = (
+        availability.filter((pl.col("atp") > 0) & (pl.col("channel") != "pos"))
+        .select("sku")
+        .unique()
+        .with_columns(pl.lit(True).alias("_network"))
+    )
     listed_channels = (
         assortment.select("channel").unique().with_columns(pl.lit(True).alias("_has_listing"))
     )
@@ -72,6 +85,8 @@ def eligible(
     )
     rows = (
         rows.join(in_stock_online, on=["channel", "sku"], how="left")
+        .join(stock_channels, on="channel", how="left")
+        .join(anywhere_online, on="sku", how="left")
         .join(at_store, on=["store", "sku"], how="left")
         .join(in_city, on=["city", "sku"], how="left")
         .join(listed_channels, on="channel", how="left")
@@ -88,7 +103,9 @@ def eligible(
     stock_ok = (
         pl.when(is_store_customer)
         .then(pl.col("_store").fill_null(False) | pl.col("_city").fill_null(False))
-        .otherwise(pl.col("_online").fill_null(False))
+        .when(pl.col("_has_stock").fill_null(False))
+        .then(pl.col("_online").fill_null(False))
+        .otherwise(pl.col("_network").fill_null(False))
     )
     listing_ok = ~pl.col("_has_listing").fill_null(False) | pl.col("_listed").fill_null(False)
     durable_ok = ~pl.col("_durable").fill_null(False)
@@ -101,7 +118,16 @@ def eligible(
         .then(pl.lit("durable item bought recently"))
         .otherwise(None)
         .alias("removed")
-    ).drop("_online", "_store", "_city", "_has_listing", "_listed", "_durable")
+    ).drop(
+        "_online",
+        "_store",
+        "_city",
+        "_has_stock",
+        "_network",
+        "_has_listing",
+        "_listed",
+        "_durable",
+    )
 
 
 def diversify(

@@ -8,10 +8,10 @@ from models.recs.serving import diversify, eligible
 
 CUSTOMERS = pl.DataFrame(
     {
-        "customer_id": ["online", "store", "jd"],
-        "channel": ["tmall", "pos", "jd"],
-        "store": [None, "ST-A", None],
-        "city": [None, "Shanghai", None],
+        "customer_id": ["online", "store", "jd", "app"],
+        "channel": ["tmall", "pos", "jd", "app"],
+        "store": [None, "ST-A", None, None],
+        "city": [None, "Shanghai", None, None],
     }
 )
 AVAILABILITY = pl.DataFrame(
@@ -55,6 +55,17 @@ def test_online_customers_see_only_skus_with_atp_on_their_channel():
     assert r[("online", "in_stock")] is None
     assert "no stock" in r[("online", "sold_out")]
     assert r[("online", "unknown")] is not None
+
+
+def test_a_channel_without_stock_figures_takes_any_online_channels_atp():
+    """The app sends events only: its browsers see SKUs with ATP on some online channel (not
+    a store's stock, not a SKU sold out everywhere)."""
+    r = _removed(
+        pl.DataFrame({"customer_id": ["app"] * 3, "sku": ["in_stock", "sold_out", "elsewhere"]})
+    )
+    assert r[("app", "in_stock")] is None
+    assert "no stock" in r[("app", "sold_out")]
+    assert "no stock" in r[("app", "elsewhere")]  # only a store has it
 
 
 def test_store_customers_see_stock_at_their_store_or_in_their_city():
