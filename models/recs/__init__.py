@@ -9,7 +9,7 @@ Framework-free; ``orchestration/defs/recs.py`` wraps it in assets and checks, an
 | --- | --- |
 | ``data`` | any interactions table (Parquet/CSV) into user, item, ts (days), weight, with a report of dropped rows |
 | ``model`` | the Zhongtai recommender: components (decayed profile, buy-again, BM25 item-kNN, popularity), candidates, ranker |
-| ``evaluate`` | time split, baselines (popularity, buy-again, implicit ALS / item-kNN), the comparison |
+| ``evaluate`` | time split, baselines (popularity, buy-again, implicit ALS / item-kNN), the comparison, by user group, the ceiling |
 | ``metrics`` | precision@k, recall@k, NDCG@k, coverage |
 | ``serving`` | stock, assortment, durable and diversity rules |
 | ``warehouse`` | reads the warehouse (with fallbacks), writes ``recs.*`` and the exports |
