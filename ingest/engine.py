@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest import tombstones
 from ingest.canonical import DERIVED, ENTITIES, NAME_COLUMNS, QUARANTINE, TS, schema
 from ingest.config import DataPaths
 from ingest.identifiers import name_expr, normalize_id
@@ -919,6 +920,7 @@ class FileOutcome:
     kept: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     note: str = ""
+    tombstoned: int = 0  # records of erased persons dropped or pseudonymised (ingest.tombstones)
 
 
 @dataclass
@@ -1165,9 +1167,11 @@ def load_batch(
     parts = {e: finish(kept[e], list(schema(e))) for e in source.entities}
     parts["identifiers"] = finish(idents, list(schema("identifiers")))
     q_parts = finish(quarantine, list(QUARANTINE))
+    parts, q_parts, tombstoned = tombstones.apply(parts, q_parts, paths)
     writes: list[tuple[pl.DataFrame, Path]] = []
     for i, (item, raw) in enumerate(raws):
         outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
+        outcome.tombstoned = tombstoned.get(i, 0)
         if raw.unmapped:
             outcome.note = f"columns not read by the spec (kept in landing): {raw.unmapped}"
         name = _output_name(spec.channel, item.rel, item.file_hash)
@@ -1389,6 +1393,7 @@ def _ingest_channel(
                     "rows": outcome.rows,
                     "kept": outcome.kept,
                     "quarantined": outcome.quarantined,
+                    "tombstoned": outcome.tombstoned,
                     "outputs": outputs,
                     "ingested_at": ingested_at.isoformat(),
                     "note": outcome.note,

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ingest.config import data_paths
 from models.forecast import cli as forecast_cli
+from models.privacy import cli as privacy_cli
 from models.recs import cli as recs_cli
 from models.segments import cli as segments_cli
 
@@ -26,6 +27,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(segments_cli.app, name="segments")
 app.add_typer(forecast_cli.app, name="forecast")
 app.add_typer(recs_cli.app, name="recs")
+app.add_typer(privacy_cli.app, name="privacy")
 console = Console()
 
 

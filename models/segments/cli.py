@@ -17,24 +17,6 @@ app = typer.Typer(
 console = Console()
 
 
-def mask_phone(phone: str | None) -> str:
-    """``+8613812345678`` -> ``138****5678`` (the national number, middle hidden)."""
-    if not phone:
-        return ""
-    digits = phone[3:] if phone.startswith("+86") else phone.lstrip("+")
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
-
-
-def mask_email(email: str | None) -> str:
-    """``alice@example.com`` -> ``a***@example.com``."""
-    if not email or "@" not in email:
-        return ""
-    local, domain = email.split("@", 1)
-    return f"{local[:1]}***@{domain}"
-
-
 def _warehouse(read_only: bool = True):
     path = data_paths().warehouse
     if not path.exists():
@@ -171,8 +153,8 @@ def preview(
     name: str = typer.Argument(..., help="Segment name."),
     limit: int = typer.Option(20, "--limit", min=1, help="Rows to show."),
 ) -> None:
-    """Evaluate the segment now and show some members with masked phone and e-mail."""
-    from models.segments.exports import contact_model
+    """Evaluate the segment now and show some members with masked phone and e-mail (read from
+    the marketers' views, marts_masked.dim_customers: nothing unmasked leaves the warehouse)."""
     from models.segments.run import segment_members
     from models.segments.store import as_of_date, has_table
 
@@ -186,10 +168,10 @@ def preview(
         members = segment_members(con, item.definition, as_of)
         shown = members[:limit]
         rows = con.execute(
-            f"SELECT customer_id, phone, email, (SELECT string_agg(tag || '=' || value, ', ' "
+            "SELECT customer_id, phone, email, (SELECT string_agg(tag || '=' || value, ', ' "
             "ORDER BY tag) FROM segments.customer_tags t WHERE t.customer_id = c.customer_id "
             "AND t.tag IN ('lifecycle', 'value_tier', 'preferred_channel', 'rfm_group')) "
-            f"FROM marts.{contact_model()} AS c WHERE list_contains($ids, customer_id) "
+            "FROM marts_masked.dim_customers AS c WHERE list_contains($ids, customer_id) "
             "ORDER BY customer_id",
             {"ids": shown},
         ).fetchall()
@@ -199,7 +181,7 @@ def preview(
     for col in ("customer_id", "phone", "email", "tags"):
         table.add_column(col)
     for cid, phone, email, tags in rows:
-        table.add_row(cid, mask_phone(phone), mask_email(email), tags or "")
+        table.add_row(cid, phone or "", email or "", tags or "")
     console.print(table)
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.identifiers import normalize_email, normalize_phone
-from models.segments.consent import latest_consent
+from models.segments.consent import CROSS_BORDER_DESTINATIONS, latest_consent, purposes_for
 from models.segments.contract import contracts
 from models.segments.schema import DESTINATION_PURPOSE, Destination, SegmentDef
 
@@ -240,12 +240,23 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         run.definition_file,
     )
     purpose = DESTINATION_PURPOSE[dest.type]
-    consent = latest_consent(con, purpose)
     member_frame = pl.DataFrame({"customer_id": members}, schema={"customer_id": pl.Utf8})
-    joined = member_frame.join(consent, on="customer_id", how="left")
-    no_consent = joined.filter(pl.col("granted").is_null())["customer_id"].to_list()
-    revoked = joined.filter(pl.col("granted") == False)["customer_id"].to_list()  # noqa: E712
-    consented = sorted(joined.filter(pl.col("granted") == True)["customer_id"].to_list())  # noqa: E712
+    # every purpose the destination needs (cross_border for overseas platforms): a customer
+    # is out on the first purpose not granted, counted under that reason
+    no_consent: list[str] = []
+    revoked: list[str] = []
+    no_cross_border: list[str] = []
+    remaining = member_frame
+    for need in purposes_for(dest.type, purpose):
+        joined = remaining.join(latest_consent(con, need), on="customer_id", how="left")
+        missing = joined.filter(pl.col("granted").is_null())["customer_id"].to_list()
+        refused = joined.filter(pl.col("granted") == False)["customer_id"].to_list()  # noqa: E712
+        if need == purpose:
+            no_consent, revoked = missing, refused
+        else:
+            no_cross_border = missing + refused
+        remaining = joined.filter(pl.col("granted") == True).select("customer_id")  # noqa: E712
+    consented = sorted(remaining["customer_id"].to_list())
     rows = destination_rows(con, dest, consented)
     if "customer_id" in rows.columns:
         reached = set(rows["customer_id"].to_list())
@@ -269,6 +280,8 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         "consent_revoked": len(revoked),
         "no_identifier": no_identifier,
     }
+    if dest.type in CROSS_BORDER_DESTINATIONS:
+        excluded["no_cross_border_consent"] = len(no_cross_border)
     export_id = sha256(f"{segment.name}/{key}/{exported_at.isoformat()}")[:16]
     actor = run.actor or getpass.getuser()
     manifest = {

@@ -43,8 +43,7 @@ FACTS = [
     dg.AssetKey(["identity", "customer_identifiers"]),
 ]
 CONSENT_INPUTS = [
-    dg.AssetKey(["staging", "stg_lake__consents"]),
-    dg.AssetKey(["staging", "stg_lake__identifiers"]),
+    dg.AssetKey(["intermediate", "int_customer_consents"]),
     dg.AssetKey(["identity", "customer_identifiers"]),
 ]
 

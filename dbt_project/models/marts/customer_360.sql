@@ -238,6 +238,7 @@ select
     cast(coalesce(cs.consent_sms, 'unknown') as {{ dbt.type_string() }}) as consent_sms,
     cast(coalesce(cs.consent_wechat, 'unknown') as {{ dbt.type_string() }}) as consent_wechat,
     cast(coalesce(cs.consent_ads, 'unknown') as {{ dbt.type_string() }}) as consent_ads,
+    cast(coalesce(cs.consent_cross_border, 'unknown') as {{ dbt.type_string() }}) as consent_cross_border,
     cast(coalesce(v.bought_in_store = 1 and v.bought_online = 1, false) as boolean)
         as is_omnichannel,
     cast(coalesce(v.cross_border = 1, false) as boolean) as is_cross_border_buyer,

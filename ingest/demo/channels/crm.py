@@ -208,6 +208,13 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     }
     acq = P["acq_day"].to_numpy()
     src_of = {"email": "web_checkout", "sms": "pos", "wechat": "wechat_mp", "ads": "crm_signup"}
+    # PIPL cross-border consent, asked beside ads at sign-up (a second tick box): 60 % of the
+    # persons who grant ads grant it too, 15 % of those withdraw it later. Its own random
+    # stream, so every other record of the demo stays as it was.
+    rng_cb = rng_for(w.seed, "crm", "cross_border")
+    cb_grant = rng_cb.random(len(P)) < 0.6
+    cb_revoke = rng_cb.random(len(P)) < 0.15
+    cb_when = rng_cb.random(len(P))
     for purpose, (itype, vals) in ids_for.items():
         g = P[f"consent_{purpose}"].to_numpy()
         rv = P[f"consent_{purpose}_revoked_day"].to_numpy()
@@ -243,6 +250,16 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
                         int(pid_of[i]),
                     )
                 )
+            if purpose == "ads" and cb_grant[i]:
+                ts = (sd + d) * DAY + 36060 + i % 3600
+                rec.append((ts, itype, vals[i], "cross_border", "granted", "crm_signup",
+                            int(pid_of[i])))  # fmt: skip
+                if cb_revoke[i]:
+                    day = d + 1 + int(cb_when[i] * max(T - 1 - d, 0))
+                    if day < T:
+                        rec.append(((sd + day) * DAY + 54000 + i % 3600, itype, vals[i],
+                                    "cross_border", "revoked", "customer_service",
+                                    int(pid_of[i])))  # fmt: skip
     cons = pl.DataFrame(
         rec,
         schema=["ts", "identifier_type", "identifier_value", "purpose", "status", "source", "pid"],

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from ingest.canonical import CONSENT_PURPOSES
 from ingest.config import connect
 from models.segments.contract import contract, customer_contract
 
@@ -70,6 +71,14 @@ def warehouse(tmp_path):
         insert(con, customers.relation, [
             {k: v for k, v in c.items() if k in customers.columns} for c in CUSTOMERS
         ])  # fmt: skip
+    # the marketers' view (dbt builds it with the masking macros, pinned by a dbt unit test)
+    con.execute("CREATE SCHEMA marts_masked")
+    con.execute(
+        "CREATE VIEW marts_masked.dim_customers AS SELECT customer_id, "
+        "CASE WHEN phone LIKE '+86%' THEN substr(phone, 4, 3) || '****' || substr(phone, 11, 4) "
+        "ELSE phone END AS phone, substr(email, 1, 1) || '***@' || split_part(email, '@', 2) "
+        "AS email FROM marts.dim_customers"
+    )
     for cid, channel, oid, day, amount, cur in ORDERS:
         insert(con, "marts.fct_orders", [{
             "channel": channel, "order_id": oid, "customer_id": cid, "order_date": day,
@@ -96,6 +105,12 @@ def warehouse(tmp_path):
     con.execute(
         "CREATE TABLE identity.record_customers (channel VARCHAR, entity VARCHAR, "
         "record_id VARCHAR, customer_id VARCHAR)"
+    )
+    con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
+    con.execute(
+        "CREATE TABLE intermediate.int_customer_consents (customer_id VARCHAR, "
+        + ", ".join(f"consent_{p} VARCHAR DEFAULT 'unknown'" for p in CONSENT_PURPOSES)
+        + ")"
     )
     con.execute(
         "CREATE TABLE staging.stg_lake__consents (channel VARCHAR, consent_id VARCHAR, "
@@ -126,16 +141,18 @@ def warehouse(tmp_path):
     return path
 
 
-def add_consent(path, consent_id: str, id_type: str, value: str, purpose: str, granted: bool,
-                ts: dt.datetime) -> None:  # fmt: skip
-    """A consent event on an identifier, as staging holds it."""
+def set_consent(path, customer_id: str, purpose: str, status: str) -> None:
+    """A customer's consent for a purpose as the ledger gives it
+    (``intermediate.int_customer_consents``; its rules are pinned by dbt unit tests)."""
     con = connect(path)
-    insert(con, "staging.stg_lake__consents", [{
-        "channel": "crm", "consent_id": consent_id, "consent_ts": ts, "purpose": purpose,
-        "granted": granted, "consent_source": "test",
-    }])  # fmt: skip
-    insert(con, "staging.stg_lake__identifiers", [{
-        "channel": "crm", "entity": "consents", "record_id": consent_id, "field": id_type,
-        "identifier_type": id_type, "identifier_value": value, "is_partial": False,
-    }])  # fmt: skip
+    con.execute(
+        "INSERT INTO intermediate.int_customer_consents (customer_id) SELECT ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM intermediate.int_customer_consents WHERE customer_id = ?)",
+        [customer_id, customer_id],
+    )
+    con.execute(
+        f"UPDATE intermediate.int_customer_consents SET consent_{purpose} = ? "
+        "WHERE customer_id = ?",
+        [status, customer_id],
+    )
     con.close()

@@ -14,9 +14,8 @@ import polars as pl
 from ingest.config import connect
 from models.segments.exports import ExportRun, export_segment
 from models.segments.schema import SegmentDef
-from tests.models.segments.conftest import AS_OF, CUSTOMERS, add_consent
+from tests.models.segments.conftest import AS_OF, CUSTOMERS, set_consent
 
-T0 = dt.datetime(2025, 1, 1)
 RUN1 = dt.datetime(2025, 4, 1, 9, 0)
 RUN2 = dt.datetime(2025, 4, 1, 15, 0)  # same day: the delta still compares with RUN1
 ALL = ["C1", "C2", "C3", "C4"]
@@ -50,9 +49,9 @@ def export(path, segment, out, at, **kw):
 
 def test_revocation_between_two_exports_removes_the_person(warehouse, tmp_path):
     out = tmp_path / "exports"
-    add_consent(warehouse, "k1", "phone", "+8613800138001", "sms", True, T0)
-    add_consent(warehouse, "k2", "phone", "+8613900139002", "sms", True, T0)
-    add_consent(warehouse, "k3", "email", "alice@example.com", "email", True, T0)  # not sms
+    set_consent(warehouse, "C1", "sms", "granted")
+    set_consent(warehouse, "C2", "sms", "granted")
+    set_consent(warehouse, "C1", "email", "granted")  # not sms
     first = export(warehouse, seg("sms", ["sms"]), out, RUN1)["sms"]
     snap = pl.read_parquet(first.path / "snapshot.parquet")
     assert snap.to_dicts() == [
@@ -63,7 +62,7 @@ def test_revocation_between_two_exports_removes_the_person(warehouse, tmp_path):
     assert first.excluded == {"no_consent": 2, "consent_revoked": 0, "no_identifier": 0}
 
     # C2 revokes SMS on the phone after the first export
-    add_consent(warehouse, "k4", "phone", "+8613900139002", "sms", False, dt.datetime(2025, 2, 1))
+    set_consent(warehouse, "C2", "sms", "revoked")
     second = export(warehouse, seg("sms", ["sms"]), out, RUN2)["sms"]
     assert pl.read_csv(second.path / "removed.csv").to_dicts() == [
         {"customer_id": "C2", "phone": 8613900139002}  # CSV reader infers an int
@@ -82,26 +81,8 @@ def test_revocation_between_two_exports_removes_the_person(warehouse, tmp_path):
     ]
 
 
-def test_consent_on_an_identifier_of_someone_else_does_not_count(warehouse, tmp_path):
-    add_consent(warehouse, "k1", "phone", "+8613700000000", "sms", True, T0)  # nobody's phone
-    r = export(warehouse, seg("sms", ["sms"]), tmp_path / "x", RUN1)["sms"]
-    assert r.rows == 0 and r.excluded["no_consent"] == 4
-
-
-def test_latest_event_wins_and_a_tie_revokes(warehouse, tmp_path):
-    add_consent(warehouse, "k1", "email", "alice@example.com", "email", False, T0)
-    add_consent(
-        warehouse, "k2", "email", "alice@example.com", "email", True, RUN1 - dt.timedelta(days=1)
-    )
-    add_consent(warehouse, "k3", "email", "carol@example.com", "email", True, T0)
-    add_consent(warehouse, "k4", "email", "carol@example.com", "email", False, T0)
-    r = export(warehouse, seg("email", ["email"]), tmp_path / "x", RUN1)["email"]
-    assert pl.read_parquet(r.path / "snapshot.parquet")["customer_id"].to_list() == ["C1"]
-    assert r.excluded["consent_revoked"] == 1
-
-
 def test_wechat_rows_are_openids_of_the_app(warehouse, tmp_path):
-    add_consent(warehouse, "k1", "phone", "+8613800138001", "wechat", True, T0)
+    set_consent(warehouse, "C1", "wechat", "granted")
     r = export(warehouse, seg("wechat", [{"type": "wechat", "app": "gh_oa"}]), tmp_path, RUN1)
     snap = pl.read_parquet(r["wechat__gh_oa"].path / "snapshot.parquet")
     assert snap.to_dicts() == [{"customer_id": "C1", "appid": "gh_oa", "openid": "oOPENID1"}]
@@ -109,10 +90,9 @@ def test_wechat_rows_are_openids_of_the_app(warehouse, tmp_path):
 
 def test_ad_exports_carry_only_hashes_of_normalised_identifiers(warehouse, tmp_path):
     out = tmp_path / "ads"
-    for i, (typ, value) in enumerate(
-        [("phone", "+8613800138001"), ("phone", "+8613900139002"), ("email", "carol@example.com")]
-    ):
-        add_consent(warehouse, f"a{i}", typ, value, "ads", True, T0)
+    for customer in ("C1", "C2", "C3"):
+        set_consent(warehouse, customer, "ads", "granted")
+        set_consent(warehouse, customer, "cross_border", "granted")
     results = export(
         warehouse, seg("ads", ["tencent_ads", "ocean_engine", "meta", "google"]), out, RUN1
     )
@@ -124,7 +104,7 @@ def test_ad_exports_carry_only_hashes_of_normalised_identifiers(warehouse, tmp_p
     assert ocean.columns == ["MOBILE_HASH_SHA256"] and ocean.height == 2
     meta = pl.read_parquet(results["meta"].path / "snapshot.parquet")
     assert meta.columns == ["EMAIL", "PHONE"]
-    # C1 gave ads consent on the phone only: the customer is in, both their hashes go
+    # C1 is in: both their hashes go (phone and e-mail)
     assert h("8613800138001") in set(meta["PHONE"]) and h("alice@example.com") in set(meta["EMAIL"])
     google = pl.read_parquet(results["google"].path / "snapshot.parquet")
     assert google.columns == ["Email", "Phone"]
@@ -146,3 +126,23 @@ def test_ad_exports_carry_only_hashes_of_normalised_identifiers(warehouse, tmp_p
         text = f.read_bytes()
         for value in raw:
             assert value.encode() not in text, f"{f} contains {value!r}"
+
+
+def test_overseas_ad_platforms_need_cross_border_consent(warehouse, tmp_path):
+    """PIPL: Meta and Google are outside mainland China; ads consent alone is not enough."""
+    for customer in ("C1", "C2"):
+        set_consent(warehouse, customer, "ads", "granted")
+    set_consent(warehouse, "C1", "cross_border", "granted")
+    set_consent(warehouse, "C2", "cross_border", "revoked")
+    results = export(
+        warehouse, seg("ads", ["tencent_ads", "meta", "google"]), tmp_path / "ads", RUN1
+    )
+    h = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+    tencent = pl.read_parquet(results["tencent_ads"].path / "snapshot.parquet")
+    assert set(tencent["SHA256_MOBILE_PHONE"]) == {h("13800138001"), h("13900139002")}
+    assert "no_cross_border_consent" not in results["tencent_ads"].excluded
+    for dest, col, phone in (("meta", "PHONE", "8613"), ("google", "Phone", "+8613")):
+        snap = pl.read_parquet(results[dest].path / "snapshot.parquet")
+        assert set(snap[col]) == {h(phone + "800138001")}, dest  # C1 only
+        assert results[dest].excluded["no_cross_border_consent"] == 1
+        assert results[dest].excluded["no_consent"] == 2  # C3, C4: no ads consent

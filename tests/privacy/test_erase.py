@@ -1,0 +1,217 @@
+"""Erasure end to end: a demo customer is erased from a private copy of the materialised demo
+(the session's ``built_demo`` copied into a temporary folder, so the shared one stays
+read-only), then every file under ``data/`` is scanned for any of their identifiers (phone in
+every spelling and its SHA-256 forms, e-mail, member no., openids, unionid, device ids,
+customer id, their name where no one else has it). Then an old landing file is delivered
+again and the person does not come back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from ingest import tombstones
+from ingest.config import DataPaths, connect
+from ingest.engine import ingest_channel
+from ingest.spec import load_specs
+from models.privacy.erase import read_requests_file
+from models.privacy.subject import SubjectError, parse_identifier
+from orchestration.cli import app
+
+
+def _sha(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def private_copy(built_demo, tmp_path_factory) -> DataPaths:
+    src, _ = built_demo
+    root = tmp_path_factory.mktemp("erase") / "data"
+    shutil.copytree(src.root, root)
+    return DataPaths(root)
+
+
+def _person(paths: DataPaths) -> dict:
+    """A customer with a phone, an e-mail, a member no. and a WeChat id, who is in a segment
+    export: the hardest case (every layer holds them)."""
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select customer_id,
+                   list(distinct identifier_type || ':' || identifier_value) as ids
+            from identity.customer_identifiers
+            where not coalesce(is_partial, false)
+            group by 1
+            having count(distinct case when identifier_type in
+                   ('phone', 'email', 'member_no', 'wechat_unionid') then identifier_type end) = 4
+            order by 1
+            """
+        ).fetchall()
+        names = dict(con.execute("select customer_id, name from marts.dim_customers").fetchall())
+        name_counts = con.execute(
+            "select name, count(*) from marts.dim_customers where name is not null group by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    exported = "\n".join(
+        p.read_text(encoding="utf-8") for p in (paths.exports / "segments").rglob("snapshot.csv")
+    )
+    shared = {n for n, c in name_counts if c > 1}
+    for cid, ids in rows:
+        if cid in exported:
+            name = names.get(cid)
+            return {
+                "customer_id": cid,
+                "ids": sorted(ids),
+                "name": name if name and name not in shared and "*" not in name else None,
+            }
+    pytest.fail("no customer with phone, e-mail, member no. and unionid in a segment export")
+
+
+def _needles(person: dict) -> tuple[list[str], re.Pattern]:
+    """Every string that would betray the person, and a pattern for any phone spelling."""
+    plain = [person["customer_id"]]
+    phones = []
+    for item in person["ids"]:
+        typ, value = item.split(":", 1)
+        plain.append(value)
+        if typ == "phone":
+            digits = value.lstrip("+")
+            national = digits[2:] if digits.startswith("86") else digits
+            phones.append(national)
+            plain += [digits, _sha(value), _sha(digits), _sha(national)]
+        if typ == "email":
+            plain.append(_sha(value))
+    if person["name"]:
+        plain.append(person["name"])
+    sep = r"[\s\-().]*"
+    pattern = re.compile("|".join(rf"(?<!\d){sep.join(p)}(?!\d)" for p in phones))
+    return [p for p in plain if len(p) >= 2], pattern
+
+
+def _scan(paths: DataPaths, person: dict) -> list[str]:
+    """Where under data/ (truth/ aside: the generator's answer key, which a deployment does
+    not have) any needle is still found."""
+    plain, phone = _needles(person)
+    lowered = [p.lower() for p in plain]
+    found = []
+    for f in sorted(p for p in paths.root.rglob("*") if p.is_file()):
+        rel = f.relative_to(paths.root)
+        if rel.parts[0] == "truth":
+            continue
+        if f.suffix == ".parquet":
+            frame = pl.read_parquet(f)
+            text = "\n".join(
+                "\n".join(frame[c].drop_nulls().to_list())
+                for c, t in frame.schema.items()
+                if t == pl.String
+            )
+        elif f.suffix == ".duckdb":
+            text = _duckdb_text(f)
+            text += f.read_bytes().decode("utf-8", "ignore")
+        else:
+            data = f.read_bytes()
+            text = data.decode("utf-8", "ignore") + data.decode("gb18030", "ignore")
+        low = text.lower()
+        hits = [p for p, lp in zip(plain, lowered, strict=True) if lp in low]
+        if phone.pattern and phone.search(text):
+            hits.append("phone")
+        if hits:
+            found.append(f"{rel}: {hits}")
+    return found
+
+
+def _duckdb_text(path) -> str:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR'"
+        ).fetchall()
+        parts = []
+        for schema, table, col in cols:
+            try:
+                vals = con.execute(
+                    f'select distinct "{col}" from "{schema}"."{table}" where "{col}" is not null'
+                ).fetchall()
+            except duckdb.Error:  # a view over lake files of the original folder
+                continue
+            parts += [v[0] for v in vals]
+        return "\n".join(parts)
+    finally:
+        con.close()
+
+
+def test_a_bad_request_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "requests.txt"
+    bad.write_text("phone:+8613800138000\n# comment\nphon:123\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"requests.txt:3: .*unknown identifier type 'phon'"):
+        read_requests_file(bad)
+    with pytest.raises(SubjectError, match="not a valid, complete phone"):
+        parse_identifier("phone:138****0000")
+    assert parse_identifier("phone:138-0013-8000") == ("phone", "+8613800138000")
+
+
+def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
+    private_copy, tmp_path, monkeypatch
+):
+    paths = private_copy
+    person = _person(paths)
+    phone = next(i for i in person["ids"] if i.startswith("phone:"))
+    assert _scan(paths, person), "the person should be found before the erasure"
+    # an old delivery of a CRM file that names them, kept aside before the erasure
+    old = {
+        f.relative_to(paths.landing).as_posix(): f.read_bytes()
+        for f in (paths.landing / "crm").rglob("*.csv")
+        if phone.split(":", 1)[1][3:] in f.read_text(encoding="utf-8")
+    }
+    assert old
+
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+    requests = tmp_path / "requests.txt"
+    requests.write_text(f"# DSR 1\n{phone}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["privacy", "erase", "--requests", str(requests)])
+    assert result.exit_code == 0, result.output
+
+    assert _scan(paths, person) == []
+    log = pl.read_parquet(paths.root / "privacy" / "requests.parquet")
+    assert log["status"].to_list() == ["requested", "completed"]
+    counts = json.loads(log["counts"][1])
+    assert counts["lake_rows"] > 0 and counts["warehouse_rows"] > 0 and counts["export_rows"] > 0
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        assert con.execute("select count(*) from privacy.requests").fetchone()[0] == 2
+        left = con.execute(
+            "select count(*) from marts.customer_360 where customer_id = ?",
+            [person["customer_id"]],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert left == 0
+
+    # the old files delivered again: loaded, with the person dropped and counted
+    for rel, data in old.items():
+        (paths.landing / rel).write_bytes(data)
+    report = ingest_channel(load_specs()["crm"], paths)
+    loaded = [f for f in report.files if f.status == "loaded"]
+    assert {f.file for f in loaded} == set(old)
+    assert sum(f.tombstoned for f in loaded) > 0
+    manifest = json.loads((paths.manifest_dir / "crm.json").read_text(encoding="utf-8"))
+    assert sum(manifest["files"][rel].get("tombstoned", 0) for rel in old) > 0
+    values = {i.split(":", 1)[1] for i in person["ids"]}
+    lake_ids = pl.read_parquet(paths.lake_raw / "identifiers" / "*.parquet")
+    assert not set(lake_ids["identifier_value"].to_list()) & values
+    lake = [f for f in _scan(paths, person) if f.startswith("lake")]
+    assert lake == []
+    # the tombstone itself is a keyed hash: the value is not in it
+    stones = pl.read_parquet(tombstones.tombstone_path(paths))
+    assert stones.height >= len(values)
+    assert not set(stones["hash"].to_list()) & {_sha(v) for v in values}
