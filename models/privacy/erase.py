@@ -141,6 +141,21 @@ def _record_key(frame: pl.DataFrame, entity: str) -> pl.Expr:
     return pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator="/")
 
 
+def _in_records(
+    frame: pl.DataFrame, key: pl.Expr, records: pl.DataFrame, by_entity: bool
+) -> pl.Series:
+    """Whether each row of ``frame`` is one of ``records`` (channel, [entity,] record id)."""
+    on = ["channel", "entity", "__rid"] if by_entity else ["channel", "__rid"]
+    keyed = frame.select(pl.col("channel"), *(["entity"] if by_entity else []), key.alias("__rid"))
+    keyed = keyed.with_row_index("__i")
+    wanted = records.rename({"record_id": "__rid"}).select(on).unique()
+    hits = keyed.join(wanted, on=on, how="semi")["__i"]
+    mask = pl.Series("tied", [False] * frame.height, pl.Boolean)
+    if hits.len():
+        mask = mask.scatter(hits, True)
+    return mask
+
+
 def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set[tuple[str, int]]:
     """Pseudonymise the subject's lake records; returns the landing rows they came from
     (``source_file``, ``source_row``). Collects the names on their records."""
@@ -155,10 +170,8 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
         entity = path.parent.name if path.parent != paths.quarantine else "quarantine"
         frame = pl.read_parquet(path)
         if entity == "identifiers":
-            tied_ids = records.filter(pl.col("entity").is_not_null())
-            drop = pl.col("identifier_value").is_in(list(tokens)) | pl.struct(
-                "channel", "entity", "record_id"
-            ).is_in(tied_ids.to_struct().implode())
+            tied = _in_records(frame, pl.col("record_id"), records, by_entity=True)
+            drop = tied | frame["identifier_value"].is_in(list(tokens)).fill_null(False)
             out = frame.filter(~drop)
             changed = frame.height - out.height
         elif entity == "quarantine":
@@ -168,16 +181,12 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
             out = frame.with_columns(pl.Series("raw_record", new, pl.String))
         elif entity in ENTITIES:
             ids = records.filter(pl.col("entity") == entity)
-            key = _record_key(frame, entity)
-            tied = pl.struct(pl.col("channel"), key.alias("record_id")).is_in(
-                ids.select("channel", "record_id").to_struct().implode()
-            )
+            mask = _in_records(frame, _record_key(frame, entity), ids, by_entity=False)
             strings = [
                 c for c, t in frame.schema.items() if t == pl.String and c not in LINEAGE_COLUMNS
             ]
-            if strings:
-                tied = tied | pl.any_horizontal(pl.col(c).is_in(list(tokens)) for c in strings)
-            mask = frame.select(tied.fill_null(False).alias("t"))["t"]
+            for c in strings:
+                mask = mask | frame[c].is_in(list(tokens)).fill_null(False)
             changed = int(mask.sum())
             if not changed:
                 continue
@@ -267,7 +276,22 @@ def _rehash_manifest(paths: DataPaths, rel: str, file_hash: str) -> None:
     rec = doc["files"].get(rel)
     if rec is None:
         return
+    old_hash = rec["file_hash"]
     rec["file_hash"] = file_hash
+    # the lake files of a landing file are named after its content hash: renamed (and their
+    # file_hash column set) so that a later delivery of the old bytes is a new load whose
+    # outputs do not collide with these
+    outputs = []
+    for rel_out in rec.get("outputs", []):
+        src = paths.lake / rel_out
+        dst = src.with_name(src.name.replace(f"__{old_hash[:12]}.", f"__{file_hash[:12]}."))
+        if src.exists():
+            frame = pl.read_parquet(src).with_columns(pl.lit(file_hash).alias("file_hash"))
+            tombstones.write_parquet(frame, dst)
+            if dst != src:
+                src.unlink()
+        outputs.append(str(dst.relative_to(paths.lake)))
+    rec["outputs"] = outputs
     rec["note"] = "; ".join(filter(None, [rec.get("note", ""), "personal data erased in place"]))
     tmp = manifest.with_suffix(".erase-tmp")
     tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")

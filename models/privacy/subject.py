@@ -86,12 +86,13 @@ class Subject:
     def text_pattern(self, names: bool = False) -> re.Pattern:
         """Any token of the subject in free text (Python regex, whole words)."""
         parts = []
+        phone_forms: set[str] = set()
         for typ, value in self.identifiers:
             if typ == "phone":
-                parts.append(_phone_forms(value)[1])
-        plain = sorted(
-            (t for t in self.exact_tokens() if not t.lstrip("+").isdigit()), key=len, reverse=True
-        )
+                forms, pattern = _phone_forms(value)
+                parts.append(pattern)
+                phone_forms |= set(forms)
+        plain = sorted(self.exact_tokens() - phone_forms, key=len, reverse=True)
         parts += [rf"(?<!{_WORD}){re.escape(t)}(?!{_WORD})" for t in plain]
         if names:
             parts += [re.escape(n) for n in sorted(self.names, key=len, reverse=True)]
