@@ -199,7 +199,8 @@ def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(p
     c360 = _warehouse(
         paths,
         "select customer_id, consent_email as email, consent_sms as sms, "
-        "consent_wechat as wechat, consent_ads as ads from marts.customer_360",
+        "consent_wechat as wechat, consent_ads as ads, consent_cross_border as cross_border "
+        "from marts.customer_360",
     ).unpivot(index="customer_id", variable_name="purpose", value_name="status")
     got = (
         pure.join(c360, on="customer_id")

@@ -13,6 +13,7 @@ import polars as pl
 
 from ingest.config import DataPaths
 from ingest.identifiers import IDENTIFIER_TYPES, normalize_id
+from models.segments.store import has_table
 
 # Characters that continue an id or an e-mail: a token is found only as a whole word.
 _WORD = r"[0-9A-Za-z_\-]"
@@ -106,16 +107,6 @@ class Subject:
         return rf"(?i)(?:^|[^0-9A-Za-z_\-])(?:{alt})(?:$|[^0-9A-Za-z_\-])"
 
 
-def _has_table(con, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
-
-
 def resolve(con, paths: DataPaths, identifier: str) -> Subject:
     """``TYPE:VALUE`` -> the subject: the customer(s) OneID gives the identifier, every
     complete identifier of those customers, and every lake record carrying one of them or
@@ -123,7 +114,7 @@ def resolve(con, paths: DataPaths, identifier: str) -> Subject:
     id_type, value = parse_identifier(identifier)
     idents = {(id_type, value)}
     customers: list[str] = []
-    if con is not None and _has_table(con, "identity", "customer_identifiers"):
+    if con is not None and has_table(con, "identity", "customer_identifiers"):
         customers = [
             r[0]
             for r in con.execute(
@@ -151,7 +142,7 @@ def resolve(con, paths: DataPaths, identifier: str) -> Subject:
         if any(glob.parent.glob("*.parquet"))
         else Subject([], []).records
     )
-    if customers and con is not None and _has_table(con, "identity", "record_customers"):
+    if customers and con is not None and has_table(con, "identity", "record_customers"):
         linked = con.execute(
             "select channel, entity, record_id from identity.record_customers "
             "where list_contains(?, customer_id)",

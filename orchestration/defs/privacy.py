@@ -65,8 +65,13 @@ def privacy_register() -> dg.MaterializeResult:
     )
 
 
-def _read():
-    return connect(paths().warehouse, read_only=True)
+def _on_warehouse(rule, *args):
+    """Run a rule of ``models/privacy/checks.py`` on the warehouse, opened read-only."""
+    con = connect(paths().warehouse, read_only=True)
+    try:
+        return rule(con, *args)
+    finally:
+        con.close()
 
 
 @dg.asset_check(
@@ -77,11 +82,7 @@ def _read():
     "Meta and Google)",
 )
 def exported_rows_have_consent() -> dg.AssetCheckResult:
-    con = _read()
-    try:
-        bad = checks.unconsented_export_rows(con, paths().exports / "segments")
-    finally:
-        con.close()
+    bad = _on_warehouse(checks.unconsented_export_rows, paths().exports / "segments")
     return dg.AssetCheckResult(
         passed=not bad,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -100,11 +101,7 @@ def exported_rows_have_consent() -> dg.AssetCheckResult:
     "hash is a tombstone (an erased person) is in identity or staging again",
 )
 def tombstoned_identifiers_absent() -> dg.AssetCheckResult:
-    con = _read()
-    try:
-        found = checks.tombstoned_identifiers(con, paths())
-    finally:
-        con.close()
+    found = _on_warehouse(checks.tombstoned_identifiers, paths())
     return dg.AssetCheckResult(
         passed=not found,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -122,11 +119,7 @@ def tombstoned_identifiers_absent() -> dg.AssetCheckResult:
     "marts_masked.dim_customers shows a phone or e-mail unmasked",
 )
 def masked_views_mask_contacts() -> dg.AssetCheckResult:
-    con = _read()
-    try:
-        n = checks.unmasked_rows(con)
-    finally:
-        con.close()
+    n = _on_warehouse(checks.unmasked_rows)
     return dg.AssetCheckResult(
         passed=n == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"unmasked_rows": n}
     )

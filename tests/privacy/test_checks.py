@@ -8,20 +8,13 @@ from ingest import tombstones
 from ingest.config import DataPaths, connect
 from models.privacy import checks
 from models.segments.exports import ExportRun, export_segment
-from models.segments.schema import SegmentDef
-from tests.models.segments.conftest import AS_OF, set_consent, warehouse  # noqa: F401
+from tests.models.segments.conftest import AS_OF, set_consent
+from tests.models.segments.test_exports import seg
 
 RUN = dt.datetime(2025, 4, 1, 9, 0)
 
 
-def _segment(purpose: str, destinations: list) -> SegmentDef:
-    return SegmentDef.model_validate(
-        {"name": "seg", "description": "a test segment", "owner": "me", "purpose": purpose,
-         "destinations": destinations, "where": {"tag": "x"}}  # fmt: skip
-    )
-
-
-def _members(path, ids):
+def _members(path, segment, ids):
     con = connect(path)
     con.execute("CREATE SCHEMA IF NOT EXISTS segments")
     con.execute(
@@ -29,7 +22,9 @@ def _members(path, ids):
         "customer_id VARCHAR, valid_from TIMESTAMP, valid_to TIMESTAMP)"
     )
     for cid in ids:
-        con.execute("INSERT INTO segments.segment_members VALUES ('seg', ?, ?, NULL)", [cid, RUN])
+        con.execute(
+            "INSERT INTO segments.segment_members VALUES (?, ?, ?, NULL)", [segment, cid, RUN]
+        )
     con.close()
 
 
@@ -39,13 +34,11 @@ def test_an_export_row_whose_consent_is_gone_is_found(warehouse, tmp_path):
         set_consent(warehouse, cid, "sms", "granted")
         set_consent(warehouse, cid, "ads", "granted")
         set_consent(warehouse, cid, "cross_border", "granted")
-    _members(warehouse, ["C1", "C2"])
+    _members(warehouse, "seg_ads", ["C1", "C2"])
     con = connect(warehouse, read_only=True)
+    export_segment(con, ExportRun(seg("sms", ["sms"]), ["C1", "C2"], out, RUN, AS_OF, "h", "s.yml"))
     export_segment(
-        con, ExportRun(_segment("sms", ["sms"]), ["C1", "C2"], out, RUN, AS_OF, "h", "s.yml")
-    )
-    export_segment(
-        con, ExportRun(_segment("ads", ["meta"]), ["C1", "C2"], out, RUN, AS_OF, "h", "a.yml")
+        con, ExportRun(seg("ads", ["meta"]), ["C1", "C2"], out, RUN, AS_OF, "h", "a.yml")
     )
     assert checks.unconsented_export_rows(con, out) == []
     con.close()
@@ -53,7 +46,9 @@ def test_an_export_row_whose_consent_is_gone_is_found(warehouse, tmp_path):
     set_consent(warehouse, "C2", "sms", "revoked")
     set_consent(warehouse, "C2", "cross_border", "revoked")
     con = connect(warehouse, read_only=True)
-    found = {f["export"].split("/")[-1]: f["rows"] for f in checks.unconsented_export_rows(con, out)}
+    found = {
+        f["export"].split("/")[-1]: f["rows"] for f in checks.unconsented_export_rows(con, out)
+    }
     con.close()
     assert found == {"sms": 1, "meta": 1}
 

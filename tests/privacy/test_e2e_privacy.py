@@ -34,7 +34,8 @@ def test_ledger_keeps_every_event_and_state_is_the_latest(built_demo):
         ts = dt.datetime.fromisoformat(r["event_time"]).astimezone(dt.UTC).replace(tzinfo=None)
         rows.append((ident.type, ident.value, r["purpose"], ts, r["status"], r["consent_id"]))
     frame = pl.DataFrame(
-        rows, schema=["identifier_type", "identifier_value", "purpose", "ts", "status", "id"],
+        rows,
+        schema=["identifier_type", "identifier_value", "purpose", "ts", "status", "id"],
         orient="row",
     )
     expected = (
@@ -70,9 +71,11 @@ def test_marketers_views_mask_contacts_and_band_ages(built_demo):
     joined = raw.join(masked, on="customer_id", suffix="_m")
     phones = joined.filter(pl.col("phone").is_not_null())
     assert phones.height > 100
-    assert phones.filter(pl.col("phone") == pl.col("phone_m")).filter(
-        ~pl.col("phone").str.contains(r"\*")
-    ).is_empty()
+    assert (
+        phones.filter(pl.col("phone") == pl.col("phone_m"))
+        .filter(~pl.col("phone").str.contains(r"\*"))
+        .is_empty()
+    )
     assert phones["phone_m"].str.contains(r"^\d{3}\*{4}\d{4}$").all()
     emails = joined.filter(pl.col("email").is_not_null())
     assert emails["email_m"].str.contains(r"^.\*\*\*@").all()
@@ -91,7 +94,9 @@ def test_marketers_views_mask_contacts_and_band_ages(built_demo):
     expected = [band(b) for b in joined["birthday"].to_list()]
     assert joined["age_band"].to_list() == expected
     assert sum(e is not None for e in expected) > 10
-    c360 = _query(paths, "select member_no from marts_masked.customer_360 where member_no is not null")
+    c360 = _query(
+        paths, "select member_no from marts_masked.customer_360 where member_no is not null"
+    )
     assert c360.height > 10 and c360["member_no"].str.ends_with("***").all()
 
 

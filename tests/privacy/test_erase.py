@@ -176,6 +176,15 @@ def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
     assert old
 
     monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+    # access request first: everything held about them, as JSON (erased with them below)
+    result = CliRunner().invoke(app, ["privacy", "export", "--identifier", phone])
+    assert result.exit_code == 0, result.output
+    (access,) = (paths.exports / "privacy" / "access").glob("*.json")
+    doc = json.loads(access.read_text(encoding="utf-8"))
+    assert doc["customer_ids"] == [person["customer_id"]]
+    assert {f"{i['type']}:{i['value']}" for i in doc["identifiers"]} >= set(person["ids"])
+    assert len(doc["warehouse"]["marts.customer_360"]) == 1 and doc["lake"]
+
     requests = tmp_path / "requests.txt"
     requests.write_text(f"# DSR 1\n{phone}\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["privacy", "erase", "--requests", str(requests)])
@@ -183,12 +192,13 @@ def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
 
     assert _scan(paths, person) == []
     log = pl.read_parquet(paths.root / "privacy" / "requests.parquet")
-    assert log["status"].to_list() == ["requested", "completed"]
-    counts = json.loads(log["counts"][1])
+    assert log["kind"].to_list() == ["access", "access", "erase", "erase"]
+    assert log["status"].to_list() == ["requested", "completed"] * 2
+    counts = json.loads(log["counts"][3])
     assert counts["lake_rows"] > 0 and counts["warehouse_rows"] > 0 and counts["export_rows"] > 0
     con = connect(paths.warehouse, read_only=True)
     try:
-        assert con.execute("select count(*) from privacy.requests").fetchone()[0] == 2
+        assert con.execute("select count(*) from privacy.requests").fetchone()[0] == 4
         left = con.execute(
             "select count(*) from marts.customer_360 where customer_id = ?",
             [person["customer_id"]],
