@@ -66,6 +66,7 @@ class ErasureReport:
     tombstones_added: int = 0
     seconds: float = 0.0
     tables: dict[str, int] = field(default_factory=dict)
+    layer_seconds: dict[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict:
         out = asdict(self)
@@ -156,6 +157,36 @@ def _in_records(
     return mask
 
 
+def _candidate_files(paths: DataPaths, subject: Subject) -> list[Path]:
+    """The lake files that may hold the subject: one lazy scan per folder (thousands of small
+    files) for a tied record, an exact token in a string column, or a match in free text."""
+    tokens = list(subject.exact_tokens())
+    re2 = subject.re2_pattern()
+    found: set[str] = set()
+    folders = [f for f in sorted(paths.lake_raw.iterdir()) if f.is_dir()] + [paths.quarantine]
+    for folder in folders:
+        files = [str(p) for p in sorted(folder.glob("*.parquet")) if p.name != "_schema.parquet"]
+        if not files:
+            continue
+        entity = folder.name if folder != paths.quarantine else "quarantine"
+        lazy = pl.scan_parquet(files, include_file_paths="__path", missing_columns="insert")
+        schema = lazy.collect_schema()
+        strings = [c for c, t in schema.items() if t == pl.String and c not in LINEAGE_COLUMNS]
+        cond = pl.lit(False)
+        for c in strings:
+            cond = cond | pl.col(c).is_in(tokens)
+            if c in FREE_TEXT:
+                cond = cond | pl.col(c).str.contains(re2)
+        ids = subject.records.filter(pl.col("entity") == entity)["record_id"].to_list()
+        if entity == "identifiers":
+            cond = cond | pl.col("record_id").is_in(subject.records["record_id"].to_list())
+        elif entity in ENTITIES and ids and all(k in schema for k in ENTITIES[entity]["key"]):
+            cond = cond | _record_key(pl.DataFrame(schema=schema), entity).is_in(ids)
+        hits = lazy.filter(cond.fill_null(False)).select("__path").unique().collect()
+        found |= set(hits["__path"].to_list())
+    return [Path(p) for p in sorted(found)]
+
+
 def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set[tuple[str, int]]:
     """Pseudonymise the subject's lake records; returns the landing rows they came from
     (``source_file``, ``source_row``). Collects the names on their records."""
@@ -163,8 +194,7 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
     pattern = subject.text_pattern()
     records = subject.records
     lineage: set[tuple[str, int]] = set()
-    files = sorted(paths.lake_raw.glob("*/*.parquet")) + sorted(paths.quarantine.glob("*.parquet"))
-    for path in files:
+    for path in _candidate_files(paths, subject):
         if path.name == "_schema.parquet":
             continue
         entity = path.parent.name if path.parent != paths.quarantine else "quarantine"
@@ -469,11 +499,24 @@ def erase(paths: DataPaths, identifier: str) -> ErasureReport:
     report = ErasureReport(request_id, len(subject.customer_ids), len(subject.identifiers))
     # tombstones first: an ingest running meanwhile already drops the person
     report.tombstones_added = tombstones.add(paths, subject.values, request_id)
+    lap = t0
+
+    def took(layer: str) -> None:
+        nonlocal lap
+        now = time.perf_counter()
+        report.layer_seconds[layer] = round(now - lap, 2)
+        lap = now
+
+    took("resolve")
     lineage = scrub_lake(paths, subject, report)
+    took("lake")
     scrub_landing(paths, subject, lineage, report)
+    took("landing")
     scrub_warehouse(paths, subject, lineage, report)
+    took("warehouse")
     scrub_files(paths.exports, subject, report)
     scrub_files(paths.root / "docs", subject, report)
+    took("exports_docs")
     report.seconds = round(time.perf_counter() - t0, 3)
     record_request(
         paths,
