@@ -7,6 +7,7 @@ from orchestration.defs import (
     forecast,
     identity,
     ingest,
+    ops_funnel,
     ops_pnl,
     privacy,
     quality,
@@ -27,6 +28,7 @@ defs = dg.Definitions(
         *segments.ASSETS,
         *recs.ASSETS,
         *ops_pnl.ASSETS,
+        *ops_funnel.ASSETS,
         *privacy.ASSETS,
     ],
     asset_checks=[
@@ -37,6 +39,7 @@ defs = dg.Definitions(
         *segments.CHECKS,
         *recs.CHECKS,
         *ops_pnl.CHECKS,
+        *ops_funnel.CHECKS,
         *privacy.CHECKS,
     ],
     jobs=[automation.full_graph_job, *privacy.JOBS],
