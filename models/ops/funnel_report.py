@@ -68,6 +68,7 @@ def plot_retention(curves: pl.DataFrame, path: Path) -> Path:
         "acquisition_channel", maintain_order=True
     ):
         ax.plot(part["month_k"], part["share"], marker="o", label=str(channel))
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("months since the first purchase (complete months only)")
     ax.set_ylabel("share of the cohort buying in the month")
     ax.set_title("Cohort retention by acquisition channel")
