@@ -41,6 +41,13 @@ ENTITIES: dict[str, dict] = {
             "anchor_id": pl.String,  # live-commerce host (达人ID) credited with the order
             "anchor_name": pl.String,
             "traffic_source": pl.String,  # 流量来源 / utm source as the channel reports it
+            # the delivery address, normalised by ingest.identifiers.normalize_address (a
+            # spec may map the whole address to ship_street: the parts are parsed off it)
+            "ship_province": pl.String,
+            "ship_city": pl.String,
+            "ship_district": pl.String,
+            "ship_street": pl.String,
+            "ship_postcode": pl.String,
         },
         "ts": "order_ts",
         "key": ["order_id"],
@@ -326,6 +333,18 @@ NAME_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("buyer_name",),
     "members": ("name",),
     "order_contacts": ("name",),
+}
+
+# Delivery addresses (part of ingest.identifiers.ADDRESS_PARTS -> column), normalised by
+# ingest.identifiers.address_frame.
+ADDRESS_COLUMNS: dict[str, dict[str, str]] = {
+    "orders": {
+        "province": "ship_province",
+        "city": "ship_city",
+        "district": "ship_district",
+        "street": "ship_street",
+        "postcode": "ship_postcode",
+    },
 }
 
 CANONICAL_STATUSES = ("pending", "paid", "shipped", "completed", "cancelled")

@@ -31,9 +31,17 @@ from pathlib import Path
 import polars as pl
 
 from ingest import tombstones
-from ingest.canonical import DERIVED, ENTITIES, NAME_COLUMNS, QUARANTINE, TS, schema
+from ingest.canonical import (
+    ADDRESS_COLUMNS,
+    DERIVED,
+    ENTITIES,
+    NAME_COLUMNS,
+    QUARANTINE,
+    TS,
+    schema,
+)
 from ingest.config import DataPaths
-from ingest.identifiers import name_expr, normalize_id
+from ingest.identifiers import address_frame, name_expr, normalize_id
 from ingest.locks import exclusive
 from ingest.spec import ChannelSpec, EntitySpec, FieldSpec, IdentifierSpec, SourceSpec
 
@@ -770,6 +778,8 @@ def map_entity(
     names = [n for n in NAME_COLUMNS.get(entity, ()) if n in good.columns]
     if names:
         good = good.with_columns(name_expr(pl.col(n)).alias(n) for n in names)
+    if entity in ADDRESS_COLUMNS:
+        good = address_frame(good, ADDRESS_COLUMNS[entity])
     if spec.currency and "currency" in columns:
         good = good.with_columns(pl.col("currency").fill_null(pl.lit(spec.currency)))
 

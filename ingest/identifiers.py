@@ -148,3 +148,185 @@ def normalize_id(id_type: str, raw: object, region: str = "CN") -> Identifier | 
     if id_type == "device_id":
         text = text.lower()
     return Identifier(id_type, text, bool(_MASK_RUN.search(text)))
+
+
+# --------------------------------------------------------------------------- addresses
+# A delivery address in five comparable parts. Chinese exports give it whole
+# (Tmall 收货地址 ``浙江省 杭州市 西湖区文三路1号(310000)``, JD 客户地址 ``浙江杭州市西湖区****``)
+# or in columns (Douyin 省/市/区/详细地址, WeChat and Shopify province/city/address1).
+ADDRESS_PARTS = ("province", "city", "district", "street", "postcode")
+
+_HAN = "\u4e00-\u9fff"
+_MUNICIPALITY = re.compile(r"^(北京|上海|天津|重庆)(?:市)?")
+_PROVINCE = re.compile(
+    rf"^([{_HAN}]{{2,7}}?)(?:省|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)"
+)
+# province-level divisions by their short names, as exports often write them (浙江杭州市…)
+_PROVINCE_NAMES = [
+    "黑龙江",
+    "内蒙古",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
+]
+_PROVINCE_SHORT = re.compile(
+    rf"^({'|'.join(_PROVINCE_NAMES)})(?:省|壮族自治区|回族自治区|维吾尔自治区|自治区|特别行政区)?"
+)
+_CITY = re.compile(rf"^([{_HAN}]{{1,7}}?)(市|自治州|地区|盟)")
+_DISTRICT = re.compile(rf"^([{_HAN}]{{1,8}}?(?:新区|区|县|旗|市))")
+_POSTCODE = re.compile(r"[(（]?\s*(\d{6})\s*[)）]?\s*$")
+_MASK_RUN_ANY = re.compile(r"[*＊•]+")
+# Common abbreviations and variant characters: street lines that differ only by these compare
+# equal (Latin words lower-cased first).
+_STREET_WORDS = {
+    "street": "st",
+    "road": "rd",
+    "avenue": "ave",
+    "drive": "dr",
+    "lane": "ln",
+    "boulevard": "blvd",
+    "apartment": "apt",
+    "building": "bldg",
+    "floor": "fl",
+    "suite": "ste",
+    "number": "no",
+}
+_STREET_CHARS = str.maketrans({"號": "号", "樓": "楼", "幢": "栋"})
+
+
+def _region_key(text: str | None, suffix: re.Pattern) -> str | None:
+    """A province or city as its name without the administrative suffix (浙江省 → 浙江)."""
+    text = clean_text(text)
+    if text is None or is_junk(text):
+        return None
+    text = text.replace(" ", "")
+    m = _MUNICIPALITY.match(text)
+    if m and len(m.group(0)) == len(text):
+        return m.group(1)
+    for pattern in (suffix, _PROVINCE_SHORT) if suffix is _PROVINCE else (suffix,):
+        m = pattern.match(text)
+        if m and len(m.group(0)) == len(text):
+            return m.group(1)
+    return text.lower()
+
+
+def _street_key(text: str) -> str | None:
+    text = text.lower().translate(_STREET_CHARS)
+    words = [_STREET_WORDS.get(w.strip(".,"), w.strip(",")) for w in text.split()]
+    # CJK street lines are written without spaces; Latin ones keep single spaces
+    out = " ".join(w for w in words if w)
+    out = re.sub(rf"(?<=[{_HAN}])\s+|\s+(?=[{_HAN}])", "", out)
+    out = _MASK_RUN_ANY.sub("*", out).strip(" ,-")
+    return None if not out or set(out) <= {"*", " "} or is_junk(out) else out
+
+
+@lru_cache(maxsize=262_144)
+def normalize_address(
+    province: object = None,
+    city: object = None,
+    district: object = None,
+    street: object = None,
+    postcode: object = None,
+) -> dict[str, str | None]:
+    """A delivery address as comparable parts (the ``ADDRESS_PARTS``): width folded, the
+    postcode taken off the end, the province and city without their administrative suffix
+    (浙江省 → 浙江, 杭州市 → 杭州, a municipality its own city), the district as written
+    (西湖区), the street line without spaces between Chinese characters, Latin words
+    lower-cased with common abbreviations (Street → st), a masked run (****) kept as one
+    ``*``; a part that is only a mask or a placeholder is null.
+
+    Parts the export leaves in one text are parsed off its start in order (province, city,
+    district), so ``浙江省 杭州市 西湖区文三路1号(310000)`` given as ``street`` alone and the
+    same address given in columns give the same parts.
+
+    >>> normalize_address(street="浙江省 杭州市 西湖区文三路1号(310000)")["district"]
+    '西湖区'
+    """
+    given = (province, city, district, street, postcode)
+    parts = {k: clean_text(v) for k, v in zip(ADDRESS_PARTS, given, strict=True)}
+    parts = {k: None if v is None or is_junk(v) else v for k, v in parts.items()}
+    rest = parts["street"] or ""
+    m = _POSTCODE.search(rest)
+    if m:
+        parts["postcode"] = parts["postcode"] or m.group(1)
+        rest = rest[: m.start()]
+    rest = rest.strip()
+
+    def take(pattern: re.Pattern) -> str | None:
+        nonlocal rest
+        hit = pattern.match(rest)
+        if not hit:
+            return None
+        rest = rest[hit.end() :].lstrip()
+        return hit.group(0)
+
+    # whatever the export repeats at the start of the street line is taken off it
+    prov = take(_MUNICIPALITY) or take(_PROVINCE_SHORT) or take(_PROVINCE)
+    parts["province"] = parts["province"] or prov
+    muni = _MUNICIPALITY.match(parts["province"] or "")
+    city_text = parts["city"] or (muni.group(1) if muni else None)
+    if city_text and rest.startswith(city_text.replace(" ", "")):
+        rest = rest[len(city_text.replace(" ", "")) :].lstrip("市 ")
+        parts["city"] = parts["city"] or city_text
+    elif parts["city"] is None:
+        parts["city"] = take(_CITY) or city_text
+    if parts["district"] is None:
+        parts["district"] = take(_DISTRICT)
+    out = {
+        "province": _region_key(parts["province"], _PROVINCE),
+        "city": _region_key(parts["city"], _CITY),
+        "district": _street_key(parts["district"]) if parts["district"] else None,
+        "street": _street_key(rest) if rest else None,
+        "postcode": re.sub(r"\s", "", parts["postcode"]).upper() if parts["postcode"] else None,
+    }
+    if out["district"] == "*":
+        out["district"] = None
+    return out
+
+
+def address_frame(frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+    """``frame`` with its address columns (part -> column name, parts of ``ADDRESS_PARTS``)
+    replaced by their normalised parts (``normalize_address``); each distinct address is
+    parsed once."""
+    cols = {p: c for p, c in columns.items() if c in frame.columns}
+    if not cols:
+        return frame
+    raw = frame.select(**{p: pl.col(c).cast(pl.String) for p, c in cols.items()})
+    uniq = raw.unique()
+    parsed = pl.DataFrame(
+        [normalize_address(**row) for row in uniq.iter_rows(named=True)],
+        schema={p: pl.String for p in ADDRESS_PARTS},
+        orient="row",
+    )
+    lookup = pl.concat(
+        [uniq.rename({p: f"__raw_{p}" for p in cols}), parsed.select(list(cols))], how="horizontal"
+    )
+    out = raw.rename({p: f"__raw_{p}" for p in cols}).join(
+        lookup, on=[f"__raw_{p}" for p in cols], how="left", nulls_equal=True, maintain_order="left"
+    )
+    return frame.with_columns(out[p].alias(c) for p, c in cols.items())

@@ -5,7 +5,9 @@ import pytest
 
 from ingest.identifiers import (
     Identifier,
+    address_frame,
     name_expr,
+    normalize_address,
     normalize_email,
     normalize_id,
     normalize_name,
@@ -70,3 +72,52 @@ def test_platform_ids_typed_blurred_values_partial_junk_dropped():
 @pytest.mark.parametrize("raw", ["Ｌｉ　Ｎａ 🌸", "  王  小明 ", "瑶杰✨", "", "ＡＢＣ"])
 def test_name_expression_equals_the_python_normaliser(raw):
     assert pl.select(name_expr(pl.lit(raw, dtype=pl.String))).item() == normalize_name(raw)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"street": "浙江省 杭州市 西湖区文三路１２号３栋(310012)"},  # Tmall: one cell, full width
+        {"street": "浙江杭州市西湖区文三路12号3栋"},  # JD: glued, province without 省
+        {"province": "浙江省", "city": "杭州", "street": "西湖区 文三路12號3幢"},  # variants
+        {"province": "浙江", "city": "杭州市", "district": "西湖区", "street": "文三路12号3栋"},
+    ],
+)
+def test_addresses_in_any_layout_give_the_same_parts(given):
+    parts = normalize_address(**given)
+    assert parts["province"] == "浙江" and parts["city"] == "杭州"
+    assert parts["district"] == "西湖区" and parts["street"] == "文三路12号3栋"
+
+
+def test_address_masks_municipalities_and_latin_abbreviations():
+    masked = normalize_address(street="上海上海市浦东新区****")
+    assert masked == {
+        "province": "上海",
+        "city": "上海",
+        "district": "浦东新区",
+        "street": None,  # only a mask: nothing to compare
+        "postcode": None,
+    }
+    assert normalize_address(street="江苏省 南京市 建邺区 沙洲街道****")["street"] == "沙洲街道*"
+    latin = normalize_address(street="12  Oak Avenue", city="Seattle", postcode="98101 ")
+    assert latin["street"] == "12 oak ave" and latin["city"] == "seattle"
+    assert latin["postcode"] == "98101" and latin["district"] is None
+    assert normalize_address(street="-", city="null")["city"] is None
+
+
+def test_address_frame_replaces_the_columns_by_their_parts():
+    frame = pl.DataFrame(
+        {
+            "ship_province": [None, "广东省", None],
+            "ship_street": [
+                "浙江省 杭州市 西湖区文三路1号(310012)",
+                "广州市天河区体育西路1号",
+                None,
+            ],
+            "other": [1, 2, 3],
+        }
+    )
+    out = address_frame(frame, {"province": "ship_province", "street": "ship_street"})
+    assert out.columns == frame.columns and out["other"].to_list() == [1, 2, 3]
+    assert out["ship_province"].to_list() == ["浙江", "广东", None]
+    assert out["ship_street"].to_list() == ["文三路1号", "体育西路1号", None]

@@ -29,6 +29,11 @@ renamed as (
         anchor_id,
         anchor_name,
         traffic_source,
+        ship_province,
+        ship_city,
+        ship_district,
+        ship_street,
+        ship_postcode,
         source_file,
         source_row
     from latest
