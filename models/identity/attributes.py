@@ -13,13 +13,15 @@ dbt) and reduces each name to a comparison key:
   of its last word (``陆佳`` → ``陆``; ``佳 陆`` as a western-ordered export writes it → ``佳陆``).
   For a masked name (``王**``), the one letter it shows: the evidence a marketplace export
   leaves of its receiver.
+- ``city`` (province and city), ``district`` and ``street``: the delivery address of an
+  order, as ingest normalised it (``ingest.canonical.ADDRESS_COLUMNS``); null elsewhere.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from ingest.canonical import ENTITIES, NAME_COLUMNS
+from ingest.canonical import ADDRESS_COLUMNS, ENTITIES, NAME_COLUMNS
 from ingest.identifiers import name_expr
 from models.identity.warehouse import RECORD_SEP, table_names
 
@@ -28,7 +30,11 @@ ATTRIBUTE_SCHEMA = {
     "name": pl.String,  # the full name as written (folded), for people reading the audit
     "name_key": pl.String,
     "initials": pl.String,
+    "city": pl.String,
+    "district": pl.String,
+    "street": pl.String,
 }
+ADDRESS = ("city", "district", "street")
 
 _MASK = r"[*＊•]"
 _CJK = r"^[\p{Han}]+$"
@@ -72,9 +78,18 @@ def _record_sql(con, entity: str, source: str) -> str | None:
     if not cols or not set(key) | {"channel"} <= present:
         return None
     record_id = "concat_ws('/', " + ", ".join(f"cast({k} as varchar)" for k in key) + ")"
+    where = {p: c for p, c in ADDRESS_COLUMNS.get(entity, {}).items() if c in present}
+    city = (
+        "concat_ws(' ', " + ", ".join(where[p] for p in ("province", "city") if p in where) + ")"
+        if "city" in where
+        else "null"
+    )
+    address = f"nullif({city}, '') as city, " + ", ".join(
+        f"{where.get(p, 'null')} as {p}" for p in ("district", "street")
+    )
     names = " union all ".join(
         f"select channel || '{RECORD_SEP}{entity}{RECORD_SEP}' || {record_id} as record, "
-        f"cast({c} as varchar) as raw_name from {source} where {c} is not null"
+        f"cast({c} as varchar) as raw_name, {address} from {source} where {c} is not null"
         for c in cols
     )
     return names
@@ -101,6 +116,7 @@ def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
             pl.col("name").drop_nulls().first(),
             pl.col("name_key").drop_nulls().first(),
             pl.col("initials").min(),
+            *[pl.col(p).drop_nulls().first() for p in ADDRESS],
         )
         .sort("record")
         .cast(ATTRIBUTE_SCHEMA)

@@ -97,3 +97,62 @@ def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
         ).arrow()
     )
     return score_records(records, truth)
+
+
+def recall_breakdown(
+    records: pl.DataFrame, truth: pl.DataFrame, ids: pl.DataFrame, blocked: pl.DataFrame
+) -> pl.DataFrame:
+    """Where recall is lost: each known person's records outside the person's largest
+    customer (a *fragment*: one customer, or one record no identifier links), grouped by the
+    identifier types the fragment holds (``masked phone`` for a partial phone) and whether
+    one of them is blocked; with fragments, records and the missed pairs between each
+    fragment and the rest of its person's records (pairs between two fragments count in
+    both). ``records``: channel, entity, record_id, source_file, customer_id; ``ids``: the
+    long identifiers (record, identifier_type, identifier_value, scope, is_partial);
+    ``blocked``: scope, identifier_value of the blocked identifiers."""
+    known = attach_truth(records, truth).filter(pl.col("person_id").is_not_null())
+    known = known.with_columns(
+        pl.concat_str(["channel", "entity", "record_id"], separator="\x1f").alias("record"),
+    ).with_columns(pl.coalesce("customer_id", pl.lit("record:") + pl.col("record")).alias("c"))
+    sizes = known.group_by("person_id", "c").agg(pl.len().alias("n"))
+    main = sizes.sort(["person_id", "n", "c"], descending=[False, True, False]).unique(
+        "person_id", keep="first"
+    )
+    total = known.group_by("person_id").len("person_records")
+    frags = (
+        sizes.join(main.select("person_id", "c"), on=["person_id", "c"], how="anti")
+        .join(total, on="person_id")
+        .with_columns((pl.col("n") * (pl.col("person_records") - pl.col("n"))).alias("pairs"))
+    )
+    # by scope and value: the blocked table names a type by its canonical name (member_no)
+    # where a record may carry an alias (member_card)
+    scope = pl.col("scope").fill_null("")
+    flagged = ids.with_columns(scope.alias("_scope")).join(
+        blocked.select(scope.alias("_scope"), "identifier_value")
+        .unique()
+        .with_columns(pl.lit(True).alias("blocked")),
+        on=["_scope", "identifier_value"],
+        how="left",
+    )
+    kinds = (
+        known.select("record", "person_id", "c")
+        .join(frags.select("person_id", "c"), on=["person_id", "c"])
+        .join(flagged, on="record", how="left")
+        .with_columns(
+            pl.when(pl.col("is_partial") & (pl.col("identifier_type") == "phone"))
+            .then(pl.lit("masked phone"))
+            .otherwise(pl.col("identifier_type"))
+            .alias("kind")
+        )
+        .group_by("person_id", "c")
+        .agg(
+            pl.col("kind").drop_nulls().unique().sort().str.join(" + ").alias("identifiers"),
+            pl.col("blocked").fill_null(False).any().alias("has_blocked"),
+        )
+    )
+    return (
+        frags.join(kinds, on=["person_id", "c"], how="left")
+        .group_by("identifiers", "has_blocked")
+        .agg(pl.len().alias("fragments"), pl.col("n").sum().alias("records"), pl.col("pairs").sum())
+        .sort("pairs", descending=True)
+    )

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import polars as pl
 
+from models.identity.graph import node_key
 from models.identity.records import probabilistic_links
-from models.identity.resolve import Resolution, resolve
-from models.identity.rules import Rules
+from models.identity.resolve import Resolution, previous_map, resolve
+from models.identity.rules import ProbabilisticRule, Rules
 
 LINK_SCHEMA = {
     "record_l": pl.String,
@@ -36,6 +37,11 @@ LINK_SCHEMA = {
 }
 _MASKED = r"^(\d*)\*+(\d*)$"
 FUZZY = {"phone_digits": "id", "initial": "surname"}
+# the delivery address, when the rules compare it: province, city and district in one text
+# (a masked export shows no more of it), an address-kind attribute of records.py: exact,
+# edit-distance and Jaro-Winkler levels, exact agreement weighed by its term frequency
+ADDRESS = {"address": "address"}
+_PLACE = pl.concat_str(["city", "district"], separator=" ", ignore_nulls=True)
 
 
 def _candidates(first: Resolution, attributes: pl.DataFrame) -> pl.DataFrame:
@@ -48,7 +54,7 @@ def _candidates(first: Resolution, attributes: pl.DataFrame) -> pl.DataFrame:
     )
     masked_names = attributes.filter(
         pl.col("name_key").is_null() & (pl.col("initials").str.len_chars() == 1)
-    ).select("record", pl.col("initials").alias("initial"))
+    ).select("record", pl.col("initials").alias("initial"), _address())
     cand = (
         partial.filter((pl.col("head").str.len_chars() + pl.col("tail").str.len_chars()) >= 6)
         .join(masked_names, on="record")
@@ -56,10 +62,14 @@ def _candidates(first: Resolution, attributes: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.coalesce("customer_id", pl.lit("record:") + pl.col("record")).alias("c"))
     )
     return (
-        cand.group_by("c", "head", "tail", "initial")
+        cand.group_by("c", "head", "tail", "initial", "address")
         .agg(pl.col("record").min())
         .with_columns((pl.col("head") + "****" + pl.col("tail")).alias("phone_digits"))
     )
+
+
+def _address() -> pl.Expr:
+    return pl.when(_PLACE != "").then(_PLACE).alias("address")
 
 
 def _anchors(first: Resolution, attributes: pl.DataFrame, templates: pl.DataFrame) -> pl.DataFrame:
@@ -72,12 +82,13 @@ def _anchors(first: Resolution, attributes: pl.DataFrame, templates: pl.DataFram
         pl.col("identifier_value").str.slice(3).alias("national"),
     )
     named = first.records.join(attributes.drop_nulls("name_key"), on="record").select(
-        pl.col("customer_id").alias("c"), "record", "initials"
+        pl.col("customer_id").alias("c"), "record", "initials", _address()
     )
+    # every address the customer's records name (or none), each with its letters
     initials = (
         named.with_columns(pl.col("initials").str.split(""))
         .explode("initials")
-        .group_by("c", pl.col("initials").alias("initial"))
+        .group_by("c", pl.col("initials").alias("initial"), "address")
         .agg(pl.col("record").min())
     )
     masked = phones.join(templates, how="cross").filter(
@@ -100,14 +111,29 @@ def marketplace_links(
     threshold: float,
     seed: int = 42,
     notes: list[str] | None = None,
+    rule: ProbabilisticRule | None = None,
+    shared_threshold: int = 3,
 ) -> tuple[pl.DataFrame, dict]:
-    """Links (record_l = the candidate, record_r = a record of the anchor customer,
-    match_weight, match_probability, evidence) from a deterministic resolution ``first``,
-    and counts for the asset's metadata."""
+    """Links (record_l = the candidate, record_r = a record of the anchor customer or, for
+    two masked records, of the other candidate; match_weight, match_probability, evidence)
+    from a deterministic resolution ``first``, and counts for the asset's metadata.
+
+    ``rule`` (``profiles/identity.yml`` ``probabilistic``) says whether the delivery address
+    is compared and the threshold of links between two masked records (whose addresses must
+    agree). Masked records sharing one phone pattern, initial and address across more than
+    ``shared_threshold`` clusters are a shared value (a brushing ring's throw-away accounts,
+    a company's reception desk), as the rules treat a shared identifier: none of them links
+    that way."""
+    rule = rule or ProbabilisticRule(threshold=threshold, seed=seed)
     notes = notes if notes is not None else []
     empty = pl.DataFrame(schema=LINK_SCHEMA)
     if first.graph is None or attributes.is_empty():
         return empty, {"candidates": 0}
+    attributes = attributes.with_columns(
+        pl.lit(None, pl.String).alias(c)
+        for c in ("city", "district")
+        if c not in attributes.columns
+    )
     cand = _candidates(first, attributes)
     if cand.is_empty():
         return empty, {"candidates": 0}
@@ -116,25 +142,28 @@ def marketplace_links(
         pl.col("tail").str.len_chars().cast(pl.Int64).alias("t"),
     ).unique()
     anchors = _anchors(first, attributes, templates)
+    fuzzy = {**FUZZY, **(ADDRESS if rule.compare_address else {})}
     rows = pl.concat(
         frame.with_row_index("i").select(
             (pl.lit(prefix) + pl.col("i").cast(pl.String)).alias("record_id"),
             "phone_digits",
             "initial",
+            "address",
             "c",
             "record",
         )
         for prefix, frame in (("c", cand), ("a", anchors))
     )
     scored = probabilistic_links(
-        rows.select("record_id", *FUZZY),
-        FUZZY,
-        threshold=threshold,
+        rows.select("record_id", *fuzzy),
+        fuzzy,
+        threshold=min(threshold, rule.masked_pairs_threshold or 1.0),
         seed=seed,
         notes=notes,
-        strict=[list(FUZZY)],
+        strict=[list(FUZZY)],  # the prior: digits and initial agree, as without addresses
     )
-    side = rows.select("record_id", "c", pl.col("record").alias("rec"), "phone_digits", "initial")
+    keys = ("c", "rec", "phone_digits", "initial", "address")
+    side = rows.select("record_id", "c", pl.col("record").alias("rec"), *keys[2:])
     pairs = (
         scored.join(side.rename(lambda x: f"{x}_l"), left_on="record_l", right_on="record_id_l")
         .join(side.rename(lambda x: f"{x}_r"), left_on="record_r", right_on="record_id_r")
@@ -142,44 +171,94 @@ def marketplace_links(
             pl.col("record_l").str.starts_with("c").alias("l_is_candidate"),
             pl.col("record_r").str.starts_with("c").alias("r_is_candidate"),
         )
-        .filter(pl.col("l_is_candidate") != pl.col("r_is_candidate"))
+        .filter(
+            (pl.col("phone_digits_l") == pl.col("phone_digits_r"))
+            & (pl.col("initial_l") == pl.col("initial_r"))
+            & (pl.col("c_l") != pl.col("c_r"))
+        )
     )
     # orient: candidate on the left
-    swap = pl.col("r_is_candidate")
-    oriented = pairs.select(
+    swap = pl.col("r_is_candidate") & ~pl.col("l_is_candidate")
+    oriented = pairs.filter(pl.col("l_is_candidate") | pl.col("r_is_candidate")).select(
         *[
             pl.when(swap).then(pl.col(f"{x}_r")).otherwise(pl.col(f"{x}_l")).alias(f"{x}_cand")
-            for x in ("c", "rec", "phone_digits", "initial")
+            for x in keys
         ],
         *[
             pl.when(swap).then(pl.col(f"{x}_l")).otherwise(pl.col(f"{x}_r")).alias(f"{x}_anchor")
-            for x in ("c", "rec", "phone_digits", "initial")
+            for x in keys
         ],
+        (pl.col("l_is_candidate") & pl.col("r_is_candidate")).alias("both_masked"),
         "match_weight",
         "match_probability",
-    ).filter(
-        (pl.col("phone_digits_cand") == pl.col("phone_digits_anchor"))
-        & (pl.col("initial_cand") == pl.col("initial_anchor"))
-        & (pl.col("c_cand") != pl.col("c_anchor"))
     )
-    per_candidate = oriented.group_by("rec_cand").agg(
+    to_anchor = oriented.filter(~pl.col("both_masked"))
+    # a candidate that several customers match at the threshold stays apart (a disagreeing
+    # address takes a customer's pair below it)
+    to_anchor = to_anchor.filter(pl.col("match_probability") >= threshold)
+    per_candidate = to_anchor.group_by("rec_cand").agg(
         pl.col("c_anchor").n_unique().alias("customers")
     )
     ambiguous = per_candidate.filter(pl.col("customers") > 1)
-    links = (
-        oriented.join(ambiguous, on="rec_cand", how="anti")
+    anchor_links = (
+        to_anchor.join(ambiguous, on="rec_cand", how="anti")
         .sort("match_weight", descending=True)
         .unique("rec_cand", keep="first")
-        .sort("rec_cand")
+    )
+    # two masked records of different clusters, neither matching any full phone: linked when
+    # Splink scores them at the stricter threshold and their delivery addresses agree
+    with_anchor = (
+        oriented.filter(~pl.col("both_masked")).select(pl.col("rec_cand").alias("rec")).unique()
+    )
+    masked_links = oriented.head(0)
+    if rule.masked_pairs_threshold is not None and rule.compare_address:
+        masked_links = (
+            oriented.filter(
+                pl.col("both_masked")
+                & (pl.col("match_probability") >= rule.masked_pairs_threshold)
+                & (pl.col("address_cand") == pl.col("address_anchor"))
+            )
+            .join(with_anchor, left_on="rec_cand", right_on="rec", how="anti")
+            .join(with_anchor, left_on="rec_anchor", right_on="rec", how="anti")
+            .with_columns(
+                pl.concat_list("c_cand", "c_anchor")
+                .flatten()
+                .n_unique()
+                .over("phone_digits_cand", "initial_cand", "address_cand")
+                .alias("clusters")
+            )
+            .filter(pl.col("clusters") <= shared_threshold)
+            .drop("clusters")
+            .sort("match_weight", descending=True)
+            .unique(["rec_cand", "rec_anchor"], keep="first")
+        )
+    place = pl.when(pl.col("address_cand").is_not_null()).then(
+        pl.format(", delivery address {}", pl.col("address_cand"))
+    )
+    links = (
+        pl.concat([anchor_links, masked_links])
+        .sort("rec_cand", "rec_anchor")
         .select(
             pl.col("rec_cand").alias("record_l"),
             pl.col("rec_anchor").alias("record_r"),
             "match_weight",
             "match_probability",
-            pl.format(
-                "masked phone {} and name initial {} match a customer's full phone and name",
-                pl.col("phone_digits_cand"),
-                pl.col("initial_cand"),
+            pl.concat_str(
+                pl.format(
+                    "masked phone {} and name initial {}",
+                    pl.col("phone_digits_cand"),
+                    pl.col("initial_cand"),
+                ),
+                place.otherwise(pl.lit("")),
+                pl.when(pl.col("both_masked"))
+                .then(pl.lit(" match another masked record's"))
+                .otherwise(pl.lit(" match a customer's full phone and name")),
+                pl.when(
+                    pl.col("both_masked")
+                    | (place.is_not_null() & (pl.col("address_cand") == pl.col("address_anchor")))
+                )
+                .then(pl.lit(" and address"))
+                .otherwise(pl.lit("")),
             ).alias("evidence"),
         )
     )
@@ -189,6 +268,8 @@ def marketplace_links(
         "scored_pairs": scored.height,
         "ambiguous_candidates": ambiguous.height,
         "links": links.height,
+        "links_between_masked_records": masked_links.height,
+        "address_compared": rule.compare_address,
     }
     return links.cast(LINK_SCHEMA), stats
 
@@ -292,6 +373,106 @@ def with_link_tier(customer_identifiers: pl.DataFrame, tiers: pl.DataFrame) -> p
     return joined.with_columns(pl.col("link_tier").fill_null("deterministic"))
 
 
+def merge_tiers(
+    merges: pl.DataFrame,
+    first: Resolution,
+    links: pl.DataFrame,
+    previous: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """``merges`` (kind, from_customer_id, to_customer_id, identifiers, evidence) with the
+    tier of each merge: ``deterministic`` when the deterministic resolution ``first`` already
+    holds identifiers of both ids in one cluster, else ``probabilistic`` (a link of this
+    module joined them), with the weight of the strongest link between their clusters and its
+    evidence before the records'. Splits and retirements have no tier."""
+    out = merges.with_columns(
+        pl.lit(None, pl.String).alias("link_tier"), pl.lit(None, pl.Float64).alias("match_weight")
+    )
+    if merges.is_empty() or previous is None or previous.is_empty():
+        return out
+    prev = previous_map(previous)
+    c1_of_key = first.customer_identifiers.filter(~pl.col("is_partial")).select(
+        node_key(pl.col("identifier_type"), pl.col("scope"), pl.col("identifier_value")).alias(
+            "node_key"
+        ),
+        pl.col("customer_id").alias("c1"),
+    )
+    c1_of_id = prev.join(c1_of_key, on="node_key").select("customer_id", "c1").unique()
+    rows = out.with_row_index("_row")
+    pairs = (
+        rows.filter(pl.col("kind") == "merge")
+        .select("_row", "from_customer_id", "to_customer_id")
+        .join(
+            c1_of_id.rename({"customer_id": "from_customer_id", "c1": "c_from"}),
+            on="from_customer_id",
+        )
+        .join(c1_of_id.rename({"customer_id": "to_customer_id", "c1": "c_to"}), on="to_customer_id")
+    )
+    same = pairs.filter(pl.col("c_from") == pl.col("c_to")).select("_row").unique()
+    c1 = _first_cluster(first)
+    by_cluster = (
+        links.join(c1.rename({"record": "record_l", "c1": "c_l"}), on="record_l")
+        .join(c1.rename({"record": "record_r", "c1": "c_r"}), on="record_r")
+        .select("c_l", "c_r", "match_weight", "evidence")
+    )
+    both_ways = pl.concat(
+        [
+            by_cluster,
+            by_cluster.select(
+                pl.col("c_r").alias("c_l"), pl.col("c_l").alias("c_r"), "match_weight", "evidence"
+            ),
+        ]
+    )
+    # the strongest link between a cluster of the one id and a cluster of the other (through
+    # a chain of links when no single link joins them: then the weakest cluster pair is unknown
+    # and the strongest link touching either is given)
+    direct = (
+        pairs.join(both_ways, left_on=["c_from", "c_to"], right_on=["c_l", "c_r"])
+        .sort("match_weight", descending=True)
+        .unique("_row", keep="first")
+        .select("_row", "match_weight", "evidence")
+    )
+    touching = (
+        pairs.join(both_ways, left_on="c_from", right_on="c_l")
+        .sort("match_weight", descending=True)
+        .unique("_row", keep="first")
+        .select("_row", "match_weight", "evidence")
+    )
+    prob = (
+        pl.concat([direct, touching.join(direct, on="_row", how="anti")])
+        .join(same, on="_row", how="anti")
+        .rename({"match_weight": "w", "evidence": "ev"})
+    )
+    is_merge = pl.col("kind") == "merge"
+    return (
+        rows.join(prob, on="_row", how="left")
+        .with_columns(
+            pl.when(is_merge & pl.col("w").is_not_null())
+            .then(pl.lit("probabilistic"))
+            .when(is_merge)
+            .then(pl.lit("deterministic"))
+            .alias("link_tier"),
+            pl.col("w").alias("match_weight"),
+            pl.when(pl.col("w").is_not_null())
+            .then(
+                pl.concat_str(
+                    pl.format(
+                        "probabilistic link (match weight {}): {}",
+                        pl.col("w").round(2),
+                        pl.col("ev"),
+                    ),
+                    pl.when(pl.col("evidence").is_not_null()).then(
+                        pl.lit("; records: ") + pl.col("evidence")
+                    ),
+                    ignore_nulls=True,
+                )
+            )
+            .otherwise(pl.col("evidence"))
+            .alias("evidence"),
+        )
+        .drop("_row", "w", "ev")
+    )
+
+
 def resolve_linked(
     ids: pl.DataFrame,
     rules: Rules,
@@ -308,12 +489,19 @@ def resolve_linked(
     if rules.probabilistic.enabled and attributes is not None:
         notes: list[str] = []
         links, found = marketplace_links(
-            first, attributes, rules.probabilistic.threshold, rules.probabilistic.seed, notes
+            first,
+            attributes,
+            rules.probabilistic.threshold,
+            rules.probabilistic.seed,
+            notes,
+            rules.probabilistic,
+            rules.shared.threshold,
         )
         stats.update(found)
         stats["probabilistic_notes"] = "; ".join(notes)
     final = resolve(ids, rules, previous, issued_up_to, record_links=links, attributes=attributes)
     records, id_tiers = link_tiers(first, final, links)
+    final.merges = merge_tiers(final.merges, first, links, previous)
     final.customer_identifiers = with_link_tier(final.customer_identifiers, id_tiers)
     stats["probabilistic_records"] = int((records["link_tier"] == "probabilistic").sum())
     return final, links, records, stats

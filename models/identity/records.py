@@ -252,7 +252,9 @@ def _where_comparison(data: pl.DataFrame, fuzzy: dict[str, str]):
             levels.append(both(cll.ExactMatchLevel(a), *area_exact))
             levels.append(both(cll.DamerauLevenshteinLevel(a, 2), either(area_close)))
         levels += [
-            cll.ExactMatchLevel(a),
+            # a common address (a street of many households, a whole district) says less
+            # than a rare one: Splink's term-frequency adjustment weighs the agreement
+            cll.ExactMatchLevel(a, term_frequency_adjustments=True),
             cll.DamerauLevenshteinLevel(a, 2),
             cll.JaroWinklerLevel(a, 0.9),
         ]

@@ -90,6 +90,10 @@ class ProbabilisticRule(_Strict):
     enabled: bool = True
     threshold: float = Field(default=0.95, gt=0, lt=1)  # Splink match probability, at least
     seed: int = 42
+    compare_address: bool = True  # the delivery address (province, city, district) too
+    # two masked records, neither matching a full phone, whose addresses agree: linked at
+    # this match probability; null: never
+    masked_pairs_threshold: float | None = Field(default=None, gt=0, lt=1)
 
 
 class Rules(_Strict):

@@ -27,6 +27,8 @@ MERGES_SCHEMA = {
     "to_customer_id": pl.String,
     "identifiers": pl.Int64,
     "evidence": pl.String,
+    "link_tier": pl.String,  # of a merge: deterministic or probabilistic
+    "match_weight": pl.Float64,  # of the probabilistic link behind a merge
 }
 
 
@@ -188,12 +190,20 @@ def write_tables(
         )
     counts = replace_tables(con, SCHEMA, tables)
     merges = resolution.merges.with_columns(pl.lit(run_at).cast(pl.Datetime("us")).alias("run_at"))
+    merges = merges.with_columns(
+        pl.lit(None, dtype=d).alias(c) for c, d in MERGES_SCHEMA.items() if c not in merges.columns
+    )
     merges = merges.select(list(MERGES_SCHEMA)).cast(MERGES_SCHEMA)
     con.register("_frame", merges.to_arrow())
     con.execute(
         f"create table if not exists {SCHEMA}.identity_merges as select * from _frame limit 0"
     )
-    con.execute(f"insert into {SCHEMA}.identity_merges select * from _frame")
+    # a table of an earlier version gains the newer columns (older rows keep them null)
+    for col, sql_type in (("link_tier", "varchar"), ("match_weight", "double")):
+        con.execute(
+            f"alter table {SCHEMA}.identity_merges add column if not exists {col} {sql_type}"
+        )
+    con.execute(f"insert into {SCHEMA}.identity_merges by name select * from _frame")
     con.unregister("_frame")
     counts["identity_merges"] = merges.height
     return counts

@@ -150,3 +150,120 @@ def test_link_tiers_reach_the_tables(rules):
     alone, _, off_tiers, _ = resolve_linked(ids, off, attributes=names)
     assert customer_of(alone, "jd|10") != customer_of(alone, "crm|10")
     assert set(off_tiers["link_tier"].drop_nulls()) == {"deterministic"}
+
+
+DISTRICTS = ["西湖区", "滨江区", "上城区", "拱墅区", "余杭区", "萧山区", "临平区", "钱塘区"]
+
+
+def _with_addresses(names: pl.DataFrame, seed: int = 9) -> pl.DataFrame:
+    """Each customer's records (crm|i, jd|i) one delivery district; the twin of the collision
+    bait (the last customer) lives elsewhere than customer 2."""
+    rng = np.random.default_rng(seed)
+    person = pl.col("record").str.split("|").list.last()
+    ids = names.select(person.unique()).to_series().to_list()
+    where = {p: DISTRICTS[rng.integers(len(DISTRICTS))] for p in ids}
+    twin = max(int(p) for p in ids if p.isdigit())
+    where[str(twin)] = next(d for d in DISTRICTS if d != where["2"])
+    return names.with_columns(
+        pl.lit("浙江 杭州").alias("city"),
+        person.replace_strict(where, default=None).alias("district"),
+    )
+
+
+def test_the_delivery_address_settles_a_collision(rules):
+    ids, names = _marketplace_demo()
+    names = _with_addresses(names)
+    first = resolve(ids, rules, attributes=names)
+    # names and digits alone: two customers match one receiver, which stays apart
+    blind = rules.probabilistic.model_copy(update={"compare_address": False})
+    links, stats = marketplace_links(first, names, blind.threshold, rule=blind)
+    assert "jd|2" not in dict(links.select("record_l", "record_r").iter_rows())
+    assert stats["ambiguous_candidates"] >= 1 and not stats["address_compared"]
+    # with the address, the twin living elsewhere falls below the threshold
+    links2, stats2 = marketplace_links(first, names, rules.probabilistic.threshold)
+    linked2 = dict(links2.select("record_l", "record_r").iter_rows())
+    assert linked2.get("jd|2") == "crm|2" and stats2["address_compared"]
+    assert all(a.split("|")[1] == b.split("|")[1] for a, b in linked2.items())
+    assert "jd|wrong-name" not in linked2 and "jd|no-name" not in linked2
+    assert "delivery address 浙江 杭州" in links2["evidence"][0]
+
+
+def test_merges_say_whether_a_probabilistic_link_made_them(rules):
+    ids, names = _marketplace_demo(n=300)
+    off = rules.model_copy(
+        update={"probabilistic": rules.probabilistic.model_copy(update={"enabled": False})}
+    )
+    day1, _, _, _ = resolve_linked(ids, off, attributes=names)
+    # day 2: the probabilistic tier is on, and a new order carries customer 20's JD pin beside
+    # the full phone of customer 20 (a deterministic merge)
+    more = pl.concat(
+        [
+            ids,
+            ids_table(
+                [
+                    ("jd|x", "marketplace_buyer_id", "jd_000020", "jd"),
+                    ("jd|x", "phone", "+86" + _phone_of(ids, "crm|20")),
+                ]
+            ),
+        ]
+    )
+    day2, links, _, _ = resolve_linked(
+        more, rules, previous=day1.customer_identifiers, attributes=names
+    )
+    merges = day2.merges.filter(pl.col("kind") == "merge")
+    tiers = dict(
+        zip(merges["from_customer_id"].to_list(), merges["link_tier"].to_list(), strict=True)
+    )
+    pair = sorted([customer_of(day1, "jd|10"), customer_of(day1, "crm|10")])
+    assert tiers[pair[1]] == "probabilistic"  # the newer id merges into the older
+    row = merges.filter(pl.col("from_customer_id") == pair[1]).row(0, named=True)
+    assert row["to_customer_id"] == pair[0]
+    assert row["match_weight"] > 0 and row["evidence"].startswith("probabilistic link")
+    assert "masked phone" in row["evidence"]
+    newer = max(customer_of(day1, "crm|20"), customer_of(day1, "jd|20"))
+    assert tiers[newer] == "deterministic"
+    assert merges.filter(pl.col("link_tier") == "deterministic")["match_weight"].is_null().all()
+    assert set(tiers.values()) == {"deterministic", "probabilistic"}
+
+
+def _phone_of(ids: pl.DataFrame, record: str) -> str:
+    return ids.filter((pl.col("record") == record) & (pl.col("identifier_type") == "phone"))[
+        "identifier_value"
+    ].item()[3:]
+
+
+def test_two_masked_records_link_on_an_agreeing_address_but_a_ring_does_not(rules):
+    ids, names = _marketplace_demo()
+    names = _with_addresses(names)
+    # a buyer seen only on marketplaces: JD and Douyin orders, both masked, one address
+    extra = [
+        ("jd|solo", "marketplace_buyer_id", "jd_solo", "jd"),
+        ("jd|solo", "phone", "139****2468", None, True),
+        ("douyin|solo", "marketplace_buyer_id", "dy_solo", "douyin_shop"),
+        ("douyin|solo", "phone", "139****2468", None, True),
+        ("douyin|moved", "marketplace_buyer_id", "dy_moved", "douyin_shop"),
+        ("douyin|moved", "phone", "139****2468", None, True),
+    ]
+    extra_names = [("jd|solo", "孙*", "滨江区"), ("douyin|solo", "孙**", "滨江区")]
+    extra_names.append(("douyin|moved", "孙**", "萧山区"))  # same digits, another address
+    # a brushing ring: five throw-away accounts, one masked phone, one name, one address
+    for k in range(5):
+        extra += [
+            (f"tmall|ring{k}", "marketplace_buyer_id", f"t_ring{k}", "flagship"),
+            (f"tmall|ring{k}", "phone", "157****1234", None, True),
+        ]
+        extra_names.append((f"tmall|ring{k}", "王先生"[:1] + "**", "义乌市"))
+    more_names = attributes([(r, n) for r, n, _ in extra_names]).with_columns(
+        pl.lit("浙江 杭州").alias("city"),
+        pl.Series("district", [d for _, _, d in extra_names]),
+    )
+    ids = pl.concat([ids, ids_table(extra)])
+    names = pl.concat([names, more_names], how="diagonal_relaxed")
+    final, links, _, stats = resolve_linked(ids, rules, attributes=names)
+    assert customer_of(final, "jd|solo") == customer_of(final, "douyin|solo")
+    assert customer_of(final, "douyin|moved") != customer_of(final, "jd|solo")
+    ring = {customer_of(final, f"tmall|ring{k}") for k in range(5)}
+    assert len(ring) == 5  # a shared pattern links nothing
+    assert stats["links_between_masked_records"] >= 1
+    evidence = links.filter(pl.col("evidence").str.contains("another masked"))["evidence"]
+    assert evidence.str.contains("139\\*\\*\\*\\*2468").any()
