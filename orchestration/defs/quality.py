@@ -105,6 +105,40 @@ def flags_match_the_demo_truth() -> dg.AssetCheckResult:
     )
 
 
+ORDER_LINES = dg.AssetKey(["marts", "fct_order_lines"])
+
+
+def over_returned_lines(con, limit: int = 20) -> tuple[int, list[dict]]:
+    """Order lines of ``marts.fct_order_lines`` whose returned units exceed the units sold:
+    (how many, the first ``limit`` with channel, order, line, sold, returned, source file)."""
+    where = "from marts.fct_order_lines where returned_units > quantity"
+    (n,) = con.execute(f"select count(*) {where}").fetchone()
+    rows = con.execute(
+        "select channel, order_id, line_id, quantity, returned_units, source_file "
+        f"{where} order by channel, order_id, line_id limit {int(limit)}"
+    ).fetchall()
+    keys = ("channel", "order_id", "line_id", "sold", "returned", "source_file")
+    return n, [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+@dg.asset_check(
+    asset=ORDER_LINES,
+    description="ERROR when an order line's returned units exceed its sold units (returns "
+    "matched to the wrong line, a refund delivered twice, a stale lake file)",
+)
+def returns_never_exceed_sold_units() -> dg.AssetCheckResult:
+    con = connect(paths().warehouse, read_only=True)
+    try:
+        n, first = over_returned_lines(con)
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=n == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"over_returned_lines": n, "first": dg.MetadataValue.json(first)},
+    )
+
+
 def _gx_check(suite: Suite) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(suite.asset.split("/")),
@@ -135,5 +169,6 @@ CHECKS = [
     quarantine_rate_is_low,
     no_unclaimed_landing_files,
     flags_match_the_demo_truth,
+    returns_never_exceed_sold_units,
     *GX_CHECKS,
 ]
