@@ -10,6 +10,8 @@ from ingest.config import connect
 from models.identity.attributes import read_record_attributes
 from models.identity.cluster import NAME_LIMIT
 from models.identity.evaluate import evaluate_warehouse
+from models.identity.history import TABLE as HISTORY_TABLE
+from models.identity.history import append_snapshot, duplicate_keys
 from models.identity.marketplace import resolve_linked
 from models.identity.rules import RULES_PATH, load_rules
 from models.identity.warehouse import read_identifiers, read_previous, write_tables
@@ -17,6 +19,8 @@ from orchestration.resources import paths
 
 CUSTOMER_IDENTIFIERS = dg.AssetKey(["identity", "customer_identifiers"])
 STAGED_IDENTIFIERS = dg.AssetKey(["staging", "stg_lake__identifiers"])
+CUSTOMER_360 = dg.AssetKey(["marts", "customer_360"])
+CUSTOMER_360_HISTORY = dg.AssetKey(["history", "customer_360"])
 
 PRECISION_FLOOR = 0.99
 RECALL_FLOOR = 0.95
@@ -70,6 +74,10 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "probabilistic_links": linked.get("links", 0),
             "probabilistic_records": linked["probabilistic_records"],
             "probabilistic_ambiguous": linked.get("ambiguous_candidates", 0),
+            "probabilistic_links_between_masked_records": linked.get(
+                "links_between_masked_records", 0
+            ),
+            "probabilistic_address_compared": rules.probabilistic.compare_address,
             "probabilistic_threshold": rules.probabilistic.threshold,
             **_accuracy_metadata(accuracy),
             "seconds": round(time.perf_counter() - t0, 2),
@@ -130,5 +138,44 @@ def identity_matches_the_demo_truth() -> dg.AssetCheckResult:
     )
 
 
-ASSETS = [customer_identifiers]
-CHECKS = [identity_matches_the_demo_truth]
+@dg.asset(
+    key=CUSTOMER_360_HISTORY,
+    group_name="marts",
+    deps=[CUSTOMER_360],
+    kinds={"duckdb"},
+    description="Point-in-time history of marts.customer_360, keyed by customer_id and "
+    "as_of_date (the data's last order date): each run appends its picture (a re-run on the "
+    "same data replaces it), so a customer's RFM, segment and LTV can be followed over loads",
+)
+def customer_360_history() -> dg.MaterializeResult:
+    con = connect(paths().warehouse)
+    try:
+        done = append_snapshot(con)
+    finally:
+        con.close()
+    return dg.MaterializeResult(
+        metadata={
+            **done,
+            "table": HISTORY_TABLE,
+            "dagster/row_count": done["rows"],
+        }
+    )
+
+
+@dg.asset_check(
+    asset=CUSTOMER_360_HISTORY,
+    description="ERROR when a (customer_id, as_of_date) is held more than once in the history",
+)
+def history_has_one_row_per_customer_and_date() -> dg.AssetCheckResult:
+    con = connect(paths().warehouse, read_only=True)
+    try:
+        n = duplicate_keys(con)
+    finally:
+        con.close()
+    return dg.AssetCheckResult(
+        passed=n == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_keys": n}
+    )
+
+
+ASSETS = [customer_identifiers, customer_360_history]
+CHECKS = [identity_matches_the_demo_truth, history_has_one_row_per_customer_and_date]

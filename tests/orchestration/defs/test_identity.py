@@ -205,3 +205,59 @@ def test_the_asset_and_its_check_are_in_the_graph():
     assert dg.AssetKey(["staging", "stg_lake__identifiers"]) in node.parent_keys
     checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
     assert (key, "identity_matches_the_demo_truth") in checks
+
+
+def _write_360(path, as_of: str, rows: list[tuple]) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("create schema if not exists marts")
+    con.execute(
+        "create or replace table marts.customer_360 as select customer_id, "
+        "cast(as_of_date as date) as as_of_date, r_score, rfm_segment from (values "
+        + ", ".join(f"('{c}', '{as_of}', {r}, '{seg}')" for c, r, seg in rows)
+        + ") as t(customer_id, as_of_date, r_score, rfm_segment)"
+    )
+    con.close()
+
+
+def test_customer_360_history_appends_one_picture_per_as_of_date(data_dir):
+    from orchestration.defs.identity import (
+        customer_360_history,
+        history_has_one_row_per_customer_and_date,
+    )
+
+    wh = data_dir.warehouse
+    _write_360(wh, "2025-03-01", [("C1", 5, "champions"), ("C2", 2, "at_risk")])
+    first = customer_360_history()
+    assert first.metadata["rows"] == 2 and first.metadata["snapshots"] == 1
+    # the next load: C1 lapses, C3 is new; the 360 gains a column
+    _write_360(wh, "2025-03-15", [("C1", 3, "needs_attention"), ("C2", 2, "at_risk")])
+    con = duckdb.connect(str(wh))
+    con.execute("insert into marts.customer_360 values ('C3', '2025-03-15', 4, 'new')")
+    con.execute("alter table marts.customer_360 add column ltv double default 1.5")
+    con.close()
+    second = customer_360_history()
+    assert second.metadata["snapshots"] == 2
+    assert second.metadata["rfm_segment_changed"] == 1  # C1 only; C3 had none
+    again = customer_360_history()  # a re-run on the same data changes nothing
+    assert again.metadata["snapshots"] == 2
+    con = duckdb.connect(str(wh))
+    got = con.execute(
+        "select customer_id, cast(as_of_date as varchar), rfm_segment, ltv "
+        "from history.customer_360 order by 1, 2"
+    ).fetchall()
+    con.close()
+    assert got == [
+        ("C1", "2025-03-01", "champions", None),
+        ("C1", "2025-03-15", "needs_attention", 1.5),
+        ("C2", "2025-03-01", "at_risk", None),
+        ("C2", "2025-03-15", "at_risk", 1.5),
+        ("C3", "2025-03-15", "new", 1.5),
+    ]
+    assert history_has_one_row_per_customer_and_date().passed
+    con = duckdb.connect(str(wh))
+    con.execute(
+        "insert into history.customer_360 (customer_id, as_of_date) values ('C1', '2025-03-15')"
+    )
+    con.close()
+    bad = history_has_one_row_per_customer_and_date()
+    assert not bad.passed and bad.metadata["duplicate_keys"].value == 1
