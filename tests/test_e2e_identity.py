@@ -79,3 +79,42 @@ def test_name_refusals_are_audited(identity):
     meta, con = identity
     n = con.sql("select count(*) from identity.limit_audit where limit_type = 'name'").fetchone()[0]
     assert n == meta["name_refusals"] >= 1
+
+
+def test_marketplace_orders_carry_their_delivery_address_into_staging(identity):
+    _, con = identity
+    share = dict(
+        con.sql(
+            "select channel, avg(case when ship_city is not null and ship_district is not null "
+            "then 1 else 0 end) from staging.stg_lake__orders "
+            "where channel in ('tmall', 'jd', 'douyin', 'wechat') group by 1"
+        ).fetchall()
+    )
+    assert set(share) == {"tmall", "jd", "douyin", "wechat"}
+    assert min(share.values()) > 0.8, share
+    # normalised: no administrative suffix on provinces, no spaces or masks in districts
+    odd = con.sql(
+        "select count(*) from staging.stg_lake__orders where ship_province like '%省' "
+        "or ship_district like '% %' or ship_district like '%*%'"
+    ).fetchone()[0]
+    assert odd == 0
+
+
+def test_customer_360_history_holds_this_runs_picture(identity):
+    _, con = identity
+    n360, as_of = con.sql("select count(*), max(as_of_date) from marts.customer_360").fetchone()
+    hist = con.sql(
+        "select count(*), count(distinct as_of_date), max(as_of_date) from history.customer_360"
+    ).fetchone()
+    assert hist == (n360, 1, as_of)
+
+
+def test_merges_carry_their_tier(identity):
+    _, con = identity
+    cols = {r[0] for r in con.sql("describe identity.identity_merges").fetchall()}
+    assert {"link_tier", "match_weight", "evidence"} <= cols
+    wrong = con.sql(
+        "select count(*) from identity.identity_merges where (kind = 'merge') <> "
+        "(link_tier is not null) or (link_tier = 'probabilistic') <> (match_weight is not null)"
+    ).fetchone()[0]
+    assert wrong == 0

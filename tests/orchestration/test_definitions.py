@@ -23,7 +23,7 @@ def test_expected_assets_exist():
     assert {f"staging/{m}" for m in staging} <= keys
     assert "marts/fct_daily_sales" in keys
     assert {"marts/fct_orders", "marts/fct_order_lines", "marts/dim_customers"} <= keys
-    assert "identity/customer_identifiers" in keys
+    assert {"identity/customer_identifiers", "history/customer_360"} <= keys
     assert {"marts/inventory_position", "marts/channel_atp", "reference/allocation_rules"} <= keys
     replenishment = {"replenishment_proposals", "transfer_proposals", "policy_simulation"}
     assert {f"replenishment/{k}" for k in replenishment} <= keys
@@ -69,6 +69,8 @@ def test_expected_checks_exist():
     assert ("lake/quarantine", "quarantine_rate_is_low") in checks
     assert ("lake/quarantine", "no_unclaimed_landing_files") in checks
     assert ("marts/inventory_position", "inventory_snapshots_are_fresh") in checks
+    assert ("marts/fct_order_lines", "returns_never_exceed_sold_units") in checks
+    assert ("history/customer_360", "history_has_one_row_per_customer_and_date") in checks
     # Great Expectations suites run as checks on the lake and on staging
     assert ("lake/identifiers", "gx_lake_phones") in checks
     assert ("staging/stg_lake__events", "gx_staging_events") in checks
