@@ -692,6 +692,68 @@ def price_matrices(
     return out
 
 
+# The planted price conflict: one SKU on one marketplace priced well below the own shop for a
+# few days outside any promotion (a mis-set price). Its own RNG stream; demand is not lifted
+# (the ``lift`` matrix is untouched), so only the prices of those days change.
+PLANTED_CONFLICT_CHANNELS = ("tmall", "jd")
+PLANTED_CONFLICT_REFERENCE = "web"
+PLANTED_CONFLICT_DAYS = 4
+
+
+def plant_price_conflict(
+    cal: Calendar, products: pl.DataFrame, prices: dict, assort: dict, seed: int
+) -> pl.DataFrame:
+    """Cut the price of one SKU on one marketplace to 55–65 % of the own shop's price for
+    ``PLANTED_CONFLICT_DAYS`` days on which neither channel has an event or SKU promotion and
+    the SKU is live; returns the truth row(s) (empty if no such window exists)."""
+    rng = rng_for(seed, "catalog.planted_price_conflict")
+    ch = PLANTED_CONFLICT_CHANNELS[int(rng.integers(0, len(PLANTED_CONFLICT_CHANNELS)))]
+    ref = PLANTED_CONFLICT_REFERENCE
+    length = PLANTED_CONFLICT_DAYS
+    t = np.arange(cal.days)[:, None]
+    sd = (cal.start - dt.date(1970, 1, 1)).days
+    launch = products["launch_date"].cast(pl.Date).cast(pl.Int64).to_numpy() - sd
+    disc = products["discontinued_date"].cast(pl.Date).cast(pl.Int64).fill_null(10**7)
+    live = (t >= launch[None, :]) & (t <= disc.to_numpy()[None, :] - sd)
+    clean = (
+        live
+        & (prices[ch]["promo"] == 0)
+        & (prices[ref]["promo"] == 0)
+        & (assort[ch] & assort[ref])[None, :]
+    )
+    # a window of `length` clean days, away from the edges of the simulated period
+    run = np.ones_like(clean)
+    for k in range(length):
+        run[: cal.days - k] &= clean[k:]
+        run[cal.days - k :] = False
+    run[:2] = False
+    run[max(0, cal.days - length - 2) :] = False
+    starts = np.argwhere(run)
+    cols = {"channel": pl.Utf8, "reference_channel": pl.Utf8, "sku": pl.Utf8,
+            "date_from": pl.Date, "date_to": pl.Date, "price": pl.Float64,
+            "reference_price": pl.Float64, "currency": pl.Utf8}  # fmt: skip
+    if len(starts) == 0:
+        return pl.DataFrame(schema=cols)
+    t0, j = (int(x) for x in starts[int(rng.integers(0, len(starts)))])
+    share = rng.uniform(0.55, 0.65)
+    ref_price = prices[ref]["price"][t0 : t0 + length, j]
+    cut = (np.round(ref_price * share / 100.0) * 100 - 100).astype(np.int64)  # ...9.00 yuan
+    prices[ch]["price"][t0 : t0 + length, j] = np.maximum(cut, 100)
+    return pl.DataFrame(
+        {
+            "channel": [ch],
+            "reference_channel": [ref],
+            "sku": [products["sku"][j]],
+            "date_from": [cal.start + dt.timedelta(days=t0)],
+            "date_to": [cal.start + dt.timedelta(days=t0 + length - 1)],
+            "price": [float(prices[ch]["price"][t0, j]) / 100],
+            "reference_price": [float(ref_price[0]) / 100],
+            "currency": [prices[ch]["currency"]],
+        },
+        schema=cols,
+    )
+
+
 # --------------------------------------------------------------------------- channel SKU codes
 def sku_codes(products: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Channel-specific item/SKU codes mapping to master SKUs."""

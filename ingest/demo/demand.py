@@ -176,6 +176,7 @@ class World:
     live_sessions: pl.DataFrame = field(default=None)
     planted_live_session: dict | None = field(default=None)  # orders.py, truth
     carried: np.ndarray = field(default=None)
+    planted_prices: pl.DataFrame = field(default=None)
 
     @property
     def start_day(self) -> int:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from . import truth
 from .calendar import Calendar
-from .catalog import assortment, cities_frame, locations_frame, price_matrices, products_frame
+from .catalog import (
+    assortment,
+    cities_frame,
+    locations_frame,
+    plant_price_conflict,
+    price_matrices,
+    products_frame,
+)
 from .defects import Defects
 from .demand import World, simulate
 from .environment import footfall, weather
@@ -25,6 +32,7 @@ def build_world(seed: int, customers: int, days: int, start: dt.date) -> World:
     persons = build_population(customers, days, seed)
     prices = price_matrices(cal, products, seed)
     assort = assortment(products, seed)
+    planted_prices = plant_price_conflict(cal, products, prices, assort, seed)
     wx = weather(cal, cities, seed)
     ff, is_open = footfall(cal, locations, wx, cities, seed, 0)
     w = World(
@@ -40,6 +48,7 @@ def build_world(seed: int, customers: int, days: int, start: dt.date) -> World:
         wx,
         ff,
         is_open,
+        planted_prices=planted_prices,
     )
     simulate(w)
     finalize(w)

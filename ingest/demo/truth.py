@@ -261,6 +261,7 @@ def write_all(
         "identifiers": identifiers(id_parts),
         "defects": defects,
         "planted_live_sessions": planted_live_sessions(w),
+        "price_conflicts": w.planted_prices,
     }
     for name, df in tables.items():
         write_parquet(df, truth_dir / f"{name}.parquet")
