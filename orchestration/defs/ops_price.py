@@ -170,8 +170,8 @@ def price_elasticity(context: dg.AssetExecutionContext):
 
 @dg.asset_check(
     asset=SUGGESTIONS,
-    description="Every suggested price is inside its floor (MAP, ladder) and cap (list price, "
-    "ladder) wherever floor ≤ cap (ERROR)",
+    description="No suggested price below its floor (MAP, ladder) or above its cap (list "
+    "price, ladder); where the floor is above the cap the floor wins (ERROR)",
 )
 def price_suggestions_inside_policy() -> dg.AssetCheckResult:
     (s,) = _read("price_suggestions")
