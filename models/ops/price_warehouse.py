@@ -113,12 +113,12 @@ def map_floors(latest: pl.DataFrame, products: pl.DataFrame, policy: PricePolicy
     )
 
 
-def build_conflicts(con, policy: PricePolicy) -> pl.DataFrame:
-    return price_conflicts(read_prices(con), read_products(con), policy)
+def build_conflicts(con, policy: PricePolicy) -> dict[str, pl.DataFrame]:
+    return {"price_conflicts": price_conflicts(read_prices(con), read_products(con), policy)}
 
 
-def build_elasticity(con, policy: PricePolicy) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(price_elasticity, price_suggestions)."""
+def build_elasticity(con, policy: PricePolicy) -> dict[str, pl.DataFrame]:
+    """The tables price_elasticity and price_suggestions."""
     prices = read_prices(con)
     products = read_products(con)
     sales = read_sales(con, prices)
@@ -129,12 +129,12 @@ def build_elasticity(con, policy: PricePolicy) -> tuple[pl.DataFrame, pl.DataFra
     costs = read_costs(con, products, latest["currency"].unique().to_list())
     floors = map_floors(latest, products, policy)
     suggestions = price_suggestions(latest, elastic, costs, floors, policy)
-    return elastic, suggestions
+    return {"price_elasticity": elastic, "price_suggestions": suggestions}
 
 
-def build_matrix(con, policy: PricePolicy, window_days: int = 28) -> pl.DataFrame:
+def build_matrix(con, policy: PricePolicy, window_days: int = 28) -> dict[str, pl.DataFrame]:
     prices = read_prices(con)
-    return channel_product_matrix(
+    matrix = channel_product_matrix(
         read_products(con),
         read_listings(con),
         read_sales(con, prices),
@@ -142,6 +142,7 @@ def build_matrix(con, policy: PricePolicy, window_days: int = 28) -> pl.DataFram
         policy,
         window_days,
     )
+    return {"channel_product_matrix": matrix}
 
 
 def write_tables(con, tables: dict[str, pl.DataFrame]) -> dict[str, int]:

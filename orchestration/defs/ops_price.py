@@ -41,6 +41,19 @@ def _read(*tables: str) -> list[pl.DataFrame]:
         con.close()
 
 
+def _build(build) -> dict[str, pl.DataFrame]:
+    """Run ``build(con, policy)`` (one of ``price_warehouse.build_*``: {table: frame}) on the
+    warehouse and write its tables to schema ops."""
+    policy = load_price_policy()
+    con = connect(paths().warehouse)
+    try:
+        tables = build(con, policy)
+        write_tables(con, tables)
+    finally:
+        con.close()
+    return tables
+
+
 def _top_episodes(conflicts: pl.DataFrame, n: int = 10) -> str:
     ep = conflict_episodes(conflicts.filter(pl.col("is_new"))).head(n)
     return (
@@ -64,13 +77,7 @@ def _top_episodes(conflicts: pl.DataFrame, n: int = 10) -> str:
 )
 def price_conflicts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     t0 = time.perf_counter()
-    policy = load_price_policy()
-    con = connect(paths().warehouse)
-    try:
-        conflicts = build_conflicts(con, policy)
-        write_tables(con, {"price_conflicts": conflicts})
-    finally:
-        con.close()
+    conflicts = _build(build_conflicts)["price_conflicts"]
     new = conflicts.filter(pl.col("is_new"))
     context.log.info(f"price conflicts: {conflicts.height} rows, {new.height} new")
     return dg.MaterializeResult(
@@ -133,13 +140,8 @@ def no_new_price_conflicts() -> dg.AssetCheckResult:
 )
 def price_elasticity(context: dg.AssetExecutionContext):
     t0 = time.perf_counter()
-    policy = load_price_policy()
-    con = connect(paths().warehouse)
-    try:
-        elastic, suggestions = build_elasticity(con, policy)
-        write_tables(con, {"price_elasticity": elastic, "price_suggestions": suggestions})
-    finally:
-        con.close()
+    tables = _build(build_elasticity)
+    elastic, suggestions = tables["price_elasticity"], tables["price_suggestions"]
     est = elastic.filter(pl.col("status") == "estimated")
     seconds = round(time.perf_counter() - t0, 2)
     context.log.info(f"elasticity: {est.height} of {elastic.height} SKU × channels estimated")
@@ -212,13 +214,7 @@ def price_suggestions_inside_policy() -> dg.AssetCheckResult:
 )
 def channel_product_matrix(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     t0 = time.perf_counter()
-    policy = load_price_policy()
-    con = connect(paths().warehouse)
-    try:
-        matrix = build_matrix(con, policy)
-        write_tables(con, {"channel_product_matrix": matrix})
-    finally:
-        con.close()
+    matrix = _build(build_matrix)["channel_product_matrix"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": matrix.height,
