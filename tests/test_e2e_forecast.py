@@ -56,7 +56,13 @@ def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse)
     assert any("horizon shortened" in n for n in meta["plan_notes"])
     metrics = warehouse.sql("select * from forecast.backtest_metrics").pl()
     assert metrics.columns == list(BACKTEST_METRICS)
-    assert set(metrics["model"]) == {"hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets"}
+    assert set(metrics["model"]) == {
+        "hgb_quantile",
+        "hgb_cqr",
+        "hgb_conformal",
+        "seasonal_naive",
+        "autoets",
+    }
     assert {"channel", "category"} <= {s.split("=")[0] for s in metrics["slice"]}
     out = paths.exports / "forecasts"
     for name in ("report.html", "accuracy_by_model.png", "top_series.png", "demand_forecast.csv"):

@@ -23,7 +23,11 @@ from models.forecast.metrics import mase_scale, metric_rows
 from models.forecast.model import METHODS, ModelSettings, fit_predict
 from models.forecast.panel import Panel
 
-MODELS = ("hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets")
+MODELS = ("hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets")
+HGB_MODELS = tuple(m for m in MODELS if m.startswith("hgb_"))
+# the P10-P90 interval is nominally 80 %; a coverage in this band counts as calibrated
+COVERAGE_RANGE = (0.70, 0.90)
+NOMINAL_COVERAGE = 0.80
 MIN_HISTORY = {"D": 14, "W": 8}
 
 
@@ -196,11 +200,20 @@ def comparison(metrics: pl.DataFrame) -> pl.DataFrame:
 
 
 def choose_method(metrics: pl.DataFrame) -> str:
-    """The HGB interval method with the lower overall pinball loss (P10/P50/P90 together);
-    quantile when tied or unmeasured."""
-    over = metrics.filter(
-        (pl.col("fold") == "all") & (pl.col("slice") == "all") & (pl.col("metric") == "pinball")
-    )
-    scores = dict(zip(over["model"], over["value"], strict=True))
-    q, c = scores.get("hgb_quantile", np.nan), scores.get("hgb_conformal", np.nan)
-    return "hgb_conformal" if (c < q) else "hgb_quantile"
+    """The HGB interval method a planner should get, from the overall backtest metrics:
+    among methods whose P10-P90 coverage is within ``COVERAGE_RANGE`` (calibrated), the one
+    with the lowest interval (Winkler) score, i.e. the sharpest of the calibrated; when none
+    is calibrated, the one whose coverage is nearest the nominal 80 % (then the lower
+    interval score). ``hgb_quantile`` when nothing was measured."""
+    over = metrics.filter((pl.col("fold") == "all") & (pl.col("slice") == "all"))
+    val = {(r["model"], r["metric"]): r["value"] for r in over.iter_rows(named=True)}
+    scored = []
+    for m in HGB_MODELS:
+        cov, score = val.get((m, "coverage_p10_p90")), val.get((m, "interval_score"))
+        if cov is None or score is None or np.isnan(cov) or np.isnan(score):
+            continue
+        calibrated = COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]
+        scored.append(
+            (not calibrated, 0.0 if calibrated else abs(cov - NOMINAL_COVERAGE), score, m)
+        )
+    return min(scored)[3] if scored else "hgb_quantile"

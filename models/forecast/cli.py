@@ -52,7 +52,8 @@ def backtest_command(
     max_train_rows: int = typer.Option(150_000, help="Training rows per fit (sampled)."),
     seed: int = typer.Option(0, help="Random seed of the row sampling."),
 ) -> None:
-    """Rolling-origin backtest of the global model (quantile and conformal intervals) against
+    """Rolling-origin backtest of the global model (quantile, conformalised quantile and
+    conformal intervals) against
     seasonal naive and AutoETS. Missing periods and null ``y`` are not scored and not trained
     on; a boolean ``censored`` column marks more such periods."""
     from models.forecast.backtest import backtest, choose_method, comparison
@@ -74,7 +75,9 @@ def backtest_command(
     except FrameError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    models = ["hgb_quantile", "hgb_conformal", "seasonal_naive"] + (["autoets"] if autoets else [])
+    models = ["hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive"] + (
+        ["autoets"] if autoets else []
+    )
     settings = ModelSettings(max_iter=max_iter, max_train_rows=max_train_rows, seed=seed)
     try:
         with console.status(
@@ -99,7 +102,10 @@ def backtest_command(
     for row in table.iter_rows():
         out.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     console.print(out)
-    console.print(f"interval method with the lower pinball loss: {chosen}")
+    console.print(
+        f"chosen interval method (calibrated P10-P90 coverage, then lowest interval score): "
+        f"{chosen}"
+    )
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         result.forecasts.write_parquet(output / "forecasts.parquet")

@@ -5,6 +5,10 @@
 - coverage = share of points with p10 <= y <= p90 (the nominal P10-P90 interval is 80 %)
 - pinball = mean over q in (0.1, 0.5, 0.9) of sum rho_q(y, p_q) / sum y, times 2 (so that a
   model whose three quantiles are all the median scores its WAPE)
+- interval score (Winkler) of the P10-P90 interval (alpha = 0.2): mean of
+  (p90 - p10) + 10 * (p10 - y)+ + 10 * (y - p90)+, over the mean of y: the width plus a
+  penalty for every miss, so it rewards an interval that is narrow and covers (proper: the
+  true P10 and P90 minimise it)
 - MASE: per series and fold, MAE / the mean absolute seasonal difference of the series'
   history before the cutoff (lag 1 if the history is shorter than a season); the mean over
   series-folds whose scale is positive.
@@ -47,6 +51,15 @@ def pinball(y, p10, p50, p90) -> float:
     return float(2 * total / (3 * den))
 
 
+def interval_score(y, p10, p90, alpha: float = 0.2) -> float:
+    y, lo, hi = (np.asarray(v, float) for v in (y, p10, p90))
+    den = np.abs(y).mean() if y.size else 0.0
+    if den == 0:
+        return float("nan")
+    score = (hi - lo) + (2 / alpha) * (np.maximum(lo - y, 0) + np.maximum(y - hi, 0))
+    return float(score.mean() / den)
+
+
 def mase_scale(history: np.ndarray, season: int) -> np.ndarray:
     """Per series (rows), mean |y_t - y_{t-m}| over pairs both observed before the cutoff;
     m is the season when the history holds at least one pair at that lag, else 1."""
@@ -82,4 +95,5 @@ def metric_rows(frame: pl.DataFrame, model: str, has_interval: bool) -> dict[str
         p10, p90 = frame[f"{model}_p10"].to_numpy(), frame[f"{model}_p90"].to_numpy()
         out["coverage_p10_p90"] = coverage(y, p10, p90)
         out["pinball"] = pinball(y, p10, p50, p90)
+        out["interval_score"] = interval_score(y, p10, p90)
     return out

@@ -114,19 +114,32 @@ def write_report(result: BacktestResult, chosen: str, out_dir: Path, title: str)
         .sort("slice", "model")
     )
 
+    by_fold = (
+        result.metrics.filter(
+            (pl.col("slice") == "all")
+            & pl.col("metric").is_in(["coverage_p10_p90", "interval_score", "wape"])
+            & pl.col("model").is_in([m for m in result.models if m.startswith("hgb_")])
+        )
+        .pivot(on="fold", index=["model", "metric"], values="value")
+        .sort("metric", "model")
+    )
+
     plan = result.plan
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in plan.notes) or "<li>none</li>"
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 </head><body><h1>{html.escape(title)}</h1>
 <p>Rolling-origin backtest: {plan.folds} folds, horizon {plan.horizon} periods; cutoffs
 {", ".join(str(c) for c in result.forecasts["cutoff"].unique().sort().to_list())}.
-Chosen interval method: <b>{html.escape(chosen)}</b> (lower pinball loss).
+Chosen interval method: <b>{html.escape(chosen)}</b> (among those whose P10-P90 coverage is
+within 70-90 %, the lowest interval score; else the coverage nearest 80 %).
 Only observed periods are scored: stock-out (censored) days have no true demand to score.</p>
 <p>Adaptations:</p><ul>{notes}</ul>
 <h2>Overall</h2>{html_table(table)}
 <p>WAPE = sum|y - P50| / sum y; bias = sum(P50 - y) / sum y; MASE against the seasonal
 difference of each series' history; coverage = share of actuals within P10-P90 (nominal
-0.8); pinball = mean P10/P50/P90 quantile loss, scaled like WAPE.</p>
+0.8); pinball = mean P10/P50/P90 quantile loss, scaled like WAPE; interval score =
+mean (P90 - P10) + 10 x the distance of a miss, over the mean actual (lower is better).</p>
+<h2>Per fold (global model)</h2>{html_table(by_fold)}
 <img src="accuracy_by_model.png"><img src="wape_by_fold.png">
 <h2>Top series</h2><img src="top_series.png">
 <h2>By slice</h2>{html_table(slices) if slices.height else "<p>no slices</p>"}

@@ -9,12 +9,18 @@ policy looks at its position (on hand + on order) and orders, arriving L days la
 - ``forecast`` policy: the (R, s, S) of :mod:`models.replenishment.policy`, with the
   forecast of the latest fold whose cutoff is on or before the review day (only data up to
   that cutoff went into it), for the days after the review;
+- ``forecast + transfers``: the same, and at each review the transfers the planner's
+  proposals would make (:func:`models.replenishment.policy.plan_transfers`, the same code):
+  a location due for review at or below its reorder point takes free stock above the
+  order-up-to level of other locations of the same SKU over the allowed transfer lanes; the
+  units leave the donor's shelf that evening and reach the taker ``transfers.lead_time_days``
+  later (in transit they count in the position, not in the stock); what transfers do not
+  cover is bought;
 - ``naive`` policy: order up to the mean of the last 28 days' observed (censored) sales ×
   (L + R) days of cover, at every review.
 
 Both start from the truth's opening stock on the first day, with nothing on order, and round
-orders the same way (MOQ, case pack). Transfers are not simulated (each location on its own).
-Measured: fill rate (units served / units demanded), cycle service level (share of review
+orders the same way (MOQ, case pack). Measured: fill rate (units served / units demanded), cycle service level (share of review
 cycles with demand in which no demand was lost) and average end-of-day stock, per policy;
 beside them, what the demo's own planner actually achieved over the same days.
 """
@@ -29,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from models.replenishment.config import Policy
-from models.replenishment.policy import daily_sigma, window_sums
+from models.replenishment.policy import daily_sigma, plan_transfers, window_sums
 
 NAIVE_WINDOW = 28
 
@@ -57,7 +63,8 @@ def simulate(
 ) -> Simulation:
     """``truth``: date, location_id, sku, true_demand, sold_units, on_hand_start (the demo's
     demand.parquet). ``backtest``: location_id, sku, ds, cutoff, p10, p50, p90 of one model.
-    ``locations``: location_id, location_type. ``unit_cost``: sku, unit_cost (optional)."""
+    ``locations``: location_id, location_type (and city, country: the transfer lanes'
+    conditions; without them every location counts as one city). ``unit_cost``: sku, unit_cost (optional)."""
     cutoffs = sorted(backtest["cutoff"].unique().to_list())
     start = backtest["ds"].min()  # the first forecast day
     end = backtest["ds"].max()
@@ -68,7 +75,7 @@ def simulate(
     pairs = (
         per_fold.filter(pl.col("k") == len(cutoffs))
         .join(truth.select("location_id", "sku").unique(), on=["location_id", "sku"])
-        .join(locations.select("location_id", "location_type"), on="location_id")
+        .join(_with_place(locations), on="location_id")
         .sort("location_id", "sku")
         .with_row_index("pair")
     )
@@ -110,14 +117,19 @@ def simulate(
         folds.append((c, np.maximum(p50, 0.0), daily_sigma(p10, p90) ** 2))
 
     z = policy.z
-    results = {}
-    for name in ("forecast", "naive"):
+    places = pairs.select("location_id", "location_type", "city", "country", "sku")
+    index = {(r[0], r[1]): i for i, r in enumerate(pairs.select("location_id", "sku").rows())}
+    sku_codes = pairs["sku"].cast(pl.Categorical).to_physical().to_numpy()
+    t_lead = max(policy.transfers.lead_time_days, 1)
+    results, moved = {}, {}
+    for name in ("forecast", "forecast + transfers", "naive"):
         on_hand = opening.copy()
         pipeline = np.zeros((n_days + int(lead.max()) + 1, n))
         sales_hist = [hist_sales[i] for i in range(hist_sales.shape[0])]
         served = np.zeros((n_days, n))
         stock = np.zeros((n_days, n))
         lost = np.zeros((n_days, n))
+        moved[name] = 0.0
         for t in range(n_days):
             on_hand += pipeline[t]
             sold = np.minimum(demand[t], on_hand)
@@ -128,7 +140,7 @@ def simulate(
             if not due.any():
                 continue
             position = on_hand + pipeline[t + 1 :].sum(0)
-            if name == "forecast":
+            if name.startswith("forecast"):
                 day = days[t]
                 c, p50, var = max((f for f in folds if f[0] <= day), key=lambda f: f[0])
                 k = (day - c).days  # forecast days already past
@@ -136,6 +148,16 @@ def simulate(
                 ss = z * np.sqrt(window_sums(var, k, lead + review))
                 s = demand_lr + ss
                 big_s = s + window_sums(p50, k + lead + review, review)
+                if name == "forecast + transfers":
+                    moves = _transfers(
+                        places, index, sku_codes, due, position, on_hand, s, big_s, policy
+                    )
+                    for i, j, qty in moves:
+                        on_hand[i] -= qty
+                        pipeline[t + t_lead, j] += qty
+                        position[i] -= qty
+                        position[j] += qty
+                        moved[name] += qty
                 need = np.where(position <= s, big_s - position, 0.0)
             else:
                 mean = np.mean(sales_hist[-NAIVE_WINDOW:], axis=0)
@@ -145,6 +167,7 @@ def simulate(
             # placed at the end of the day, on the shelf L mornings later (at the earliest the next)
             pipeline[t + np.maximum(lead, 1), np.arange(n)] += q
         results[name] = (served, lost, stock)
+    moved["demo planner (actual)"] = math.nan
     results["demo planner (actual)"] = (
         actual_sold,
         demand - actual_sold,
@@ -162,13 +185,47 @@ def simulate(
     rows, by_type = [], []
     types = pairs["location_type"].to_numpy()
     for name, (served, lost, stock) in results.items():
-        m = _metrics(served, lost, stock, cycle_id, cost)
+        m = {**_metrics(served, lost, stock, cycle_id, cost), "units_transferred": moved[name]}
         rows += [{"policy": name, "metric": k, "value": v} for k, v in m.items()]
         for lt in sorted(set(types)):
             sel = types == lt
             mt = _metrics(served[:, sel], lost[:, sel], stock[:, sel], cycle_id[:, sel], cost[sel])
             by_type.append({"policy": name, "location_type": lt, **mt})
     return Simulation(pl.DataFrame(rows), pl.DataFrame(by_type), start, end, n)
+
+
+def _with_place(locations: pl.DataFrame) -> pl.DataFrame:
+    cols = [
+        pl.col(c) if c in locations.columns else pl.lit(None, pl.String).alias(c)
+        for c in ("city", "country")
+    ]
+    return locations.select("location_id", "location_type", *cols)
+
+
+def _transfers(places, index, sku_codes, due, position, on_hand, s, big_s, policy):
+    """``(from pair, to pair, units)`` the planner's transfer rule makes today: takers are the
+    pairs due for review at or below ``s``, donors hold a position above ``S`` and stock on the
+    shelf; only SKUs with both are planned."""
+    taker = due & (position <= s)
+    donor = (np.floor(position - big_s) >= policy.transfers.min_units) & (on_hand >= 1)
+    both = np.intersect1d(sku_codes[taker], sku_codes[donor])
+    if both.size == 0:
+        return []
+    rows = np.flatnonzero(np.isin(sku_codes, both) & (taker | donor))
+    lines = places[rows].with_columns(
+        has_forecast=pl.lit(True),
+        inventory_position=pl.Series(position[rows]),
+        order_up_to=pl.Series(big_s[rows]),
+        # a donor that is not a taker is never below its reorder point
+        reorder_point=pl.Series(np.where(taker[rows], s[rows], -np.inf)),
+        available_to_promise=pl.Series(np.floor(on_hand[rows]).astype(np.int64)),
+    )
+    moves = plan_transfers(lines, policy)
+    return [
+        (index[(r["from_location_id"], r["sku"])], index[(r["to_location_id"], r["sku"])],
+         float(r["quantity"]))
+        for r in moves.iter_rows(named=True)
+    ]  # fmt: skip
 
 
 def _metrics(served, lost, stock, cycle_id, cost) -> dict[str, float]:

@@ -21,7 +21,7 @@ def test_backtest_prints_the_table_and_writes_recomputable_outputs(frame_path, t
     args += ["--exog", "promo", "--folds", "4", "--output", str(out), "--max-iter", "20"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    for model in ("hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets"):
+    for model in ("hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets"):
         assert model in result.output
     fc = pl.read_parquet(out / "forecasts.parquet")
     assert {"unique_id", "ds", "cutoff", "y", "hgb_quantile_p10", "hgb_quantile_p50"} <= set(

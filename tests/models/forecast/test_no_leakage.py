@@ -52,7 +52,7 @@ def test_features_and_training_rows_ignore_the_future(panel):
 def test_forecasts_of_every_model_ignore_the_future(panel):
     cutoff = 60
     other = perturbed_after(panel, cutoff)
-    models = ["hgb_quantile", "hgb_conformal", "seasonal_naive", "autoets"]
+    models = ["hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets"]
     fa, _ = forecast_at(panel, cutoff, H, SETTINGS, models)
     fb, _ = forecast_at(other, cutoff, H, SETTINGS, models)
     for m in models:

@@ -82,3 +82,74 @@ def test_lost_demand_lowers_fill_rate_and_cycle_service(case):
     assert _metric(sim, "forecast", "units_lost") >= 12
     assert _metric(sim, "forecast", "fill_rate") < 1
     assert _metric(sim, "forecast", "cycle_service_level") <= 0.75
+
+
+def test_transfers_move_stock_before_the_slow_purchase_arrives():
+    """Two stores in one city, demand 2/day each, perfect forecast; purchases take 10 days
+    (L 10, R 3: s = 2 × 13 = 26, S = 32), transfers 2. ST2 opens with 6, ST1 with 100.
+    Without transfers ST2 orders 28 on day 0 (at 4), sells out after day 2 and loses 2/day on
+    days 3-9 (14 units) until it arrives on day 10. With transfers ST1 gives its free stock
+    above S instead: 28 on day 0 (on ST2's shelf day 2), then 6 at each review (days 3, 6, 9,
+    ST2 at 26 <= s): 46 units moved, nothing lost, nothing bought for ST2."""
+    days = range(-28, 12)
+    truth = pl.DataFrame(
+        {
+            "date": [_day(k) for k in days] * 2,
+            "location_id": ["ST1"] * len(days) + ["ST2"] * len(days),
+            "sku": "A",
+            "true_demand": 2,
+            "sold_units": 2,
+            "on_hand_start": [100] * len(days) + [6] * len(days),
+        }
+    )
+    backtest = pl.DataFrame(
+        {
+            "location_id": ["ST1"] * 12 + ["ST2"] * 12,
+            "sku": "A",
+            "ds": [_day(k) for k in range(12)] * 2,
+            "cutoff": _day(-1),
+            "p10": 2.0,
+            "p50": 2.0,
+            "p90": 2.0,
+        }
+    )
+    locations = pl.DataFrame(
+        {
+            "location_id": ["ST1", "ST2"],
+            "location_type": "store",
+            "city": "Shanghai",
+            "country": "CN",
+        }
+    )
+    policy = load_policy()
+    slow = policy.lanes["store"].model_copy(update={"lead_time_days": 10, "review_days": 3})
+    policy = policy.model_copy(update={"lanes": {**policy.lanes, "store": slow}})
+    assert policy.transfers.lead_time_days == 2 and policy.transfers.min_units <= 6
+    sim = simulate(truth, backtest, locations, policy)
+    assert _metric(sim, "forecast", "units_lost") == 14
+    assert _metric(sim, "forecast", "units_transferred") == 0
+    assert _metric(sim, "forecast + transfers", "units_lost") == 0
+    assert _metric(sim, "forecast + transfers", "units_transferred") == 46
+    assert _metric(sim, "forecast + transfers", "fill_rate") == 1.0
+    for policy_name in ("forecast", "forecast + transfers"):
+        assert _metric(sim, policy_name, "units_demanded") == 48
+
+
+def test_no_transfer_between_cities_for_stores(case):
+    """The same two stores in different cities: the store-to-store lane is same-city only."""
+    truth, backtest, _ = case
+    truth = pl.concat([truth, truth.with_columns(location_id=pl.lit("ST2"), on_hand_start=2)])
+    backtest = pl.concat([backtest, backtest.with_columns(location_id=pl.lit("ST2"))])
+    locations = pl.DataFrame(
+        {
+            "location_id": ["ST1", "ST2"],
+            "location_type": "store",
+            "city": ["Shanghai", "Beijing"],
+            "country": "CN",
+        }
+    )
+    sim = simulate(truth, backtest, locations, load_policy())
+    assert _metric(sim, "forecast + transfers", "units_transferred") == 0
+    assert _metric(sim, "forecast + transfers", "units_lost") == _metric(
+        sim, "forecast", "units_lost"
+    )
