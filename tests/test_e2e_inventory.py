@@ -121,5 +121,7 @@ def test_policy_simulation_measures_both_policies(warehouse):
     _, con = warehouse
     sim = con.sql("select policy, metric, value from replenishment.policy_simulation").pl()
     fill = {r["policy"]: r["value"] for r in sim.filter(pl.col("metric") == "fill_rate").to_dicts()}
-    assert set(fill) == {"forecast", "naive", "demo planner (actual)"}
+    assert set(fill) == {"forecast", "forecast + transfers", "naive", "demo planner (actual)"}
     assert all(0 < v <= 1 for v in fill.values())
+    moved = sim.filter(pl.col("metric") == "units_transferred")
+    assert {r["policy"]: r["value"] for r in moved.to_dicts()}["forecast"] == 0
