@@ -38,6 +38,8 @@ TOMBSTONE_COLUMNS = {"hash": pl.String, "request_id": pl.String, "erased_at": pl
 # Columns that describe a person beyond the identifiers: nulled on an erased person's records.
 PII_COLUMNS: dict[str, tuple[str, ...]] = {
     **NAME_COLUMNS,
+    # a delivery address below the city (province and city stay: regional sales totals)
+    "orders": (*NAME_COLUMNS["orders"], "ship_district", "ship_street", "ship_postcode"),
     "members": (*NAME_COLUMNS["members"], "birthday", "gender"),
     "order_contacts": (*NAME_COLUMNS["order_contacts"], "city"),
     "events": ("ip", "user_agent", "text", "search_query"),

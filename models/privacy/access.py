@@ -4,7 +4,8 @@ art. 45, GDPR art. 15).
 Sections: the identifiers OneID gives the person; every warehouse row keyed by their
 customer id (every base table of every schema: the 360 profile, tags, segments, consents,
 orders, recommendations...); every lake record tied to them (carrying one of their
-identifiers or assigned to them), entity by entity; the consent ledger rows of their
+identifiers or assigned to them), entity by entity; their delivery addresses (every distinct
+address on their orders, ``delivery_addresses``); the consent ledger rows of their
 identifiers. The request is recorded in the audit table like an erasure.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ingest.canonical import ENTITIES
+from ingest.canonical import ADDRESS_COLUMNS, ENTITIES
 from ingest.config import DataPaths, connect
 from models.privacy.erase import publish_audit, record_request
 from models.privacy.subject import Subject, resolve
@@ -78,6 +79,17 @@ def _lake_rows(paths: DataPaths, subject: Subject) -> dict[str, list[dict]]:
     return out
 
 
+def _delivery_addresses(lake: dict[str, list[dict]]) -> list[dict]:
+    """Every distinct delivery address on their lake records (the parts as normalised)."""
+    seen: list[dict] = []
+    for entity, columns in ADDRESS_COLUMNS.items():
+        for row in lake.get(entity, []):
+            addr = {part: row.get(col) for part, col in columns.items()}
+            if any(addr.values()) and addr not in seen:
+                seen.append(addr)
+    return seen
+
+
 def export_subject(paths: DataPaths, identifier: str, out: Path | None = None) -> Path:
     """Write the JSON document; returns its path (default
     ``exports/privacy/access/<request_id>.json``, deleted by a later erasure)."""
@@ -100,6 +112,7 @@ def export_subject(paths: DataPaths, identifier: str, out: Path | None = None) -
         "warehouse": warehouse,
         "lake": _lake_rows(paths, subject),
     }
+    doc["delivery_addresses"] = _delivery_addresses(doc["lake"])
     target = out or paths.exports / "privacy" / "access" / f"{request_id}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")

@@ -8,8 +8,8 @@ Layer by layer (every rewrite goes to a temporary name and is renamed):
 | --- | --- |
 | ``lake/raw/identifiers`` | the person's identifier rows deleted |
 | ``lake/raw/<entity>`` | the person's records (carrying one of their identifiers, or assigned to them by OneID) kept for the sales totals but pseudonymised: names, birthday, gender, city, IP, user agent, free text nulled; identifier values in other columns (member no., account ids) replaced by a random token |
-| ``lake/quarantine`` | their identifiers cut out of the raw records |
-| ``landing/`` | every spelling of their identifiers (and, on their records, their names) cut out of the delivered files, row count unchanged; the manifest takes the new content hash, so the file is not loaded again |
+| ``lake/quarantine`` | their identifiers (and, on records naming them, their names and addresses) cut out of the raw records |
+| ``landing/`` | every spelling of their identifiers (and, on their records, their names and delivery streets, districts and postcodes) cut out of the delivered files, row count unchanged; the manifest takes the new content hash, so the file is not loaded again |
 | ``warehouse.duckdb`` | every base table of every schema: rows of their customer ids deleted (facts with an ``order_id`` keep the row, ``customer_id`` set null), rows holding an identifier value deleted, other columns holding one replaced, names and PII columns nulled on their staged records; then the file is rewritten (``COPY FROM DATABASE``) so freed blocks keep nothing |
 | ``exports/`` | rows naming them (ids, phones, e-mails and their SHA-256 forms) dropped from CSV and Parquet; other text files have the values cut; access exports about them deleted |
 | ``docs/`` | their values cut from the data docs |
@@ -30,11 +30,14 @@ from pathlib import Path
 import polars as pl
 
 from ingest import tombstones
-from ingest.canonical import ENTITIES, NAME_COLUMNS
+from ingest.canonical import ADDRESS_COLUMNS, ENTITIES, NAME_COLUMNS
 from ingest.config import DataPaths, connect, replace_tables
 from models.privacy.subject import Subject, parse_identifier, resolve
 
 LINEAGE_COLUMNS = ("channel", "source_file", "file_hash")
+# address parts erased with the person (cut from landing rows, nulled in lake and warehouse
+# through tombstones.PII_COLUMNS); province and city are kept for regional totals
+ADDRESS_ERASED = ("district", "street", "postcode")
 FREE_TEXT = ("raw_record", "text", "search_query", "reason", "note")
 TEXT_SUFFIXES = (".json", ".html", ".htm", ".md", ".txt", ".csv", ".tsv", ".ndjson", ".xml")
 REQUEST_COLUMNS = {
@@ -194,7 +197,9 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
     pattern = subject.text_pattern()
     records = subject.records
     lineage: set[tuple[str, int]] = set()
-    for path in _candidate_files(paths, subject):
+    files = _candidate_files(paths, subject)
+    # quarantine last: the names and addresses of their records are known by then
+    for path in sorted(files, key=lambda p: p.parent == paths.quarantine):
         if path.name == "_schema.parquet":
             continue
         entity = path.parent.name if path.parent != paths.quarantine else "quarantine"
@@ -206,7 +211,13 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
             changed = frame.height - out.height
         elif entity == "quarantine":
             texts = frame["raw_record"].to_list()
-            new = [None if t is None else pattern.sub(tombstones.ERASED_MARK, t) for t in texts]
+            wide = subject.text_pattern(names=True)
+            new = [
+                None
+                if t is None
+                else (wide if pattern.search(t) else pattern).sub(tombstones.ERASED_MARK, t)
+                for t in texts
+            ]
             changed = sum(a != b for a, b in zip(texts, new, strict=True))
             out = frame.with_columns(pl.Series("raw_record", new, pl.String))
         elif entity in ENTITIES:
@@ -223,6 +234,11 @@ def scrub_lake(paths: DataPaths, subject: Subject, report: ErasureReport) -> set
             hit = frame.filter(mask)
             for col in NAME_COLUMNS.get(entity, ()):
                 subject.names |= {n for n in hit[col].drop_nulls().to_list() if len(n) >= 2}
+            for part, col in ADDRESS_COLUMNS.get(entity, {}).items():
+                if part in ADDRESS_ERASED and col in hit.columns:
+                    subject.addresses |= {
+                        a for a in hit[col].drop_nulls().to_list() if len(a.strip("*")) >= 3
+                    }
             lineage |= set(hit.select("source_file", "source_row").iter_rows())
             out = tombstones.pseudonymise_rows(frame, entity, pl.lit(mask), tokens.__contains__)
             for col in FREE_TEXT:

@@ -55,6 +55,16 @@ def _phone_forms(e164: str) -> tuple[list[str], str]:
     return [e164, e164.lstrip("+"), national, cc + national], pattern
 
 
+def _loose(part: str) -> str:
+    """A normalised address part as delivered: any spaces between its characters, a postcode
+    not inside a longer number, a Latin abbreviation (``st``) also written out (``Street``)."""
+    if part.isdigit():
+        return rf"(?<!\d){part}(?!\d)"
+    chars = [re.escape(c) for c in part if not c.isspace()]
+    body = r"\s*".join(chars)
+    return body + r"[A-Za-z.]*" if part[-1].isascii() and part[-1].isalpha() else body
+
+
 @dataclass
 class Subject:
     """Everything that identifies one person."""
@@ -67,6 +77,8 @@ class Subject:
         )
     )
     names: set[str] = field(default_factory=set)
+    # street lines, districts and postcodes of their delivery addresses (normalised)
+    addresses: set[str] = field(default_factory=set)
 
     @property
     def values(self) -> list[str]:
@@ -97,6 +109,7 @@ class Subject:
         parts += [rf"(?<!{_WORD}){re.escape(t)}(?!{_WORD})" for t in plain]
         if names:
             parts += [re.escape(n) for n in sorted(self.names, key=len, reverse=True)]
+            parts += [_loose(a) for a in sorted(self.addresses, key=len, reverse=True)]
         return re.compile("|".join(parts), re.IGNORECASE)
 
     def re2_pattern(self) -> str:

@@ -65,15 +65,52 @@ def _person(paths: DataPaths) -> dict:
         p.read_text(encoding="utf-8") for p in (paths.exports / "segments").rglob("snapshot.csv")
     )
     shared = {n for n, c in name_counts if c > 1}
+    streets = _streets(paths, con_path=paths.warehouse)
     for cid, ids in rows:
-        if cid in exported:
+        if cid in exported and streets.get(cid):
             name = names.get(cid)
             return {
                 "customer_id": cid,
                 "ids": sorted(ids),
                 "name": name if name and name not in shared and "*" not in name else None,
+                "streets": streets[cid],
             }
-    pytest.fail("no customer with phone, e-mail, member no. and unionid in a segment export")
+    pytest.fail(
+        "no customer with phone, e-mail, member no., unionid and a delivery street of their own "
+        "in a segment export"
+    )
+
+
+def _streets(paths: DataPaths, con_path) -> dict[str, list[str]]:
+    """Per customer, the unmasked street lines of their lake orders that no other customer's
+    order carries (taken from the lake Parquet; OneID ties the order records to customers)."""
+    con = connect(con_path, read_only=True)
+    try:
+        tied = con.execute(
+            "select customer_id, channel, record_id from identity.record_customers "
+            "where entity = 'orders'"
+        ).pl()
+    finally:
+        con.close()
+    orders = pl.read_parquet(paths.lake_raw / "orders" / "*.parquet").select(
+        "channel", pl.col("order_id").cast(pl.String).alias("record_id"), "ship_street"
+    )
+    lines = (
+        orders.join(tied.cast(pl.String), on=["channel", "record_id"], how="left")
+        .filter(pl.col("ship_street").is_not_null())
+        .select("customer_id", "ship_street")
+        .unique()
+    )
+    owners = lines.group_by("ship_street").agg(
+        pl.col("customer_id").n_unique().alias("n"), pl.col("customer_id").null_count().alias("nn")
+    )
+    own = owners.filter((pl.col("n") == 1) & (pl.col("nn") == 0))["ship_street"]
+    mine = lines.filter(
+        pl.col("ship_street").is_in(own.implode())
+        & ~pl.col("ship_street").str.contains(r"\*")
+        & (pl.col("ship_street").str.len_chars() >= 6)
+    )
+    return {cid: sorted(g["ship_street"].to_list()) for (cid,), g in mine.group_by("customer_id")}
 
 
 def _needles(person: dict) -> tuple[list[str], re.Pattern]:
@@ -92,6 +129,7 @@ def _needles(person: dict) -> tuple[list[str], re.Pattern]:
             plain.append(_sha(value))
     if person["name"]:
         plain.append(person["name"])
+    plain += person["streets"]
     sep = r"[\s\-().]*"
     pattern = re.compile("|".join(rf"(?<!\d){sep.join(p)}(?!\d)" for p in phones))
     return [p for p in plain if len(p) >= 2], pattern
@@ -166,7 +204,10 @@ def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
     paths = private_copy
     person = _person(paths)
     phone = next(i for i in person["ids"] if i.startswith("phone:"))
-    assert _scan(paths, person), "the person should be found before the erasure"
+    before = "\n".join(_scan(paths, person))
+    assert before, "the person should be found before the erasure"
+    # their street lines too (lake, staging, landing): the scan can see an address
+    assert all(repr(s) in before for s in person["streets"]), (person["streets"], before)
     # an old delivery of a CRM file that names them, kept aside before the erasure
     old = {
         f.relative_to(paths.landing).as_posix(): f.read_bytes()
@@ -184,6 +225,7 @@ def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
     assert doc["customer_ids"] == [person["customer_id"]]
     assert {f"{i['type']}:{i['value']}" for i in doc["identifiers"]} >= set(person["ids"])
     assert len(doc["warehouse"]["marts.customer_360"]) == 1 and doc["lake"]
+    assert set(person["streets"]) <= {a["street"] for a in doc["delivery_addresses"]}
 
     requests = tmp_path / "requests.txt"
     requests.write_text(f"# DSR 1\n{phone}\n", encoding="utf-8")
