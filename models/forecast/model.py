@@ -13,6 +13,11 @@ is the same in all three):
 - ``conformal``: the P50 plus split-conformal offsets: the 10 % and 90 % quantiles of the
   scaled residuals of the early P50 model on the same slice, per horizon band.
 
+A fourth model, with the Poisson loss (log link, so its prediction is positive), gives the
+expected demand ``mean`` beside the quantiles: on intermittent series the P50 is 0 while the
+mean is not, and what an order-up-to level has to cover is the expected (mean) demand over
+the protection period, not its median.
+
 Training rows: every series at origins ``cutoff - anchor_step * j`` (as far back as
 ``anchor_window`` periods) with every horizon whose target is at or before the cutoff, and a
 non-censored target, drawn with probability proportional to the series' scale (at most
@@ -135,6 +140,7 @@ class Forecast:
     p10: np.ndarray
     p50: np.ndarray
     p90: np.ndarray
+    mean: np.ndarray | None = None  # expected demand (Poisson-loss model), clipped at 0
 
 
 def _predict_grid(builder, cutoff, horizon, predict) -> np.ndarray:
@@ -167,7 +173,7 @@ def _fit_predict(panel, cutoff, horizon, settings, methods) -> dict[str, Forecas
     data = training_rows(builder, cutoff, horizon, settings)
     empty = np.full((panel.n_series, horizon), np.nan)
     if data is None:  # no usable history at all: the caller falls back to baselines
-        return {m: Forecast(empty, empty, empty) for m in methods}
+        return {m: Forecast(empty, empty, empty, empty) for m in methods}
     x, y, _, _, _ = data
     cats = builder.categorical_mask()
     regs = [_fit(_regressor(settings, "quantile", q, cats), x, y) for q in QUANTILES]
@@ -175,6 +181,12 @@ def _fit_predict(panel, cutoff, horizon, settings, methods) -> dict[str, Forecas
     hp = t - cutoff - 1
     band = _bands(t - cutoff, horizon)
     lo, mid, hi = (reg.predict(xp) for reg in regs) if len(s) else (np.zeros(0),) * 3
+    mean = empty.copy()
+    if len(s) and (y > 0).any():  # the Poisson loss needs a positive target somewhere
+        mean_reg = _fit(_regressor(settings, "poisson", None, cats), x, y)
+        mean[s, hp] = np.maximum(mean_reg.predict(xp), 0.0) * scale
+    elif len(s):
+        mean[s, hp] = 0.0
     cal = (
         _calibration(builder, cutoff, horizon, settings, cats)
         if {"cqr", "conformal"} & set(methods)
@@ -188,7 +200,7 @@ def _fit_predict(panel, cutoff, horizon, settings, methods) -> dict[str, Forecas
             a = empty.copy()
             a[s, hp] = v * scale
             arrays.append(a)
-        return Forecast(*arrays)
+        return Forecast(*arrays, mean=mean)
 
     out: dict[str, Forecast] = {}
     if "quantile" in methods:

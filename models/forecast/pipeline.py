@@ -45,6 +45,7 @@ def future_forecast(
     cutoff = panel.n_periods - 1
     fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"])
     p10, p50, p90 = fc[model]
+    mean = fc["hgb_mean"][0] if "hgb_mean" in fc else p50
     if p10 is None:
         p10 = p90 = p50
     live = live_series(panel)
@@ -61,6 +62,7 @@ def future_forecast(
             "p10": p10[s, hp],
             "p50": p50[s, hp],
             "p90": p90[s, hp],
+            "mean": mean[s, hp],
             "model": [model] * len(s),
         }
     )
@@ -78,6 +80,9 @@ def backtest_long(forecasts: pl.DataFrame, models) -> pl.DataFrame:
             pl.col(f"{m}_{q}").alias(q) if f"{m}_{q}" in base.columns else pl.lit(None).alias(q)
             for q in ("p10", "p50", "p90")
         ]
+        # the expected demand: the global model's Poisson model beside each HGB method
+        mean = "hgb_mean" if m.startswith("hgb_") and "hgb_mean" in base.columns else None
+        cols.append(pl.col(mean).alias("mean") if mean else pl.lit(None).alias("mean"))
         parts.append(
             base.select(
                 "sku", "location_id", "ds", "cutoff", "horizon", "fold", "y", *cols

@@ -22,6 +22,7 @@ DEMAND_FORECAST = {
     "p10": pl.Float64,
     "p50": pl.Float64,
     "p90": pl.Float64,
+    "mean": pl.Float64,  # expected demand (the global model's Poisson model)
     "model": pl.String,
 }
 
@@ -37,6 +38,7 @@ BACKTEST_FORECASTS = {
     "p10": pl.Float64,
     "p50": pl.Float64,
     "p90": pl.Float64,
+    "mean": pl.Float64,  # expected demand; null for models without one
 }
 
 BACKTEST_METRICS = {

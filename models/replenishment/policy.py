@@ -1,15 +1,22 @@
-"""The replenishment policy: targets from the forecast's quantiles, transfers, orders.
+"""The replenishment policy: targets from the forecast's mean and quantiles, transfers, orders.
 
 A periodic-review (R, s, S) policy per location × SKU. At a review, with the lead time L and
 review period R of the location's supply lane (``profiles/replenishment.yml``):
 
-- daily spread from the forecast interval: sigma_d = (P90 - P10) / (2 * 1.2816), the normal
-  equivalent of the P10-P90 width; days are summed as independent (variance adds);
+- expected daily demand mu_d: the forecast's ``mean`` (expected demand) where it has one,
+  else its P50. Lead-time demand is a sum, and the expectation of a sum is the sum of the
+  means: on intermittent series (most days zero) the P50 is 0 while the demand is not, so a
+  median-based policy would never order;
+- daily spread: the variance of the normal with the forecast's P10-P90 width, sigma_d =
+  (P90 - P10) / (2 * 1.2816), but when a mean is given at least mu_d (a Poisson reading of
+  count demand: its variance is at least its mean; the quantile width collapses to 0 when
+  P10 = P90 = 0 on intermittent series, which would otherwise leave no safety stock); days
+  are summed as independent (variance adds);
 - safety stock SS = z * sqrt(sum of sigma_d^2 over the L + R protection days), z the normal
   quantile of the service target;
-- reorder point s = sum of P50 over the L + R days + SS: below it, stock will not last until
-  the next order could arrive;
-- order-up-to S = s + sum of P50 over one more review period (the cycle stock, so that an
+- reorder point s = sum of mu_d over the L + R days + SS: below it, stock will not last
+  until the next order could arrive;
+- order-up-to S = s + sum of mu_d over one more review period (the cycle stock, so that an
   order covers a period instead of topping up every review);
 - days beyond the forecast horizon repeat its last day.
 
@@ -37,6 +44,15 @@ Z_P90 = NormalDist().inv_cdf(0.9)
 def daily_sigma(p10: np.ndarray, p90: np.ndarray) -> np.ndarray:
     """The standard deviation a normal distribution with this P10-P90 width would have."""
     return np.maximum(np.asarray(p90, float) - np.asarray(p10, float), 0.0) / (2 * Z_P90)
+
+
+def daily_variance(p10, p90, mean=None) -> np.ndarray:
+    """The daily demand variance: the normal reading of the P10-P90 width, floored at the
+    mean when one is given (Poisson: count demand varies at least as much as its mean)."""
+    var = daily_sigma(p10, p90) ** 2
+    if mean is None:
+        return var
+    return np.maximum(var, np.maximum(np.asarray(mean, float), 0.0))
 
 
 def window_sums(values: np.ndarray, skip, days) -> np.ndarray:
@@ -75,12 +91,18 @@ class Targets:
 
 
 def targets(
-    p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, lead: int, review: int, z: float
+    p10: np.ndarray,
+    p50: np.ndarray,
+    p90: np.ndarray,
+    lead: int,
+    review: int,
+    z: float,
+    mean: np.ndarray | None = None,
 ) -> Targets:
     """SS, s and S of one location × SKU from its daily forecast (day 1 = the day after the
-    position date)."""
-    p50 = np.maximum(np.asarray(p50, float), 0.0)
-    var = daily_sigma(p10, p90) ** 2
+    position date); expected demand from ``mean`` when given, else from the P50."""
+    var = daily_variance(p10, p90, mean)
+    p50 = np.maximum(np.asarray(p50 if mean is None else mean, float), 0.0)
     protection = lead + review
     demand = horizon_sum(p50, protection)
     ss = z * math.sqrt(horizon_sum(var, protection))
@@ -88,6 +110,13 @@ def targets(
     cycle = horizon_sum(p50, protection + review) - demand
     mean = horizon_sum(p50, protection + review) / (protection + review)
     return Targets(mean, demand, ss, s, s + cycle)
+
+
+def _mean_of(g: pl.DataFrame) -> np.ndarray | None:
+    """The expected-demand column of one pair's forecast, when it has one on every day."""
+    if "mean" not in g.columns or g["mean"].null_count() or g["mean"].is_nan().any():
+        return None
+    return g["mean"].to_numpy()
 
 
 def order_quantity(need: float, moq: int, case_pack: int) -> int:
@@ -102,8 +131,8 @@ def compute_targets(
     positions: pl.DataFrame, forecast: pl.DataFrame, policy: Policy
 ) -> pl.DataFrame:
     """Per location × SKU of ``positions``: its lane and targets. ``forecast`` holds the days
-    after the position date (location_id, sku, ds, p10, p50, p90). Pairs without a forecast
-    get null targets."""
+    after the position date (location_id, sku, ds, p10, p50, p90, and optionally ``mean``,
+    the expected demand, used where not null). Pairs without a forecast get null targets."""
     fc = {
         key: g.sort("ds")
         for key, g in forecast.partition_by(["location_id", "sku"], as_dict=True).items()
@@ -120,6 +149,7 @@ def compute_targets(
                 lane.lead_time_days,
                 lane.review_days,
                 policy.z,
+                _mean_of(g),
             )
             if g is not None and g.height
             else None

@@ -60,7 +60,10 @@ def routing_weights(
 
 def route_forecast(forecast: pl.DataFrame, weights: pl.DataFrame) -> pl.DataFrame:
     """The forecast per real location: its own plus its weighted share of ``UNASSIGNED``'s
-    (location_id, sku, ds, cutoff, p10, p50, p90); ``UNASSIGNED`` itself is dropped."""
+    (location_id, sku, ds, cutoff, p10, p50, p90, and ``mean`` when given, routed like the
+    P50); ``UNASSIGNED`` itself is dropped."""
+    has_mean = "mean" in forecast.columns
+    mean_col = ["mean"] if has_mean else []
     with_sigma = forecast.with_columns(
         pl.Series("sigma", daily_sigma(forecast["p10"].to_numpy(), forecast["p90"].to_numpy()))
     )
@@ -69,7 +72,11 @@ def route_forecast(forecast: pl.DataFrame, weights: pl.DataFrame) -> pl.DataFram
         with_sigma.filter(pl.col("location_id") == UNASSIGNED)
         .drop("location_id")
         .join(weights, on="sku")
-        .with_columns(pl.col("p50") * pl.col("weight"), pl.col("sigma") * pl.col("weight"))
+        .with_columns(
+            pl.col("p50") * pl.col("weight"),
+            pl.col("sigma") * pl.col("weight"),
+            *([pl.col("mean") * pl.col("weight")] if has_mean else []),
+        )
         .drop("weight")
     )
     both = pl.concat([own.select(routed.columns), routed])
@@ -78,12 +85,13 @@ def route_forecast(forecast: pl.DataFrame, weights: pl.DataFrame) -> pl.DataFram
         .agg(
             pl.col("cutoff").max(),
             pl.col("p50").sum(),
+            *([pl.col("mean").sum()] if has_mean else []),
             (pl.col("sigma") ** 2).sum().sqrt().alias("sigma"),
         )
         .with_columns(
             (pl.col("p50") - Z_P90 * pl.col("sigma")).alias("p10"),
             (pl.col("p50") + Z_P90 * pl.col("sigma")).alias("p90"),
         )
-        .select("location_id", "sku", "ds", "cutoff", "p10", "p50", "p90")
+        .select("location_id", "sku", "ds", "cutoff", "p10", "p50", "p90", *mean_col)
         .sort("location_id", "sku", "ds")
     )

@@ -35,7 +35,7 @@ import numpy as np
 import polars as pl
 
 from models.replenishment.config import Policy
-from models.replenishment.policy import daily_sigma, plan_transfers, window_sums
+from models.replenishment.policy import daily_variance, plan_transfers, window_sums
 
 NAIVE_WINDOW = 28
 
@@ -114,7 +114,10 @@ def simulate(
         p50 = grid(f, "p50", "ds", fdays).T
         p10 = grid(f.with_columns(pl.col("p10").fill_null(pl.col("p50"))), "p10", "ds", fdays).T
         p90 = grid(f.with_columns(pl.col("p90").fill_null(pl.col("p50"))), "p90", "ds", fdays).T
-        folds.append((c, np.maximum(p50, 0.0), daily_sigma(p10, p90) ** 2))
+        # expected demand: the mean where the backtest has one (as the live policy does)
+        mean = grid(f, "mean", "ds", fdays).T if "mean" in f.columns else None
+        level = p50 if mean is None else mean
+        folds.append((c, np.maximum(level, 0.0), daily_variance(p10, p90, mean)))
 
     z = policy.z
     places = pairs.select("location_id", "location_type", "city", "country", "sku")

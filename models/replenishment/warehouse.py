@@ -48,8 +48,8 @@ def read_positions(con) -> pl.DataFrame:
 
 def read_forecast(con, as_of: dt.date) -> pl.DataFrame:
     """The forecast days after ``as_of`` from the latest cutoff of forecast.demand_forecast
-    (location_id, sku, ds, cutoff, model, p10, p50, p90). A missing interval bound is taken as
-    the P50 (no spread) rather than dropping the day."""
+    (location_id, sku, ds, cutoff, model, p10, p50, p90, mean). A missing interval bound is
+    taken as the P50 (no spread) rather than dropping the day; a missing mean as the P50."""
     if not _has_table(con, "forecast", "demand_forecast"):
         raise ForecastMissing(
             "forecast.demand_forecast is not in the warehouse: materialise the forecast first"
@@ -57,7 +57,8 @@ def read_forecast(con, as_of: dt.date) -> pl.DataFrame:
     return con.execute(
         """
         select location_id, sku, ds, cutoff, model,
-            coalesce(p10, p50) as p10, p50, coalesce(p90, p50) as p90
+            coalesce(p10, p50) as p10, p50, coalesce(p90, p50) as p90,
+            coalesce(mean, p50) as mean
         from forecast.demand_forecast
         where cutoff = (select max(cutoff) from forecast.demand_forecast) and ds > ?
         order by location_id, sku, ds
@@ -111,7 +112,8 @@ def export_csv(folder: Path, tables: dict[str, pl.DataFrame]) -> dict[str, str]:
 
 def read_backtest(con) -> pl.DataFrame:
     """The backtest forecasts of the model the live forecast uses (the one model of
-    forecast.demand_forecast): location_id, sku, ds, cutoff, p10, p50, p90."""
+    forecast.demand_forecast): location_id, sku, ds, cutoff, p10, p50, p90, mean (the P50
+    where the model has no mean)."""
     for table in ("demand_forecast", "backtest_forecasts"):
         if not _has_table(con, "forecast", table):
             raise ForecastMissing(f"forecast.{table} is not in the warehouse")
@@ -121,7 +123,8 @@ def read_backtest(con) -> pl.DataFrame:
     if len(models) != 1:
         raise ValueError(f"forecast.demand_forecast holds {len(models)} models, expected one")
     return con.execute(
-        "select location_id, sku, ds, cutoff, p10, p50, p90 from forecast.backtest_forecasts "
+        "select location_id, sku, ds, cutoff, p10, p50, p90, coalesce(mean, p50) as mean "
+        "from forecast.backtest_forecasts "
         "where model = ? order by location_id, sku, cutoff, ds",
         models,
     ).pl()

@@ -13,6 +13,7 @@ from models.replenishment.config import PolicyError, load_policy
 from models.replenishment.policy import (
     Z_P90,
     daily_sigma,
+    daily_variance,
     horizon_sum,
     order_quantity,
     plan,
@@ -186,3 +187,38 @@ def test_window_sums_skip_days_and_repeat_the_last():
     assert window_sums(values, 0, np.array([2, 3])).tolist() == [3.0, 60.0]
     assert window_sums(values, 1, np.array([4, 1])).tolist() == [2 + 3 + 3 + 3, 20.0]
     assert window_sums(values, 5, np.array([2, 0])).tolist() == [6.0, 0.0]
+
+
+def test_intermittent_demand_orders_from_the_mean_where_the_p50_orders_nothing(policy):
+    # 1 unit on 10 % of days: P10 = P50 = P90 = 0 every day, expected demand 0.1/day
+    days = range(1, 11)
+    fc = pl.DataFrame(
+        [
+            {"location_id": "S1", "sku": "A", "ds": d, "p10": 0.0, "p50": 0.0, "p90": 0.0}
+            for d in days
+        ]
+    )
+    pos = _positions([("S1", "store", "X", "CN", "A", 0)])
+    median_lines, _ = plan(pos, fc, policy)
+    assert median_lines["order_up_to"][0] == 0.0
+    assert median_lines["order_qty"][0] == 0  # the median policy never orders
+
+    lines, _ = plan(pos, fc.with_columns(mean=pl.lit(0.1)), policy)
+    # lead 2 + review 3: mean demand 0.5; Poisson variance 0.1/day -> SS = z * sqrt(0.5)
+    ss = Z95 * math.sqrt(0.5)
+    assert lines["protection_demand"][0] == pytest.approx(0.5)
+    assert lines["safety_stock"][0] == pytest.approx(ss)  # 1.163
+    assert lines["reorder_point"][0] == pytest.approx(0.5 + ss)
+    assert lines["order_up_to"][0] == pytest.approx(0.5 + ss + 0.3)  # 1.963
+    assert lines["order_qty"][0] == 2
+
+
+def test_the_quantile_spread_is_kept_when_wider_than_the_poisson_floor():
+    # sigma 1/day from P10-P90 beats the Poisson variance 0.5/day: the quantiles decide
+    t = targets(
+        [1 - Z_P90] * 10, [1.0] * 10, [1 + Z_P90] * 10, lead=2, review=3, z=Z95, mean=[0.5] * 10
+    )
+    assert t.protection_demand == pytest.approx(2.5)  # the mean, not the P50
+    assert t.safety_stock == pytest.approx(Z95 * math.sqrt(5))
+    assert daily_variance([0.0], [0.0], [0.3])[0] == pytest.approx(0.3)
+    assert daily_variance([0.0], [0.0])[0] == 0.0
