@@ -231,8 +231,8 @@ def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
 
 @dg.asset_check(
     asset=DEMAND_FORECAST_KEY,
-    description="Every forecast row is complete, non-negative and ordered P10 <= P50 <= P90, "
-    "one row per SKU x location x day (ERROR)",
+    description="Every forecast row is complete, non-negative (mean too) and ordered "
+    "P10 <= P50 <= P90, one row per SKU x location x day (ERROR)",
 )
 def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
     con = connect(paths().warehouse, read_only=True)
@@ -240,7 +240,8 @@ def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
         bad, dup, rows = con.execute(
             """select
                  count(*) filter (where p10 is null or p50 is null or p90 is null or p10 < 0
-                                  or p10 > p50 or p50 > p90 or horizon < 1 or ds <= cutoff),
+                                  or p10 > p50 or p50 > p90 or horizon < 1 or ds <= cutoff
+                                  or mean is null or mean < 0),
                  count(*) - count(distinct (sku, location_id, ds)),
                  count(*)
                from forecast.demand_forecast"""
