@@ -60,6 +60,7 @@ def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse)
         "hgb_quantile",
         "hgb_cqr",
         "hgb_conformal",
+        "hgb_mean",  # the expected-demand (Poisson) model, scored as a point forecast
         "seasonal_naive",
         "autoets",
     }

@@ -29,6 +29,17 @@ class ForecastMissing(RuntimeError):
     """The forecast table the policy needs is not in the warehouse."""
 
 
+def _mean_sql(con, table: str) -> str:
+    """The expected-demand column of ``forecast.<table>``: the P50 where it has no mean (a
+    forecast table written before the mean existed, or a model without one)."""
+    has = con.execute(
+        "select count(*) from information_schema.columns where table_schema = 'forecast' "
+        "and table_name = ? and column_name = 'mean'",
+        [table],
+    ).fetchone()[0]
+    return "coalesce(mean, p50) as mean" if has else "p50 as mean"
+
+
 def _has_table(con, schema: str, table: str) -> bool:
     return (
         con.execute(
@@ -55,10 +66,10 @@ def read_forecast(con, as_of: dt.date) -> pl.DataFrame:
             "forecast.demand_forecast is not in the warehouse: materialise the forecast first"
         )
     return con.execute(
-        """
+        f"""
         select location_id, sku, ds, cutoff, model,
             coalesce(p10, p50) as p10, p50, coalesce(p90, p50) as p90,
-            coalesce(mean, p50) as mean
+            {_mean_sql(con, "demand_forecast")}
         from forecast.demand_forecast
         where cutoff = (select max(cutoff) from forecast.demand_forecast) and ds > ?
         order by location_id, sku, ds
@@ -123,8 +134,8 @@ def read_backtest(con) -> pl.DataFrame:
     if len(models) != 1:
         raise ValueError(f"forecast.demand_forecast holds {len(models)} models, expected one")
     return con.execute(
-        "select location_id, sku, ds, cutoff, p10, p50, p90, coalesce(mean, p50) as mean "
-        "from forecast.backtest_forecasts "
+        f"select location_id, sku, ds, cutoff, p10, p50, p90, "
+        f"{_mean_sql(con, 'backtest_forecasts')} from forecast.backtest_forecasts "
         "where model = ? order by location_id, sku, cutoff, ds",
         models,
     ).pl()
