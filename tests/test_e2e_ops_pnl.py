@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from models.ops import routing as R
 from models.ops.pnl import component_violations
 
 
@@ -74,6 +75,22 @@ def test_routing_proposes_only_nodes_with_stock(built_demo, warehouse):
     amazon = r.filter(pl.col("channel") == "amazon")
     assert amazon.height == 0 or set(amazon["mode"]) == {"fba"}
     assert _checks(built_demo)["routing_respects_atp"].passed
+    # orders are placed at their own delivery city (staging ship_city, as normalize_address
+    # wrote it, matched to the profile's table), not the customer's city
+    settings = R.load_settings()
+    ship = con.sql(
+        "select channel, order_id, ship_city, ship_province from staging.stg_lake__orders"
+    ).pl()
+    j = r.join(ship, on=["channel", "order_id"], how="left")
+    by_ship = j.filter(pl.col("location_source") == "ship_city")
+    assert by_ship.height > (j["location_source"] == "customer_city").sum()
+    assert by_ship["delivery_city"].to_list() == [settings.city(c) for c in by_ship["ship_city"]]
+    # the customer's city is used only where the order's own address gives no known place
+    fallback = j.filter(pl.col("location_source") == "customer_city")
+    assert all(settings.city(c) is None for c in fallback["ship_city"])
+    assert all(
+        R.province_key(p) not in settings.province_index for p in fallback["ship_province"] if p
+    )
     for f in (
         "pnl/channel_pnl.html",
         "pnl/channel_pnl_waterfall.png",

@@ -164,7 +164,7 @@ def write_routing_report(
         .sort("len", descending=True)
         .head(20)
     )
-    cols = ["routed_as", "channel", "order_id", "order_date", "customer_city", "mode", "proposed_nodes",
+    cols = ["routed_as", "channel", "order_id", "order_date", "delivery_city", "location_source", "mode", "proposed_nodes",
             "proposed_km", "alternative_node", "alternative_km", "actual_location_id", "actual_km", "reason"]  # fmt: skip
     sections = [
         Section("Figures", paragraphs=notes, images=["km_saved.png"], tables=[fig_table]),

@@ -22,12 +22,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.config import REPO_ROOT
+from ingest.identifiers import normalize_address
 from models.config_file import load_validated
 
 ROUTING_PATH = REPO_ROOT / "profiles" / "ops_routing.yml"
@@ -59,12 +61,60 @@ class RoutingSettings(_Strict):
     cross_border_node: str
     city_coordinates: dict[str, tuple[float, float]]
     city_aliases: dict[str, str] = Field(default_factory=dict)
+    province_coordinates: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+    @cached_property
+    def city_index(self) -> dict[str, str]:
+        """Normalised name (``normalize_address``: 杭州市 → 杭州, Shanghai → shanghai) -> key of
+        ``city_coordinates``, for the keys and the aliases."""
+        out: dict[str, str] = {}
+        for name, key in [*((k, k) for k in self.city_coordinates), *self.city_aliases.items()]:
+            norm = city_key(name)
+            if norm is not None and out.setdefault(norm, key) != key:
+                raise RoutingError(
+                    f"{ROUTING_PATH}: city_aliases.{name}: normalises to {norm!r}, "
+                    f"which already means {out[norm]}, not {key}"
+                )
+        return out
+
+    @cached_property
+    def province_index(self) -> dict[str, tuple[float, float]]:
+        return {province_key(k): v for k, v in self.province_coordinates.items()}
+
+    def city(self, name: str | None) -> str | None:
+        """The ``city_coordinates`` key of a city name as any channel writes it, or None."""
+        norm = city_key(name)
+        return None if norm is None else self.city_index.get(norm)
 
     def coordinates(self, city: str | None) -> tuple[float, float] | None:
-        if not city:
-            return None
-        c = city.strip()
-        return self.city_coordinates.get(self.city_aliases.get(c, c))
+        key = self.city(city)
+        return None if key is None else self.city_coordinates[key]
+
+    def locate(
+        self, ship_city: str | None, ship_province: str | None, customer_city: str | None
+    ) -> tuple[str | None, tuple[float, float] | None, str | None]:
+        """(city, point, source) of an order's delivery: its own delivery city, else its
+        delivery province's point, else the customer's city; source names which one."""
+        key = self.city(ship_city)
+        if key is not None:
+            return key, self.city_coordinates[key], "ship_city"
+        prov = province_key(ship_province)
+        if prov is not None and prov in self.province_index:
+            return None, self.province_index[prov], "ship_province"
+        key = self.city(customer_city)
+        if key is not None:
+            return key, self.city_coordinates[key], "customer_city"
+        return None, None, None
+
+
+def city_key(name: str | None) -> str | None:
+    """A city name as ``ingest.identifiers.normalize_address`` writes ``ship_city``."""
+    return normalize_address(city=name)["city"] if name else None
+
+
+def province_key(name: str | None) -> str | None:
+    """A province name as ``normalize_address`` writes ``ship_province`` (浙江省 → 浙江)."""
+    return normalize_address(province=name)["province"] if name else None
 
 
 def load_settings(path: Path | str = ROUTING_PATH) -> RoutingSettings:
@@ -74,9 +124,14 @@ def load_settings(path: Path | str = ROUTING_PATH) -> RoutingSettings:
         raise RoutingError(
             f"{path}: city_aliases: aliases point to cities without coordinates: {bad}"
         )
-    for city, (lat, lon) in s.city_coordinates.items():
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise RoutingError(f"{path}: city_coordinates.{city}: not a latitude, longitude")
+    for table in ("city_coordinates", "province_coordinates"):
+        for name, (lat, lon) in getattr(s, table).items():
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise RoutingError(f"{path}: {table}.{name}: not a latitude, longitude")
+    try:
+        _ = s.city_index  # names that normalise alike must mean the same city
+    except RoutingError as e:
+        raise RoutingError(str(e).replace(str(ROUTING_PATH), str(path))) from None
     return s
 
 
@@ -144,6 +199,8 @@ class Order:
     lines: list[tuple[str, int]]  # (sku, quantity)
     mode: str = "home"
     pickup_location_id: str | None = None
+    ship_city: str | None = None
+    ship_province: str | None = None
 
 
 def _km(point, node: Node) -> float | None:
@@ -163,7 +220,7 @@ def route_order(
 ) -> dict:
     """Propose the node(s) for one order and take their stock. Returns mode, shipments
     [(node, sku, qty, free_before)], unrouted [(sku, qty)], reason, alternative, alternative_km."""
-    point = settings.coordinates(order.city)
+    city, point, _source = settings.locate(order.ship_city, order.ship_province, order.city)
     need = {}
     for sku, q in order.lines:
         if sku is not None and q > 0:
@@ -230,8 +287,10 @@ def route_order(
             )
             mode = "home"
         if mode == "same_city":
-            city = settings.city_aliases.get(order.city or "", order.city)
-            local = [n for n in home if n.location_type == "store" and n.city == city]
+            local = [
+                n for n in home
+                if n.location_type == "store" and city is not None and settings.city(n.city) == city
+            ]  # fmt: skip
             for n, km in by_distance(local):
                 if covers(n.location_id):
                     return {
@@ -252,7 +311,7 @@ def route_order(
             "reason": "; ".join([*notes, "no eligible node"]), "alternative": None, "alternative_km": None,
         }  # fmt: skip
     where = (
-        "nearest node" if point is not None else "warehouse with most stock (buyer city unknown)"
+        "nearest node" if point is not None else "warehouse with most stock (delivery city unknown)"
     )
     full = [(n, km) for n, km in ranked if covers(n.location_id)]
     if full:
@@ -362,9 +421,10 @@ def route_orders(
             by_order.get((r["channel"], r["order_id"]), []),
             (r.get("delivery_mode") or "home") if has_mode else "home",
             r.get("pickup_location_id") if has_pickup else None,
+            r.get("ship_city"), r.get("ship_province"),
         )  # fmt: skip
         res = route_order(order, node_map, stock, settings, buffers.get("bopis"))
-        point = settings.coordinates(order.city)
+        city, point, source = settings.locate(order.ship_city, order.ship_province, order.city)
         used = []
         for nid, s, q, free in res["shipments"]:
             out_lines.append((r["channel"], r["order_id"], day, nid, s, q, free))
@@ -382,6 +442,8 @@ def route_orders(
                 "order_date": day,
                 "customer_city": order.city,
                 "customer_country": order.country,
+                "delivery_city": city,
+                "location_source": source,
                 "mode": res["mode"],
                 "proposed_nodes": ",".join(used) if used else None,
                 "shipments": len(used),
@@ -411,7 +473,8 @@ def route_orders(
 
 ROUTING_SCHEMA = {
     "routed_as": pl.String, "channel": pl.String, "order_id": pl.String, "order_date": pl.Date,
-    "customer_city": pl.String, "customer_country": pl.String, "mode": pl.String,
+    "customer_city": pl.String, "customer_country": pl.String, "delivery_city": pl.String,
+    "location_source": pl.String, "mode": pl.String,
     "proposed_nodes": pl.String, "shipments": pl.Int64, "is_split": pl.Boolean,
     "units": pl.Int64, "units_unrouted": pl.Int64, "proposed_km": pl.Float64,
     "alternative_node": pl.String, "alternative_km": pl.Float64, "actual_location_id": pl.String,
@@ -425,8 +488,8 @@ LINES_SCHEMA = {
 
 
 def summary(routing: pl.DataFrame) -> dict:
-    """Headline figures: orders routed (open, as if open), split rates, and over the orders
-    whose real shipping node and buyer city are known: mean km proposed vs actual, saved."""
+    """Headline figures: orders routed (open, as if open), split rates, orders per source of
+    the delivery location, and over the orders whose real shipping node and delivery city are known: mean km proposed vs actual, saved."""
     cmp_ = routing.filter(pl.col("km_saved").is_not_null())
     actual_split = routing.filter(pl.col("actual_shipments").is_not_null())
     out = {
@@ -438,6 +501,14 @@ def summary(routing: pl.DataFrame) -> dict:
         if actual_split.height
         else None,
         "orders_unrouted_units": int((routing["units_unrouted"] > 0).sum()),
+        "orders_located": {
+            src or "unknown": n
+            for src, n in sorted(
+                routing.group_by("location_source").len().rows(), key=lambda t: t[0] or "~"
+            )
+        }
+        if routing.height
+        else {},
         "orders_compared": cmp_.height,
         "mean_km_proposed": _r(cmp_["proposed_km"].mean(), 1) if cmp_.height else None,
         "mean_km_actual": _r(cmp_["actual_km"].mean(), 1) if cmp_.height else None,
@@ -469,9 +540,11 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
         """
         with last as (select max(order_date) as d from marts.fct_orders),
         real as (
-            select o.*, c.city, c.country
+            select o.*, c.city, c.country, a.ship_city, a.ship_province
             from marts.fct_orders as o
             left join marts.dim_customers as c on o.customer_id = c.customer_id
+            left join staging.stg_lake__orders as a
+                on o.channel = a.channel and o.order_id = a.order_id
             where o.channel in (select unnest($channels))
               and not o.is_test and not coalesce(o.is_flagged_test, false)
               and not coalesce(o.is_brushing_suspect, false)
@@ -489,6 +562,7 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
             left join located as l on r.channel = l.channel and r.order_id = l.order_id
         )
         select channel, order_id, ordered_at, order_date, currency, city, country,
+            ship_city, ship_province,
             case when is_open then 'open' else 'as_if_open' end as routed_as,
             actual_location_id, actual_shipments
         from flagged

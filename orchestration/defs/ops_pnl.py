@@ -150,12 +150,21 @@ def channel_pnl(context: dg.AssetExecutionContext):
 @dg.asset(
     key=ROUTING,
     group_name="ops",
-    deps=[ORDERS, ORDER_LINES, CUSTOMERS, INVENTORY_POSITION, LOCATIONS, ALLOCATION_RULES],
+    deps=[
+        ORDERS,
+        ORDER_LINES,
+        STG_ORDERS,
+        CUSTOMERS,
+        INVENTORY_POSITION,
+        LOCATIONS,
+        ALLOCATION_RULES,
+    ],
     kinds={"duckdb", "polars"},
     description="Proposed fulfilment node per open order (and per order of the last days, "
     "routed as if open against its day's stock): nearest node with ATP, split only when "
     "needed, BOPIS/same-city where chosen, FBA for Amazon, the cross-border warehouse abroad; "
-    "reason, alternative, and distance against the node that really shipped",
+    "reason, alternative, and distance (from the order's delivery city, else province, else "
+    "the customer's city) against the node that really shipped",
 )
 def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     t0 = time.perf_counter()
@@ -178,11 +187,14 @@ def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         f"data; {figures['as_if_open_orders']} orders of the last {settings.as_if_open_days} "
         "days that had shipped were routed as if open, against the stock position of the end "
         "of the day before their order day, to compare with the node that shipped them.",
-        "Distances: haversine from the buyer's city (dim_customers.city; coordinates from "
-        "profiles/ops_routing.yml) to the node. The demo's orders carry no delivery choice, so "
+        "Distances: haversine from the order's delivery city (orders.ship_city), else its "
+        "delivery province (the capital's point), else the customer's city (dim_customers.city); "
+        "coordinates from profiles/ops_routing.yml, names compared as normalize_address writes "
+        f"them. Orders per source: {figures['orders_located']}. "
+        "The demo's orders carry no delivery choice, so "
         "no order asks for store pickup or same-city delivery (the rules are tested apart).",
         "Compared: orders whose shipping node the channel reports (JD, Douyin, web) and whose "
-        "buyer city is known.",
+        "delivery point is known.",
     ]
     report = write_routing_report(p.exports / "reports" / "routing", routing, figures, notes)
     context.log.info(f"order routing: {figures}")
@@ -190,8 +202,9 @@ def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         metadata={
             "dagster/row_count": written["order_routing"],
             "shipment_lines": written["order_routing_lines"],
-            **{k: v for k, v in figures.items() if k != "modes"},
+            **{k: v for k, v in figures.items() if k not in ("modes", "orders_located")},
             "modes": dg.MetadataValue.json(figures["modes"]),
+            "orders_located": dg.MetadataValue.json(figures["orders_located"]),
             "settings": str(R.ROUTING_PATH),
             "report": str(report),
             "seconds": round(time.perf_counter() - t0, 2),

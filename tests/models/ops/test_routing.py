@@ -37,7 +37,15 @@ def _route(orders, lines, atp_rows, settings=None):
         pl.lit(dt.datetime(2025, 3, 2, 10)).alias("ordered_at"),
         pl.col("order_id").cast(pl.String),
     )
-    for c in ("currency", "country", "actual_location_id", "delivery_mode", "pickup_location_id"):
+    for c in (
+        "currency",
+        "country",
+        "actual_location_id",
+        "delivery_mode",
+        "pickup_location_id",
+        "ship_city",
+        "ship_province",
+    ):
         if c not in orders.columns:
             orders = orders.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     if "actual_shipments" not in orders.columns:
@@ -116,7 +124,7 @@ def test_bopis_same_city_fba_and_cross_border():
     assert (r["x"]["mode"], r["x"]["proposed_nodes"]) == ("cross_border", "WH-SH")
     # unknown city: still routed (the warehouse with most stock, never a store), without a distance
     assert r["u"]["proposed_nodes"] == "WH-SH" and r["u"]["proposed_km"] is None
-    assert "buyer city unknown" in r["u"]["reason"]
+    assert "delivery city unknown" in r["u"]["reason"] and r["u"]["location_source"] is None
 
 
 def test_summary_figures():
@@ -144,9 +152,60 @@ def test_bad_settings_and_rows_are_named(tmp_path):
     bad.write_text(text.replace("  上海: Shanghai", "  上海: Shanghay"), encoding="utf-8")
     with pytest.raises(R.RoutingError, match=r"city_aliases: .*Shanghay"):
         R.load_settings(bad)
+    # 北京市 normalises like 北京: an alias of it to another city is a contradiction, named
+    bad.write_text(
+        text.replace("  北京: Beijing", "  北京: Beijing\n  北京市: Tianjin"), encoding="utf-8"
+    )
+    with pytest.raises(R.RoutingError, match=r"ops_routing.yml: city_aliases.北京市: .*'北京'"):
+        R.load_settings(bad)
+    bad.write_text(
+        text.replace("  浙江: [30.27, 120.16]", "  浙江: [130.27, 120.16]"), encoding="utf-8"
+    )
+    with pytest.raises(R.RoutingError, match=r"ops_routing.yml: province_coordinates.浙江: "):
+        R.load_settings(bad)
     with pytest.raises(R.RoutingError, match=r"order 7 has no order_date"):
         R.route_orders(
             pl.DataFrame({"channel": ["jd"], "order_id": ["7"], "order_date": [None]}, schema_overrides={"order_date": pl.Date}),
             pl.DataFrame(schema={"channel": pl.String, "order_id": pl.String, "sku": pl.String, "quantity": pl.Int64}),
             NODES, _atp([]), R.load_settings(),
         )  # fmt: skip
+
+
+def test_names_compare_as_normalize_address_writes_them():
+    s = R.load_settings()
+    # the profile lists 杭州 once; 杭州市, a spaced Latin name and a lower-case one all find it
+    for name in ("杭州", "杭州市", " Hangzhou ", "hangzhou"):
+        assert s.city(name) == "Hangzhou", name
+    assert s.city("上海市") == s.city("上海") == "Shanghai"
+    assert s.city("Hong Kong") == s.city("香港") == "Hong Kong"
+    assert s.city("Atlantis") is None and s.city(None) is None
+
+
+def test_the_delivery_city_wins_then_the_province_then_the_customer_city():
+    # the customer lives in Beijing; the orders go elsewhere (gift, office, second home)
+    routing, _ = _route(
+        {"channel": ["jd"] * 4, "order_id": ["c", "p", "f", "n"],
+         "city": ["Beijing", "Beijing", "Beijing", None], "country": ["CN"] * 4,
+         "ship_city": ["广州", None, None, "Atlantis"],
+         "ship_province": ["广东", "浙江", "火星", None],
+         "actual_location_id": ["WH-SH"] * 4},
+        [("jd", o, "A", 1) for o in ("c", "p", "f", "n")],
+        [("ST-BJ-01", "A", 10), ("WH-SH", "A", 10), ("WH-GZ", "A", 10)],
+    )  # fmt: skip
+    r = {x["order_id"]: x for x in routing.iter_rows(named=True)}
+    # delivery city 广州 (as normalize_address writes it): Guangzhou, not the Beijing store
+    assert (r["c"]["location_source"], r["c"]["delivery_city"]) == ("ship_city", "Guangzhou")
+    assert r["c"]["proposed_nodes"] == "WH-GZ" and r["c"]["km_saved"] > 1000
+    # only the province (浙江, at the point of its capital 杭州): Shanghai is nearest
+    assert r["p"]["location_source"] == "ship_province" and r["p"]["delivery_city"] is None
+    assert r["p"]["proposed_nodes"] == "WH-SH" and r["p"]["proposed_km"] < 200
+    # unknown province: the customer's city as before (the Beijing store)
+    assert (r["f"]["location_source"], r["f"]["proposed_nodes"]) == ("customer_city", "ST-BJ-01")
+    # nothing known: routed without a distance, never to a node without stock
+    assert r["n"]["location_source"] is None and r["n"]["proposed_km"] is None
+    assert R.summary(routing)["orders_located"] == {
+        "customer_city": 1,
+        "ship_city": 1,
+        "ship_province": 1,
+        "unknown": 1,
+    }
