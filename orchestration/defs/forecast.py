@@ -69,11 +69,8 @@ class ForecastConfig(dg.Config):
 
 
 def _read_frame() -> pl.DataFrame:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         return con.sql("select * from forecast.demand_frame").pl()
-    finally:
-        con.close()
 
 
 @dg.asset(
@@ -85,12 +82,9 @@ def _read_frame() -> pl.DataFrame:
     "masked, price/promo, footfall, weather, category (table forecast.demand_frame)",
 )
 def demand_frame() -> dg.MaterializeResult:
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         frame = build_demand_frame(con)
         write_tables(con, {"demand_frame": (frame, None)})
-    finally:
-        con.close()
     series = frame["unique_id"].n_unique()
     return dg.MaterializeResult(
         metadata={
@@ -134,8 +128,7 @@ def forecast_backtest(config: ForecastConfig) -> dg.MaterializeResult:
         if config.interval_method == "auto"
         else f"hgb_{config.interval_method}"
     )
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         written = write_tables(
             con,
             {
@@ -143,8 +136,6 @@ def forecast_backtest(config: ForecastConfig) -> dg.MaterializeResult:
                 "backtest_metrics": (result.metrics, BACKTEST_METRICS),
             },
         )
-    finally:
-        con.close()
     files = write_report(result, chosen, paths().exports / "forecasts", "Demand forecast backtest")
     table = comparison(result.metrics)
     overall = {
@@ -201,17 +192,11 @@ def _chosen_from_warehouse(con, config: ForecastConfig) -> str:
 def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     panel = demand_panel(_read_frame())
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         chosen = _chosen_from_warehouse(con, config)
-    finally:
-        con.close()
     frame, notes = future_forecast(panel, config.horizon, config.settings(), chosen)
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         written = write_tables(con, {"demand_forecast": (frame, DEMAND_FORECAST)})
-    finally:
-        con.close()
     out = paths().exports / "forecasts"
     out.mkdir(parents=True, exist_ok=True)
     frame.write_csv(out / "demand_forecast.csv")
@@ -235,8 +220,7 @@ def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
     "P10 <= P50 <= P90, one row per SKU x location x day (ERROR)",
 )
 def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         bad, dup, rows = con.execute(
             """select
                  count(*) filter (where p10 is null or p50 is null or p90 is null or p10 < 0
@@ -246,8 +230,6 @@ def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
                  count(*)
                from forecast.demand_forecast"""
         ).fetchone()
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=bad == 0 and dup == 0 and rows > 0,
         metadata={"bad_rows": bad, "duplicate_keys": dup, "rows": rows},
@@ -261,11 +243,8 @@ def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
     "(WARN: the issue's targets; measured, not assumed)",
 )
 def backtest_meets_targets() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         metrics = con.sql("select * from forecast.backtest_metrics").pl()
-    finally:
-        con.close()
     chosen = choose_method(metrics)
     overall = {
         (r["model"], r["metric"]): r["value"]

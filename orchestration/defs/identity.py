@@ -43,8 +43,7 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
     t0 = time.perf_counter()
     rules = load_rules()
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         ids = read_identifiers(con)
         attributes = read_record_attributes(con)
         previous, issued = read_previous(con)
@@ -52,8 +51,6 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         written = write_tables(con, result, run_at, tiers)
         # evaluation only (the demo brand's truth, when it is there): nothing above reads it
         accuracy = evaluate_warehouse(con, paths().truth)
-    finally:
-        con.close()
     meta = result.metadata()
     kinds = result.merges.group_by("kind").len().rows() if result.merges.height else []
     context.log.info(f"identity: {meta}")
@@ -115,11 +112,8 @@ def identity_matches_the_demo_truth() -> dg.AssetCheckResult:
     p = paths()
     if not (p.truth / "identifiers.parquet").exists():
         return dg.AssetCheckResult(passed=True, metadata={"note": "no data/truth/: not the demo"})
-    con = connect(p.warehouse, read_only=True)
-    try:
+    with connect(p.warehouse, read_only=True) as con:
         scores, extra = evaluate_warehouse(con, p.truth)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=scores.precision >= PRECISION_FLOOR and scores.recall >= RECALL_FLOOR,
         severity=dg.AssetCheckSeverity.WARN,
@@ -148,11 +142,8 @@ def identity_matches_the_demo_truth() -> dg.AssetCheckResult:
     "same data replaces it), so a customer's RFM, segment and LTV can be followed over loads",
 )
 def customer_360_history() -> dg.MaterializeResult:
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         done = append_snapshot(con)
-    finally:
-        con.close()
     return dg.MaterializeResult(
         metadata={
             **done,
@@ -167,11 +158,8 @@ def customer_360_history() -> dg.MaterializeResult:
     description="ERROR when a (customer_id, as_of_date) is held more than once in the history",
 )
 def history_has_one_row_per_customer_and_date() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         n = duplicate_keys(con)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=n == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"duplicate_keys": n}
     )

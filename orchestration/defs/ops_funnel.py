@@ -73,15 +73,12 @@ def _rate(frame: pl.DataFrame, step: str, channel: str = ALL) -> float | None:
 def ops_funnel(context: dg.AssetExecutionContext, config: FunnelConfig) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         journeys = read_journeys(con)
         table = funnel(journeys, config.window_days)
         hosts = host_attribution(read_host_orders(con), journeys, config.window_days)
         cohorts = read_cohorts(con)
         written = write_tables(con, {"funnel": table, "host_attribution": hosts})
-    finally:
-        con.close()
     files = write_funnel_report(p.exports / "reports" / "funnel", table, hosts, cohorts)
     eligible = table.filter((pl.col("acquisition_channel") == ALL) & (pl.col("step_no") == 1))
     context.log.info(f"ops funnel: {written}")
@@ -117,16 +114,13 @@ def omnichannel_uplift(
     t0 = time.perf_counter()
     design = _design(config)
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         journeys = read_journeys(con)
         as_of = journeys["as_of_date"].max() if journeys.height else None
         outcomes = customer_outcomes(read_orders(con), journeys, as_of, design)
         estimates = uplift(outcomes, design)
         bal = pl.concat([balance(outcomes, design, name) for name in MATCHED_DESIGNS])
         written = write_tables(con, {"omnichannel_uplift": estimates, "uplift_balance": bal})
-    finally:
-        con.close()
     sentence = conclusion(estimates)
     design_text = (
         f"Customers with {design.first_window_days + design.outcome_days} days observed after "
@@ -157,11 +151,8 @@ def omnichannel_uplift(
 
 
 def _read(sql: str) -> pl.DataFrame:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         return con.execute(sql).pl()
-    finally:
-        con.close()
 
 
 @dg.asset_check(

@@ -63,8 +63,7 @@ def channel_pnl(context: dg.AssetExecutionContext):
     t0 = time.perf_counter()
     settings = P.load_settings()
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         inputs = P.read_inputs(con, settings)
         lines = P.line_pnl(inputs["lines"], inputs["fees"], inputs["products"], settings)
         by_channel = P.channel_pnl(lines)
@@ -75,8 +74,6 @@ def channel_pnl(context: dg.AssetExecutionContext):
             SCHEMA,
             {"channel_pnl": by_channel, "sku_channel_pnl": by_sku, "live_session_pnl": sessions},
         )
-    finally:
-        con.close()
     cost_missing = int(by_channel["units_without_cost"].sum())
     estimated = int(by_channel["refunds_estimated"].sum())
     notes = [
@@ -170,8 +167,7 @@ def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     settings = R.load_settings()
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         inp = R.read_inputs(con, settings)
         routing, routed_lines = R.route_orders(
             inp["orders"], inp["lines"], inp["nodes"], inp["atp"], settings, inp["buffers"]
@@ -179,8 +175,6 @@ def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         written = replace_tables(
             con, SCHEMA, {"order_routing": routing, "order_routing_lines": routed_lines}
         )
-    finally:
-        con.close()
     figures = R.summary(routing)
     notes = [
         f"{figures['open_orders']} orders were still open (paid, not shipped) at the end of the "
@@ -213,11 +207,8 @@ def order_routing(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 
 def _read(sql: str) -> pl.DataFrame:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         return con.sql(sql).pl()
-    finally:
-        con.close()
 
 
 @dg.asset_check(
@@ -232,11 +223,8 @@ def channel_pnl_adds_up() -> dg.AssetCheckResult:
     bad = {}
     for t in ("channel_pnl", "sku_channel_pnl", "live_session_pnl"):
         bad[t] = P.component_violations(_read(f"select * from {SCHEMA}.{t}")).height
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         rec = P.reconcile_net_sales(con, settings, _read(f"select * from {SCHEMA}.channel_pnl"))
-    finally:
-        con.close()
     off = rec.filter(pl.col("gap") > 0.01 * pl.col("lines").fill_null(1))
     return dg.AssetCheckResult(
         passed=sum(bad.values()) == 0 and off.is_empty(),

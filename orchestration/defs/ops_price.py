@@ -34,23 +34,17 @@ GROUP = "ops_price"
 
 def _read(*tables: str) -> list[pl.DataFrame]:
     """Tables of schema ops, read from the warehouse (read only)."""
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         return [con.sql(f"select * from ops.{t}").pl() for t in tables]
-    finally:
-        con.close()
 
 
 def _build(build) -> dict[str, pl.DataFrame]:
     """Run ``build(con, policy)`` (one of ``price_warehouse.build_*``: {table: frame}) on the
     warehouse and write its tables to schema ops."""
     policy = load_price_policy()
-    con = connect(paths().warehouse)
-    try:
+    with connect(paths().warehouse) as con:
         tables = build(con, policy)
         write_tables(con, tables)
-    finally:
-        con.close()
     return tables
 
 

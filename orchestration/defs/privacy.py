@@ -67,11 +67,8 @@ def privacy_register() -> dg.MaterializeResult:
 
 def _on_warehouse(rule, *args):
     """Run a rule of ``models/privacy/checks.py`` on the warehouse, opened read-only."""
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         return rule(con, *args)
-    finally:
-        con.close()
 
 
 @dg.asset_check(

@@ -127,11 +127,8 @@ def over_returned_lines(con, limit: int = 20) -> tuple[int, list[dict]]:
     "matched to the wrong line, a refund delivered twice, a stale lake file)",
 )
 def returns_never_exceed_sold_units() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         n, first = over_returned_lines(con)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=n == 0,
         severity=dg.AssetCheckSeverity.ERROR,

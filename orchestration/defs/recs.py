@@ -97,8 +97,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
     product event, write both tables, export CSV + Parquet for the app and e-mail."""
     t0 = time.perf_counter()
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         frame = read_interactions(con)
         products = read_products(con)
         customers, customer_sources = read_customers(con, frame)
@@ -125,8 +124,6 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
             max_per_category=config.max_per_category,
         )
         written = write_tables(con, {"similar_items": similar, "recommendations": recs})
-    finally:
-        con.close()
     day = dt.datetime.fromtimestamp(now * SECONDS_PER_DAY, dt.UTC).date()
     email = recs.filter(pl.col("customer_id").is_in(consented.implode()))
     files = export(
@@ -174,8 +171,7 @@ def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.M
     """Train on interactions before the cutoff, test on the purchases of the following
     weeks (shorter windows on short histories: at most 30 % of the range)."""
     p = paths()
-    con = connect(p.warehouse, read_only=True)
-    try:
+    with connect(p.warehouse, read_only=True) as con:
         frame = read_interactions(con)
         lo, hi = float(frame["ts"].min()), float(frame["ts"].max())
         horizon = min(7.0 * TEST_WEEKS, 0.3 * (hi - lo))
@@ -191,8 +187,6 @@ def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.M
         )
         # the model is scored above; what the serving rules then cost, separately
         rules = serving_cost(con, result, frame, hi - horizon)
-    finally:
-        con.close()
     result.info.update({f"serving_{k}": v for k, v in rules.items()})
     folder = p.exports / "recommendations" / "evaluation"
     files = write_report(result, folder, title="Recommendations on the warehouse")
@@ -255,8 +249,7 @@ def recs_beat_the_baselines() -> dg.AssetCheckResult:
     "and with a reason (ERROR)",
 )
 def recommendations_are_well_formed() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         bad = con.sql(
             """
             with r as (select * from recs.recommendations),
@@ -272,8 +265,6 @@ def recommendations_are_well_formed() -> dg.AssetCheckResult:
                 (select count(*) from r) as rows
             """
         ).fetchone()
-    finally:
-        con.close()
     bad_lists, unknown, no_reason, rows = bad
     return dg.AssetCheckResult(
         passed=bad_lists == 0 and unknown == 0 and no_reason == 0 and rows > 0,
@@ -294,14 +285,11 @@ def recommendations_are_well_formed() -> dg.AssetCheckResult:
 def recommendations_respect_stock_and_channel() -> dg.AssetCheckResult:
     from models.recs.serving import eligible
 
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         recs = con.sql("select customer_id, sku, channel, store from recs.recommendations").pl()
         availability, _ = read_availability(con)
         assortment = read_assortment(con)
         cities = con.sql("select location_id as store, city from staging.stg_lake__locations").pl()
-    finally:
-        con.close()
     customers = (
         recs.select("customer_id", "channel", "store").unique().join(cities, on="store", how="left")
     )

@@ -54,11 +54,8 @@ PROPOSAL_COLUMNS = [
     "location without any snapshot (WARN: positions are then carried from older counts)",
 )
 def inventory_snapshots_are_fresh() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         problems = snapshot_problems(con)
-    finally:
-        con.close()
     counts = dict(problems.group_by("problem").len().rows()) if problems.height else {}
     return dg.AssetCheckResult(
         passed=problems.is_empty(),
@@ -109,8 +106,7 @@ def replenishment_proposals(context: dg.AssetExecutionContext):
     t0 = time.perf_counter()
     policy = load_policy()
     p = paths()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         positions = read_positions(con)
         if positions.is_empty():
             raise RuntimeError("marts.inventory_position has no latest position to plan on")
@@ -125,8 +121,6 @@ def replenishment_proposals(context: dg.AssetExecutionContext):
         written = write_tables(
             con, {"replenishment_proposals": lines, "transfer_proposals": transfers}
         )
-    finally:
-        con.close()
     to_act = lines.filter((pl.col("order_qty") > 0) | (pl.col("transfer_in") > 0))
     folder = p.exports / "replenishment" / as_of.isoformat()
     files = export_csv(folder, {"replenishment_proposals": to_act, "transfer_proposals": transfers})
@@ -212,8 +206,7 @@ def policy_simulation(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     if not truth_file.exists():
         return dg.MaterializeResult(metadata={"note": "no data/truth/: not the demo"})
     policy = load_policy()
-    con = connect(p.warehouse)
-    try:
+    with connect(p.warehouse) as con:
         backtest = read_backtest(con)
         first_cutoff = backtest["cutoff"].min()
         mix, own = read_routing_inputs(con, first_cutoff, policy.routing_window_days)
@@ -247,8 +240,6 @@ def policy_simulation(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         write_tables(
             con, {"policy_simulation": table, "policy_simulation_by_type": sim.by_location_type}
         )
-    finally:
-        con.close()
     wide = sim.summary.pivot(on="policy", index="metric", values="value")
     report = _simulation_markdown(sim, wide)
     folder = p.exports / "replenishment"
@@ -310,11 +301,8 @@ def _simulation_markdown(sim, wide: pl.DataFrame) -> str:
     "FBA node; no location gives more than its available-to-promise",
 )
 def proposals_respect_order_rules() -> dg.AssetCheckResult:
-    con = connect(paths().warehouse, read_only=True)
-    try:
+    with connect(paths().warehouse, read_only=True) as con:
         violations = proposal_violations(con)
-    finally:
-        con.close()
     return dg.AssetCheckResult(
         passed=not violations,
         metadata={"violations": len(violations), "first": "\n".join(violations[:20]) or "none"},

@@ -81,12 +81,9 @@ def tag_asset(path, root=PROFILES_DIR) -> dg.AssetsDefinition:
         t0 = time.perf_counter()
         item = _find(load_all(root), "tags", stem)
         _require(item)
-        con = connect(paths().warehouse)
-        try:
+        with connect(paths().warehouse) as con:
             as_of = as_of_date(con)
             rows = compute_tag_file(con, item, as_of, now())
-        finally:
-            con.close()
         counts = rows.group_by("tag", "value").len().sort("tag", "value")
         per_tag = {f"{t}={v}": n for t, v, n in counts.iter_rows()}
         context.log.info(f"{stem}: {rows.height} tag rows")
@@ -120,14 +117,11 @@ def segment_asset(path, tag_file_of: dict[str, str], root=PROFILES_DIR) -> dg.As
         item = _find(load_all(root), "segment", name)
         _require(item)
         p = paths()
-        con = connect(p.warehouse)
-        try:
+        with connect(p.warehouse) as con:
             as_of = as_of_date(con)
             _, change = refresh_segment(con, item, as_of, now())
             history = runs(con, name)
             png = plot_sizes(con, name, p.exports / "segments" / name / "sizes.png")
-        finally:
-            con.close()
         table = (
             "| run_at (UTC) | as_of | members | joined | left |\n| --- | --- | --- | --- | --- |\n"
         )
@@ -169,8 +163,7 @@ def export_asset(path, root=PROFILES_DIR) -> dg.AssetsDefinition:
         item = _find(load_all(root), "segment", name)
         _require(item)
         p = paths()
-        con = connect(p.warehouse, read_only=True)
-        try:
+        with connect(p.warehouse, read_only=True) as con:
             members = current_members(con, name)
             run = ExportRun(
                 item.definition,
@@ -183,8 +176,6 @@ def export_asset(path, root=PROFILES_DIR) -> dg.AssetsDefinition:
                 actor=f"dagster run {context.run_id}",
             )
             results = export_segment(con, run)
-        finally:
-            con.close()
         return dg.MaterializeResult(
             metadata={
                 "members": len(members),
