@@ -28,6 +28,26 @@ def html_table(frame: pl.DataFrame, digits: int = 3) -> str:
     return f"<table border=1 cellpadding=3><tr>{head}</tr>{body}</table>"
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display), imported on first
+    use so that importing a report module stays cheap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path, dpi: float | str = "figure") -> Path:
+    """Lay out ``fig``, write it to ``path`` (folders made as needed), close it; ``path``."""
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
 @dataclass
 class Section:
     """One part of a report: a heading, paragraphs (plain text, escaped), images (file names

@@ -16,20 +16,11 @@ from pathlib import Path
 import polars as pl
 
 from models.forecast.backtest import BacktestResult, comparison
-from models.reports import html_table
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from models.reports import html_table, pyplot, save_figure
 
 
 def plot_accuracy(metrics: pl.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     table = comparison(metrics)
     names = table["model"].to_list()
     shown = [m for m in ("wape", "mase", "coverage_p10_p90") if m in table.columns]
@@ -41,14 +32,12 @@ def plot_accuracy(metrics: pl.DataFrame, path: Path) -> Path:
         ax.set_title(metric)
         if metric == "coverage_p10_p90":
             ax.axvline(0.8, color="k", lw=0.8, ls="--")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
 def plot_by_fold(metrics: pl.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     part = metrics.filter(
         (pl.col("slice") == "all") & (pl.col("metric") == "wape") & (pl.col("fold") != "all")
     ).with_columns(pl.col("fold").cast(pl.Int32))
@@ -58,14 +47,12 @@ def plot_by_fold(metrics: pl.DataFrame, path: Path) -> Path:
     ax.set_xlabel("fold (later = more recent)")
     ax.set_ylabel("WAPE")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
 def plot_top_series(forecasts: pl.DataFrame, model: str, path: Path, n: int = 6) -> Path:
-    plt = _plt()
+    plt = pyplot()
     top = (
         forecasts.group_by("unique_id")
         .agg(pl.col("y").sum())
@@ -86,9 +73,7 @@ def plot_top_series(forecasts: pl.DataFrame, model: str, path: Path, n: int = 6)
         ax.plot(ds, rows["y"], "k.", ms=3, label="actual")
         ax.set_title(str(uid), fontsize=8)
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 

@@ -8,16 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from models.ops.funnel import ALL, STEPS
-from models.reports import Section, write_html_report
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from models.reports import Section, pyplot, save_figure, write_html_report
 
 
 def retention_curves(cohorts: pl.DataFrame) -> pl.DataFrame:
@@ -37,7 +28,7 @@ def retention_curves(cohorts: pl.DataFrame) -> pl.DataFrame:
 
 
 def plot_funnel(table: pl.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     channels = [c for c in table["acquisition_channel"].unique(maintain_order=True)]
     fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(channels), 4) + 1.5))
     height = 0.8 / len(STEPS)
@@ -55,14 +46,12 @@ def plot_funnel(table: pl.DataFrame, path: Path) -> Path:
     ax.set_xlabel(f"share of first purchasers (window {table['window_days'][0]} days)")
     ax.set_title("Public → private → repeat, by acquisition channel")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
 def plot_retention(curves: pl.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 5))
     for (channel,), part in curves.filter(pl.col("month_k") > 0).group_by(
         "acquisition_channel", maintain_order=True
@@ -73,14 +62,12 @@ def plot_retention(curves: pl.DataFrame, path: Path) -> Path:
     ax.set_ylabel("share of the cohort buying in the month")
     ax.set_title("Cohort retention by acquisition channel")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
 def plot_uplift(estimates: pl.DataFrame, path: Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     rows = estimates.filter(pl.col("relative").is_not_null())
     fig, ax = plt.subplots(figsize=(9, 0.4 * max(rows.height, 4) + 1.5))
     labels = [f"{r['metric']} · {r['design']}" for r in rows.iter_rows(named=True)]
@@ -101,9 +88,7 @@ def plot_uplift(estimates: pl.DataFrame, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("multi- vs single-channel: relative difference (95 % bootstrap CI)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 

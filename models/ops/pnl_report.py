@@ -8,24 +8,15 @@ from pathlib import Path
 import polars as pl
 
 from models.ops.pnl import COMPONENTS
-from models.reports import Section, write_html_report
+from models.reports import Section, pyplot, save_figure, write_html_report
 
 STEPS = ("discounts", "returns", "cogs", *COMPONENTS)
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def waterfall_png(pnl: pl.DataFrame, path: Path) -> Path:
     """One waterfall per channel over the whole window: gross sales, each deduction, and the
     contribution, in CNY (a small multiple; bars below zero show a loss)."""
-    plt = _plt()
+    plt = pyplot()
     tot = (
         pnl.group_by("channel")
         .agg(pl.col("gross_sales", *STEPS, "contribution").sum())
@@ -57,16 +48,13 @@ def waterfall_png(pnl: pl.DataFrame, path: Path) -> Path:
     for ax in list(axes.flat)[tot.height :]:
         ax.axis("off")
     fig.suptitle("Channel P&L waterfall (CNY, whole window)", fontsize=11)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
 def sessions_png(sessions: pl.DataFrame, path: Path) -> Path:
     """Live sessions: GMV against contribution; the sessions losing money in red."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     neg = sessions.filter(pl.col("contribution") < 0)
     pos = sessions.filter(pl.col("contribution") >= 0)
@@ -81,10 +69,7 @@ def sessions_png(sessions: pl.DataFrame, path: Path) -> Path:
     ax.set_ylabel("contribution (CNY)")
     ax.set_title("Douyin live sessions (host × day)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -133,7 +118,7 @@ def write_pnl_report(
 def write_routing_report(
     folder: Path, routing: pl.DataFrame, figures: dict, notes: list[str]
 ) -> Path:
-    plt = _plt()
+    plt = pyplot()
     cmp_ = routing.filter(pl.col("km_saved").is_not_null())
     fig, ax = plt.subplots(figsize=(6.5, 4.0))
     if cmp_.height:
@@ -141,10 +126,7 @@ def write_routing_report(
     ax.set_xlabel("km saved per order (actual node − proposed node)")
     ax.set_ylabel("orders")
     ax.set_title("Routing vs the node that shipped")
-    fig.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / "km_saved.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, folder / "km_saved.png", dpi=110)
     fig_table = pl.DataFrame({"figure": list(figures), "value": [str(v) for v in figures.values()]})
     per_channel = (
         routing.group_by("channel", "routed_as")

@@ -10,24 +10,15 @@ import numpy as np
 import polars as pl
 
 from models.ops.price import conflict_episodes
-from models.reports import Section, write_html_report
+from models.reports import Section, pyplot, save_figure, write_html_report
 
 HEATMAP_ROWS = 30
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def conflict_heatmap(conflicts: pl.DataFrame, path: Path) -> Path:
     """SKU × channel (the rows with the most new-conflict days, at most HEATMAP_ROWS) by day:
     the deepest gap below the reference of a new conflict in red, approved conflicts grey."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(11, 7))
     if conflicts.is_empty():
         ax.text(0.5, 0.5, "no price conflicts", ha="center", va="center")
@@ -72,16 +63,13 @@ def conflict_heatmap(conflicts: pl.DataFrame, path: Path) -> Path:
         ax.set_xticks(ticks, [(d0 + dt.timedelta(days=int(t))).isoformat() for t in ticks],
                       rotation=45, ha="right", fontsize=7)  # fmt: skip
         ax.set_title(f"Price conflicts by SKU × channel and day (top {len(rows)} by new days)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 
 def elasticity_plot(elastic: pl.DataFrame, path: Path, top: int = 30) -> Path:
     """The estimated elasticities with their confidence intervals (narrowest first)."""
-    plt = _plt()
+    plt = pyplot()
     est = (
         elastic.filter(pl.col("status") == "estimated")
         .with_columns((pl.col("ci_high") - pl.col("ci_low")).alias("width"))
@@ -101,9 +89,7 @@ def elasticity_plot(elastic: pl.DataFrame, path: Path, top: int = 30) -> Path:
         ax.axvline(-1, color="grey", lw=0.8, ls="--")
         ax.set_yticks(y, (est["sku"] + " @ " + est["channel"]).to_list(), fontsize=7)
         ax.set_xlabel("elasticity (log-log), with its confidence interval")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
     return path
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from models.reports import pyplot, save_figure
 from models.segments.compiler import compile_segment, compile_tags
 from models.segments.registry import Loaded, tag_files
 from models.segments.schema import SegmentDef, TagFile
@@ -61,11 +62,7 @@ def refresh_segment(
 
 def plot_sizes(con, segment: str, path: Path) -> Path:
     """A PNG of the segment's size at every evaluation, with joins and leaves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     history = runs(con, segment)
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
     if history.height:
@@ -78,8 +75,5 @@ def plot_sizes(con, segment: str, path: Path) -> Path:
     ax.set_ylabel("customers")
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     return path

@@ -24,3 +24,14 @@ def test_write_html_report_writes_every_section(tmp_path):
     assert "<h2>One</h2>" in page and "<h2>Two</h2>" in page
     assert "a &lt; b" in page and 'src="one.png"' in page
     assert "<td>1</td>" in page and "(no rows)" in page
+
+
+def test_save_figure_writes_the_png_into_new_folders_and_closes_the_figure(tmp_path):
+    from models.reports import pyplot, save_figure
+
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, tmp_path / "a" / "b" / "plot.png", dpi=50)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert not plt.fignum_exists(fig.number)
