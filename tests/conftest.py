@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+from dagster._core.execution.execution_result import ExecutionResult
 
-from ingest.config import DataPaths
+from ingest.config import REPO_ROOT, DataPaths
 
 # The tiny demo brand every test shares (generated once per session, read-only).
 DEMO_SCALE = {"seed": 3, "customers": 300, "days": 30}
@@ -39,23 +47,123 @@ def copy_landing(demo: DataPaths, target: DataPaths, *channels: str) -> None:
 # The end-to-end demo: bigger than DEMO_SCALE so every channel and mart has rows.
 E2E_SCALE = {"seed": 11, "customers": 400, "days": 45}
 
+# The test that materialises the whole graph a second time (on a file copy of built_demo).
+RERUN_TEST = "test_rerunning_the_whole_graph_changes_nothing"
 
-@pytest.fixture(scope="session")
-def built_demo(tmp_path_factory):
-    """The whole asset graph materialised once per session on the demo at E2E_SCALE:
-    ``(DataPaths, ExecuteInProcessResult)``. Every end-to-end test module shares it (read-only;
-    materialise into your own ``data_dir`` to change anything). ZHONGTAI_DATA_DIR is set only
-    while it builds: a test that needs it points it there with ``monkeypatch``."""
-    import dagster as dg
 
-    from ingest.demo import generate
+class BuiltRun(ExecutionResult):
+    """The run of the e2e build process, read back from its serialised run and events: the
+    same ``success``, ``all_events``, ``get_asset_materialization_events()`` and
+    ``get_asset_check_evaluations()`` as the in-process result it was written from."""
 
-    root = tmp_path_factory.mktemp("e2e") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ZHONGTAI_DATA_DIR", str(root))
-        generate(root, **E2E_SCALE)
+    def __init__(self, path: Path):
+        import dagster as dg
+
+        self._run, self._events = dg.deserialize_value(path.read_text())
+
+    @property
+    def job_def(self):
         from orchestration.definitions import defs
 
-        job = defs.resolve_implicit_global_asset_job_def()
-        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
-    return DataPaths(root), result
+        return defs.resolve_implicit_global_asset_job_def()
+
+    @property
+    def dagster_run(self):
+        return self._run
+
+    @property
+    def all_events(self):
+        return self._events
+
+    @property
+    def run_id(self) -> str:
+        return self._run.run_id
+
+    def _get_output_for_handle(self, handle, output_name):
+        raise NotImplementedError("outputs stay in the build process; read the warehouse")
+
+
+class _E2EBuild:
+    """``tests/e2e_build.py`` running beside the tests: generates the e2e demo and materialises
+    the whole graph (then, if the re-run test is selected, again on a copy)."""
+
+    def __init__(self, base: Path, rerun: bool):
+        self.root = base / "e2e" / "data"
+        self.again = base / "e2e_rerun" / "data" if rerun else None
+        self.root.parent.mkdir(parents=True)
+        self.log = base / "e2e_build.log"
+        args = [str(self.root), json.dumps(E2E_SCALE)]
+        if self.again is not None:
+            self.again.parent.mkdir(parents=True)
+            args.append(str(self.again))
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        env.pop("ZHONGTAI_DATA_DIR", None)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e_build", *args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stop() ends it with the dbt it may be running
+            )
+
+    def wait_for(self, marker: Path, timeout: float = 3600) -> None:
+        t0 = time.monotonic()
+        while not marker.exists():
+            if self.proc.poll() is not None and not marker.exists():
+                tail = self.log.read_text(errors="replace")[-5000:]
+                pytest.fail(f"the e2e build process exited {self.proc.returncode}:\n{tail}")
+            assert time.monotonic() - t0 < timeout, "the e2e build did not finish"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=60)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Modules that use ``built_demo`` run last (in their order), so the tests that do not
+    need it run while the build process builds it; the re-run test runs at the very end, so
+    the others run while the build process materialises the graph the second time."""
+    uses = {item.module for item in items if "built_demo" in item.fixturenames}
+    rerun = [i for i in items if i.originalname == RERUN_TEST]
+    rest = [i for i in items if i.originalname != RERUN_TEST]
+    items[:] = [i for i in rest if i.module not in uses] + [i for i in rest if i.module in uses]
+    items += rerun
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _e2e_build(request, tmp_path_factory):
+    """Starts the e2e build when the session begins if a selected test uses ``built_demo``."""
+    items = request.session.items
+    if not any("built_demo" in item.fixturenames for item in items):
+        yield None
+        return
+    rerun = any(item.originalname == RERUN_TEST for item in items)
+    build = _E2EBuild(tmp_path_factory.mktemp("e2e_build"), rerun)
+    yield build
+    build.stop()
+
+
+@pytest.fixture(scope="session")
+def built_demo(_e2e_build):
+    """The whole asset graph materialised once per session on the demo at E2E_SCALE:
+    ``(DataPaths, result)``, the result with the run's events (``BuiltRun``). Built in a
+    process of its own that starts with the session, so the other tests run meanwhile. Every
+    end-to-end test module shares it (read-only; materialise into your own ``data_dir`` to
+    change anything). A test that needs ZHONGTAI_DATA_DIR points it there with
+    ``monkeypatch``."""
+    _e2e_build.wait_for(_e2e_build.root.parent / "built")
+    return DataPaths(_e2e_build.root), BuiltRun(_e2e_build.root.parent / "run.json")
+
+
+@pytest.fixture(scope="session")
+def rerun_of_built_demo(built_demo, _e2e_build):
+    """The whole graph materialised a second time, on a file copy of ``built_demo`` made right
+    after it was built (by the same build process): ``(DataPaths, result)``."""
+    assert _e2e_build.again is not None, f"{RERUN_TEST} was not selected"
+    out = _e2e_build.again.parent / "rerun.json"
+    _e2e_build.wait_for(out)
+    return DataPaths(_e2e_build.again), BuiltRun(out)

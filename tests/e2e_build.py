@@ -1,0 +1,48 @@
+"""Build the end-to-end demo in a process of its own (started by ``tests/conftest.py`` when the
+session begins, so the unit tests run beside it on the second core).
+
+    python -m tests.e2e_build ROOT SCALE_JSON [RERUN_ROOT]
+
+Generates the demo at ROOT, materialises the whole asset graph in process (ephemeral Dagster
+instance, ZHONGTAI_DATA_DIR=ROOT) and writes the run and its events (Dagster serdes) to
+ROOT/../run.json, then ROOT/../built (the marker the session fixture waits for). Given
+RERUN_ROOT, it then copies ROOT there file by file and materialises the whole graph again on
+the copy (the re-run test's work), writing RERUN_ROOT/../rerun.json the same way."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+
+def _run_graph(root: Path, out: Path) -> None:
+    import dagster as dg
+
+    os.environ["ZHONGTAI_DATA_DIR"] = str(root)
+    from orchestration.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(dg.serialize_value([result.dagster_run, list(result.all_events)]))
+    tmp.replace(out)
+
+
+def main(argv: list[str]) -> None:
+    root, scale = Path(argv[0]), json.loads(argv[1])
+    from ingest.demo import generate
+
+    generate(root, **scale)
+    _run_graph(root, root.parent / "run.json")
+    (root.parent / "built").touch()
+    if len(argv) > 2:
+        again = Path(argv[2])
+        shutil.copytree(root, again)
+        _run_graph(again, again.parent / "rerun.json")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
