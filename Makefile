@@ -26,9 +26,9 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python
 	@rm -f $(VENV)/.installed-*
 	@if $(BIN)/python -m pip install -q uv 2>/dev/null; then \
-	  $(BIN)/uv pip install -q -p $(BIN)/python -r constraints.txt -e ".[dev,eval]" ; \
+	  $(BIN)/uv pip install -q -p $(BIN)/python -r constraints.txt -e ".[dev,eval,spark]" ; \
 	else \
-	  $(BIN)/python -m pip install -q -r constraints.txt -e ".[dev,eval]" ; \
+	  $(BIN)/python -m pip install -q -r constraints.txt -e ".[dev,eval,spark]" ; \
 	fi
 	@touch $@
 
