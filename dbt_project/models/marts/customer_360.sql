@@ -54,7 +54,7 @@ order_stats as (
         sum(coalesce(o.net_amount_cny, 0)) as sales_cny,
         sum(o.returned_amount_cny) as returned_cny,
         count(distinct o.channel) as channels_used,
-        {{ dbt.listagg("distinct o.channel", "','", "order by o.channel") }} as channels,
+        {{ listagg_distinct("o.channel", "','") }} as channels,
         max(case
             when o.currency <> 'CNY' or coalesce(loc.country, 'CN') <> 'CN' then 1 else 0
         end) as cross_border,
@@ -164,10 +164,12 @@ scored as (
 ),
 
 valued as (
+    -- ratios in double precision on every engine (DuckDB divides decimals in double; Spark
+    -- would keep a decimal rounded to 6 places)
     select
         s.*,
-        s.sales_cny / s.orders as aov_cny,
-        greatest(1.0 * s.tenure_days / s.orders, 30.0) as mean_gap_days
+        cast(s.sales_cny as double) / s.orders as aov_cny,
+        greatest(cast(s.tenure_days as double) / s.orders, 30.0) as mean_gap_days
     from scored as s
 ),
 
@@ -211,7 +213,7 @@ select
     ) as rfm_segment,
     cast(
         v.revenue_cny
-        + v.aov_cny * (365.0 * v.orders / greatest(v.tenure_days, 90))
+        + v.aov_cny * (cast(365 * v.orders as double) / greatest(v.tenure_days, 90))
         * (v.mean_gap_days / (v.mean_gap_days + v.recency_days))
         as decimal(18, 2)
     ) as ltv_estimate_cny,
@@ -223,7 +225,7 @@ select
         as preferred_store,
     cast(cat.top_category as {{ dbt.type_string() }}) as top_category,
     cast(
-        case when ls.line_units > 0 then 1.0 * ls.promo_units / ls.line_units end
+        case when ls.line_units > 0 then cast(ls.promo_units as double) / ls.line_units end
         as double
     ) as promo_share,
     cast(coalesce(e.live_sessions_watched, 0) as {{ dbt.type_bigint() }}) as live_sessions_watched,

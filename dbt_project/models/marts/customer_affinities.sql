@@ -42,10 +42,12 @@ per_value as (
 ),
 
 base as (
+    -- shares in double precision on every engine (as DuckDB divides decimals; Spark would
+    -- keep a decimal rounded to 6 places)
     select
         dimension,
         dimension_value,
-        sum(sales_cny) / sum(sum(sales_cny)) over (partition by dimension) as base_share
+        cast(sum(sales_cny) as double) / sum(sum(sales_cny)) over (partition by dimension) as base_share
     from per_value
     group by 1, 2
 ),
@@ -55,7 +57,7 @@ shares as (
         v.*,
         case
             when sum(v.sales_cny) over (partition by v.customer_id, v.dimension) > 0
-                then v.sales_cny / sum(v.sales_cny) over (partition by v.customer_id, v.dimension)
+                then cast(v.sales_cny as double) / sum(v.sales_cny) over (partition by v.customer_id, v.dimension)
         end as share_of_sales,
         row_number() over (
             partition by v.customer_id, v.dimension

@@ -64,7 +64,7 @@ order_stats as (
         max(order_date) as last_order_date,
         count(*) as orders,
         count(distinct channel) as channels_used,
-        {{ dbt.listagg("distinct channel", "','", "order by channel") }} as channels
+        {{ listagg_distinct("channel", "','") }} as channels
     from real_orders
     group by 1
 )

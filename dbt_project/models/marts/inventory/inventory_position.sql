@@ -91,12 +91,12 @@ joined as (
 filled as (
     select
         *,
-        last_value(snapshot_date ignore nulls) over w as last_snapshot_date,
-        last_value(on_hand ignore nulls) over w as last_on_hand,
-        last_value(in_transit ignore nulls) over w as last_in_transit,
-        last_value(case when snapshot_date is not null then cum_open end ignore nulls)
+        {{ last_non_null('snapshot_date') }} over w as last_snapshot_date,
+        {{ last_non_null('on_hand') }} over w as last_on_hand,
+        {{ last_non_null('in_transit') }} over w as last_in_transit,
+        {{ last_non_null('case when snapshot_date is not null then cum_open end') }}
             over w as cum_open_at_snapshot,
-        last_value(case when snapshot_date is not null then cum_closed end ignore nulls)
+        {{ last_non_null('case when snapshot_date is not null then cum_closed end') }}
             over w as cum_closed_at_snapshot
     from joined
     window w as (
