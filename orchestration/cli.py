@@ -77,16 +77,10 @@ def materialize(
     """Materialise the asset graph (or a selection) in-process, recorded in the Dagster
     instance under data/dagster_home so `make dev` shows the runs. One run at a time: a
     second one waits up to --wait seconds, then exits with code 3 and changes nothing."""
-    from ingest.locks import Busy, exclusive
-
     p = data_paths()
-    try:
-        with exclusive(p.warehouse_lock, "zhongtai materialize", wait=wait):
-            _warehouse_is_free(p.warehouse)
-            _materialize(select, log_level)
-    except Busy as exc:
-        console.print(f"[red]Another run is writing the warehouse: {exc}[/red]")
-        raise typer.Exit(3) from exc
+    with privacy_cli.one_writer(p, "zhongtai materialize", wait):
+        _warehouse_is_free(p.warehouse)
+        _materialize(select, log_level)
 
 
 def _warehouse_is_free(warehouse: Path) -> None:

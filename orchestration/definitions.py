@@ -17,7 +17,7 @@ from orchestration.defs import (
     segments,
     transform,
 )
-from orchestration.resources import dbt_resource
+from orchestration.resources import dbt_resource, one_writer_executor
 
 defs = dg.Definitions(
     assets=[
@@ -49,5 +49,5 @@ defs = dg.Definitions(
     sensors=[automation.landing_files_sensor],
     schedules=[automation.daily_full_run, *privacy.SCHEDULES],
     resources={"dbt": dbt_resource()},
-    executor=dg.in_process_executor,
+    executor=one_writer_executor,
 )

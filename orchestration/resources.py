@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths, data_paths
@@ -66,3 +67,51 @@ def prepare_dbt(project: DbtProject = DBT_PROJECT) -> None:
 
 def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+
+
+# ----------------------------------------------------------------------------- one writer
+
+DEFAULT_LOCK_WAIT = 1800.0  # seconds a launched run waits for another writer to finish
+
+
+class _OneWriter(dg.Executor):
+    """The in-process executor, holding the warehouse lock (``ingest.locks``) from before the
+    first step to after the last: a run launched from the UI, the sensor or a schedule waits
+    for a run (or ``zhongtai materialize``, ``zhongtai privacy erase``) that holds it, then
+    fails naming the holder, before any step has written anything."""
+
+    def __init__(self, inner: dg.Executor, wait: float):
+        self._inner, self._wait = inner, wait
+
+    @property
+    def retries(self):
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self):
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context, execution_plan):
+        from ingest.locks import exclusive
+
+        run = plan_context.dagster_run
+        purpose = f"dagster run {run.run_id[:8]} of {run.job_name}"
+        with exclusive(paths().warehouse_lock, purpose, wait=self._wait):
+            yield from self._inner.execute(plan_context, execution_plan)
+
+
+@dg.executor(
+    name="in_process_one_writer",
+    config_schema={
+        **dg.in_process_executor.config_schema.config_type.fields,
+        "warehouse_lock_wait": dg.Field(
+            float,
+            default_value=DEFAULT_LOCK_WAIT,
+            description="Seconds to wait for the run holding the warehouse before failing.",
+        ),
+    },
+)
+def one_writer_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
+    """Every step in the run's process, one run writing the warehouse at a time."""
+    inner = dg.in_process_executor.executor_creation_fn(init_context)
+    return _OneWriter(inner, init_context.executor_config["warehouse_lock_wait"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -16,6 +17,28 @@ app = typer.Typer(
 )
 console = Console()
 
+WAIT = typer.Option(
+    0.0,
+    "--wait",
+    help="Seconds to wait for a run that holds the warehouse before giving up (one writer "
+    "at a time).",
+)
+
+
+@contextmanager
+def one_writer(paths, purpose: str, wait: float):
+    """Hold the warehouse lock (``ingest.locks``) for the block, as every Dagster run does
+    (``orchestration.resources.one_writer_executor``); exit 3, having changed nothing, when
+    another writer keeps it past ``wait`` seconds. The CLI's writing commands use it."""
+    from ingest.locks import Busy, exclusive
+
+    try:
+        with exclusive(paths.warehouse_lock, purpose, wait=wait):
+            yield
+    except Busy as exc:
+        console.print(f"[red]Another run is writing the warehouse: {exc}[/red]")
+        raise typer.Exit(3) from exc
+
 
 @app.command()
 def erase(
@@ -25,6 +48,7 @@ def erase(
     requests: Path = typer.Option(
         None, "--requests", exists=True, dir_okay=False, help="A file of TYPE:VALUE lines."
     ),
+    wait: float = WAIT,
 ) -> None:
     """Remove or irreversibly pseudonymise a person in the lake, landing files, warehouse,
     exports and docs; write a tombstone and an audit row."""
@@ -57,8 +81,9 @@ def erase(
         "seconds",
     ):
         table.add_column(col, justify="right")
-    for item in wanted:
-        r = run_erase(paths, item)
+    with one_writer(paths, "zhongtai privacy erase", wait):
+        reports = [run_erase(paths, item) for item in wanted]
+    for r in reports:
         table.add_row(
             r.request_id,
             str(r.customers),
@@ -95,12 +120,16 @@ def export(
 @app.command()
 def retention(
     config: Path = typer.Option(None, "--config", help="Default: profiles/privacy.yml."),
+    wait: float = WAIT,
 ) -> None:
     """Purge raw clickstream older than the configured age from the lake (aggregates kept)."""
     from models.privacy.config import load
     from models.privacy.retention import purge_events
 
-    r = purge_events(data_paths(), load(config).retention)
+    settings = load(config).retention
+    paths = data_paths()
+    with one_writer(paths, "zhongtai privacy retention", wait):
+        r = purge_events(paths, settings)
     console.print(
         f"cutoff {r.cutoff}: {r.purged_rows} event rows purged from {r.files} files, "
         f"{r.aggregate_rows} aggregate rows kept"

@@ -166,7 +166,8 @@ def _candidate_files(paths: DataPaths, subject: Subject) -> list[Path]:
     tokens = list(subject.exact_tokens())
     re2 = subject.re2_pattern()
     found: set[str] = set()
-    folders = [f for f in sorted(paths.lake_raw.iterdir()) if f.is_dir()] + [paths.quarantine]
+    lake = sorted(paths.lake_raw.iterdir()) if paths.lake_raw.exists() else []  # none yet
+    folders = [f for f in lake if f.is_dir()] + [paths.quarantine]
     for folder in folders:
         files = [str(p) for p in sorted(folder.glob("*.parquet")) if p.name != "_schema.parquet"]
         if not files:

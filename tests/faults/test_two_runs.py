@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 
+import dagster as dg
 import duckdb
 
 from ingest.config import REPO_ROOT, DataPaths
@@ -123,3 +124,109 @@ def test_a_warehouse_held_open_elsewhere_is_named_not_corrupted(data_dir):
     con = duckdb.connect(str(data_dir.warehouse), read_only=True)
     assert con.execute("select answer from kept").fetchall() == [(42,)]
     con.close()
+
+
+# ----------------------------------------------------------------------------- launched runs
+# Runs started from the Dagster UI, the sensor or a schedule are launched through the job's
+# own executor (not execute_in_process): it takes the same lock as the CLI. Here the real
+# `privacy_retention` job of the Definitions is launched with `dg.execute_job`, as the run
+# launcher does, while another process holds the warehouse.
+
+HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from ingest.config import data_paths
+    from ingest.locks import exclusive
+
+    with exclusive(data_paths().warehouse_lock, "zhongtai materialize"):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[1]))
+        print(time.time(), flush=True)
+    """
+)
+
+
+def retention_job():
+    from orchestration.definitions import defs
+
+    return defs.resolve_job_def("privacy_retention")
+
+
+def launch(wait: float) -> dg.ExecutionResult:
+    run_config = {"execution": {"config": {"warehouse_lock_wait": wait}}}
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(dg.reconstructable(retention_job), instance, run_config=run_config)
+        steps = [
+            e.timestamp
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.STEP_START
+        ]
+        failure = [
+            e.dagster_event.event_specific_data.error
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event and e.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+    return result.success, steps, failure
+
+
+def hold(paths: DataPaths, seconds: float) -> subprocess.Popen:
+    holder_proc = python_subprocess(HOLD.replace("sys.argv[1]", repr(seconds)), paths)
+    assert holder_proc.stdout.readline().strip() == "held"
+    return holder_proc
+
+
+def test_every_job_of_the_definitions_runs_under_the_warehouse_lock():
+    from orchestration.definitions import defs
+    from orchestration.resources import one_writer_executor
+
+    jobs = [defs.resolve_implicit_global_asset_job_def()]
+    jobs += [defs.resolve_job_def(j.name) for j in defs.jobs]
+    jobs += [defs.resolve_job_def(s.job_name) for s in defs.sensors]
+    jobs += [defs.resolve_job_def(s.job_name) for s in defs.schedules]
+    assert {j.executor_def for j in jobs} == {one_writer_executor}
+
+
+def test_a_launched_run_fails_cleanly_while_another_writes(data_dir):
+    holder_proc = hold(data_dir, 60)
+    try:
+        success, steps, failure = launch(wait=0.5)
+        assert not success
+        assert steps == []  # no step started: nothing was written
+        said = " ".join(str(e) for e in failure)
+        assert f"pid {holder_proc.pid} (zhongtai materialize" in said, said
+        assert "Nothing was changed" in said
+        assert not data_dir.lake.exists()  # the retention step never touched the lake
+    finally:
+        holder_proc.kill()
+        holder_proc.communicate(timeout=60)
+
+
+def test_a_launched_run_waits_for_the_writer_then_runs(data_dir):
+    holder_proc = hold(data_dir, 2)
+    success, steps, _ = launch(wait=120)
+    out, err = holder_proc.communicate(timeout=60)
+    released = float(out.split()[-1])
+    assert success
+    assert steps and min(steps) >= released  # its first step began after the other finished
+    assert holder(data_dir.warehouse_lock) == {}  # released by both
+
+
+def test_an_erasure_waits_for_the_writer_or_fails_cleanly(data_dir):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    erase = ["privacy", "erase", "--identifier", "phone:+8613800138000"]
+    holder_proc = hold(data_dir, 60)
+    try:
+        done = CliRunner().invoke(app, erase, env={"COLUMNS": "200"})
+        assert done.exit_code == 3, done.output
+        said = " ".join(done.output.split())
+        assert f"pid {holder_proc.pid} (zhongtai materialize" in said
+        assert not (data_dir.root / "privacy").exists()  # no request recorded, no tombstone
+    finally:
+        holder_proc.kill()
+        holder_proc.communicate(timeout=60)
+    done = CliRunner().invoke(app, [*erase, "--wait", "30"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert (data_dir.root / "privacy" / "requests.parquet").exists()
