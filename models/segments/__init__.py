@@ -13,6 +13,6 @@ Framework-free; ``orchestration/defs/segments.py`` wraps it in one asset per def
 | ``store`` | the ``segments`` schema: customer_tags, segment_members (SCD2), segment_runs (sizes over time) |
 | ``run`` | compute a tag file, evaluate and record a segment, plot its size |
 | ``consent`` | the latest consent per customer and purpose, over identifiers that belong to the customer |
-| ``exports`` | per-destination files (sms, email, wechat; hashed for tencent_ads, ocean_engine, meta, google), delta, manifest, audit log |
+| ``exports`` | per-destination files (sms, email, wechat; hashed for tencent_ads, ocean_engine, meta, google, amazon_ads), delta, manifest, audit log |
 | ``cli`` | ``zhongtai segments list / validate / size / preview / export`` |
 """

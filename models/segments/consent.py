@@ -10,9 +10,11 @@ import polars as pl
 
 from ingest.canonical import CONSENT_PURPOSES
 
-# Destinations outside mainland China: PIPL asks for a separate consent before personal data
-# leaves the country, so they need ``cross_border`` beside their own purpose.
-CROSS_BORDER_DESTINATIONS = ("meta", "google")
+# Destinations whose recipient holds the data outside mainland China, and where: PIPL (art. 39)
+# asks for a separate consent before personal data leaves the country, so they need
+# ``cross_border`` beside their own purpose. A new destination abroad is added here, nowhere
+# else: the export, its manifest (``no_cross_border_consent``) and the privacy check read it.
+DESTINATIONS_ABROAD = {"meta": "US", "google": "US", "amazon_ads": "US"}
 
 
 def latest_consent(con, purpose: str) -> pl.DataFrame:
@@ -29,4 +31,4 @@ def latest_consent(con, purpose: str) -> pl.DataFrame:
 
 def purposes_for(destination: str, purpose: str) -> list[str]:
     """Every purpose a destination needs: its own, and ``cross_border`` for overseas ones."""
-    return [purpose, *(["cross_border"] if destination in CROSS_BORDER_DESTINATIONS else [])]
+    return [purpose, *(["cross_border"] if destination in DESTINATIONS_ABROAD else [])]

@@ -20,6 +20,10 @@ Destinations and their columns (identifiers normalised by ``ingest/identifiers.p
 | ``ocean_engine`` | MOBILE_HASH_SHA256 | SHA-256 of the 11-digit mainland mobile number (Ocean Engine DMP data type 手机号-SHA256) |
 | ``meta`` | EMAIL, PHONE | SHA-256 of the e-mail, and of the phone as digits with country code, no ``+`` (Meta customer-file schema keys) |
 | ``google`` | Email, Phone | SHA-256 of the e-mail, and of the phone in E.164 (Google Ads Customer Match upload headers) |
+| ``amazon_ads`` | email | SHA-256 of the trimmed, lower-case e-mail (Amazon DSP hashed records, ``hashedPII.email``; phones are not sent: Amazon's phone normalisation is not documented here) |
+
+Destinations abroad (``consent.DESTINATIONS_ABROAD``: meta, google, amazon_ads) also need the
+``cross_border`` consent; the manifest counts who lacked it (``no_cross_border_consent``).
 
 Ad platforms receive hashes only: no customer id, no raw phone or e-mail.
 """
@@ -37,11 +41,11 @@ from pathlib import Path
 import polars as pl
 
 from ingest.identifiers import normalize_email, normalize_phone
-from models.segments.consent import CROSS_BORDER_DESTINATIONS, latest_consent, purposes_for
+from models.segments.consent import DESTINATIONS_ABROAD, latest_consent, purposes_for
 from models.segments.contract import contracts
 from models.segments.schema import DESTINATION_PURPOSE, Destination, SegmentDef
 
-AD_PLATFORMS = ("tencent_ads", "ocean_engine", "meta", "google")
+AD_PLATFORMS = ("tencent_ads", "ocean_engine", "meta", "google", "amazon_ads")
 AUDIT_COLUMNS = [
     "export_id",
     "exported_at",
@@ -69,6 +73,7 @@ COLUMNS = {
     "ocean_engine": ["MOBILE_HASH_SHA256"],
     "meta": ["EMAIL", "PHONE"],
     "google": ["Email", "Phone"],
+    "amazon_ads": ["email"],
 }
 UPLOAD_NOTES = {
     "tencent_ads": "Tencent Ads custom_audience_files/add with user_id_type=SHA256_MOBILE_PHONE; "
@@ -77,6 +82,8 @@ UPLOAD_NOTES = {
     "(手机号-SHA256); one hash per line.",
     "meta": "Meta Custom Audience users upload with schema [EMAIL, PHONE] (SHA-256 hex).",
     "google": "Google Ads Customer Match CSV upload (hashed Email and Phone columns).",
+    "amazon_ads": "Amazon DSP audience, hashed records (hashedPII email, SHA-256 hex of the "
+    "trimmed lower-case address); the recipient is outside mainland China.",
 }
 
 
@@ -176,6 +183,8 @@ def destination_rows(con, dest: Destination, customer_ids: list[str]) -> pl.Data
                 "EMAIL": sha256(email) if email else None,
                 "PHONE": sha256(phone.lstrip("+")) if phone else None,
             }
+        elif dest.type == "amazon_ads":
+            row = {"email": sha256(email)} if email else None
         else:  # google
             row = {
                 "Email": sha256(email) if email else None,
@@ -280,7 +289,7 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         "consent_revoked": len(revoked),
         "no_identifier": no_identifier,
     }
-    if dest.type in CROSS_BORDER_DESTINATIONS:
+    if dest.type in DESTINATIONS_ABROAD:
         excluded["no_cross_border_consent"] = len(no_cross_border)
     export_id = sha256(f"{segment.name}/{key}/{exported_at.isoformat()}")[:16]
     actor = run.actor or getpass.getuser()
@@ -305,6 +314,7 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         "excluded": excluded,
         "columns": rows.columns,
         "hashed": dest.type in AD_PLATFORMS,
+        "recipient_abroad": DESTINATIONS_ABROAD.get(dest.type),
         "upload": UPLOAD_NOTES.get(dest.type, ""),
         "files": files,
     }

@@ -57,9 +57,12 @@ DESTINATION_PURPOSE = {
     "ocean_engine": "ads",
     "meta": "ads",
     "google": "ads",
+    "amazon_ads": "ads",
 }
 Purpose = Literal["email", "sms", "wechat", "ads"]
-DestinationType = Literal["sms", "email", "wechat", "tencent_ads", "ocean_engine", "meta", "google"]
+DestinationType = Literal[
+    "sms", "email", "wechat", "tencent_ads", "ocean_engine", "meta", "google", "amazon_ads"
+]
 
 
 class _Strict(BaseModel):

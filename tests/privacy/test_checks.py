@@ -73,3 +73,19 @@ def test_an_unmasked_phone_in_the_marketers_view_is_found(warehouse):
     )
     assert checks.unmasked_rows(con) == 3  # C1 phone and e-mail, C2 phone, C3 e-mail
     con.close()
+
+
+def test_an_amazon_export_after_a_cross_border_revocation_is_found(warehouse, tmp_path):
+    out = tmp_path / "segments"
+    for cid in ("C1", "C3"):  # both have an e-mail
+        set_consent(warehouse, cid, "ads", "granted")
+        set_consent(warehouse, cid, "cross_border", "granted")
+    _members(warehouse, "seg_ads", ["C1", "C3"])
+    run = ExportRun(seg("ads", ["amazon_ads"]), ["C1", "C3"], out, RUN, AS_OF, "h", "a.yml")
+    with connect(warehouse, read_only=True) as con:
+        assert export_segment(con, run)[0].rows == 2
+        assert checks.unconsented_export_rows(con, out) == []
+    set_consent(warehouse, "C3", "cross_border", "revoked")  # ads consent still granted
+    with connect(warehouse, read_only=True) as con:
+        found = checks.unconsented_export_rows(con, out)
+    assert [(f["export"].split("/")[-1], f["rows"]) for f in found] == [("amazon_ads", 1)]

@@ -146,3 +146,30 @@ def test_overseas_ad_platforms_need_cross_border_consent(warehouse, tmp_path):
         assert set(snap[col]) == {h(phone + "800138001")}, dest  # C1 only
         assert results[dest].excluded["no_cross_border_consent"] == 1
         assert results[dest].excluded["no_consent"] == 2  # C3, C4: no ads consent
+
+
+def test_amazon_ads_is_abroad_and_needs_cross_border_consent(warehouse, tmp_path):
+    """Amazon DSP holds the data outside mainland China: ads consent alone is not enough;
+    who lacked cross_border is counted under its own reason in the manifest."""
+    for customer in ("C1", "C2", "C3"):
+        set_consent(warehouse, customer, "ads", "granted")
+    set_consent(warehouse, "C1", "cross_border", "granted")
+    set_consent(warehouse, "C2", "cross_border", "revoked")  # C3: never asked
+    results = export(warehouse, seg("ads", ["amazon_ads", "tencent_ads"]), tmp_path, RUN1)
+    h = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+    amazon = results["amazon_ads"]
+    snap = pl.read_parquet(amazon.path / "snapshot.parquet")
+    assert snap.to_dicts() == [{"email": h("alice@example.com")}]  # not carol (C3)
+    assert amazon.excluded == {
+        "no_consent": 1,  # C4
+        "consent_revoked": 0,
+        "no_identifier": 0,
+        "no_cross_border_consent": 2,  # C2 revoked, C3 unknown
+    }
+    manifest = json.loads((amazon.path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["excluded"]["no_cross_border_consent"] == 2
+    assert manifest["recipient_abroad"] == "US" and manifest["hashed"] is True
+    domestic = json.loads((results["tencent_ads"].path / "manifest.json").read_text("utf-8"))
+    assert domestic["recipient_abroad"] is None
+    assert "no_cross_border_consent" not in domestic["excluded"]
+    assert results["tencent_ads"].rows == 2  # C1, C2: ads consent is enough at home
