@@ -219,6 +219,41 @@ _STREET_WORDS = {
 _STREET_CHARS = str.maketrans({"號": "号", "樓": "楼", "幢": "栋"})
 
 
+def address_pattern(part: str) -> str:
+    """A regex (use with ``re.IGNORECASE``) for every raw spelling of a normalised address
+    part (``normalize_address`` output) as a delivered file may hold it: any character also
+    full-width (１２, Ｍａｉｎ) or traditional (號), any spaces between characters, an
+    abbreviated Latin word also written out (``st``: St, St., Street), a number not inside a
+    longer number. The inverse of the normaliser, kept beside its tables."""
+    long_of: dict[str, list[str]] = {}
+    for full, short in _STREET_WORDS.items():
+        long_of.setdefault(short, []).append(full)
+    trad = {short: chr(code) for code, short in _STREET_CHARS.items()}  # 号 -> 號
+
+    def char(c: str) -> str:
+        forms = {c}
+        if 0x21 <= ord(c) <= 0x7E:
+            forms.add(chr(ord(c) + 0xFEE0))  # its full-width form
+        if c in trad:
+            forms.add(trad[c])
+        alts = sorted(re.escape(f) for f in forms)
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    def chars(text: str) -> str:
+        return r"\s*".join(char(c) for c in text if not c.isspace())
+
+    words = []
+    for word in part.split():
+        forms = [word, *long_of.get(word, [])]
+        body = "|".join(chars(f) for f in sorted(forms, key=len, reverse=True))
+        words.append(f"(?:{body})[.．]?" if len(forms) > 1 else body)
+    body = r"[\s,，.．]*".join(words)
+    digit = r"[0-9０-９]"
+    head = f"(?<!{digit})" if part[:1].isdigit() else ""
+    tail = f"(?!{digit})" if part[-1:].isdigit() else ""
+    return head + body + tail
+
+
 def _region_key(text: str | None, suffix: re.Pattern) -> str | None:
     """A province or city as its name without the administrative suffix (浙江省 → 浙江)."""
     text = clean_text(text)

@@ -12,7 +12,7 @@ import phonenumbers
 import polars as pl
 
 from ingest.config import DataPaths
-from ingest.identifiers import IDENTIFIER_TYPES, normalize_id
+from ingest.identifiers import IDENTIFIER_TYPES, address_pattern, normalize_id
 from models.segments.store import has_table
 
 # Characters that continue an id or an e-mail: a token is found only as a whole word.
@@ -53,16 +53,6 @@ def _phone_forms(e164: str) -> tuple[list[str], str]:
     body = sep.join(national)
     pattern = rf"(?<!\d)(?:(?:\+|00)?{sep}{cc}{sep})?{body}(?!\d)"
     return [e164, e164.lstrip("+"), national, cc + national], pattern
-
-
-def _loose(part: str) -> str:
-    """A normalised address part as delivered: any spaces between its characters, a postcode
-    not inside a longer number, a Latin abbreviation (``st``) also written out (``Street``)."""
-    if part.isdigit():
-        return rf"(?<!\d){part}(?!\d)"
-    chars = [re.escape(c) for c in part if not c.isspace()]
-    body = r"\s*".join(chars)
-    return body + r"[A-Za-z.]*" if part[-1].isascii() and part[-1].isalpha() else body
 
 
 @dataclass
@@ -109,7 +99,7 @@ class Subject:
         parts += [rf"(?<!{_WORD}){re.escape(t)}(?!{_WORD})" for t in plain]
         if names:
             parts += [re.escape(n) for n in sorted(self.names, key=len, reverse=True)]
-            parts += [_loose(a) for a in sorted(self.addresses, key=len, reverse=True)]
+            parts += [address_pattern(a) for a in sorted(self.addresses, key=len, reverse=True)]
         return re.compile("|".join(parts), re.IGNORECASE)
 
     def re2_pattern(self) -> str:

@@ -1,11 +1,14 @@
 """The one module that normalises identifiers."""
 
+import re
+
 import polars as pl
 import pytest
 
 from ingest.identifiers import (
     Identifier,
     address_frame,
+    address_pattern,
     name_expr,
     normalize_address,
     normalize_email,
@@ -121,3 +124,25 @@ def test_address_frame_replaces_the_columns_by_their_parts():
     assert out.columns == frame.columns and out["other"].to_list() == [1, 2, 3]
     assert out["ship_province"].to_list() == ["浙江", "广东", None]
     assert out["ship_street"].to_list() == ["文三路1号", "体育西路1号", None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "文三路12号",
+        "文三路１２号",  # full-width digits
+        "文三路 12 號",  # spaces, traditional 號
+        "12 Main Street Apartment 3",  # written out
+        "１２　Ｍａｉｎ　Ｓｔ．　Ａｐｔ　３",  # full width, ideographic spaces, a dot
+    ],
+)
+def test_address_pattern_finds_every_raw_spelling_of_a_normalised_part(raw):
+    part = normalize_address(street=raw)["street"]
+    assert re.search(address_pattern(part), raw, re.IGNORECASE), (raw, part)
+
+
+def test_address_pattern_keeps_numbers_whole():
+    street = address_pattern(normalize_address(street="文三路12号")["street"])
+    assert not re.search(street, "文三路123号") and not re.search(street, "文三路112号")
+    postcode = address_pattern("310012")
+    assert re.search(postcode, "杭州(３１００１２)") and not re.search(postcode, "3100120")
