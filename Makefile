@@ -18,6 +18,7 @@ help:
 	@echo "make test   - lint, then the whole test suite"
 	@echo "make dev    - Dagster UI on http://127.0.0.1:3000"
 	@echo "make lint   - ruff"
+	@echo "make bench  - scale benchmark (bench/scale.py; figures in bench/README.md)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,10 +65,14 @@ format: install
 test: lint
 	$(BIN)/python -m pytest -q
 
-# Benchmarks: on demand, never in make test (figures in bench/README.md)
-BENCH_CUSTOMERS ?= 300000
+# Benchmarks: on demand, never in make test (figures in bench/README.md). The scale bench:
+# the demo brand at each scale, the whole graph materialised, time and peak RSS per stage
+# beside each stage's peer (make bench BENCH_CUSTOMERS=5000,10000,20000 BENCH_DAYS=400).
+BENCH_CUSTOMERS ?= 2500,5000,10000
+BENCH_DAYS      ?= 400
+BENCH_OUT       ?= /tmp/zt-bench-scale
 bench: install
-	$(BIN)/python bench/bench_ingest.py --customers $(BENCH_CUSTOMERS) --days $(DAYS)
+	$(BIN)/python bench/scale.py --customers $(BENCH_CUSTOMERS) --days $(BENCH_DAYS) --out $(BENCH_OUT)
 
 clean:
 	rm -rf data/landing data/truth data/lake data/warehouse.duckdb* data/exports data/dagster_home dbt_project/target
