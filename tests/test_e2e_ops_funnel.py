@@ -154,7 +154,6 @@ def test_uplift_on_a_short_design_has_customers_and_balanced_keys(ops):
     design = UpliftDesign(first_window_days=10, outcome_days=20, bootstrap=50)
     out = customer_outcomes(orders, journeys, journeys["as_of_date"].max(), design)
     assert out.height > 0
-    assert (out["first_ordered_at"].max() + pl.duration(days=30)) is not None
     span = (journeys["as_of_date"].max() - out["first_ordered_at"].max().date()).days
     assert span >= 29
     est = uplift(out, design)
