@@ -20,7 +20,7 @@ import polars as pl
 
 from models.forecast.baselines import auto_ets, sample_series, seasonal_naive
 from models.forecast.metrics import mase_scale, metric_rows
-from models.forecast.model import METHODS, ModelSettings, fit_predict
+from models.forecast.model import METHODS, GlobalModels, ModelSettings, fit_predict, needs_of
 from models.forecast.panel import Panel
 
 MODELS = ("hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets")
@@ -66,19 +66,31 @@ def plan_folds(n_periods: int, freq: str, horizon: int, folds: int) -> Plan:
     return Plan(h, k, cutoffs, notes)
 
 
+def hgb_methods(models) -> list[str]:
+    """The interval methods of the global model among ``models`` (``hgb_cqr`` -> ``cqr``)."""
+    return [m for m in METHODS if f"hgb_{m}" in models]
+
+
 def forecast_at(
-    panel: Panel, cutoff: int, horizon: int, settings: ModelSettings, models, ets_series=None
+    panel: Panel,
+    cutoff: int,
+    horizon: int,
+    settings: ModelSettings,
+    models,
+    ets_series=None,
+    global_models: GlobalModels | None = None,
 ):
     """``{model: (p10, p50, p90)}`` arrays series x horizon, made from periods <= cutoff;
     seconds spent per model in ``timings``; the global model's expected demand (its Poisson
     model, the same for every interval method) as ``out["hgb_mean"]``, a 1-tuple. AutoETS
-    runs on ``ets_series`` (default all)."""
+    runs on ``ets_series`` (default all). ``global_models`` (of this panel, horizon and
+    settings) holds global models already fitted."""
     out, timings = {}, {}
     mean = None
-    methods = [m.removeprefix("hgb_") for m in models if m.startswith("hgb_")]
+    methods = hgb_methods(models)
     if methods:
         t0 = time.perf_counter()
-        fc = fit_predict(panel, cutoff, horizon, settings, [m for m in METHODS if m in methods])
+        fc = fit_predict(panel, cutoff, horizon, settings, methods, global_models)
         for m, f in fc.items():
             out[f"hgb_{m}"] = (f.p10, f.p50, f.p90)
             mean = f.mean
@@ -138,8 +150,22 @@ def backtest(
     h = plan.horizon
     seconds: dict[str, float] = {}
     frames = []
+    global_models = None
+    methods = hgb_methods(models)
+    if methods:
+        # every fold's global models fitted up front, each distinct one once, side by side
+        # (the calibration models of a fold are the forecasting models of the fold before)
+        t0 = time.perf_counter()
+        global_models = GlobalModels(panel, h, settings)
+        needs: dict[int, set[str]] = {}
+        for cutoff in plan.cutoffs:
+            for c, kinds in needs_of(cutoff, h, methods).items():
+                needs.setdefault(c, set()).update(kinds)
+        global_models.fit(needs)
+        for m in methods:
+            seconds[f"hgb_{m}"] = (time.perf_counter() - t0) / len(methods)
     for fold, cutoff in enumerate(plan.cutoffs, start=1):
-        fc, timings = forecast_at(panel, cutoff, h, settings, models, ets_series)
+        fc, timings = forecast_at(panel, cutoff, h, settings, models, ets_series, global_models)
         for k, v in timings.items():
             seconds[k] = seconds.get(k, 0.0) + v
         scale = mase_scale(panel.y[:, : cutoff + 1], panel.season)

@@ -59,23 +59,31 @@ def sample_series(n_series: int, size: int) -> np.ndarray:
 
 
 def auto_ets(
-    panel: Panel, cutoff: int, horizon: int, series: np.ndarray | None = None
+    panel: Panel, cutoff: int, horizon: int, series: np.ndarray | None = None, n_jobs: int = 1
 ) -> tuple[np.ndarray, ...]:
     """P10, P50, P90 per series x horizon from statsforecast AutoETS (season length of the
     frequency when there are two full seasons of history, else none); Naive where AutoETS
-    cannot fit; NaN outside ``series`` (default: every series)."""
+    cannot fit; NaN outside ``series`` (default: every series). ``n_jobs`` processes fit
+    (statsforecast's own; 1 on a busy machine, where a pool's start-up costs more)."""
     os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, Naive
 
     out = tuple(np.full((panel.n_series, horizon), np.nan) for _ in range(3))
     series = np.ones(panel.n_series, bool) if series is None else series
+    # a series whose every observation is 0 is forecast 0 with the interval [0, 0] by
+    # AutoETS (and by its Naive fallback): set so instead of fitted, one fit per series
+    hist = panel.y[:, : cutoff + 1]
+    zero = series & ~np.isnan(hist).all(axis=1) & (np.nan_to_num(hist) == 0).all(axis=1)
+    for arr in out:
+        arr[zero] = 0.0
+    series = series & ~zero
     df = _filled_history(panel, cutoff, series)
     if df.height == 0:
         return out
     season = panel.season if cutoff + 1 >= 2 * panel.season else 1
     sf = StatsForecast(
-        models=[AutoETS(season_length=season)], freq=1, n_jobs=1, fallback_model=Naive()
+        models=[AutoETS(season_length=season)], freq=1, n_jobs=n_jobs, fallback_model=Naive()
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,8 +13,6 @@ training weight, which makes the weighted loss on scaled targets equal to the lo
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from models.forecast.calendar import calendar_features
@@ -25,15 +23,28 @@ CAP = 400  # periods: ages and recencies beyond this say nothing more
 
 
 def _nanmean(a: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, axis=1) if a.shape[1] else np.full(a.shape[0], np.nan)
+    """``np.nanmean(a, axis=1)`` (the same arithmetic, so the same bits), NaN for a row
+    without any value, and no warning: ``warnings.catch_warnings`` is not thread-safe, and
+    the global model builds features while its fits run in other threads."""
+    if not a.shape[1]:
+        return np.full(a.shape[0], np.nan)
+    mask = np.isnan(a)
+    cnt = np.sum(~mask, axis=1, dtype=np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(np.where(mask, 0.0, a), axis=1) / cnt
 
 
 def _nanstd(a: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanstd(a, axis=1) if a.shape[1] else np.full(a.shape[0], np.nan)
+    """``np.nanstd(a, axis=1)`` computed as numpy does, without its warning."""
+    if not a.shape[1]:
+        return np.full(a.shape[0], np.nan)
+    mask = np.isnan(a)
+    arr = np.where(mask, 0.0, a)
+    cnt = np.sum(~mask, axis=1, dtype=np.intp, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        arr -= np.sum(arr, axis=1, keepdims=True) / cnt
+        arr[mask] = 0.0
+        return np.sqrt(np.sum(arr * arr, axis=1) / cnt[:, 0])
 
 
 def _periods_since(mask: np.ndarray) -> np.ndarray:
@@ -137,39 +148,56 @@ class FeatureBuilder:
         self, anchor: int, horizons, series: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``X, series index, target period, scale`` for every series with history at the
-        anchor (or the given ``series``) and every horizon in ``horizons``."""
+        anchor (or the given ``series``) and every horizon in ``horizons`` (horizon-major:
+        every series for the first horizon, then for the next)."""
         feats, scale = anchor_features(self.panel, anchor)
         live = ~np.isnan(scale) if series is None else series & ~np.isnan(scale)
         s_idx = np.flatnonzero(live)
-        blocks, s_all, t_all = [], [], []
-        for h in horizons:
-            t = anchor + h
-            cols = [feats[k][s_idx] for k in feats]
-            lags = seasonal_lags(self.panel, anchor, h)[s_idx] / scale[s_idx, None]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                cols += [lags[:, 0], np.nanmean(lags, axis=1), np.full(len(s_idx), float(h))]
-            cal = np.broadcast_to(self.calendar[t], (len(s_idx), self.calendar.shape[1]))
-            cols += [cal[:, j] for j in range(cal.shape[1])]
-            cols += [self.future[k][s_idx, t] for k in self.future]
-            cols += [
-                np.where(self.panel.static[k][s_idx] >= 0, self.panel.static[k][s_idx], np.nan)
-                for k in self.static_names
-            ]
-            blocks.append(np.column_stack(cols) if cols else np.empty((len(s_idx), 0)))
-            s_all.append(s_idx)
-            t_all.append(np.full(len(s_idx), t))
+        hz = np.asarray(list(horizons), dtype=np.int64)
+        s = np.tile(s_idx, len(hz))
+        h = np.repeat(hz, len(s_idx))
+        return self.assemble(anchor, feats, scale, s, h), s, anchor + h, scale[s]
+
+    def assemble(
+        self, anchor: int, feats: dict[str, np.ndarray], scale: np.ndarray, s, h
+    ) -> np.ndarray:
+        """The feature rows of the (series ``s``, horizon ``h``) pairs at one anchor, from
+        that anchor's ``anchor_features``: only the rows asked for are built (training
+        samples a few of every series x horizon, so it builds those alone)."""
+        names = [
+            *feats,
+            "seasonal_naive",
+            "seasonal_mean",
+            "horizon",
+            *self.calendar_names,
+            *self.future,
+            *self.static_names,
+        ]
         if self.names is None:
-            self.names = [
-                *feats,
-                "seasonal_naive",
-                "seasonal_mean",
-                "horizon",
-                *self.calendar_names,
-                *self.future,
-                *self.static_names,
-            ]
-        if not blocks:
-            return np.empty((0, len(self.names))), *(np.empty(0, int),) * 2, np.empty(0)
-        s_cat = np.concatenate(s_all)
-        return np.vstack(blocks), s_cat, np.concatenate(t_all), scale[s_cat]
+            self.names = names
+        n = len(s)
+        x = np.empty((n, len(names)))
+        j = 0
+        for k in feats:
+            x[:, j] = feats[k][s]
+            j += 1
+        lags = np.empty((n, 4))
+        for hv in np.unique(h):
+            sel = h == hv
+            lags[sel] = seasonal_lags(self.panel, anchor, int(hv))[s[sel]]
+        lags /= scale[s, None]
+        x[:, j], x[:, j + 1] = lags[:, 0], _nanmean(lags)
+        x[:, j + 2] = h
+        j += 3
+        t = anchor + h
+        c = self.calendar.shape[1]
+        x[:, j : j + c] = self.calendar[t]
+        j += c
+        for k in self.future:
+            x[:, j] = self.future[k][s, t]
+            j += 1
+        for k in self.static_names:
+            code = self.panel.static[k][s]
+            x[:, j] = np.where(code >= 0, code, np.nan)
+            j += 1
+        return x

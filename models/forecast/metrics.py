@@ -2,7 +2,9 @@
 
 - WAPE = sum |y - p50| / sum y
 - bias = sum (p50 - y) / sum y (positive: over-forecast)
-- coverage = share of points with p10 <= y <= p90 (the nominal P10-P90 interval is 80 %)
+- coverage = share of points with p10 <= y <= p90 (the nominal P10-P90 interval is 80 %);
+  also on the points with y > 0 alone (``coverage_p10_p90_nonzero``), beside the share of
+  zero actuals (``zero_share``): an interval from P10 = 0 covers every zero actual
 - pinball = mean over q in (0.1, 0.5, 0.9) of sum rho_q(y, p_q) / sum y, times 2 (so that a
   model whose three quantiles are all the median scores its WAPE)
 - interval score (Winkler) of the P10-P90 interval (alpha = 0.2): mean of
@@ -88,12 +90,17 @@ def metric_rows(frame: pl.DataFrame, model: str, has_interval: bool) -> dict[str
         frame.with_columns(ae=(pl.col("y") - pl.col(f"{model}_p50")).abs())
         .group_by("unique_id", "fold")
         .agg(pl.col("ae").mean(), pl.col("mase_scale").first())
-        .filter(pl.col("mase_scale") > 0)
+        .filter(pl.col("mase_scale").is_not_nan() & (pl.col("mase_scale") > 0))
     )
     out["mase"] = float((per["ae"] / per["mase_scale"]).mean()) if per.height else float("nan")
     if has_interval:
         p10, p90 = frame[f"{model}_p10"].to_numpy(), frame[f"{model}_p90"].to_numpy()
         out["coverage_p10_p90"] = coverage(y, p10, p90)
+        # on intermittent demand most actuals are 0, which an interval from P10 = 0 covers
+        # however wide it is: the coverage of the days that sold says how the upper end does
+        sold = y > 0
+        out["coverage_p10_p90_nonzero"] = coverage(y[sold], p10[sold], p90[sold])
+        out["zero_share"] = float((y == 0).mean())
         out["pinball"] = pinball(y, p10, p50, p90)
         out["interval_score"] = interval_score(y, p10, p90)
     return out

@@ -22,10 +22,21 @@ Training rows: every series at origins ``cutoff - anchor_step * j`` (as far back
 ``anchor_window`` periods) with every horizon whose target is at or before the cutoff, and a
 non-censored target, drawn with probability proportional to the series' scale (at most
 ``max_train_rows`` in all).
+
+Fitting is the cost, so :class:`GlobalModels` fits each distinct model once: the models a
+cutoff calibrates with (trained on targets up to ``cutoff - H``) are the very ones the previous
+backtest fold forecast with (its cutoff is ``H`` earlier, the same training rows), so a
+backtest of K folds fits 4K + 3 models, not 7K; the models trained on the same rows bin them
+once; and up to ``jobs`` fits run at once (threads: the boosting releases the GIL, and each
+fit keeps ``threads`` OpenMP threads, so nothing spins on a busy machine).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -55,9 +66,34 @@ class ModelSettings:
     max_train_rows: int = 150_000
     seed: int = 0
     threads: int = 1  # OpenMP threads of the boosting; 0: all cores (1 is faster on a busy box)
+    jobs: int = 0  # fits (and predictions) run at once, in threads; 0: one per core
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class _Regressor(HistGradientBoostingRegressor):
+    """HistGradientBoostingRegressor that can share the binning of its training rows with
+    the other models fitted on the same rows (``shared_bins``, set before ``fit``): the bin
+    mapper is fitted once and the binned matrix reused, which is what every one of them would
+    compute (same rows, bins, categorical columns and seed), so the fits are unchanged."""
+
+    shared_bins: dict | None = None
+
+    def _bin_data(self, X, sample_weight, is_training_data):
+        cache = self.shared_bins
+        if not is_training_data or cache is None or sample_weight is not None:
+            return super()._bin_data(X, sample_weight, is_training_data)
+        key = (self.max_bins, self.random_state, repr(self.categorical_features), X.shape)
+        with cache["lock"]:
+            if "binned" not in cache:
+                cache["binned"] = super()._bin_data(X, sample_weight, is_training_data)
+                cache["mapper"], cache["key"] = self._bin_mapper, key
+            elif cache["key"] != key:
+                raise ValueError("shared_bins used by models that bin differently")
+            else:
+                self._bin_mapper = cache["mapper"]
+            return cache["binned"]
 
 
 def _regressor(settings: ModelSettings, loss: str, quantile: float | None, cats) -> object:
@@ -74,17 +110,51 @@ def _regressor(settings: ModelSettings, loss: str, quantile: float | None, cats)
     )
     if quantile is not None:
         kwargs["quantile"] = quantile
-    return HistGradientBoostingRegressor(**kwargs)
+    return _Regressor(**kwargs)
 
 
-def _fit(reg, x: np.ndarray, y: np.ndarray):
-    """Fit, with columns that are missing on every training row set to 0 (sklearn cannot bin
-    an all-NaN column; a constant one is never split on, so prediction ignores it)."""
+def _fillable(x: np.ndarray) -> np.ndarray:
+    """Columns that are missing on every training row set to 0 (sklearn cannot bin an all-NaN
+    column; a constant one is never split on, so prediction ignores it)."""
     empty = np.isnan(x).all(axis=0)
     if empty.any():
         x = x.copy()
         x[:, empty] = 0.0
-    return reg.fit(x, y)
+    return x
+
+
+def _jobs(settings: ModelSettings) -> int:
+    return settings.jobs if settings.jobs > 0 else (os.cpu_count() or 1)
+
+
+def _limited(settings: ModelSettings, fn):
+    """``fn`` run with ``threads`` OpenMP threads in whichever thread calls it (the limit is
+    per thread, so every worker sets its own). OpenMP threads spin while they wait: on a
+    shared, busy machine one thread per fit is many times faster than one per core, and
+    single-threaded fits side by side do not spin at all."""
+    from threadpoolctl import threadpool_limits
+
+    def call(*args):
+        with threadpool_limits(limits=settings.threads or None, user_api="openmp"):
+            return fn(*args)
+
+    return call
+
+
+def _run(settings: ModelSettings, tasks: list) -> list:
+    """``[task() for task in tasks]``, ``jobs`` at a time in threads."""
+    jobs = min(_jobs(settings), len(tasks))
+    if jobs <= 1:
+        return [_limited(settings, t)() for t in tasks]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda t: _limited(settings, t)(), tasks))
+
+
+def _predict_all(settings: ModelSettings, regs, x: np.ndarray) -> list[np.ndarray]:
+    """Each model's prediction of ``x``, the models side by side."""
+    if len(x) == 0:
+        return [np.zeros(0) for _ in regs]
+    return _run(settings, [lambda r=r: r.predict(x) for r in regs])
 
 
 def training_rows(
@@ -92,6 +162,8 @@ def training_rows(
 ):
     """``X, y_scaled, weight, horizon, target`` from origins before ``cutoff`` whose targets
     are at most ``last_target`` (default: the cutoff) and observed."""
+    from models.forecast.features import anchor_features
+
     panel = builder.panel
     last_target = cutoff if last_target is None else last_target
     step = settings.anchor_step or (2 if panel.freq == "D" else 1)
@@ -101,21 +173,27 @@ def training_rows(
     budget = max(1, settings.max_train_rows // max(len(anchors), 1))
     xs, ys, ws, hs, ts = [], [], [], [], []
     for a in anchors:
-        hz = [h for h in range(1, horizon + 1) if a + h <= last_target]
-        x, s, t, scale = builder.rows(a, hz)
+        hz = np.array([h for h in range(1, horizon + 1) if a + h <= last_target], np.int64)
+        feats, scale = anchor_features(panel, a)
+        s_idx = np.flatnonzero(~np.isnan(scale))
+        # every (series, horizon) candidate, in the order FeatureBuilder.rows lists them;
+        # the features are built for the sampled rows only
+        s, h = np.tile(s_idx, len(hz)), np.repeat(hz, len(s_idx))
+        t = a + h
         target = panel.y[s, t]
         keep = np.flatnonzero(~np.isnan(target))
         if keep.size:
             # a bootstrap with probability proportional to the scale: the loss on scaled
             # targets then weighs series by volume, as the loss in units would (sample_weight
             # would do the same but makes sklearn's quantile leaves ~10x slower)
-            prob = scale[keep] / scale[keep].sum()
+            prob = scale[s[keep]] / scale[s[keep]].sum()
             keep = np.sort(rng.choice(keep, min(budget, keep.size), replace=True, p=prob))
-        xs.append(x[keep])
-        ys.append(target[keep] / scale[keep])
-        ws.append(scale[keep])
-        hs.append(t[keep] - a)
-        ts.append(t[keep])
+        s, h, t = s[keep], h[keep], t[keep]
+        xs.append(builder.assemble(a, feats, scale, s, h))
+        ys.append(target[keep] / scale[s])
+        ws.append(scale[s])
+        hs.append(h)
+        ts.append(t)
     if not xs or sum(len(v) for v in ys) == 0:
         return None
     return (
@@ -151,47 +229,124 @@ def _predict_grid(builder, cutoff, horizon, predict) -> np.ndarray:
     return out
 
 
+class GlobalModels:
+    """The fitted models of one panel and horizon, by *training cutoff* (the last period
+    their training targets may reach): ``quantile`` (the P10, P50 and P90 models) and
+    ``mean`` (the Poisson model). A backtest asks for every cutoff it needs at once, so each
+    distinct model is fitted once (the calibration models of one fold are the forecasting
+    models of the fold before) and ``jobs`` fits run at once."""
+
+    def __init__(self, panel: Panel, horizon: int, settings: ModelSettings):
+        self.panel, self.horizon, self.settings = panel, horizon, settings
+        self.builder = FeatureBuilder(panel, horizon)
+        self._models: dict[tuple[int, str], object] = {}
+        self._has_data: dict[int, bool] = {}
+
+    def fit(self, needs: dict[int, set[str]]) -> None:
+        """Fit what ``needs`` (training cutoff -> {"quantile", "mean"}) asks for and is not
+        fitted yet. The training rows of the next cutoff are built while the models of the
+        one before fit; at most two cutoffs' rows are held at a time."""
+        pending: deque = deque()  # per cutoff: [(cutoff, loss, quantile, future)]
+        with ThreadPoolExecutor(max_workers=_jobs(self.settings)) as pool:
+            for cutoff in sorted(needs):
+                kinds = [k for k in ("quantile", "mean") if k in needs[cutoff]]
+                kinds = [k for k in kinds if (cutoff, k) not in self._models]
+                if not kinds:
+                    continue
+                while len(pending) >= 2:
+                    self._collect(pending.popleft())
+                pending.append(self._submit(pool, cutoff, kinds))
+            while pending:
+                self._collect(pending.popleft())
+
+    def _submit(self, pool, cutoff: int, kinds: list[str]) -> list:
+        data = training_rows(self.builder, cutoff, self.horizon, self.settings)
+        self._has_data[cutoff] = data is not None
+        if data is None:
+            self._models.update({(cutoff, k): None for k in kinds})
+            return []
+        x, y = _fillable(data[0]), data[1]
+        cats = self.builder.categorical_mask()
+        bins = {"lock": threading.Lock()}  # the models on these rows bin them once
+        specs = [("quantile", q) for q in QUANTILES] if "quantile" in kinds else []
+        if "mean" in kinds:
+            if (y > 0).any():  # the Poisson loss needs a positive target somewhere
+                specs.append(("poisson", None))
+            else:
+                self._models[(cutoff, "mean")] = None  # expected demand 0
+        out = []
+        for loss, q in specs:
+            reg = _regressor(self.settings, loss, q, cats)
+            reg.shared_bins = bins
+            out.append((cutoff, loss, q, pool.submit(_limited(self.settings, reg.fit), x, y)))
+        return out
+
+    def _collect(self, submitted: list) -> None:
+        quantiles = {}
+        for cutoff, loss, q, future in submitted:
+            reg = future.result()
+            reg.shared_bins = None  # the binned rows are not kept with the model
+            if loss == "poisson":
+                self._models[(cutoff, "mean")] = reg
+            else:
+                quantiles[q] = reg
+        if quantiles:
+            self._models[(submitted[0][0], "quantile")] = [quantiles[q] for q in QUANTILES]
+
+    def has_data(self, cutoff: int) -> bool:
+        return self._has_data[cutoff]
+
+    def quantile(self, cutoff: int):
+        """The P10, P50, P90 models trained up to ``cutoff`` (None: no training rows)."""
+        return self._models[(cutoff, "quantile")]
+
+    def mean(self, cutoff: int):
+        """The Poisson model trained up to ``cutoff`` (None: no positive target, mean 0)."""
+        return self._models[(cutoff, "mean")]
+
+
+def needs_of(cutoff: int, horizon: int, methods) -> dict[int, set[str]]:
+    """The models a forecast at ``cutoff`` with ``methods`` uses, by training cutoff."""
+    needs = {cutoff: {"quantile", "mean"}}
+    if {"cqr", "conformal"} & set(methods):
+        needs.setdefault(cutoff - horizon, set()).add("quantile")
+    return needs
+
+
 def fit_predict(
     panel: Panel,
     cutoff: int,
     horizon: int,
     settings: ModelSettings,
     methods=METHODS,
+    models: GlobalModels | None = None,
 ) -> dict[str, Forecast]:
     """Train on periods ``<= cutoff`` and forecast ``cutoff + 1 .. cutoff + horizon`` with each
-    interval method. Series with no observation up to the cutoff are not forecast."""
-    from threadpoolctl import threadpool_limits
-
-    # OpenMP threads spin while they wait: on a shared, busy machine one thread per fit is
-    # many times faster than one per core
-    with threadpool_limits(limits=settings.threads or None, user_api="openmp"):
-        return _fit_predict(panel, cutoff, horizon, settings, methods)
+    interval method. Series with no observation up to the cutoff are not forecast. ``models``
+    (of this panel, horizon and settings) reuses models already fitted."""
+    models = models or GlobalModels(panel, horizon, settings)
+    models.fit(needs_of(cutoff, horizon, methods))
+    return _fit_predict(models, cutoff, methods)
 
 
-def _fit_predict(panel, cutoff, horizon, settings, methods) -> dict[str, Forecast]:
-    builder = FeatureBuilder(panel, horizon)
-    data = training_rows(builder, cutoff, horizon, settings)
+def _fit_predict(models: GlobalModels, cutoff, methods) -> dict[str, Forecast]:
+    panel, horizon, settings, builder = (
+        models.panel, models.horizon, models.settings, models.builder
+    )  # fmt: skip
     empty = np.full((panel.n_series, horizon), np.nan)
-    if data is None:  # no usable history at all: the caller falls back to baselines
+    if not models.has_data(cutoff):  # no usable history at all: the caller falls back
         return {m: Forecast(empty, empty, empty, empty) for m in methods}
-    x, y, _, _, _ = data
-    cats = builder.categorical_mask()
-    regs = [_fit(_regressor(settings, "quantile", q, cats), x, y) for q in QUANTILES]
     xp, s, t, scale = builder.rows(cutoff, range(1, horizon + 1))
     hp = t - cutoff - 1
     band = _bands(t - cutoff, horizon)
-    lo, mid, hi = (reg.predict(xp) for reg in regs) if len(s) else (np.zeros(0),) * 3
+    mean_reg = models.mean(cutoff)
+    regs = [*models.quantile(cutoff), *([mean_reg] if mean_reg else [])]
+    preds = _predict_all(settings, regs, xp)
+    lo, mid, hi = preds[:3]
     mean = empty.copy()
-    if len(s) and (y > 0).any():  # the Poisson loss needs a positive target somewhere
-        mean_reg = _fit(_regressor(settings, "poisson", None, cats), x, y)
-        mean[s, hp] = np.maximum(mean_reg.predict(xp), 0.0) * scale
-    elif len(s):
-        mean[s, hp] = 0.0
-    cal = (
-        _calibration(builder, cutoff, horizon, settings, cats)
-        if {"cqr", "conformal"} & set(methods)
-        else None
-    )
+    if len(s):
+        mean[s, hp] = np.maximum(preds[3], 0.0) * scale if mean_reg else 0.0
+    cal = _calibration(models, cutoff) if {"cqr", "conformal"} & set(methods) else None
 
     def grid(lo_s, mid_s, hi_s) -> Forecast:
         """Scaled bounds of the rows to units, clipped at 0 and ordered P10 <= P50 <= P90."""
@@ -264,37 +419,35 @@ def _per_band(cal: dict, stat) -> np.ndarray:
     return out
 
 
-def _calibration(builder, cutoff, horizon, settings, cats) -> dict | None:
+def _calibration(models: GlobalModels, cutoff: int) -> dict | None:
     """The calibration slice, in time order after the training data: the P10/P50/P90 models
     fitted on targets up to ``cutoff - horizon`` predict the targets of the last ``horizon``
     periods (up to the cutoff), which they have not seen, from origins at most ``cutoff -
     horizon``. Scaled ``lo, mid, hi, y`` and the horizon ``band`` of every such observed
     target; None when there is nothing to calibrate on (the methods then keep the quantile
     models' interval, and the backtest's coverage says how good that is)."""
+    builder, horizon = models.builder, models.horizon
     early = cutoff - horizon
-    fit = training_rows(builder, early, horizon, settings)
-    if fit is None:
+    regs = models.quantile(early)
+    if regs is None:
         return None
-    x, y, _, _, _ = fit
-    regs = [_fit(_regressor(settings, "quantile", q, cats), x, y) for q in QUANTILES]
-    rows_x, rows_y, rows_h = [], [], []
+    parts = []  # per origin (predicted origin by origin, so only one origin's rows are held)
     for a in range(early, max(early - horizon, 0), -1):
         hz = [h for h in range(1, horizon + 1) if early < a + h <= cutoff]
         xa, s, t, scale = builder.rows(a, hz)
         target = builder.panel.y[s, t]
         keep = ~np.isnan(target)
-        rows_x.append(xa[keep])
-        rows_y.append(target[keep] / scale[keep])
-        rows_h.append(t[keep] - a)
-    if not rows_x or sum(len(r) for r in rows_y) == 0:
+        if keep.any():
+            preds = _predict_all(models.settings, regs, xa[keep])
+            parts.append((*preds, target[keep] / scale[keep], t[keep] - a))
+    if not parts:
         return None
-    xc = np.vstack(rows_x)
-    lo, mid, hi = (reg.predict(xc) for reg in regs)
+    lo, mid, hi, y, h = (np.concatenate(v) for v in zip(*parts, strict=True))
     return {
         "lo": lo,
         "mid": mid,
         "hi": hi,
-        "y": np.concatenate(rows_y),
-        "band": _bands(np.concatenate(rows_h), horizon),
+        "y": y,
+        "band": _bands(h, horizon),
         "n_bands": min(4, horizon),
     }

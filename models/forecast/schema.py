@@ -45,7 +45,7 @@ BACKTEST_METRICS = {
     "model": pl.String,
     "fold": pl.String,  # "1".."K" or "all"
     "slice": pl.String,  # "all", "channel=<c>", "category=<c>"
-    "metric": pl.String,  # wape, mase, bias, coverage_p10_p90, pinball, interval_score, n
+    "metric": pl.String,  # wape, mase, bias, coverage_p10_p90(_nonzero), zero_share, pinball, interval_score, n
     "value": pl.Float64,
 }
 

@@ -283,6 +283,11 @@ def backtest_meets_targets() -> dg.AssetCheckResult:
             "autoets_wape": round(ets, 4) if ets is not None else "not run",
             "chosen_wape_on_autoets_rows": round(chosen_on_sample, 4),
             "coverage_p10_p90": round(cov, 4),
+            # intermittent demand: an interval from P10 = 0 covers every zero actual
+            "coverage_p10_p90_on_sold_days": round(
+                overall.get((chosen, "coverage_p10_p90_nonzero"), float("nan")), 4
+            ),
+            "zero_share_of_actuals": round(overall.get((chosen, "zero_share"), float("nan")), 4),
         },
     )
 
