@@ -1,12 +1,18 @@
-"""Forecasting benchmark: the global model against AutoETS on the same synthetic daily series.
+"""Forecasting benchmark: the whole backtest of the global model beside AutoETS alone, on the
+same synthetic daily series and the same folds, in one run.
 
     .venv/bin/python bench/forecast.py --series 10000 --days 730 --horizon 28 --ets-sample 1000
 
-Each model runs in its own child process (so peak RSS is its own): fit on every day but the
-last ``horizon`` and forecast those. The global model is timed on all series; AutoETS (one
-fit per series) on ``--ets-sample`` series spread evenly, and its time is extrapolated
-linearly to all series when the sample is smaller (printed as such). WAPE on the held-out
-days is printed for both, on the AutoETS sample.
+Each side runs in its own child process (so peak RSS is its own):
+
+- ``backtest``: ``models.forecast.backtest.backtest`` as the forecast asset runs it (the
+  global model with its three interval methods, quantile, CQR and conformal, plus seasonal
+  naive; ``--folds`` rolling origins of ``--horizon`` days), on every series;
+- ``autoets``: statsforecast AutoETS alone at the same cutoffs, on ``--ets-sample`` series
+  spread evenly (one fit per series and fold), its time extrapolated linearly to all series
+  when the sample is smaller (printed as such).
+
+WAPE and P10-P90 coverage of the held-out days are printed for both on the AutoETS sample.
 """
 
 from __future__ import annotations
@@ -46,37 +52,48 @@ def _panel(y: np.ndarray):
                  freq="D", y=y)  # fmt: skip
 
 
-def run(model: str, series: int, days: int, horizon: int, sample: int, queue) -> None:
+def run(model: str, args: dict, queue) -> None:
+    from models.forecast.backtest import backtest, plan_folds
     from models.forecast.baselines import auto_ets, sample_series
-    from models.forecast.model import ModelSettings, fit_predict
+    from models.forecast.model import ModelSettings
 
+    series, days, horizon = args["series"], args["days"], args["horizon"]
     y = synthetic(series, days)
     panel = _panel(y)
-    cutoff = days - horizon - 1
-    chosen = sample_series(series, sample)
+    chosen = sample_series(series, args["ets_sample"])
+    plan = plan_folds(days, "D", horizon, args["folds"])
     t0 = time.perf_counter()
-    if model == "hgb_quantile":
-        p50 = fit_predict(panel, cutoff, horizon, ModelSettings(threads=0), ["quantile"])[
-            "quantile"
-        ].p50
+    if model == "backtest":
+        models = ["hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive"]
+        result = backtest(panel, horizon, args["folds"], ModelSettings(), models)
+        fc = result.forecasts.filter(np.asarray(chosen)[result.forecasts["unique_id"].to_numpy()])
+        actual, p10, p50, p90 = (
+            fc[c].to_numpy() for c in ("y", "hgb_cqr_p10", "hgb_cqr_p50", "hgb_cqr_p90")
+        )
         fitted = series
     else:
-        p50 = auto_ets(panel, cutoff, horizon, chosen)[1]
+        parts = []
+        for cutoff in plan.cutoffs:
+            lo, mid, hi = auto_ets(panel, cutoff, plan.horizon, chosen)
+            truth = y[chosen, cutoff + 1 : cutoff + 1 + plan.horizon]
+            ok = ~np.isnan(truth)
+            parts.append((truth[ok], lo[chosen][ok], mid[chosen][ok], hi[chosen][ok]))
+        actual, p10, p50, p90 = (np.concatenate(v) for v in zip(*parts, strict=True))
         fitted = int(chosen.sum())
     seconds = time.perf_counter() - t0
-    actual = y[chosen, cutoff + 1 :]
-    pred = p50[chosen]
-    ok = ~np.isnan(actual)
-    wape = float(np.abs(actual[ok] - pred[ok]).sum() / actual[ok].sum())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     queue.put(
         {
-            "model": model,
+            "model": model if model == "autoets" else "backtest (hgb x3 methods + naive)",
             "series_fitted": fitted,
+            "folds_x_horizon": f"{plan.folds}x{plan.horizon}",
             "seconds": round(seconds, 1),
             "seconds_for_all_series": round(seconds * series / fitted, 1),
             "extrapolated": fitted < series,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "wape_on_sample": round(wape, 4),
+            "cpu_seconds_process": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "wape_on_sample": round(float(np.abs(actual - p50).sum() / actual.sum()), 4),
+            "coverage_on_sample": round(float(((p10 <= actual) & (actual <= p90)).mean()), 4),
         }
     )
 
@@ -87,15 +104,13 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--horizon", type=int, default=28)
     ap.add_argument("--ets-sample", type=int, default=1_000)
+    ap.add_argument("--folds", type=int, default=4)
     args = ap.parse_args()
     ctx = mp.get_context("spawn")
     results = []
-    for model in ("hgb_quantile", "autoets"):
+    for model in ("backtest", "autoets"):
         queue = ctx.Queue()
-        proc = ctx.Process(
-            target=run,
-            args=(model, args.series, args.days, args.horizon, args.ets_sample, queue),
-        )
+        proc = ctx.Process(target=run, args=(model, vars(args), queue))
         proc.start()
         results.append(queue.get())
         proc.join()

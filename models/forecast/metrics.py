@@ -4,7 +4,8 @@
 - bias = sum (p50 - y) / sum y (positive: over-forecast)
 - coverage = share of points with p10 <= y <= p90 (the nominal P10-P90 interval is 80 %);
   also on the points with y > 0 alone (``coverage_p10_p90_nonzero``), beside the share of
-  zero actuals (``zero_share``): an interval from P10 = 0 covers every zero actual
+  zero actuals (``zero_share``): an interval from P10 = 0 covers every zero actual; and per
+  tail, the shares of actuals below P10 (``below_p10``) and above P90 (``above_p90``)
 - pinball = mean over q in (0.1, 0.5, 0.9) of sum rho_q(y, p_q) / sum y, times 2 (so that a
   model whose three quantiles are all the median scores its WAPE)
 - interval score (Winkler) of the P10-P90 interval (alpha = 0.2): mean of
@@ -101,6 +102,9 @@ def metric_rows(frame: pl.DataFrame, model: str, has_interval: bool) -> dict[str
         sold = y > 0
         out["coverage_p10_p90_nonzero"] = coverage(y[sold], p10[sold], p90[sold])
         out["zero_share"] = float((y == 0).mean())
+        # per tail: a calibrated P10 / P90 has at most / about 10 % of actuals beyond it
+        out["below_p10"] = float((y < p10).mean())
+        out["above_p90"] = float((y > p90).mean())
         out["pinball"] = pinball(y, p10, p50, p90)
         out["interval_score"] = interval_score(y, p10, p90)
     return out

@@ -105,3 +105,4 @@ def test_mase_skips_series_without_a_scale_instead_of_turning_nan():
     assert out["zero_share"] == pytest.approx(0.5)
     assert out["coverage_p10_p90"] == pytest.approx(0.5)  # both zeros covered, no sale
     assert out["coverage_p10_p90_nonzero"] == pytest.approx(0.0)
+    assert (out["below_p10"], out["above_p90"]) == (0.0, 0.5)
