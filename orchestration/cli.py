@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -38,9 +39,15 @@ def demo_generate(
     days: int = typer.Option(400, help="Number of days of history."),
     start: str = typer.Option("2024-11-01", help="First day (YYYY-MM-DD)."),
     out: Path = typer.Option(None, help="Data directory (default: ZHONGTAI_DATA_DIR or ./data)."),
+    hold_back_days: int = typer.Option(
+        0,
+        help="Move the files the channels deliver on the last N days into landing_next/, "
+        "for `zhongtai demo deliver` after a first build (an incremental run's new day).",
+    ),
 ) -> None:
     """Write the demo brand's landing files (data/landing/) and its truth (data/truth/)."""
     from ingest.demo import generate
+    from ingest.demo.holdback import NEXT_DIR, hold_back
 
     root = out or data_paths().root
     t0 = time.perf_counter()
@@ -55,9 +62,32 @@ def demo_generate(
     for channel, stats in sorted(summary.get("channels", {}).items()):
         table.add_row(channel, str(stats.get("files", "")), str(stats.get("rows", "")))
     console.print(table)
+    if hold_back_days:
+        shutil.rmtree(root / NEXT_DIR, ignore_errors=True)  # a previous run's held-back files
+        last = dt.date.fromisoformat(start) + dt.timedelta(days=days - 1)
+        held = hold_back(root, last, hold_back_days)
+        console.print(
+            f"{len(held)} files of the last {hold_back_days} day(s) held back in {root / NEXT_DIR}"
+            " (`zhongtai demo deliver` drops them into landing/)"
+        )
     console.print(
         f"Done in {time.perf_counter() - t0:.1f} s: {root / 'landing'}, truth in {root / 'truth'}"
     )
+
+
+@demo_app.command("deliver")
+def demo_deliver(
+    out: Path = typer.Option(None, help="Data directory (default: ZHONGTAI_DATA_DIR or ./data)."),
+) -> None:
+    """Drop the files held back by `demo generate --hold-back-days` into landing/."""
+    from ingest.demo.holdback import NEXT_DIR, deliver
+
+    root = out or data_paths().root
+    moved = deliver(root)
+    if not moved:
+        console.print(f"[yellow]nothing held back in {root / NEXT_DIR}[/yellow]")
+        raise typer.Exit(1)
+    console.print(f"{len(moved)} files delivered into {root / 'landing'}")
 
 
 @app.command()
@@ -73,14 +103,35 @@ def materialize(
         help="Seconds to wait for another run that holds the warehouse before giving up "
         "(one writer at a time).",
     ),
+    incremental: bool = typer.Option(
+        False,
+        "--incremental",
+        help="Ingest the new landing files, then run only the assets downstream of the lake "
+        "entities that got files (a new day: bench/README.md). Ignores --select.",
+    ),
+    full_refresh: bool = typer.Option(
+        False,
+        "--full-refresh",
+        help="Rebuild the incremental dbt staging models from the whole lake (after a change "
+        "of their SQL).",
+    ),
 ) -> None:
     """Materialise the asset graph (or a selection) in-process, recorded in the Dagster
     instance under data/dagster_home so `make dev` shows the runs. One run at a time: a
-    second one waits up to --wait seconds, then exits with code 3 and changes nothing."""
+    second one waits up to --wait seconds, then exits with code 3 and changes nothing.
+    The big staging models are dbt incremental models: every run adds only the lake files
+    ingested since their last build."""
+    if incremental and full_refresh:
+        raise typer.BadParameter("--incremental and --full-refresh exclude each other")
     p = data_paths()
     with privacy_cli.one_writer(p, "zhongtai materialize", wait):
         _warehouse_is_free(p.warehouse)
-        _materialize(select, log_level)
+        if incremental:
+            _materialize_incremental(log_level)
+        elif full_refresh:
+            _materialize(select, log_level, full_refresh=True)
+        else:
+            _materialize(select, log_level)
 
 
 def _warehouse_is_free(warehouse: Path) -> None:
@@ -102,30 +153,71 @@ def _warehouse_is_free(warehouse: Path) -> None:
         raise typer.Exit(3) from exc
 
 
-def _materialize(select: str, log_level: str) -> None:
-    import dagster as dg
-
+def _definitions():
     root = data_paths().root
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(root / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()  # defaults: runs and events stored under this folder
     from orchestration.definitions import defs
 
+    return defs
+
+
+def _materialize(select: str, log_level: str, full_refresh: bool = False) -> None:
+    import dagster as dg
+
+    defs = _definitions()
     selection = dg.AssetSelection.all() if select == "*" else dg.AssetSelection.from_string(select)
-    graph = defs.resolve_asset_graph()
-    keys = selection.resolve(graph)
+    keys = selection.resolve(defs.resolve_asset_graph())
     if not keys:
         raise typer.BadParameter(f"selection {select!r} matches no asset")
+    t0 = time.perf_counter()
+    result = _execute(defs, keys, log_level, full_refresh)
+    _finish([result], t0)
+
+
+def _materialize_incremental(log_level: str) -> None:
+    """Ingest, then only the assets downstream of the lake entities that got files."""
+    from orchestration.defs.automation import changed_lake_keys, incremental_selection
+    from orchestration.defs.ingest import ingest_landing_files
+
+    defs = _definitions()
+    t0 = time.perf_counter()
+    ingested = _execute(defs, set(ingest_landing_files.keys), log_level)
+    changed = changed_lake_keys(ingested)
+    results = [ingested]
+    if not ingested.success:
+        console.print("[red]ingest failed: nothing downstream was run[/red]")
+    elif not changed:
+        console.print("No new or corrected landing files: nothing downstream to run.")
+    else:
+        keys = incremental_selection(changed).resolve(defs.resolve_asset_graph())
+        console.print(
+            f"Files loaded into {', '.join(k.to_user_string() for k in changed)}: "
+            f"{len(keys)} downstream assets"
+        )
+        results.append(_execute(defs, keys, log_level))
+    _finish(results, t0)
+
+
+def _execute(defs, keys, log_level: str, full_refresh: bool = False):
+    import dagster as dg
+
+    from orchestration.defs.transform import full_refresh_config
+
     job = defs.resolve_implicit_global_asset_job_def()
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if full_refresh:
+        run_config |= full_refresh_config(job.get_subset(asset_selection=set(keys)))
     t0 = time.perf_counter()
     with console.status(f"Materialising {len(keys)} assets …", spinner="dots"):
         result = job.execute_in_process(
             instance=dg.DagsterInstance.get(),
             asset_selection=list(keys),
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            run_config=run_config,
         )
-    table = Table(title="Materialised")
+    table = Table(title=f"Materialised ({len(keys)} assets selected)")
     table.add_column("asset")
     table.add_column("metadata")
     for ev in result.get_asset_materialization_events():
@@ -139,7 +231,15 @@ def _materialize(select: str, log_level: str) -> None:
             mat.asset_key.to_user_string(), ", ".join(f"{k}={v}" for k, v in meta.items())
         )
     console.print(table)
-    checks = result.get_asset_check_evaluations()
+    console.print(
+        f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    return result
+
+
+def _finish(results: list, t0: float) -> None:
+    checks = [c for r in results for c in r.get_asset_check_evaluations()]
     failed = [c for c in checks if not c.passed]
     console.print(
         f"{len(checks)} checks, {len(failed)} failed"
@@ -148,11 +248,11 @@ def _materialize(select: str, log_level: str) -> None:
             for c in failed
         )
     )
-    console.print(
-        f"Run {result.run_id} {'succeeded' if result.success else 'FAILED'} in {time.perf_counter() - t0:.1f} s"
-    )
+    ok = all(r.success for r in results)
+    if len(results) > 1:
+        console.print(f"{'Succeeded' if ok else 'FAILED'} in {time.perf_counter() - t0:.1f} s")
     errors = [c for c in failed if c.severity.value == "ERROR"]
-    if not result.success or errors:
+    if not ok or errors:
         raise typer.Exit(1)
 
 

@@ -48,3 +48,20 @@ daily_full_run = dg.ScheduleDefinition(
     execution_timezone="Asia/Shanghai",
     description="Daily full run at 06:00 Beijing time, after the channels' nightly exports.",
 )
+
+
+def changed_lake_keys(result: dg.ExecuteInProcessResult) -> list[dg.AssetKey]:
+    """The lake entities into which the ingest of ``result`` loaded files (new deliveries or
+    corrections; a correction with no rows left still changes its entity)."""
+    changed = set()
+    for ev in result.get_asset_materialization_events():
+        mat = ev.step_materialization_data.materialization
+        files = mat.metadata.get("loaded_files")
+        if files is not None and files.value:
+            changed.add(mat.asset_key)
+    return sorted(changed, key=lambda k: k.to_user_string())
+
+
+def incremental_selection(changed: list[dg.AssetKey]) -> dg.AssetSelection:
+    """Every asset downstream of the changed lake entities, the lake itself excluded."""
+    return dg.AssetSelection.assets(*changed).downstream(include_self=False)

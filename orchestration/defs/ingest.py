@@ -41,11 +41,16 @@ def ingest_landing_files(context: dg.AssetExecutionContext):
     files already loaded are skipped by content hash."""
     p = paths()
     totals = {e: 0 for e in LAKE_ENTITIES}
+    changed = {e: 0 for e in LAKE_ENTITIES}  # files loaded (new or corrected) per entity
     per_channel, quarantined = {}, 0
     specs, spec_errors = load_specs_lenient()
     for channel, report in sorted(ingest_all(specs, p).items()):
         for entity, n in report.kept.items():
             totals[entity] += n
+        for outcome in report.files:
+            if outcome.status == "loaded":
+                for entity in outcome.kept:
+                    changed[entity] = changed.get(entity, 0) + 1
         quarantined += report.quarantined
         per_channel[channel] = {
             "loaded": report.count("loaded"),
@@ -58,7 +63,11 @@ def ingest_landing_files(context: dg.AssetExecutionContext):
     for entity in LAKE_ENTITIES:
         yield dg.MaterializeResult(
             asset_key=lake_key(entity),
-            metadata={"new_rows": totals[entity], "path": str(p.lake_raw / entity)},
+            metadata={
+                "new_rows": totals[entity],
+                "loaded_files": changed[entity],
+                "path": str(p.lake_raw / entity),
+            },
         )
     if spec_errors:  # the good channels are loaded; the run still fails, naming the bad spec
         raise dg.Failure(

@@ -120,14 +120,14 @@ def temp_files(paths: DataPaths) -> list[Path]:
 DBT_SELECT = ["+fct_daily_sales", "+int_unmapped_channel_skus"]
 
 
-def dbt_command(target: Path) -> list[str]:
+def dbt_command(target: Path, select: list[str] = DBT_SELECT) -> list[str]:
     from orchestration.resources import dbt_executable
 
     return [
         dbt_executable(),
         "run",
         "--select",
-        *DBT_SELECT,
+        *select,
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -157,9 +157,13 @@ def dbt_env(paths: DataPaths) -> dict:
     }
 
 
-def run_dbt(paths: DataPaths, target: Path) -> None:
+def run_dbt(paths: DataPaths, target: Path, select: list[str] = DBT_SELECT) -> None:
     done = subprocess.run(
-        dbt_command(target), env=dbt_env(paths), capture_output=True, text=True, check=False
+        dbt_command(target, select),
+        env=dbt_env(paths),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:]
 

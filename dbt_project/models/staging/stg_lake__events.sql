@@ -1,6 +1,9 @@
 -- Behaviour events from every channel (views, searches, carts, live-room actions), latest delivery.
+{{ config(**delivery_incremental(['channel', 'event_id'], 'events')) }}
+
 with source as (
     select * from {{ source('lake', 'events') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -34,6 +37,7 @@ renamed as (
         app_version,
         campaign,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

@@ -1,6 +1,9 @@
 -- Every identifier seen on a kept lake record, typed and normalised (ingest/identifiers.py).
+{{ config(**delivery_incremental(['channel', 'entity', 'record_id', 'field', 'identifier_type', 'identifier_value'], 'identifiers')) }}
+
 with source as (
     select * from {{ source('lake', 'identifiers') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -18,6 +21,7 @@ renamed as (
         is_partial,
         scope,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

@@ -1,6 +1,9 @@
 -- Daily on-hand snapshots per location and SKU.
+{{ config(**delivery_incremental(['snapshot_date', 'location_id', 'sku'], 'inventory')) }}
+
 with source as (
     select * from {{ source('lake', 'inventory') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -17,6 +20,7 @@ renamed as (
         reserved,
         in_transit,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

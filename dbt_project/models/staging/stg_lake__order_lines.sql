@@ -1,6 +1,9 @@
 -- One row per channel order line (latest delivery wins, as for orders).
+{{ config(**delivery_incremental(['channel', 'order_id', 'line_id'], 'order_lines')) }}
+
 with source as (
     select * from {{ source('lake', 'order_lines') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -28,6 +31,7 @@ renamed as (
         net_amount,
         currency,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

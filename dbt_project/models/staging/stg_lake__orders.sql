@@ -1,7 +1,10 @@
 -- One row per channel order. A later delivery of the same order (a re-export, a correction)
 -- replaces an earlier one: the latest ingested file wins.
+{{ config(**delivery_incremental(['channel', 'order_id'], 'orders')) }}
+
 with source as (
     select * from {{ source('lake', 'orders') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -35,6 +38,7 @@ renamed as (
         ship_street,
         ship_postcode,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

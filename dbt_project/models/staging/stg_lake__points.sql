@@ -1,6 +1,9 @@
 -- Points ledger entries.
+{{ config(**delivery_incremental(['channel', 'points_txn_id'], 'points')) }}
+
 with source as (
     select * from {{ source('lake', 'points') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -20,6 +23,7 @@ renamed as (
         sales_channel,
         location_id,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

@@ -1,7 +1,10 @@
 -- One row per returned or refunded line, as the channel reported it (latest delivery).
 -- Sku and location are resolved in int_returns when the channel does not repeat them.
+{{ config(**delivery_incremental(['channel', 'return_id', 'line_id'], 'returns')) }}
+
 with source as (
     select * from {{ source('lake', 'returns') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -23,6 +26,7 @@ renamed as (
         amount,
         currency,
         source_file,
+        ingested_at,
         source_row
     from latest
 )

@@ -1,6 +1,9 @@
 -- Brand-account social activity (follows, likes, comments, shares) per platform account.
+{{ config(**delivery_incremental(['channel', 'activity_id'], 'social')) }}
+
 with source as (
     select * from {{ source('lake', 'social') }}
+    {{ new_deliveries_only() }}
 ),
 
 latest as (
@@ -21,6 +24,7 @@ renamed as (
         staff_id,
         location_id,
         source_file,
+        ingested_at,
         source_row
     from latest
 )
