@@ -4,8 +4,9 @@
   A staging model of a big entity is built once in full, then each run adds only the lake
   rows of the files ingested since its last build, `latest_delivery` per key among them
   replacing the row of an earlier delivery (delete+insert on the model's key). Rows leave
-  the table when the lake no longer holds their file (a corrected delivery `_v2` replaced
-  it) or when their file is delivered again with new content (the new rows come in). The
+  the table when the lake no longer holds their row (a corrected delivery `_v2` replaced
+  its file, retention purged its day) or when their file is delivered again with new
+  content (the new rows come in). The
   result equals a full build on the same lake; tests/orchestration/test_incremental.py
   holds it. A change of the model's SQL needs `zhongtai materialize --full-refresh`.
 
@@ -48,15 +49,19 @@
     {%- endif %}
 {% endmacro %}
 
-{#- Pre-hook: remove the rows of files the lake no longer holds and of files delivered again
-    with new content. Runs before the model reads `max(ingested_at)`. -#}
+{#- Pre-hook: remove the rows whose lake row is gone (a corrected delivery `_v2` replaced
+    its file, retention purged old clickstream days) and the rows of files delivered again
+    with new content (their new rows come in). An anti-join on two columns of the lake: far
+    cheaper than the window over every column a full build runs. Runs before the model reads
+    `max(ingested_at)`. -#}
 {% macro drop_withdrawn_deliveries(entity) %}
     {%- if is_incremental() %}
-    delete from {{ this }}
-    where source_file not in (
-        select source_file from {{ source('lake', entity) }} where source_file is not null
+    delete from {{ this }} as built
+    where not exists (
+        select 1 from {{ source('lake', entity) }} as lake
+        where lake.source_file = built.source_file and lake.source_row = built.source_row
     )
-    or source_file in (
+    or built.source_file in (
         select source_file from {{ source('lake', entity) }}
         where ingested_at > {{ _last_ingested() }}
     )

@@ -63,5 +63,7 @@ def changed_lake_keys(result: dg.ExecuteInProcessResult) -> list[dg.AssetKey]:
 
 
 def incremental_selection(changed: list[dg.AssetKey]) -> dg.AssetSelection:
-    """Every asset downstream of the changed lake entities, the lake itself excluded."""
-    return dg.AssetSelection.assets(*changed).downstream(include_self=False)
+    """Every asset downstream of the changed lake entities, the lake itself excluded (with the
+    other outputs of a multi-asset that cannot run one output alone)."""
+    downstream = dg.AssetSelection.assets(*changed).downstream(include_self=False)
+    return downstream.required_multi_asset_neighbors()

@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from ingest.config import DataPaths
@@ -93,6 +95,11 @@ def new_day(tiny_demo, tmp_path_factory):
     run_dbt(inc, target, SELECT)
     assert not _incremental_runs(target)  # the first build reads the whole lake
     first = _table(inc, "staging", "stg_lake__order_lines")
+    # retention-like: a lake events file loses its first rows in place (same name)
+    purged = sorted((inc.lake_raw / "events").glob("*__*.parquet"))[0]
+    frame = pl.read_parquet(purged)
+    frame.slice(3).write_parquet(purged)
+    gone = set(frame.head(3).select("source_file", "source_row").iter_rows())
     delivered = deliver(inc.root)
     assert len(delivered) == len(held) + 1
     ingest_all(specs, inc, workers=1)
@@ -106,18 +113,26 @@ def new_day(tiny_demo, tmp_path_factory):
     full = DataPaths(tmp_path_factory.mktemp("full") / "data")
     shutil.copytree(inc.lake, full.lake)
     run_dbt(full, target, SELECT)
-    return inc, full, first, incremental, after, again, old.relative_to(inc.landing).as_posix()
+    return SimpleNamespace(
+        inc=inc,
+        full=full,
+        first=first,
+        incremental=incremental,
+        after=after,
+        again=again,
+        corrected=old.relative_to(inc.landing).as_posix(),
+        purged=gone,
+    )
 
 
 def test_the_new_day_adds_only_its_rows(new_day):
-    inc, full, first, incremental, after, *_ = new_day
-    assert len(first) < len(after["stg_lake__order_lines"])
+    assert len(new_day.first) < len(new_day.after["stg_lake__order_lines"])
     # the second run read only the lake rows ingested after the first: every big staging model
-    assert incremental == set(INCREMENTAL)
+    assert new_day.incremental == set(INCREMENTAL)
 
 
 def test_incremental_build_equals_a_full_build(new_day):
-    inc, full, _, _, after, _, _ = new_day
+    inc, full, after = new_day.inc, new_day.full, new_day.after
     for model in INCREMENTAL:
         assert after[model] == _table(full, "staging", model), model
     for mart in ("fct_daily_sales", "int_unmapped_channel_skus"):
@@ -132,9 +147,9 @@ def test_incremental_build_equals_a_full_build(new_day):
 
 
 def test_a_corrected_file_replaces_its_rows(new_day):
-    inc, *_, old = new_day
+    old = new_day.corrected
     corrected = old.replace(".csv", "_v2.csv")
-    con = duckdb.connect(str(inc.warehouse), read_only=True)
+    con = duckdb.connect(str(new_day.inc.warehouse), read_only=True)
     by_file = dict(
         con.execute(
             "select source_file, count(*) from staging.stg_lake__order_lines group by 1"
@@ -144,9 +159,13 @@ def test_a_corrected_file_replaces_its_rows(new_day):
     assert old not in by_file and by_file.get(corrected, 0) > 0, sorted(by_file)
 
 
+def test_rows_purged_from_the_lake_leave_staging(new_day):
+    kept = {(r[-2], r[-1]) for r in new_day.after["stg_lake__events"]}
+    assert new_day.purged and not new_day.purged & kept
+
+
 def test_a_rerun_with_nothing_new_changes_nothing(new_day):
-    _, _, _, _, after, again, _ = new_day
-    assert after == again
+    assert new_day.after == new_day.again
 
 
 def test_incremental_selection_is_what_depends_on_the_changed_entities():
@@ -160,6 +179,8 @@ def test_incremental_selection_is_what_depends_on_the_changed_entities():
     orders = incremental_selection([dg.AssetKey(["lake", "orders"])]).resolve(graph)
     assert dg.AssetKey(["marts", "fct_daily_sales"]) in orders
     assert dg.AssetKey(["staging", "stg_lake__events"]) not in orders
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.get_subset(asset_selection=orders)  # multi-assets selected whole
 
 
 def test_full_refresh_reaches_every_dbt_step():
