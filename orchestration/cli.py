@@ -107,7 +107,7 @@ def materialize(
         False,
         "--incremental",
         help="Ingest the new landing files, then run only the assets downstream of the lake "
-        "entities that got files (a new day: bench/README.md). Ignores --select.",
+        "entities that got files (a new day: bench/README.md).",
     ),
     full_refresh: bool = typer.Option(
         False,
@@ -121,8 +121,8 @@ def materialize(
     second one waits up to --wait seconds, then exits with code 3 and changes nothing.
     The big staging models are dbt incremental models: every run adds only the lake files
     ingested since their last build."""
-    if incremental and full_refresh:
-        raise typer.BadParameter("--incremental and --full-refresh exclude each other")
+    if incremental and (full_refresh or select != "*"):
+        raise typer.BadParameter("--incremental selects by itself: no --select, no --full-refresh")
     p = data_paths()
     with privacy_cli.one_writer(p, "zhongtai materialize", wait):
         _warehouse_is_free(p.warehouse)

@@ -193,3 +193,13 @@ def test_full_refresh_reaches_every_dbt_step():
     assert config["ops"]
     assert all(v == {"config": {"full_refresh": True}} for v in config["ops"].values())
     dg.validate_run_config(job.get_subset(asset_selection=keys), config)
+
+
+def test_incremental_refuses_a_selection(data_dir):
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    res = CliRunner().invoke(app, ["materialize", "--incremental", "--select", "group:marts"])
+    assert res.exit_code == 2 and "--incremental selects by itself" in res.output
+    assert not data_dir.warehouse.exists()
