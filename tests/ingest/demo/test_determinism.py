@@ -45,4 +45,3 @@ def test_other_seed_differs(tiny, tmp_path):
         _digests(out_a / "truth")["sales_lines.parquet"]
         != _digests(tmp_path / "truth")["sales_lines.parquet"]
     )
-
