@@ -8,7 +8,8 @@ for, fitted on the same training rows and scored on the same test users in one r
 - Test users: every user with at least one test row (``target`` rows when the data says
   which rows are purchases). Users unknown to a model get the popular items (every model:
   the same fallback, so that cold users do not favour one model).
-- Baselines: ``popularity`` (most users in training), ``buy_again`` (each user's own most
+- Baselines: ``popularity`` (most users in training), ``trending`` (purchases, one per user,
+  item and day, decayed with a 14-day half-life: recency-weighted popularity), ``buy_again`` (each user's own most
   frequent items, ties to the most recent, padded with popularity), ``implicit_als`` and
   ``implicit_itemknn`` (BM25 item-kNN) from the ``implicit`` package, without filtering
   already-seen items (a repeat purchase is a hit for every model).
@@ -27,7 +28,8 @@ import scipy.sparse as sp
 from models.recs.metrics import METRICS, score_lists
 from models.recs.model import Index, RecsConfig, ZhongtaiRecommender
 
-BASELINES = ("popularity", "buy_again", "implicit_als", "implicit_itemknn")
+BASELINES = ("popularity", "trending", "buy_again", "implicit_als", "implicit_itemknn")
+TRENDING_HALF_LIFE_DAYS = 14.0
 
 
 @dataclass
@@ -68,6 +70,27 @@ def popularity_list(train: pl.DataFrame, n: int) -> list[str]:
         .head(n)
         .to_list()
     )
+
+
+def trending_list(train: pl.DataFrame, n: int, half_life: float = TRENDING_HALF_LIFE_DAYS):
+    """Items by recency-weighted purchases: one per user, item and day, weighted
+    ``0.5 ** (age / half_life)`` (target rows when the data says which; ties: the id)."""
+    target = train.filter(pl.col("target")) if "target" in train.columns else train
+    if target.height == 0:
+        target = train
+    now = float(train["ts"].max())
+    days = target.select("user", "item", pl.col("ts").floor().alias("day")).unique()
+    return (
+        days.group_by("item")
+        .agg((0.5 ** ((now - pl.col("day")) / half_life)).sum().alias("w"))
+        .sort(["w", "item"], descending=[True, False])["item"]
+        .head(n)
+        .to_list()
+    )
+
+
+def recs_none() -> pl.DataFrame:
+    return pl.DataFrame(schema={"user": pl.String, "item": pl.String})
 
 
 def _pad(recs: pl.DataFrame, users: list, popular: list[str], n: int) -> pl.DataFrame:
@@ -182,7 +205,8 @@ def ceiling(
     the precision@k of an oracle that shows each user exactly the test items of their own
     purchase history (resp. purchases and browsing) first, padded with nothing; with
     ``popular`` (the popularity list), the precision@k of that history oracle padded with the
-    popular items: an upper bound of any blend of "what you had" and "what is popular"."""
+    popular items: an upper bound of any blend of "what you had" and "what is popular"; and
+    the precision@k of the best single list for everyone (the test's most bought items)."""
     bought = train.filter(pl.col("target")) if "target" in train.columns else train
     b = bought.select("user", "item").unique().with_columns(pl.lit(True).alias("_b"))
     v = train.select("user", "item").unique().with_columns(pl.lit(True).alias("_v"))
@@ -205,6 +229,10 @@ def ceiling(
             fill = [p for p in popular if p not in set(mine)][: k - len(mine)]
             hits += len(mine) + len(set(fill) & set(items))
         padded[f"oracle_history_then_popular_precision@{k}"] = round(hits / (k * n_users), 4)
+    # the same k items for everyone, the best such list: the test window's own most bought
+    # items (an oracle reading the test rows), the ceiling of any popularity or trending list
+    top = truth.group_by("item").len().sort(["len", "item"], descending=[True, False]).head(k)
+    best_list = round(float(top["len"].sum()) / (k * n_users), 4)
     return {
         "test_pairs": t.height,
         "test_pairs_bought_before": round(int(t["_b"].sum()) / n_pairs, 4),
@@ -217,6 +245,7 @@ def ceiling(
             float(per_user["v"].clip(upper_bound=k).sum()) / (k * n_users), 4
         ),
         **padded,
+        f"oracle_test_popularity_precision@{k}": best_list,
     }
 
 
@@ -249,6 +278,7 @@ def evaluate(
     models: tuple[str, ...] = ("zhongtai", *BASELINES),
     segments: dict | None = None,
     cfg: RecsConfig | None = None,
+    categories: dict | None = None,
 ) -> EvaluationResult:
     """Split, fit every model on the training rows, recommend n items to every test user,
     score. ``frame``: user, item, ts (days), weight [, group, target]."""
@@ -285,7 +315,9 @@ def evaluate(
     for name in models:
         t0 = time.perf_counter()
         if name == "popularity":
-            recs = pl.DataFrame(schema={"user": pl.String, "item": pl.String})
+            recs = recs_none()
+        elif name == "trending":
+            recs = _pad(recs_none(), users, trending_list(split.train, n), n)
         elif name == "buy_again":
             recs = buy_again(split.train, users, n)
         elif name == "implicit_als":
@@ -293,7 +325,9 @@ def evaluate(
         elif name == "implicit_itemknn":
             recs = implicit_recs(split.train, users, n, "knn")
         elif name == "zhongtai":
-            model = ZhongtaiRecommender(cfg, horizon_days=horizon_days).fit(split.train, segments)
+            model = ZhongtaiRecommender(cfg, horizon_days=horizon_days).fit(
+                split.train, segments, categories
+            )
             recs = model.recommend(users, n, segments).sort("user", "rank")
             info.update({f"zhongtai_{k}": v for k, v in model.ranker_info.items()})
             fitted[name] = model

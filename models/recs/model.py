@@ -52,10 +52,16 @@ FEATURES = (
     "browse_weight",
     "due_bought",
     "user_bought_days",
+    "recency_rank",
+    "pop_trend",
+    "seg_trend",
+    "cat_affinity",
+    "cat_bought",
+    "trend_in_cat",
 )
 
 
-COLD_ORDERS = ("pop", "pop_recent")
+COLD_ORDERS = ("pop", "pop_recent", "trend")
 
 
 @dataclass
@@ -70,8 +76,12 @@ class RecsConfig:
     candidates_history: int = 50
     candidates_knn: int = 50
     candidates_popular: int = 30
+    candidates_all_below: int = 500
+    trend_half_life_days: float = 14.0
+    category_prior: float = 5.0
     ranker_users: int = 10_000
     ranker_windows: int = 3
+    ranker_stride: float = 0.5
     ranker_max_rows: int = 200_000
     ranker_min_positives: int = 30
     cycle_prior_gaps: float = 5.0
@@ -168,6 +178,7 @@ class Components:
         now: float,
         cfg: RecsConfig,
         segments: np.ndarray | None = None,
+        categories: np.ndarray | None = None,
     ):
         self.cfg, self.now, self.n_users, self.n_items = cfg, now, n_users, n_items
         f = frame.with_columns(
@@ -282,12 +293,60 @@ class Components:
             seg_users = np.bincount(codes, minlength=n_seg).astype(float)
             self.seg_share = counts / np.maximum(seg_users, 1.0)[:, None]
             self.seg_order = np.argsort(-self.seg_share, axis=1, kind="stable")
+        self._fit_trend(f, target, days, segments)
+        self._fit_categories(f, target, categories)
+        # 1 = the item the user touched last, 2 the one before... (ties: by item)
+        self.hist = self.hist.sort("u", "i").with_columns(
+            pl.col("last_ts").rank("ordinal", descending=True).over("u").alias("recency_rank")
+        )
+
+    def _fit_trend(self, f, target, days, segments) -> None:
+        """Trending: purchases (target rows; one per user, item and day) decayed with a short
+        half-life, as shares of the total, overall and within each segment."""
+        hl = self.cfg.trend_half_life_days
+        d = days.with_columns((0.5 ** ((self.now - pl.col("day")) / hl)).alias("w"))
+        self.trend = np.bincount(
+            d["i"].to_numpy(), weights=d["w"].to_numpy(), minlength=self.n_items
+        )
+        self.trend = self.trend / max(self.trend.sum(), 1e-12)
+        self.seg_trend = None
+        if segments is not None:
+            n_seg = int(segments.max()) + 1 if len(segments) else 1
+            counts = np.zeros((n_seg, self.n_items))
+            np.add.at(counts, (segments[d["u"].to_numpy()], d["i"].to_numpy()), d["w"].to_numpy())
+            self.seg_trend = counts / np.maximum(counts.sum(1, keepdims=True), 1e-12)
+
+    def _fit_categories(self, f, target, categories) -> None:
+        """Category affinity (an item attribute such as category, when given): each user's
+        decayed interactions (resp. purchases) per category as a share, shrunk to the
+        catalogue's share with ``category_prior`` pseudo-interactions; and each item's share of
+        its category's trend."""
+        self.categories = categories
+        if categories is None:
+            return
+        cats = np.where(categories >= 0, categories, categories.max() + 1)
+        n_cat = int(cats.max()) + 1
+        self.item_cat = cats
+
+        def share(rows: pl.DataFrame) -> np.ndarray:
+            m = np.zeros((self.n_users, n_cat))
+            np.add.at(m, (rows["u"].to_numpy(), cats[rows["i"].to_numpy()]), rows["wd"].to_numpy())
+            prior = m.sum(0) / max(m.sum(), 1e-12)
+            a = self.cfg.category_prior
+            return (m + a * prior[None, :]) / (m.sum(1, keepdims=True) + a)
+
+        self.cat_affinity = share(f)
+        self.cat_bought = share(target)
+        cat_total = np.bincount(cats, weights=self.trend, minlength=n_cat)
+        self.trend_in_cat = self.trend / np.maximum(cat_total[cats], 1e-12)
 
     def order(self, by: str) -> np.ndarray:
         """Items by popularity: ``pop`` (users over the whole window) or ``pop_recent`` (the
-        recent stretch), the other as the tie-break."""
+        recent stretch), the other as the tie-break; ``trend`` (decayed purchases)."""
         if by == "pop":
             return np.lexsort((-self.pop_recent, -self.pop))
+        if by == "trend":
+            return np.lexsort((-self.pop, -self.trend))
         return np.lexsort((-self.pop, -self.pop_recent))
 
     def knn_scores(self, users: np.ndarray) -> dict[str, np.ndarray]:
@@ -301,6 +360,8 @@ class Components:
         popular items overall and of their segment. Whole-batch array operations."""
         cfg = self.cfg
         n_batch, n_items = len(users), self.n_items
+        if n_items <= cfg.candidates_all_below:  # a small catalogue: every item is a candidate
+            return np.repeat(np.arange(n_batch), n_items), np.tile(np.arange(n_items), n_batch)
         prof = self.profile[users].tocoo()
         h_rows, h_items = prof.row.astype(np.int64), prof.col.astype(np.int64)
         if cfg.candidates_history < n_items and len(h_rows):
@@ -367,6 +428,22 @@ class Components:
             "browse_weight": np.log1p(h["wd_browse"].fill_null(0.0).to_numpy()),
             "due_bought": since_bought / self.cycle[items],
             "user_bought_days": self.user_bought_days[u],
+            "recency_rank": h["recency_rank"].to_numpy().astype(float),
+            "pop_trend": self.trend[items] * self.n_items,
+            "seg_trend": (
+                self.seg_trend[self.segments[u], items] * self.n_items
+                if self.seg_trend is not None
+                else np.zeros(len(items))
+            ),
+            "cat_affinity": self._cat(
+                self.cat_affinity if self.categories is not None else None, u, items
+            ),
+            "cat_bought": self._cat(
+                self.cat_bought if self.categories is not None else None, u, items
+            ),
+            "trend_in_cat": (
+                self.trend_in_cat[items] if self.categories is not None else np.zeros(len(items))
+            ),
         }
         names = list(FEATURES)
         for g, scores in knn.items():
@@ -376,6 +453,11 @@ class Components:
         names.append("knn_rank")
         x = np.column_stack([cols[n] for n in names]).astype(np.float32)
         return u, items, x, names
+
+    def _cat(self, matrix: np.ndarray | None, u: np.ndarray, items: np.ndarray) -> np.ndarray:
+        if matrix is None:
+            return np.zeros(len(items))
+        return matrix[u, self.item_cat[items]]
 
     def batches(self, users: np.ndarray):
         size = int(max(64, min(4096, 2e7 // max(self.n_items, 1) // max(len(self.sims), 1))))
@@ -434,16 +516,27 @@ class ZhongtaiRecommender:
         self.ranker_info: dict = {}
         self.segment_index: dict = {}
 
-    def fit(self, train: pl.DataFrame, segments: dict | None = None) -> ZhongtaiRecommender:
+    def fit(
+        self, train: pl.DataFrame, segments: dict | None = None, categories: dict | None = None
+    ) -> ZhongtaiRecommender:
+        """``segments``: user -> segment; ``categories``: item -> category (or any item
+        attribute that groups items), both optional."""
         self.index = Index.of(train)
         enc = self.index.encode(train)
         now = float(enc["ts"].max())
         span = now - float(enc["ts"].min())
         horizon = self.horizon_days or max(1.0, 0.2 * span)
         self.segment_codes = self._segment_codes(segments)
+        self.category_codes = self._category_codes(categories)
         self._fit_ranker(enc, now, horizon)
         self.components = Components(
-            enc, len(self.index.users), len(self.index.items), now, self.cfg, self.segment_codes
+            enc,
+            len(self.index.users),
+            len(self.index.items),
+            now,
+            self.cfg,
+            self.segment_codes,
+            self.category_codes,
         )
         self.components.popular_order = self.components.order(self.cold_order)
         return self
@@ -457,6 +550,17 @@ class ZhongtaiRecommender:
         return np.array(
             [code.get(str(segments.get(u)), 0) for u in self.index.users], dtype=np.int64
         )
+
+    def _category_codes(self, categories: dict | None) -> np.ndarray | None:
+        """Category code per item index (-1: unknown); None without categories."""
+        if not categories:
+            return None
+        names = sorted({str(c) for c in categories.values() if c is not None})
+        code = {c: k for k, c in enumerate(names)}
+        codes = np.array(
+            [code.get(str(categories.get(i)), -1) for i in self.index.items], dtype=np.int64
+        )
+        return codes if (codes >= 0).any() else None
 
     def _window(self, enc: pl.DataFrame, split: float, horizon: float, max_users: int, seed: int):
         """Features of the candidates of users active in [split, split + horizon), computed
@@ -474,6 +578,7 @@ class ZhongtaiRecommender:
             float(inner["ts"].max()),
             self.cfg,
             self.segment_codes,
+            self.category_codes,
         )
         warm = np.unique(inner["u"].to_numpy())
         users = np.intersect1d(np.unique(held["u"].to_numpy()), warm)
@@ -508,8 +613,9 @@ class ZhongtaiRecommender:
         windows = []
         per_window = max(1, self.cfg.ranker_users // self.cfg.ranker_windows)
         start = float(enc["ts"].min())
+        stride = self.cfg.ranker_stride * horizon
         for k in range(self.cfg.ranker_windows):
-            split = now - (k + 1) * horizon
+            split = now - horizon - k * stride
             if k > 0 and split - start < 0.5 * (now - start):
                 break  # a window with much less history than the model will score with
             w = self._window(enc, split, horizon, per_window, self.cfg.seed + k)

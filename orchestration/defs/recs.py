@@ -107,8 +107,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
         now = float(frame["ts"].max())
         durables, _ = recent_durables(frame, products, now)
         segments = dict(customers.select("customer_id", "segment").iter_rows())
+        categories = dict(products.select("sku", "category").iter_rows())
         model = ZhongtaiRecommender(_cfg(config), horizon_days=7 * TEST_WEEKS).fit(
-            frame.drop("channel"), segments
+            frame.drop("channel"), segments, categories
         )
         similar = similar_items(model, products)
         recs, removed = build_recommendations(
@@ -178,12 +179,15 @@ def evaluation(context: dg.AssetExecutionContext, config: RecsRunConfig) -> dg.M
         # segments from the training rows only (the usual channel before the cutoff): the
         # customer 360 is computed on everything, test weeks included, so it would leak
         segments = usual_channels(frame.filter(pl.col("ts") < hi - horizon))
+        # the catalogue's categories (an attribute of the item, not of what was bought)
+        categories = dict(read_products(con).select("sku", "category").iter_rows())
         result = evaluate(
             frame.drop("channel"),
             cutoff=hi - horizon,
             horizon_days=horizon,
             segments=segments,
             cfg=_cfg(config),
+            categories=categories,
         )
         # the model is scored above; what the serving rules then cost, separately
         rules = serving_cost(con, result, frame, hi - horizon)

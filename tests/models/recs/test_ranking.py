@@ -56,7 +56,9 @@ def _browse_and_buy() -> pl.DataFrame:
 
 def test_candidates_hold_history_knn_and_popular():
     frame = _browse_and_buy()
-    cfg = RecsConfig(candidates_history=1, candidates_knn=1, candidates_popular=1)
+    cfg = RecsConfig(
+        candidates_history=1, candidates_knn=1, candidates_popular=1, candidates_all_below=0
+    )
     model = ZhongtaiRecommender(cfg).fit(frame)
     comp = model.components
     v = np.array([model.index.user_pos["v"]])
@@ -66,6 +68,10 @@ def test_candidates_hold_history_knn_and_popular():
     # its one viewed item, its one best kNN neighbour (q, co-viewed with p), the most popular
     assert got == {"p", "q", model.index.items[comp.popular_order[0]]}
     assert (rows == 0).all() and (np.diff(items) > 0).all()
+    # a catalogue at most ``candidates_all_below`` items: every item is a candidate
+    small = ZhongtaiRecommender(RecsConfig(candidates_all_below=3)).fit(frame).components
+    rows, items = small.candidates(np.array([0, 1]), np.zeros((2, 3)))
+    assert rows.tolist() == [0, 0, 0, 1, 1, 1] and items.tolist() == [0, 1, 2, 0, 1, 2]
 
 
 def test_a_browse_only_customer_gets_recommendations_from_their_views():
@@ -129,6 +135,10 @@ def test_user_groups_and_ceiling_by_hand():
     assert c["oracle_history_precision@10"] == pytest.approx(round(3 / 30, 4))
     # padded with popular x, y: a has x, y from history; b has x (history); c gets x popular
     assert c["oracle_history_then_popular_precision@10"] == pytest.approx(round(4 / 30, 4))
+    # one list for all, the test's own most bought (x: 3 users, y: 1): every pair is a hit
+    c1 = ceiling(train, truth, k=1)
+    assert c1["oracle_test_popularity_precision@1"] == pytest.approx(round(3 / 3, 4))
+    assert c["oracle_test_popularity_precision@10"] == pytest.approx(round(4 / 30, 4))
 
 
 def test_evaluation_scores_each_user_group_separately():
@@ -178,3 +188,29 @@ def test_new_customers_get_the_popularity_order_that_served_new_customers(new_bu
     assert model.cold_order == expected
     top = model.recommend(["nobody"], n=3)["item"].to_list()
     assert all(t.startswith(new_buy) for t in top)
+
+
+def test_category_affinity_and_trend_features():
+    """A user who bought only category A has a higher affinity to A than to B, shrunk toward
+    the catalogue's share; trend shares sum to one and favour what was bought lately."""
+    rows = [("a", "x1", 1.0, 5.0, "purchase", True), ("a", "x2", 2.0, 5.0, "purchase", True)]
+    rows += [(f"o{k}", "y1", 1.0 + k, 5.0, "purchase", True) for k in range(5)]
+    rows += [("n", "y2", 30.0, 5.0, "purchase", True)]
+    frame = pl.DataFrame(
+        rows, schema=["user", "item", "ts", "weight", "group", "target"], orient="row"
+    )
+    cats = {"x1": "A", "x2": "A", "y1": "B", "y2": "B"}
+    model = ZhongtaiRecommender(RecsConfig(trend_half_life_days=7.0)).fit(frame, None, cats)
+    comp, ix = model.components, model.index
+    u = ix.user_pos["a"]
+    a, b = comp.item_cat[ix.item_pos["x1"]], comp.item_cat[ix.item_pos["y1"]]
+    assert comp.cat_affinity[u, a] > 0.5 > comp.cat_affinity[u, b] > 0.0
+    assert comp.trend.sum() == pytest.approx(1.0)
+    # y2: one purchase on the last day; y1: five, a month before
+    assert comp.trend[ix.item_pos["y2"]] > comp.trend[ix.item_pos["y1"]]
+    assert comp.order("trend")[0] == ix.item_pos["y2"]
+    # without categories the features are there, and zero
+    _, _, x, names = (
+        ZhongtaiRecommender().fit(frame).components.candidates_and_features(np.array([u]))
+    )
+    assert (x[:, names.index("cat_affinity")] == 0).all()
