@@ -8,7 +8,7 @@ import pytest
 
 from ingest.config import connect
 
-MODELS = {"zhongtai", "popularity", "buy_again", "implicit_als", "implicit_itemknn"}
+MODELS = {"zhongtai", "popularity", "trending", "buy_again", "implicit_als", "implicit_itemknn"}
 
 
 @pytest.fixture(scope="module")
@@ -128,4 +128,9 @@ def test_evaluation_metadata_compares_every_model(recs):
     # the rules are reported apart from the model's score, on the same test users
     rules = meta["serving_rules"]
     assert 0.0 <= rules["precision@10_served"] <= 1.0 and rules["served_users"] > 0
+    # like with like: every model's lists, before and after the same rules
+    for model in MODELS:
+        for when in ("before", "after"):
+            assert 0.0 <= rules[f"precision@10_{when}_rules/{model}"] <= 1.0
+    assert rules["precision@10_before_rules/zhongtai"] == rules["precision@10_model"]
     assert "repeat_buyer" in meta["by_user_group"]

@@ -550,6 +550,41 @@ def build_recommendations(
     return out, info
 
 
+def rules_on_lists(
+    lists: pl.DataFrame,
+    backup: list[str],
+    customers: pl.DataFrame,
+    availability: pl.DataFrame,
+    assortment: pl.DataFrame,
+    durables: pl.DataFrame,
+    products: pl.DataFrame,
+    n: int = 10,
+    max_per_category: int = 4,
+) -> pl.DataFrame:
+    """Any model's ranked lists (user, item, rank) through the serving rules: the stock,
+    listing and durable rules, then diversity, with ``backup`` (the popular items) after each
+    list to stand in for what the rules remove. The same path for every model, so that the
+    models are compared after the rules as they are before them. Returns user, item, rank."""
+    users = customers["customer_id"].to_list()
+    back = pl.DataFrame(
+        {
+            "customer_id": pl.Series(np.repeat(users, len(backup)), dtype=pl.String),
+            "sku": pl.Series(backup * len(users), dtype=pl.String),
+            "score": np.tile(-1e6 - np.arange(len(backup), dtype=np.float64), len(users)),
+        }
+    )
+    ranked = lists.filter(pl.col("user").is_in(customers["customer_id"].implode())).select(
+        pl.col("user").alias("customer_id"),
+        pl.col("item").alias("sku"),
+        (-pl.col("rank").cast(pl.Float64)).alias("score"),
+    )
+    scored = pl.concat([ranked, back]).unique(["customer_id", "sku"], keep="first")
+    checked = eligible(scored, customers, availability, assortment, durables)
+    kept = checked.filter(pl.col("removed").is_null()).drop("removed")
+    top = diversify(kept, products, n=n, max_per_category=max_per_category)
+    return top.select(pl.col("customer_id").alias("user"), pl.col("sku").alias("item"), "rank")
+
+
 def serving_cost(con, result, frame: pl.DataFrame, cutoff: float, n: int = 10) -> dict:
     """What the serving rules cost in the evaluation: the Zhongtai model's lists for the test
     users run through ``build_recommendations`` (stock, listings, durables, diversity, with
@@ -593,11 +628,30 @@ def serving_cost(con, result, frame: pl.DataFrame, cutoff: float, n: int = 10) -
     n_items = int(result.info["catalogue_items"])
     before = score_lists(model_lists, scored, n_items)["precision@10"]
     after = score_lists(served_lists, scored, n_items)["precision@10"]
+    # like with like: every model's evaluation lists through the same rules (the same
+    # customers, stock, backup and diversity), before and after
+    from models.recs.evaluate import popularity_list
+
+    backup = popularity_list(train, 60)
+    assortment = read_assortment(con)
+    like = {}
+    for name in result.recommendations["model"].unique(maintain_order=True).to_list():
+        lists = result.recommendations.filter(pl.col("model") == name).drop("model")
+        ruled = rules_on_lists(
+            lists, backup, customers, availability, assortment, durables, products, n
+        )
+        like[f"precision@10_before_rules/{name}"] = round(
+            score_lists(lists, scored, n_items)["precision@10"], 4
+        )
+        like[f"precision@10_after_rules/{name}"] = round(
+            score_lists(ruled, scored, n_items)["precision@10"], 4
+        )
     return {
         "served_users": int(scored["user"].n_unique()),
         "precision@10_model": round(before, 4),
         "precision@10_served": round(after, 4),
         "precision@10_lost_to_rules": round(before - after, 4),
+        **like,
         **{k: int(v) for k, v in removed.items()},
     }
 

@@ -104,3 +104,23 @@ def test_diversity_caps_each_category():
     top = diversify(ranked, cats, n=5, max_per_category=2)
     assert top["sku"].to_list() == ["s0", "s1", "s6", "s7"]
     assert top["rank"].to_list() == [1, 2, 3, 4]
+
+
+def test_any_models_lists_go_through_the_same_rules_with_the_popular_backup():
+    """rules_on_lists: what the rules remove is replaced from the backup, in list order."""
+    from models.recs.warehouse import rules_on_lists
+
+    lists = pl.DataFrame(
+        {"user": ["online"] * 3, "item": ["sold_out", "in_stock", "unknown"], "rank": [1, 2, 3]}
+    )
+    online = CUSTOMERS.filter(pl.col("customer_id") == "online")
+    cats = pl.DataFrame({"sku": ["in_stock", "x", "sold_out"], "category": ["a", "a", "a"]})
+    got = rules_on_lists(
+        lists, ["sold_out", "x", "in_stock"], online, AVAILABILITY, ASSORTMENT, NO_DURABLES, cats
+    )
+    # sold_out: no stock; unknown: not listed; x: listed on tmall but no tmall ATP
+    assert got.to_dicts() == [{"user": "online", "item": "in_stock", "rank": 1}]
+    got = rules_on_lists(
+        lists.head(0), ["in_stock"], online, AVAILABILITY, ASSORTMENT, NO_DURABLES, cats
+    )
+    assert got["item"].to_list() == ["in_stock"]  # an empty list is served from the backup
