@@ -28,6 +28,31 @@ def parse_cutoff(value: str | None, frame: pl.DataFrame, path: Path, time_col: s
         raise typer.BadParameter(f"--cutoff {value!r}: not a date or a time value ({exc})") from exc
 
 
+def item_categories(
+    raw: pl.DataFrame, path: Path, item_col: str, category_col: str | None
+) -> dict | None:
+    """item -> its first non-empty value of ``category_col`` (an attribute of the catalogue,
+    the same before and after the cutoff); None without the option."""
+    from models.recs.data import InteractionsError
+
+    if category_col is None:
+        return None
+    if category_col not in raw.columns:
+        raise InteractionsError(
+            f"{path}: no category column {category_col!r} (columns: {', '.join(raw.columns)})"
+        )
+    pairs = (
+        raw.select(
+            pl.col(item_col).cast(pl.String).str.strip_chars().alias("item"),
+            pl.col(category_col).cast(pl.String).str.strip_chars().alias("category"),
+        )
+        .filter(pl.col("item").is_not_null() & (pl.col("category").fill_null("") != ""))
+        .group_by("item", maintain_order=True)
+        .first()
+    )
+    return dict(pairs.iter_rows())
+
+
 @app.command("evaluate")
 def evaluate_cmd(
     interactions: Path = typer.Option(
@@ -46,6 +71,12 @@ def evaluate_cmd(
         help="Optional weight: a number (quantity, rating) or an event type (view, addtocart, "
         "transaction...). Rows with a weight <= 0 are dropped and counted.",
     ),
+    category_col: str = typer.Option(
+        None,
+        "--category-col",
+        help="Optional item attribute column (category, department, brand): the model learns "
+        "each user's affinity to it. An item's first non-empty value is used.",
+    ),
     cutoff: str = typer.Option(
         None,
         "--cutoff",
@@ -59,7 +90,7 @@ def evaluate_cmd(
         "(model, user, item, rank) and report.md/html.",
     ),
     models: str = typer.Option(
-        "zhongtai,popularity,buy_again,implicit_als,implicit_itemknn",
+        "zhongtai,popularity,trending,buy_again,implicit_als,implicit_itemknn",
         "--models",
         help="Comma-separated models to compare.",
     ),
@@ -77,9 +108,10 @@ def evaluate_cmd(
             interactions, user_col, item_col, time_col, weight_col, frame=raw
         )
         cut = parse_cutoff(cutoff, raw, interactions, time_col)
+        categories = item_categories(raw, interactions, item_col, category_col)
         chosen = tuple(m.strip() for m in models.split(",") if m.strip())
         with console.status(f"Evaluating on {frame.height} interactions …", spinner="dots"):
-            result = evaluate(frame, cutoff=cut, models=chosen)
+            result = evaluate(frame, cutoff=cut, models=chosen, categories=categories)
     except (InteractionsError, ValueError) as exc:
         console.print(
             f"[red]{interactions}: {exc}[/red]"

@@ -24,6 +24,10 @@ def evaluated(tmp_path_factory):
         pl.col("item").alias("product"),
         (pl.col("ts") * 86400 + 1.6e9).cast(pl.Int64).alias("when"),
         pl.lit("purchase").alias("event"),
+        # an item attribute: the model learns each user's affinity to it
+        (pl.lit("d") + (pl.col("item").str.slice(1).cast(pl.Int64) % 4).cast(pl.String)).alias(
+            "dept"
+        ),
     )
     table = pl.concat([table, table.head(5)])  # a double delivery
     table.write_csv(folder / "interactions.csv")
@@ -42,6 +46,8 @@ def evaluated(tmp_path_factory):
             "when",
             "--weight-col",
             "event",
+            "--category-col",
+            "dept",
             "--output",
             str(folder / "out"),
         ],
@@ -52,7 +58,14 @@ def evaluated(tmp_path_factory):
 def test_prints_the_comparison_and_writes_the_files(evaluated):
     folder, table, result = evaluated
     assert result.exit_code == 0, result.output
-    for model in ("zhongtai", "popularity", "buy_again", "implicit_als", "implicit_itemknn"):
+    for model in (
+        "zhongtai",
+        "popularity",
+        "trending",
+        "buy_again",
+        "implicit_als",
+        "implicit_itemknn",
+    ):
         assert model in result.output
     duplicates = table.height - table.unique().height
     assert duplicates >= 5
@@ -60,7 +73,7 @@ def test_prints_the_comparison_and_writes_the_files(evaluated):
     assert "exact duplicate row" in result.output
     metrics = pl.read_csv(folder / "out" / "metrics.csv")
     assert metrics.columns == ["model", "metric", "value"]
-    assert metrics["model"].n_unique() == 5
+    assert metrics["model"].n_unique() == 6
     assert (folder / "out" / "report.md").exists()
 
 
@@ -92,3 +105,12 @@ def test_a_missing_column_is_a_clear_error(evaluated):
     )
     assert result.exit_code == 2
     assert "interactions.csv" in result.output and "'user_id'" in result.output
+
+
+def test_a_missing_category_column_is_a_clear_error(evaluated):
+    folder, _, _ = evaluated
+    args = ["recs", "evaluate", "--interactions", str(folder / "interactions.csv")]
+    args += ["--user-col", "customer", "--item-col", "product", "--time-col", "when"]
+    result = runner.invoke(app, [*args, "--category-col", "aisle"])
+    assert result.exit_code == 2
+    assert "interactions.csv" in result.output and "'aisle'" in result.output
