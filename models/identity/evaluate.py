@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from models.identity.metrics import PairScores, pairwise_scores
+from models.identity.warehouse import RECORD_SEP
 
 
 def truth_records(truth_dir: Path) -> pl.DataFrame | None:
@@ -80,12 +81,10 @@ def score_records(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[PairScore
     return scores, extra
 
 
-def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
-    """Scores of identity.record_customers against the truth; None without a truth."""
-    truth = truth_records(truth_dir)
-    if truth is None:
-        return None
-    records = pl.from_arrow(
+def warehouse_records(con) -> pl.DataFrame:
+    """identity.record_customers with each record's source file: channel, entity, record_id,
+    source_file, customer_id."""
+    return pl.from_arrow(
         con.execute(
             """
             select r.channel, r.entity, r.record_id, s.source_file, r.customer_id
@@ -96,7 +95,28 @@ def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
             """
         ).arrow()
     )
-    return score_records(records, truth)
+
+
+def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
+    """Scores of identity.record_customers against the truth; None without a truth."""
+    truth = truth_records(truth_dir)
+    if truth is None:
+        return None
+    return score_records(warehouse_records(con), truth)
+
+
+def known_records(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """The records the pairwise scores count (a known person behind them): record (channel,
+    entity and record_id joined as the resolver keys them), person_id, customer_id."""
+    return (
+        attach_truth(records, truth)
+        .filter(pl.col("person_id").is_not_null())
+        .select(
+            pl.concat_str(["channel", "entity", "record_id"], separator=RECORD_SEP).alias("record"),
+            "person_id",
+            "customer_id",
+        )
+    )
 
 
 def recall_breakdown(

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ingest.config import connect
 from models.identity.attributes import read_record_attributes
+from models.identity.ceiling import ceiling_warehouse
 from models.identity.cluster import NAME_LIMIT
 from models.identity.evaluate import evaluate_warehouse
 from models.identity.history import TABLE as HISTORY_TABLE
@@ -51,6 +52,7 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
         written = write_tables(con, result, run_at, tiers)
         # evaluation only (the demo brand's truth, when it is there): nothing above reads it
         accuracy = evaluate_warehouse(con, paths().truth)
+        ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
     meta = result.metadata()
     kinds = result.merges.group_by("kind").len().rows() if result.merges.height else []
     context.log.info(f"identity: {meta}")
@@ -77,6 +79,7 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             "probabilistic_address_compared": rules.probabilistic.compare_address,
             "probabilistic_threshold": rules.probabilistic.threshold,
             **_accuracy_metadata(accuracy),
+            **(ceiling or {}),
             "seconds": round(time.perf_counter() - t0, 2),
             "tables": dg.MetadataValue.json(written),
             "rules": str(RULES_PATH),
