@@ -37,3 +37,34 @@ def test_every_canonical_column_reaches_staging():
         sql = (DBT_PROJECT_DIR / "models" / "staging" / f"stg_lake__{entity}.sql").read_text()
         missing = [c for c in spec["columns"] if c not in sql]
         assert missing == [], f"stg_lake__{entity} does not read {missing}"
+
+
+def test_python_readers_of_the_order_marts_filter_on_is_real_order():
+    """One definition of a real order: marts.fct_orders / fct_order_lines.is_real_order (the
+    dbt macro is_real_order). A Python module that reads those marts spells no status filter
+    of its own, except the P&L, whose statuses are its setting (models/ops/pnl.py says why)."""
+    import re
+
+    from ingest.config import REPO_ROOT
+
+    spelled = re.compile(r"status\s*(<>|!=|in\s*\(\s*'|=\s*'(paid|shipped|completed|cancelled))")
+    readers = [
+        p
+        for p in sorted((REPO_ROOT / "models").rglob("*.py"))
+        if re.search(r"marts\.fct_order", p.read_text(encoding="utf-8"))
+    ]
+    assert len(readers) >= 6
+    offenders = {}
+    for path in readers:
+        if path.name == "pnl.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        hits = [m.group(0) for m in spelled.finditer(text)]
+        # routing's open orders are the real ones that are paid and not yet shipped
+        hits = [h for h in hits if not (path.name == "routing.py" and h == "status = 'paid")]
+        if hits:
+            offenders[path.relative_to(REPO_ROOT).as_posix()] = hits
+    assert offenders == {}
+    uses = [p.name for p in readers if "is_real_order" in p.read_text(encoding="utf-8")]
+    assert set(uses) >= {"warehouse.py", "funnel_warehouse.py", "price_warehouse.py",
+                         "routing.py", "compiler.py"}  # fmt: skip

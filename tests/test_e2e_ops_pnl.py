@@ -97,3 +97,22 @@ def test_routing_proposes_only_nodes_with_stock(built_demo, warehouse):
         "routing/order_routing.html",
     ):
         assert (paths.exports / "reports" / f).stat().st_size > 1000
+
+
+def test_pnl_counts_the_real_order_lines_with_its_default_statuses(warehouse):
+    """The P&L keeps its statuses as a setting (models/ops/pnl.py); with the shipped default
+    it counts exactly the lines marts.fct_order_lines.is_real_order marks (of the lines whose
+    order is in fct_orders, as the P&L reads them)."""
+    from models.ops.pnl import LINES_SQL, load_settings
+
+    _, con = warehouse
+    statuses = load_settings().statuses
+    counted = con.execute(
+        f"select count(*), sum(net_amount_cny) from ({LINES_SQL})", {"statuses": statuses}
+    ).fetchone()
+    real = con.execute(
+        "select count(*), sum(l.net_amount_cny) from marts.fct_order_lines as l "
+        "join marts.fct_orders as o using (channel, order_id) where l.is_real_order"
+    ).fetchone()
+    assert counted[0] > 100
+    assert counted == real

@@ -42,8 +42,7 @@ with lines as (
     select order_date as ds, coalesce(location_id, 'UNASSIGNED') as location_id, sku,
            channel, {PRICE_CHANNEL} as price_channel, quantity
     from marts.fct_order_lines
-    where not is_test and not coalesce(is_brushing_suspect, false)
-      and status in ('paid', 'shipped', 'completed') and sku is not null
+    where is_real_order and sku is not null
 ),
 sold as (
     select sku, location_id, ds, sum(quantity)::double as units_sold

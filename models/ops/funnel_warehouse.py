@@ -9,10 +9,7 @@ import polars as pl
 from ingest.config import replace_tables
 
 SCHEMA = "ops"
-_REAL = (
-    "not o.is_test and not o.is_flagged_test and not o.is_brushing_suspect "
-    "and o.status in ('paid', 'shipped', 'completed')"
-)  # the dbt macro is_real_order
+_REAL = "o.is_real_order"  # marts.fct_orders' column, computed by the dbt macro is_real_order
 
 
 def read_journeys(con) -> pl.DataFrame:

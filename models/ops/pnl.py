@@ -336,6 +336,11 @@ def component_violations(frame: pl.DataFrame, tolerance: float = 0.01) -> pl.Dat
 
 
 # --------------------------------------------------------------------------- warehouse I/O
+# The lines counted: not the marts' is_real_order column but its parts, because the statuses
+# are the P&L's own setting (profiles/ops_pnl.yml): finance may book orders that are no real
+# sale (a cancelled order whose channel fee is kept). Test orders and brushing suspects never
+# count. With the default statuses (paid, shipped, completed) these are exactly the lines
+# where marts.fct_order_lines.is_real_order holds (tests/test_e2e_ops_pnl.py).
 LINES_SQL = """
 select
     l.channel, l.order_id, l.line_id, l.order_date, l.currency, l.fx_rate_to_cny,
@@ -346,8 +351,7 @@ inner join marts.fct_orders as o on l.channel = o.channel and l.order_id = o.ord
 left join staging.stg_lake__orders as so on l.channel = so.channel and l.order_id = so.order_id
 left join staging.stg_lake__locations as loc on l.location_id = loc.location_id
 where l.status in (select unnest($statuses))
-  and not l.is_test and not coalesce(o.is_flagged_test, false)
-  and not coalesce(o.is_brushing_suspect, false)
+  and not l.is_test and not l.is_flagged_test and not l.is_brushing_suspect
 """
 # Returns that name no order line (POS return receipts are their own documents): a row of their
 # own on the return day, refund at the return month's rate, no sale.

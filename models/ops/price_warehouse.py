@@ -34,8 +34,7 @@ def read_sales(con, prices: pl.DataFrame) -> pl.DataFrame:
     cancelled lines), on the order's business date."""
     lines = con.sql(
         "select order_date as date, channel, currency, sku, sum(quantity) as units "
-        "from marts.fct_order_lines where not is_test and not is_brushing_suspect "
-        "and status <> 'cancelled' and sku is not null group by all"
+        "from marts.fct_order_lines where is_real_order and sku is not null group by all"
     ).pl()
     priced = attach_price_channel(lines, prices.select("channel", "currency").unique())
     return (

@@ -545,9 +545,7 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
             left join marts.dim_customers as c on o.customer_id = c.customer_id
             left join staging.stg_lake__orders as a
                 on o.channel = a.channel and o.order_id = a.order_id
-            where o.channel in (select unnest($channels))
-              and not o.is_test and not coalesce(o.is_flagged_test, false)
-              and not coalesce(o.is_brushing_suspect, false)
+            where o.channel in (select unnest($channels)) and o.is_real_order
         ),
         located as (
             select channel, order_id, count(distinct location_id) as actual_shipments,
@@ -567,8 +565,7 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
             actual_location_id, actual_shipments
         from flagged
         where is_open
-           or (status in ('paid', 'shipped', 'completed') and not is_open
-               and order_date > (select d from last) - cast($days as integer))
+           or (not is_open and order_date > (select d from last) - cast($days as integer))
         """,
         params,
     ).pl()
@@ -577,7 +574,7 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
         select l.channel, l.order_id, l.sku, l.quantity
         from marts.fct_order_lines as l
         where l.channel in (select unnest($channels)) and l.sku is not null and l.quantity > 0
-          and l.status in ('paid', 'shipped', 'completed')
+          and l.is_real_order
         """,
         {"channels": settings.channels},
     ).pl()

@@ -73,8 +73,7 @@ def read_interactions(con) -> pl.DataFrame:
                {PURCHASE_WEIGHT} as weight, 'purchase' as "group", true as target, channel
         from marts.fct_order_lines
         where customer_id is not null and sku is not null and ordered_at is not null
-          and not is_test and not is_brushing_suspect and status <> 'cancelled'
-          and quantity > 0
+          and is_real_order and quantity > 0
         """
     ).pl()
     weights = ", ".join(f"('{k}', {v})" for k, v in EVENT_WEIGHTS.items())

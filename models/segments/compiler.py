@@ -37,11 +37,9 @@ from models.segments.schema import (
 
 TAGS_TABLE = "segments.customer_tags"
 NAME_RE = re.compile(NAME)
-REAL_ORDER = (
-    "{a}.customer_id IS NOT NULL AND NOT coalesce({a}.is_test, false) "
-    "AND NOT coalesce({a}.is_brushing_suspect, false) "
-    "AND {a}.status IN ('paid', 'shipped', 'completed')"
-)
+# marts.fct_orders.is_real_order: the dbt macro is_real_order (not test, not flagged test, not
+# brushing, paid/shipped/completed), computed once in the mart
+REAL_ORDER = "{a}.customer_id IS NOT NULL AND {a}.is_real_order"
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ class Source:
 def sources() -> dict[str, Source]:
     orders = contract("fct_orders")
     lines = contract("fct_order_lines")
-    real = REAL_ORDER.format(a="o") + " AND NOT coalesce(o.is_flagged_test, false)"
+    real = REAL_ORDER.format(a="o")
     return {
         "orders": Source(
             "orders",
