@@ -36,10 +36,10 @@ import polars as pl
 from models.identity.cluster import components
 from models.identity.evaluate import known_records, truth_records, warehouse_records
 from models.identity.graph import _typed, node_key
+from models.identity.marketplace import masked_phones
 from models.identity.metrics import PairScores, pairwise_scores
 from models.identity.rules import Rules
 
-_MASKED = r"^(\d*)\*+(\d*)$"
 _MIN_VISIBLE = 6
 
 
@@ -151,14 +151,7 @@ def _fuzzy_links(
         for c in ("city", "district")
         if c not in attributes.columns
     )
-    masked = typed.filter(
-        (pl.col("identifier_type") == "phone") & pl.col("identifier_value").str.contains(_MASKED)
-    ).select(
-        "record",
-        pl.col("identifier_value").str.extract(_MASKED, 1).alias("head"),
-        pl.col("identifier_value").str.extract(_MASKED, 2).alias("tail"),
-    )
-    masked = masked.filter(
+    masked = masked_phones(typed).filter(
         pl.col("head").str.len_chars() + pl.col("tail").str.len_chars() >= _MIN_VISIBLE
     )
     letter = attributes.filter(

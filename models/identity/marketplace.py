@@ -44,14 +44,20 @@ ADDRESS = {"address": "address"}
 _PLACE = pl.concat_str(["city", "district"], separator=" ", ignore_nulls=True)
 
 
-def _candidates(first: Resolution, attributes: pl.DataFrame) -> pl.DataFrame:
-    partial = first.graph.partials.filter(
+def masked_phones(ids: pl.DataFrame) -> pl.DataFrame:
+    """record, head, tail: the visible digits of every masked phone (``138****5678``) of a
+    long identifiers table."""
+    return ids.filter(
         (pl.col("identifier_type") == "phone") & pl.col("identifier_value").str.contains(_MASKED)
     ).select(
         "record",
         pl.col("identifier_value").str.extract(_MASKED, 1).alias("head"),
         pl.col("identifier_value").str.extract(_MASKED, 2).alias("tail"),
     )
+
+
+def _candidates(first: Resolution, attributes: pl.DataFrame) -> pl.DataFrame:
+    partial = masked_phones(first.graph.partials)
     masked_names = attributes.filter(
         pl.col("name_key").is_null() & (pl.col("initials").str.len_chars() == 1)
     ).select("record", pl.col("initials").alias("initial"), _address())
