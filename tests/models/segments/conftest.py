@@ -84,12 +84,14 @@ def warehouse(tmp_path):
             "channel": channel, "order_id": oid, "customer_id": cid, "order_date": day,
             "ordered_at": dt.datetime.combine(day, dt.time(10)), "status": "completed",
             "is_test": False, "is_flagged_test": False, "is_brushing_suspect": False,
-            "currency": cur, "net_amount": amount, "lines": 1, "units": 1,
+            "is_real_order": True, "currency": cur, "net_amount": amount, "lines": 1,
+            "units": 1,
         }])  # fmt: skip
         insert(con, "marts.fct_order_lines", [{
             "channel": channel, "order_id": oid, "line_id": "1", "customer_id": cid,
             "order_date": day, "status": "completed", "is_test": False,
-            "is_brushing_suspect": False, "sku": "SK1", "quantity": 1, "unit_price": amount,
+            "is_flagged_test": False, "is_brushing_suspect": False, "is_real_order": True,
+            "sku": "SK1", "quantity": 1, "unit_price": amount,
             "line_total": amount, "discount": 0, "net_amount": amount, "currency": cur,
         }])  # fmt: skip
     con.execute(
