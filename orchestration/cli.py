@@ -107,7 +107,8 @@ def materialize(
         False,
         "--incremental",
         help="Ingest the new landing files, then run only the assets downstream of the lake "
-        "entities that got files (a new day: bench/README.md).",
+        "entities that got files, the forecast backtest only when its last run is a week old "
+        "(a new day: bench/README.md).",
     ),
     full_refresh: bool = typer.Option(
         False,
@@ -178,7 +179,10 @@ def _materialize(select: str, log_level: str, full_refresh: bool = False) -> Non
 
 def _materialize_incremental(log_level: str) -> None:
     """Ingest, then only the assets downstream of the lake entities that got files."""
+    import dagster as dg
+
     from orchestration.defs.automation import changed_lake_keys, incremental_selection
+    from orchestration.defs.forecast import BACKTEST, BACKTEST_EVERY, without_fresh_backtest
     from orchestration.defs.ingest import ingest_landing_files
 
     defs = _definitions()
@@ -192,6 +196,11 @@ def _materialize_incremental(log_level: str) -> None:
         console.print("No new or corrected landing files: nothing downstream to run.")
     else:
         keys = incremental_selection(changed).resolve(defs.resolve_asset_graph())
+        keys = without_fresh_backtest(keys, dg.DagsterInstance.get())
+        if BACKTEST not in keys:
+            console.print(
+                f"The forecast backtest is younger than {BACKTEST_EVERY.days} days: left out"
+            )
         console.print(
             f"Files loaded into {', '.join(k.to_user_string() for k in changed)}: "
             f"{len(keys)} downstream assets"
@@ -203,10 +212,13 @@ def _materialize_incremental(log_level: str) -> None:
 def _execute(defs, keys, log_level: str, full_refresh: bool = False):
     import dagster as dg
 
+    from orchestration.defs.ingest import LAKE_KEYS, all_channels_tags
     from orchestration.defs.transform import full_refresh_config
 
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    # the lake is partitioned by channel: one run over every channel
+    tags = all_channels_tags() if set(keys) & set(LAKE_KEYS) else {}
     if full_refresh:
         run_config |= full_refresh_config(job.get_subset(asset_selection=set(keys)))
     t0 = time.perf_counter()
@@ -216,6 +228,7 @@ def _execute(defs, keys, log_level: str, full_refresh: bool = False):
             asset_selection=list(keys),
             raise_on_error=False,
             run_config=run_config,
+            tags=tags,
         )
     table = Table(title=f"Materialised ({len(keys)} assets selected)")
     table.add_column("asset")

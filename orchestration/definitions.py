@@ -45,9 +45,9 @@ defs = dg.Definitions(
         *ops_funnel.CHECKS,
         *privacy.CHECKS,
     ],
-    jobs=[automation.full_graph_job, *privacy.JOBS],
-    sensors=[automation.landing_files_sensor],
-    schedules=[automation.daily_full_run, *privacy.SCHEDULES],
+    jobs=[automation.full_graph_job, automation.ingest_job, *forecast.JOBS, *privacy.JOBS],
+    sensors=[automation.landing_files_sensor, automation.lake_files_sensor],
+    schedules=[automation.daily_full_run, *forecast.SCHEDULES, *privacy.SCHEDULES],
     resources={"dbt": dbt_resource()},
     executor=one_writer_executor,
 )

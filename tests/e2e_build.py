@@ -23,9 +23,12 @@ def _run_graph(root: Path, out: Path) -> None:
 
     os.environ["ZHONGTAI_DATA_DIR"] = str(root)
     from orchestration.definitions import defs
+    from orchestration.defs.ingest import all_channels_tags
 
     job = defs.resolve_implicit_global_asset_job_def()
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), tags=all_channels_tags()
+    )
     tmp = out.with_suffix(".tmp")
     tmp.write_text(dg.serialize_value([result.dagster_run, list(result.all_events)]))
     tmp.replace(out)

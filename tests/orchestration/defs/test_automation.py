@@ -1,18 +1,96 @@
+import json
+
 import dagster as dg
 
-from orchestration.defs.automation import landing_files_sensor
+from orchestration.defs.automation import ingest_job, lake_files_sensor, landing_files_sensor
+from orchestration.defs.ingest import CHANNELS, LAKE_KEYS, all_channels_tags
+from tests.conftest import copy_landing
 
 
-def test_sensor_fires_on_new_and_changed_files_only(data_dir):
+def _requests(result) -> list[dg.RunRequest]:
+    return result if isinstance(result, list) else []
+
+
+def test_landing_sensor_requests_one_run_per_changed_channel(data_dir):
     ctx = dg.build_sensor_context()
     assert isinstance(landing_files_sensor(ctx), dg.SkipReason)  # nothing landed yet
-    f = data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv"
-    f.parent.mkdir(parents=True)
-    f.write_text("门店编号\n")
-    first = landing_files_sensor(ctx)
-    assert isinstance(first, dg.RunRequest)
-    ctx = dg.build_sensor_context(cursor=first.run_key)
+    pos = data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv"
+    web = data_dir.landing / "web" / "orders_20250301.ndjson"
+    for f in (pos, web):
+        f.parent.mkdir(parents=True)
+        f.write_text("门店编号\n")
+    first = _requests(landing_files_sensor(ctx))
+    assert sorted(r.partition_key for r in first) == ["pos", "web"]
+    ctx = dg.build_sensor_context(cursor=ctx.cursor)
     assert isinstance(landing_files_sensor(ctx), dg.SkipReason)  # nothing new
-    f.write_text("门店编号,销售日期\n")  # changed content and size
-    second = landing_files_sensor(ctx)
-    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key
+    web.write_text("门店编号,销售日期\n")  # changed content and size, in web only
+    second = _requests(landing_files_sensor(ctx))
+    assert [r.partition_key for r in second] == ["web"]
+    assert second[0].run_key not in {r.run_key for r in first}
+    assert set(json.loads(ctx.cursor)) == {"pos", "web"}
+
+
+def test_schedule_runs_every_channel_in_one_run():
+    from orchestration.defs.automation import daily_full_run
+
+    (req,) = daily_full_run.evaluate_tick(dg.build_schedule_context()).run_requests
+    assert req.partition_key is None
+    assert {k: req.tags[k] for k in all_channels_tags()} == all_channels_tags()
+    assert all_channels_tags() == {
+        "dagster/asset_partition_range_start": CHANNELS[0],
+        "dagster/asset_partition_range_end": CHANNELS[-1],
+    }
+
+
+def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
+    tiny_demo, data_dir
+):
+    from orchestration.definitions import defs
+
+    copy_landing(tiny_demo, data_dir, "pos", "crm")
+    instance = dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(ingest_job.name)
+    result = job.execute_in_process(partition_key="pos", instance=instance)
+    assert result.success
+    # the crm files stay in landing, untouched: only the pos partition ran
+    assert (data_dir.manifest_dir / "pos.json").exists()
+    assert not (data_dir.manifest_dir / "crm.json").exists()
+    mats = [m for m in result.get_asset_materialization_events() if m.partition == "pos"]
+    assert {m.asset_key for m in mats} == set(LAKE_KEYS)
+
+    ctx = dg.build_sensor_context(instance=instance, definitions=defs)
+    req = lake_files_sensor(ctx)
+    assert isinstance(req, dg.RunRequest), req
+    selected = set(req.asset_selection)
+    assert dg.AssetKey(["staging", "stg_lake__order_lines"]) in selected
+    assert not selected & set(LAKE_KEYS)  # the lake is not run again
+    assert dg.AssetKey(["staging", "stg_lake__members"]) not in selected  # pos has no members
+    assert "order_lines" in req.tags["entities"].split(",")
+    assert dg.AssetKey(["forecast", "backtest"]) in selected  # never run here: due
+    again = dg.build_sensor_context(instance=instance, definitions=defs, cursor=ctx.cursor)
+    assert isinstance(lake_files_sensor(again), dg.SkipReason)  # nothing loaded since
+
+    # a re-run of the same partition loads nothing: no downstream run
+    assert job.execute_in_process(partition_key="pos", instance=instance).success
+    assert isinstance(lake_files_sensor(again), dg.SkipReason)
+
+
+def test_backtest_is_left_out_of_incremental_runs_for_a_week():
+    import time
+
+    from orchestration.defs.forecast import (
+        BACKTEST,
+        BACKTEST_EVERY,
+        DEMAND_FORECAST_KEY,
+        backtest_is_due,
+        without_fresh_backtest,
+    )
+
+    instance = dg.DagsterInstance.ephemeral()
+    keys = {BACKTEST, DEMAND_FORECAST_KEY}
+    assert backtest_is_due(instance)  # never run
+    assert without_fresh_backtest(keys, instance) == keys
+    instance.report_runless_asset_event(dg.AssetMaterialization(BACKTEST))
+    assert without_fresh_backtest(keys, instance) == {DEMAND_FORECAST_KEY}
+    later = time.time() + BACKTEST_EVERY.total_seconds() + 60
+    assert backtest_is_due(instance, now=later)
