@@ -48,6 +48,17 @@ def selected_channels(context: dg.AssetExecutionContext) -> list[str]:
     return list(CHANNELS)
 
 
+def run_channels(tags: dict[str, str]) -> list[str]:
+    """The channels of a run from its tags (a partition, a range, or none: every channel), for
+    the checks of the lake, which check what the run ingested."""
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    if RANGE_START in tags and RANGE_END in tags:
+        first, last = CHANNELS.index(tags[RANGE_START]), CHANNELS.index(tags[RANGE_END])
+        return CHANNELS[first : last + 1]
+    return list(CHANNELS)
+
+
 @dg.multi_asset(
     specs=[
         *(

@@ -7,15 +7,19 @@ from ingest.expectations import SUITES, Suite, run_suite
 from ingest.flag_eval import evaluate_flags
 from ingest.reconcile import loaded_rows, reconcile, unclaimed_files
 from ingest.spec import load_specs_lenient
-from orchestration.defs.ingest import QUARANTINE_KEY
+from orchestration.defs.ingest import QUARANTINE_KEY, run_channels
 from orchestration.resources import paths
 
 
 @dg.asset_check(
-    asset=QUARANTINE_KEY, description="landing rows = lake rows + quarantined rows, per loaded file"
+    asset=QUARANTINE_KEY,
+    description="landing rows = lake rows + quarantined rows, per loaded file of the channels "
+    "the run ingested (its partitions)",
 )
-def every_landing_row_accounted_for() -> dg.AssetCheckResult:
-    balances = reconcile(paths(), load_specs_lenient()[0])
+def every_landing_row_accounted_for(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    channels = set(run_channels(context.run.tags))
+    specs = {c: s for c, s in load_specs_lenient()[0].items() if c in channels}
+    balances = reconcile(paths(), specs)
     loaded = [b for b in balances if b.status == "loaded"]
     broken = [b for b in loaded if b.missing != 0]
     not_ingested = [b.file for b in balances if b.status == "not ingested"]
@@ -23,6 +27,7 @@ def every_landing_row_accounted_for() -> dg.AssetCheckResult:
         passed=not broken and not not_ingested,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
+            "channels": ", ".join(sorted(specs)),
             "files_checked": len(loaded),
             "landing_rows": sum(b.landing_rows for b in loaded),
             "accounted_rows": sum(b.accounted_rows for b in loaded),

@@ -57,6 +57,16 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     assert not (data_dir.manifest_dir / "crm.json").exists()
     mats = [m for m in result.get_asset_materialization_events() if m.partition == "pos"]
     assert {m.asset_key for m in mats} == set(LAKE_KEYS)
+    # the reconciliation checks the run's channel: crm's files are not "not ingested" there
+    (rec,) = [
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.check_name == "every_landing_row_accounted_for"
+    ]
+    assert rec.passed and rec.metadata["channels"].value == "pos"
+    manifest = json.loads((data_dir.manifest_dir / "pos.json").read_text(encoding="utf-8"))
+    loaded = [f for f, r in manifest["files"].items() if r["status"] == "loaded"]
+    assert rec.metadata["files_checked"].value == len(loaded) > 0
 
     ctx = dg.build_sensor_context(instance=instance, definitions=defs)
     req = lake_files_sensor(ctx)
@@ -94,3 +104,12 @@ def test_backtest_is_left_out_of_incremental_runs_for_a_week():
     assert without_fresh_backtest(keys, instance) == {DEMAND_FORECAST_KEY}
     later = time.time() + BACKTEST_EVERY.total_seconds() + 60
     assert backtest_is_due(instance, now=later)
+
+
+def test_run_channels_reads_a_partition_a_range_or_none():
+    from orchestration.defs.ingest import RANGE_END, RANGE_START, run_channels
+
+    assert run_channels({"dagster/partition": "pos"}) == ["pos"]
+    assert run_channels(all_channels_tags()) == CHANNELS
+    assert run_channels({RANGE_START: CHANNELS[1], RANGE_END: CHANNELS[2]}) == CHANNELS[1:3]
+    assert run_channels({}) == CHANNELS
