@@ -133,6 +133,8 @@ def _optional_writers():
         ("amazon", "write"),
         ("crm", "write"),
         ("social", "write"),
+        ("consent_sources", "write_wechat"),
+        ("consent_sources", "write_web"),
     ):
         try:
             m = importlib.import_module(f".channels.{mod}", __package__)

@@ -1,4 +1,5 @@
-"""End to end on the shared demo (read-only): the consent ledger keeps every CRM consent event
+"""End to end on the shared demo (read-only): the consent ledger keeps every consent event (CRM,
+WeChat mini-program, web cookie banner)
 and its current state is the latest event per identifier and purpose, recomputed here from
 the landing file; the marketers' views mask contacts and band ages; the privacy checks ran
 and passed."""
@@ -144,3 +145,54 @@ def test_privacy_checks_ran_and_passed(built_demo):
         "masked_views_mask_contacts",
     }
     assert all(e.passed for e in evals.values()), {k: e.metadata for k, e in evals.items()}
+
+
+def test_mini_program_and_cookie_banner_events_reach_the_customer(built_demo):
+    """The WeChat subscribe authorisations and the cookie-banner log are ledger events like
+    the CRM's: every one is in int_consent_events; an identifier's state is its latest event;
+    and a customer whose latest banner (or mini-program) answer refuses is revoked for that
+    purpose, whatever their other identifiers granted (the most restrictive rule, through
+    OneID). The planted truth says which person made each choice."""
+    paths, _ = built_demo
+    ledger = _query(
+        paths,
+        "select channel, consent_id, identifier_type, identifier_value, customer_id "
+        "from intermediate.int_consent_events where channel in ('wechat', 'web')",
+    )
+    customers = _query(
+        paths, "select customer_id, consent_wechat, consent_ads from marts.customer_360"
+    )
+    status = {
+        (r["customer_id"], p): r[f"consent_{p}"]
+        for r in customers.iter_rows(named=True)
+        for p in ("wechat", "ads")
+    }
+    states = _query(
+        paths,
+        "select customer_id, purpose, identifier_type, status from intermediate.int_consent_state "
+        "where customer_id is not null",
+    )
+    granted_elsewhere = set(
+        states.filter(pl.col("status") == "granted").select("customer_id", "purpose").iter_rows()
+    )
+    for channel, purpose in (("wechat", "wechat"), ("web", "ads")):
+        truth = pl.read_parquet(paths.truth / f"consents_{channel}.parquet")
+        mine = ledger.filter(pl.col("channel") == channel)
+        assert sorted(mine["consent_id"]) == sorted(truth["consent_id"]), channel
+        # each identifier's latest answer (a tie refuses), from the truth alone
+        latest = (
+            truth.sort(["consent_ts", pl.col("granted").not_(), "consent_id"])
+            .group_by("identifier_value")
+            .last()
+        )
+        owner = dict(mine.select("identifier_value", "customer_id").unique().iter_rows())
+        refused = [
+            owner[v] for v in latest.filter(~pl.col("granted"))["identifier_value"] if owner.get(v)
+        ]
+        assert refused, f"no {channel} refusal reached a customer"
+        for customer in refused:
+            assert status[(customer, purpose)] == "revoked", (channel, customer)
+        # some of them had granted the purpose through another identifier (the CRM): the
+        # refusal still wins
+        if channel == "web":
+            assert any((c, purpose) in granted_elsewhere for c in refused)

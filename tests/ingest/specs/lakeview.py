@@ -103,3 +103,27 @@ def assert_every_file_balances(paths, spec, files) -> None:
     assert len(balance) == len(files)
     assert [b for b in balance if b.missing or b.status != "loaded"] == []
     assert unclaimed_files(paths, specs) == []
+
+
+def assert_consents_equal_truth(paths, demo, channel: str) -> int:
+    """The channel's consent events outside the CRM (``truth/consents_<channel>.parquet``) are
+    in the lake one for one: id, UTC time, purpose, granted, and the identifier each names.
+    Returns how many."""
+    want = pl.read_parquet(demo.truth / f"consents_{channel}.parquet")
+    got = lake(paths, "consents", channel).filter(
+        pl.col("source_file").is_in(want["source_file"].unique().implode())
+    )
+    cols = ["consent_id", "consent_ts", "purpose", "granted"]
+    assert got.select(cols).sort("consent_id").to_dicts() == (
+        want.select(cols).sort("consent_id").to_dicts()
+    )
+    ids = lake(paths, "identifiers", channel).filter(pl.col("entity") == "consents")
+    named = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
+    expect = set()
+    for cid, itype, value in want.select(
+        "consent_id", "identifier_type", "identifier_value"
+    ).iter_rows():
+        ident = normalize_id(itype, value)
+        expect.add((cid, ident.type, ident.value))
+    assert named >= expect
+    return want.height

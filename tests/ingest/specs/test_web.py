@@ -13,6 +13,7 @@ from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile
 from ingest.spec import load_spec
 from tests.ingest.specs.lakeview import (
+    assert_consents_equal_truth,
     assert_every_file_balances,
     lake,
     planted,
@@ -65,7 +66,7 @@ def held_at(q: pl.DataFrame, file: str, row: int) -> pl.DataFrame:
 def test_every_landing_row_is_in_the_lake_or_in_quarantine(loaded, tiny_demo):
     paths, spec, report = loaded
     files = [f for f in (tiny_demo.landing / CHANNEL).rglob("*") if f.is_file()]
-    assert {f.parent.name for f in files} == {"orders", "clickstream"}
+    assert {f.parent.name for f in files} == {"orders", "clickstream", "consent_log"}
     assert report.count("loaded") == len(files) > 0
     assert_every_file_balances(paths, spec, files)
 
@@ -279,3 +280,24 @@ def test_segment_ecommerce_v2_events_are_mapped():
     assert [n for n in v2 if n not in vocabulary] == []
     assert set(vocabulary.values()) <= set(EVENT_TYPES)
     assert not {"screen", "group", "alias"} & set(vocabulary)
+
+
+def test_cookie_banner_choices_are_ads_consent_events_of_the_visitor(loaded, tiny_demo):
+    """Every line of the banner's consent log is an `ads` consent event (Marketing cookies)
+    of the visitor's anonymous id, the same id the clickstream carries."""
+    paths, _, _ = loaded
+    n = assert_consents_equal_truth(paths, tiny_demo, CHANNEL)
+    consents = lake(paths, "consents", CHANNEL)
+    assert n == consents.height > 0
+    assert set(consents["purpose"]) == {"ads"} and set(consents["granted"]) == {True, False}
+    visitors = set(
+        lake(paths, "identifiers", CHANNEL).filter(pl.col("entity") == "consents")[
+            "identifier_value"
+        ]
+    )
+    browsing = set(
+        lake(paths, "identifiers", CHANNEL).filter(
+            (pl.col("entity") == "events") & (pl.col("identifier_type") == "anonymous_id")
+        )["identifier_value"]
+    )
+    assert visitors & browsing  # the ids the ledger needs OneID to resolve

@@ -11,6 +11,7 @@ from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.spec import load_specs
 from tests.ingest.specs.lakeview import (
+    assert_consents_equal_truth,
     assert_every_file_balances,
     lake,
     quarantine,
@@ -406,3 +407,19 @@ def test_unknown_order_status_is_an_error_and_a_v2_file_replaces_its_day(data_di
         "862.00",
     ]
     assert quarantine(data_dir, CHANNEL).height == 0
+
+
+def test_mini_program_subscribe_authorisations_are_consent_events(loaded, tiny_demo):
+    """Popup answers and settings changes of the shop mini-program's marketing template are
+    `wechat` consent events of the user's openid in that mini-program."""
+    paths, _, _ = loaded
+    n = assert_consents_equal_truth(paths, tiny_demo, CHANNEL)
+    consents = lake(paths, "consents", CHANNEL)
+    assert n == consents.height > 0
+    assert set(consents["consent_source"]) == {
+        "subscribe_msg_popup_event",
+        "subscribe_msg_change_event",
+    }
+    assert set(consents["granted"]) == {True, False}
+    scopes = lake(paths, "identifiers", CHANNEL).filter(pl.col("entity") == "consents")
+    assert set(scopes["scope"]) == {"wx3f8a6c2b1d9e0a77"}  # the shop app, as its orders say
