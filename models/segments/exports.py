@@ -35,6 +35,7 @@ import datetime as dt
 import getpass
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,7 @@ AUDIT_COLUMNS = [
     "excluded_no_consent",
     "excluded_consent_revoked",
     "excluded_no_identifier",
+    "excluded_no_cross_border_consent",  # empty for a destination at home
     "path",
 ]
 COLUMNS = {
@@ -249,6 +251,7 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         run.definition_file,
     )
     purpose = DESTINATION_PURPOSE[dest.type]
+    migrate_audit(out_root / "audit_log.csv")
     member_frame = pl.DataFrame({"customer_id": members}, schema={"customer_id": pl.Utf8})
     # every purpose the destination needs (cross_border for overseas platforms): a customer
     # is out on the first purpose not granted, counted under that reason
@@ -323,33 +326,29 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
     )
     state.parent.mkdir(parents=True, exist_ok=True)
     rows.write_parquet(state)
-    audit = out_root / "audit_log.csv"
-    new = not audit.exists()
-    with audit.open("a", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS)
-        if new:
-            writer.writeheader()
-        writer.writerow(
-            {
-                "export_id": export_id,
-                "exported_at": exported_at.isoformat(),
-                "actor": actor,
-                "segment": segment.name,
-                "destination": key,
-                "purpose": purpose,
-                "definition_sha256": definition_sha256,
-                "as_of": as_of.isoformat(),
-                "members": len(members),
-                "exported_customers": exported_customers,
-                "rows": rows.height,
-                "added": added.height,
-                "removed": removed.height,
-                "excluded_no_consent": excluded["no_consent"],
-                "excluded_consent_revoked": excluded["consent_revoked"],
-                "excluded_no_identifier": excluded["no_identifier"],
-                "path": str(folder),
-            }
-        )
+    append_audit(
+        out_root / "audit_log.csv",
+        {
+            "export_id": export_id,
+            "exported_at": exported_at.isoformat(),
+            "actor": actor,
+            "segment": segment.name,
+            "destination": key,
+            "purpose": purpose,
+            "definition_sha256": definition_sha256,
+            "as_of": as_of.isoformat(),
+            "members": len(members),
+            "exported_customers": exported_customers,
+            "rows": rows.height,
+            "added": added.height,
+            "removed": removed.height,
+            "excluded_no_consent": excluded["no_consent"],
+            "excluded_consent_revoked": excluded["consent_revoked"],
+            "excluded_no_identifier": excluded["no_identifier"],
+            "excluded_no_cross_border_consent": excluded.get("no_cross_border_consent", ""),
+            "path": str(folder),
+        },
+    )
     return ExportResult(
         segment.name,
         key,
@@ -361,6 +360,46 @@ def export_destination(con, run: ExportRun, dest: Destination) -> ExportResult:
         removed.height,
         excluded,
     )
+
+
+def migrate_audit(audit: Path) -> None:
+    """A log written before a column was added (its header a subset of ``AUDIT_COLUMNS``, in
+    any order) is rewritten with today's header, its old rows kept with the new columns empty
+    (not recorded then), under a temporary name and renamed, so a crash leaves the old log or
+    the new one, never half of it. A header with a column this code does not know is an error
+    naming the file and the column (raised before an export writes anything)."""
+    if audit.exists():
+        with audit.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            if header != AUDIT_COLUMNS:
+                unknown = [c for c in header if c not in AUDIT_COLUMNS]
+                if unknown:
+                    raise ValueError(
+                        f"{audit}: header column(s) {unknown} are not audit columns "
+                        f"({', '.join(AUDIT_COLUMNS)}); not appending"
+                    )
+                old = list(reader)
+        if header != AUDIT_COLUMNS:
+            tmp = audit.with_name(audit.name + ".migrate-tmp")
+            with tmp.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS, restval="")
+                writer.writeheader()
+                writer.writerows(old)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(audit)
+
+
+def append_audit(audit: Path, row: dict) -> None:
+    """Append one row to the audit log (migrated to today's header first)."""
+    migrate_audit(audit)
+    new = not audit.exists()
+    with audit.open("a", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=AUDIT_COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def export_segment(

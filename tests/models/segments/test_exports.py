@@ -10,9 +10,10 @@ import json
 import re
 
 import polars as pl
+import pytest
 
 from ingest.config import connect
-from models.segments.exports import ExportRun, export_segment
+from models.segments.exports import AUDIT_COLUMNS, ExportRun, export_segment
 from models.segments.schema import SegmentDef
 from tests.models.segments.conftest import AS_OF, CUSTOMERS, set_consent
 
@@ -173,3 +174,39 @@ def test_amazon_ads_is_abroad_and_needs_cross_border_consent(warehouse, tmp_path
     assert domestic["recipient_abroad"] is None
     assert "no_cross_border_consent" not in domestic["excluded"]
     assert results["tencent_ads"].rows == 2  # C1, C2: ads consent is enough at home
+
+
+def test_an_old_audit_log_gains_the_cross_border_column(warehouse, tmp_path):
+    """An audit log written before ``excluded_no_cross_border_consent`` existed is rewritten
+    with the new header on the next export: its old row kept, the new column empty (not
+    recorded then); the new rows carry the count for a destination abroad, empty at home. A
+    header column the code does not know stops the export with the file and column named."""
+    out = tmp_path / "out"
+    out.mkdir()
+    old_header = [c for c in AUDIT_COLUMNS if c != "excluded_no_cross_border_consent"]
+    old_row = dict.fromkeys(old_header, "1") | {"export_id": "old", "path": "/x"}
+    with (out / "audit_log.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=old_header)
+        writer.writeheader()
+        writer.writerow(old_row)
+    for customer in ("C1", "C2"):
+        set_consent(warehouse, customer, "ads", "granted")
+    set_consent(warehouse, "C1", "cross_border", "granted")
+    export(warehouse, seg("ads", ["meta", "tencent_ads"]), out, RUN1)
+    with (out / "audit_log.csv").open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == AUDIT_COLUMNS
+        rows = list(reader)
+    assert rows[0] == old_row | {"excluded_no_cross_border_consent": ""}
+    got = {r["destination"]: r["excluded_no_cross_border_consent"] for r in rows[1:]}
+    assert got == {"meta": "1", "tencent_ads": ""}  # C2 lacked cross_border for Meta
+    assert not list(out.glob("*.migrate-tmp"))
+    # a column from elsewhere: nothing is appended, the error names file and column
+    text = (out / "audit_log.csv").read_text(encoding="utf-8").replace("actor", "operator", 1)
+    (out / "audit_log.csv").write_text(text, encoding="utf-8")
+    state = out / "seg_ads" / ".state" / "tencent_ads.parquet"
+    before = state.stat().st_mtime_ns
+    with pytest.raises(ValueError, match=r"audit_log.csv: header column\(s\) \['operator'\]"):
+        export(warehouse, seg("ads", ["tencent_ads"]), out, RUN2)
+    assert (out / "audit_log.csv").read_text(encoding="utf-8") == text
+    assert state.stat().st_mtime_ns == before  # refused before the export wrote anything
