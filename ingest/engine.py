@@ -282,6 +282,8 @@ def _contexts(obj: dict, explode: list[str]) -> Iterable[dict]:
         for ctx in ctxs:
             parent = ctx[explode[explode.index(level) - 1]] if explode.index(level) else obj
             items = parent.get(level) if isinstance(parent, dict) else None
+            if isinstance(items, dict):  # a list of one written as the bare object
+                items = [items]
             for item in items or []:
                 nxt.append({**ctx, level: item})
         ctxs = nxt
@@ -581,6 +583,18 @@ def _templated(template: str, value: pl.Expr, frame: pl.DataFrame) -> tuple[pl.E
     return pl.concat_str(parts, ignore_nulls=False), missing
 
 
+def _digested(text: pl.Expr, secret: bytes | None, label: str) -> pl.Expr:
+    """``text`` replaced by its keyed hash (null stays null)."""
+    if secret is None:
+        raise ValueError(f"{label}: a 'digest' field needs the installation key")
+
+    def run(s: pl.Series) -> pl.Series:
+        out = [None if v is None else tombstones.record_digest(secret, v) for v in s.to_list()]
+        return pl.Series(s.name, out, dtype=pl.String)
+
+    return text.map_batches(run, return_dtype=pl.String)
+
+
 def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
     if fspec.map is not None:
         raw = raw.replace_strict(
@@ -640,13 +654,15 @@ def map_entity(
     spec: ChannelSpec,
     now: dt.datetime | None = None,
     with_raw: Callable[[pl.DataFrame], pl.DataFrame] = _no_raw,
+    digest_key: bytes | None = None,
 ) -> EntityResult:
     """Native string columns -> canonical columns; rows with any error are rejected with
     every reason, naming the field and the native column.
 
     ``with_raw`` adds the source record (``RAW``) to a frame of ``FILE``/``ROW``: it is
     asked only for rejected rows and for rows that repeat a key. The reasons are built only
-    for the rows whose checks fail (a first pass computes the checks alone)."""
+    for the rows whose checks fail (a first pass computes the checks alone). ``digest_key``
+    keys the fields marked ``digest`` (``ingest.tombstones.record_digest``)."""
     columns = ENTITIES[entity]["columns"]
     for cond in espec.filters:
         if cond.field in frame.columns:
@@ -668,6 +684,8 @@ def map_entity(
         if fspec.template is not None:
             raw_text, absent = _templated(fspec.template, raw_text, frame)
             missing = missing + absent
+        if fspec.digest:
+            raw_text = _digested(raw_text, digest_key, f"{entity}.{name}")
         texts.append(raw_text.alias(f"__r{i}"))
         raw = pl.col(f"__r{i}")
         exprs.append(_typed(raw, fspec, columns[name], spec.timezone).alias(name))
@@ -1145,6 +1163,8 @@ def load_batch(
         signature = tuple(tuple(f.columns) for f in raw.frames.values())
         groups.setdefault(signature, []).append(i)
     kept: dict[str, list[pl.DataFrame]] = {e: [] for e in source.entities}
+    digests = any(f.digest for e in source.entities.values() for f in e.fields.values())
+    secret = tombstones.key(paths, create=True) if digests else None
     quarantine: list[pl.DataFrame] = []
     idents: list[pl.DataFrame] = []
     covered: list[pl.DataFrame] = []
@@ -1156,7 +1176,7 @@ def load_batch(
                     for i in members
                 ]
             ).collect()
-            res = map_entity(frame, entity, espec, spec, ingested_at, with_raw)
+            res = map_entity(frame, entity, espec, spec, ingested_at, with_raw, secret)
             kept[entity].append(res.kept)
             quarantine.append(res.rejected)
             idents.append(res.identifiers)

@@ -44,11 +44,17 @@ class FieldSpec(_Strict):
     # builds the value from a pattern: "{}" is the field's own value, "{name}" another native
     # column or path field ("FBA-{path.marketplace}-{}"); empty when any part is empty
     template: str | None = None
+    # the value is replaced by a keyed hash of it (``ingest.tombstones.record_digest``: HMAC-
+    # SHA256 under the installation's key): a record id the platform builds from personal data
+    # (a WeChat push has no id but openid + time) keeps no raw identifier in the lake
+    digest: bool = False
 
     @model_validator(mode="after")
     def _source_given(self) -> FieldSpec:
         if (self.from_ is None) == (self.value is None):
             raise ValueError("give exactly one of 'from' or 'value'")
+        if self.digest and (self.from_ is None or self.type != "string" or self.map):
+            raise ValueError("'digest' hashes the text read with 'from': a string, no 'map'")
         if self.type in ("timestamp", "date") and self.from_ is not None and not self.formats:
             raise ValueError(f"a {self.type} field needs 'formats'")
         if self.template is not None and "{}" not in self.template:

@@ -75,14 +75,37 @@ def key(paths: DataPaths, create: bool = False) -> bytes | None:
     if not create:
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # written whole under a private name, then linked into place: two processes creating it
+    # at once (channels ingested in parallel) both end up reading the one that won
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secrets.token_hex(32) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
     return bytes.fromhex(path.read_text(encoding="ascii").strip())
 
 
 def digest(secret: bytes, value: str) -> str:
     return hmac.new(secret, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+RECORD_DIGEST_PREFIX = "record-id\x1f"
+
+
+def record_digest(secret: bytes, text: str) -> str:
+    """A record id built from personal data (``digest: true`` on a field of a channel spec:
+    the WeChat push's openid, time and template), as HMAC-SHA256 under the same key as the
+    tombstones, domain-separated so that it never equals an identifier's tombstone. Stable
+    while the key is (the same event delivered again gets the same id); without the key it
+    cannot be tested against a guessed openid; it holds no character of the identifier."""
+    return digest(secret, RECORD_DIGEST_PREFIX + text)
 
 
 def load(paths: DataPaths) -> set[str]:

@@ -2,7 +2,8 @@
 columns, and for every person that identity resolution resolved fully (all their real orders
 on one customer_id that holds no one else's) the 360's orders, units, sales and refunds equal
 what the generator says the person bought; consent per purpose equals the person's latest
-consent records in the CRM file."""
+consent records of every source (the CRM file, the mini-program's subscribe answers, the
+cookie banner's log), the most restrictive across their identifiers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from ingest import tombstones
 from ingest.config import DBT_PROJECT_DIR, DataPaths
+from ingest.identifiers import normalize_id
 from tests.test_end_to_end import _warehouse
 
 # The columns other parts read (tags and segments, recommendations): names stay stable.
@@ -158,22 +161,77 @@ def test_revenue_per_fully_resolved_person_equals_what_they_bought(paths, resolv
     assert both.filter(pl.col("refunds_cny") > 0).height > 0
 
 
-def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(paths):
-    """The truth side reads the CRM's landing file and the truth's owner of each record. Kept:
-    customers whose consent records are all one person's, and all of that person's."""
-    records = pl.read_csv(paths.landing / "crm" / "consents" / "consents.csv", infer_schema=False)
+def _consent_truth(paths: DataPaths) -> pl.DataFrame:
+    """Every consent event of every source with the person behind it: the CRM's landing file
+    (its owner from the truth's identifiers), the WeChat mini-program's subscribe answers and
+    the cookie banner's log (``truth/consents_{wechat,web}.parquet``; their lake id is the
+    keyed digest of ``consent_key``). Identifiers normalised as the ledger does."""
+    crm = pl.read_csv(paths.landing / "crm" / "consents" / "consents.csv", infer_schema=False)
     owners = (
         pl.read_parquet(paths.truth / "identifiers.parquet")
         .filter((pl.col("channel") == "crm") & pl.col("person_id").is_not_null())
         .select(pl.col("record_key").alias("consent_id"), "person_id")
         .unique()
     )
+    frames = [
+        crm.join(owners, on="consent_id").select(
+            pl.lit("crm").alias("channel"),
+            "consent_id",
+            "person_id",
+            "identifier_type",
+            "identifier_value",
+            "purpose",
+            pl.col("event_time")
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%z")
+            .dt.convert_time_zone("UTC")
+            .dt.replace_time_zone(None)
+            .dt.cast_time_unit("us")
+            .alias("ts"),
+            (pl.col("status") == "granted").alias("granted"),
+        )
+    ]
+    secret = tombstones.key(paths)
+    for channel in ("wechat", "web"):
+        t = pl.read_parquet(paths.truth / f"consents_{channel}.parquet")
+        frames.append(
+            t.select(
+                pl.lit(channel).alias("channel"),
+                pl.col("consent_key")
+                .map_elements(lambda k: tombstones.record_digest(secret, k), return_dtype=pl.String)
+                .alias("consent_id"),
+                "person_id",
+                "identifier_type",
+                "identifier_value",
+                "purpose",
+                pl.col("consent_ts").dt.cast_time_unit("us").alias("ts"),
+                "granted",
+            )
+        )
+    events = pl.concat(frames, how="vertical_relaxed")
+    norm = {}
+    for typ, value in events.select("identifier_type", "identifier_value").unique().iter_rows():
+        ident = normalize_id(typ, value)
+        norm[(typ, value)] = None if ident is None or ident.is_partial else ident.value
+    return events.with_columns(
+        pl.struct("identifier_type", "identifier_value")
+        .map_elements(
+            lambda r: norm[(r["identifier_type"], r["identifier_value"])], return_dtype=pl.String
+        )
+        .alias("identifier_value")
+    ).filter(pl.col("identifier_value").is_not_null())
+
+
+def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(paths):
+    """The truth side: every source's consent events and their person (``_consent_truth``).
+    Kept: customers whose consent records are all one person's, and all of that person's."""
+    owned = _consent_truth(paths)
+    assert set(owned["channel"]) == {"crm", "wechat", "web"}
     linked = _warehouse(
         paths,
-        "select record_id as consent_id, customer_id from identity.record_customers "
+        "select channel, record_id as consent_id, customer_id from identity.record_customers "
         "where entity = 'consents'",
     )
-    owned = records.join(owners, on="consent_id").join(linked, on="consent_id", how="left")
+    owned = owned.join(linked, on=["channel", "consent_id"], how="left")
     pure = (
         owned.group_by("person_id")
         .agg(pl.col("customer_id").n_unique().alias("n"), pl.col("customer_id").first())
@@ -186,12 +244,12 @@ def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(p
         .select("person_id", "customer_id")
     )
     latest = (
-        owned.sort("event_time", pl.col("status") == "revoked", "consent_id")
+        owned.sort("ts", pl.col("granted").not_(), "consent_id")
         .group_by("person_id", "identifier_type", "identifier_value", "purpose")
         .last()
     )
     truth = latest.group_by("person_id", "purpose").agg(
-        pl.when((pl.col("status") == "revoked").any())
+        pl.when(pl.col("granted").not_().any())
         .then(pl.lit("revoked"))
         .otherwise(pl.lit("granted"))
         .alias("expected")
@@ -210,6 +268,17 @@ def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(p
     # a floor on the sample: persons whose consent identifiers OneID did not join are left out
     assert pure.height > 0.5 * owned["person_id"].n_unique()
     assert got.filter(pl.col("expected") == "revoked").height > 0
+    # the other sources decide some customers: a refusal by the mini-program or the banner
+    # that the CRM alone would have granted
+    crm_only = (
+        latest.filter(pl.col("channel") == "crm")
+        .group_by("person_id", "purpose")
+        .agg(pl.col("granted").all().alias("crm_grants"))
+    )
+    overruled = got.join(crm_only, on=["person_id", "purpose"]).filter(
+        pl.col("crm_grants") & (pl.col("expected") == "revoked")
+    )
+    assert overruled.height > 0
     wrong = got.filter(pl.col("status") != pl.col("expected"))
     assert wrong.height == 0, wrong.head(5)
 

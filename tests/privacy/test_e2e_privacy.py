@@ -1,7 +1,6 @@
 """End to end on the shared demo (read-only): the consent ledger keeps every consent event (CRM,
-WeChat mini-program, web cookie banner)
-and its current state is the latest event per identifier and purpose, recomputed here from
-the landing file; the marketers' views mask contacts and band ages; the privacy checks ran
+WeChat mini-program, web cookie banner) and its current state is the latest event per
+identifier and purpose, recomputed here from the landing file and the truth; the marketers' views mask contacts and band ages; the privacy checks ran
 and passed."""
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ import datetime as dt
 
 import polars as pl
 
+from ingest import tombstones
 from ingest.config import connect
 from ingest.identifiers import normalize_id
 
@@ -154,6 +154,7 @@ def test_mini_program_and_cookie_banner_events_reach_the_customer(built_demo):
     purpose, whatever their other identifiers granted (the most restrictive rule, through
     OneID). The planted truth says which person made each choice."""
     paths, _ = built_demo
+    secret = tombstones.key(paths)
     ledger = _query(
         paths,
         "select channel, consent_id, identifier_type, identifier_value, customer_id "
@@ -178,10 +179,14 @@ def test_mini_program_and_cookie_banner_events_reach_the_customer(built_demo):
     for channel, purpose in (("wechat", "wechat"), ("web", "ads")):
         truth = pl.read_parquet(paths.truth / f"consents_{channel}.parquet")
         mine = ledger.filter(pl.col("channel") == channel)
-        assert sorted(mine["consent_id"]) == sorted(truth["consent_id"]), channel
+        # the ledger's id is the keyed digest of the event's own key, never the openid or
+        # cookie id it was built from
+        ids = [tombstones.record_digest(secret, k) for k in truth["consent_key"]]
+        assert sorted(mine["consent_id"]) == sorted(ids), channel
+        assert not set(mine["identifier_value"]) & set(mine["consent_id"])
         # each identifier's latest answer (a tie refuses), from the truth alone
         latest = (
-            truth.sort(["consent_ts", pl.col("granted").not_(), "consent_id"])
+            truth.sort(["consent_ts", pl.col("granted").not_(), "consent_key"])
             .group_by("identifier_value")
             .last()
         )

@@ -2,19 +2,22 @@
 web shop's cookie-banner (consent-management platform) log. Each writer has its own random
 stream, so every other file of the demo stays byte-identical; its truth is
 ``truth/consents_<channel>.parquet`` (one row per consent event: the person, the identifier it
-names, purpose, granted, UTC time).
+names, purpose, granted, UTC time, and ``consent_key``: the text the channel spec digests into
+the lake's ``consent_id``, which holds no identifier).
 
 - WeChat (``wechat/mp_subscribe/``): the push events the shop mini-program's message server
   receives and logs one JSON per line, one file per day and kind:
   ``mp_subscribe_popup_<date>.ndjson`` (``subscribe_msg_popup_event``: the user answered the
-  ``wx.requestSubscribeMessage`` dialog, ``SubscribeMsgPopupEvent`` lists each template with
+  ``wx.requestSubscribeMessage`` dialog, ``List`` holds each template with
   ``SubscribeStatusString`` accept or reject) and ``mp_subscribe_change_<date>.ndjson``
-  (``subscribe_msg_change_event``: the user switched the template off, or on again, in the
-  mini-program's settings). ``ToUserName`` is the mini-program's original id, ``FromUserName``
-  the user's openid in it, ``CreateTime`` Unix seconds. The brand's marketing template (new
+  (``subscribe_msg_change_event``: the user switched the template off in the service
+  notifications' settings; WeChat pushes only refusals, and a ``List`` of one template comes
+  as the bare object). ``ToUserName`` is the mini-program's original id, ``FromUserName`` the
+  user's openid in it, ``CreateTime`` Unix seconds (a string in popups, a number in changes). The brand's marketing template (new
   arrivals and restocks) is the ``wechat`` purpose.
 - Web (``web/consent_log/consent_log_<date>.csv``): the consent log of the cookie banner, one
-  CSV per day: ConsentID (the key the banner stores in the visitor's cookie), VisitorID (the
+  CSV per day: ConsentID (the random key the banner stores in the browser's cookie, the same
+  for that browser's later changes), VisitorID (the
   site's anonymous visitor id, the clickstream's ``anonymousId``), ConsentTime (UTC), Action
   (accept_all, reject_all, partial, update), one true/false column per cookie category
   (Necessary, Preferences, Statistics, Marketing), URL, MaskedIP, UserAgent, BannerVersion.
@@ -23,6 +26,7 @@ names, purpose, granted, UTC time).
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +66,9 @@ def write_wechat(w: World, landing: Path, defects: Defects) -> dict:
         (int(d), int(s), int(i), "popup", "accept" if a else "reject")
         for d, s, i, a in zip(day[shown], sec[shown], who[shown], accept[shown], strict=True)
     ]
-    # 15 % of those who accepted switch it off later in the settings; a third of those on again
+    # 15 % of those who accepted switch it off later in the service-notification settings
+    # (WeChat pushes that refusal as a change event); a third of those accept the dialog again
+    # when the shop shows it later (a popup event: switching on is never pushed as a change)
     off = shown & accept & (rng.random(len(who)) < 0.15)
     off_day = day + 1 + rng.integers(0, max(T, 1), size=len(who))
     on_again = rng.random(len(who)) < 0.33
@@ -70,7 +76,7 @@ def write_wechat(w: World, landing: Path, defects: Defects) -> dict:
     for j in np.nonzero(off & (off_day < T))[0]:
         rows.append((int(off_day[j]), int(sec[j]), int(who[j]), "change", "reject"))
         if on_again[j] and on_day[j] < T:
-            rows.append((int(on_day[j]), int(sec[j]), int(who[j]), "change", "accept"))
+            rows.append((int(on_day[j]), int(sec[j]), int(who[j]), "popup", "accept"))
     ev = pl.DataFrame(rows, schema=["t", "sec", "pidx", "kind", "status"], orient="row").sort(
         ["t", "sec", "pidx", "kind"]
     )
@@ -82,20 +88,22 @@ def write_wechat(w: World, landing: Path, defects: Defects) -> dict:
     src = np.empty(len(ev), dtype=object)
     ymd = w.cal.ymd
     for (t, kind), g in ev.with_row_index("r").group_by(["t", "kind"], maintain_order=True):
-        key = "SubscribeMsgPopupEvent" if kind == "popup" else "SubscribeMsgChangeEvent"
-        event = "subscribe_msg_popup_event" if kind == "popup" else "subscribe_msg_change_event"
+        popup = kind == "popup"
+        event = "subscribe_msg_popup_event" if popup else "subscribe_msg_change_event"
         items = [
             {"TemplateId": MP_MARKETING_TEMPLATE, "SubscribeStatusString": s}
-            | ({"PopupScene": "0"} if kind == "popup" else {})
+            | ({"PopupScene": "0"} if popup else {})
             for s in g["status"]
         ]
+        # JSON mode as WeChat pushes it: a popup's CreateTime is a string and its List a list;
+        # a change event's CreateTime a number and a List of one template the bare object
         body = g.select(
             pl.lit(MP_ORIGINAL_ID).alias("ToUserName"),
             "FromUserName",
-            pl.col("CreateTime").cast(pl.Utf8),
+            pl.col("CreateTime").cast(pl.Utf8) if popup else pl.col("CreateTime"),
             pl.lit("event").alias("MsgType"),
             pl.lit(event).alias("Event"),
-            pl.Series(key, [[i] for i in items]),
+            pl.Series("List", [[i] for i in items] if popup else items),
         )
         rel = f"wechat/mp_subscribe/mp_subscribe_{kind}_{ymd[t]}.ndjson"
         (landing / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +112,7 @@ def write_wechat(w: World, landing: Path, defects: Defects) -> dict:
         files += 1
     pidx = ev["pidx"].to_numpy()
     pid = P["person_id"].to_numpy()[pidx]
+    # the text the spec digests into consent_id (openid, time, template: WeChat's own key)
     ids = [
         f"{o} {c} {MP_MARKETING_TEMPLATE}"
         for o, c in zip(ev["FromUserName"], ev["CreateTime"], strict=True)
@@ -114,7 +123,7 @@ def write_wechat(w: World, landing: Path, defects: Defects) -> dict:
         pl.DataFrame(
             {
                 "source_file": src.astype(str),
-                "consent_id": ids,
+                "consent_key": ids,
                 "person_id": pid,
                 "identifier_type": "wechat_openid",
                 "identifier_value": ev["FromUserName"],
@@ -148,7 +157,12 @@ def write_web(w: World, landing: Path, defects: Defects) -> dict:
     rows = []
     for j in np.nonzero(day < T)[0]:
         c = choice[j]
-        cats = (True, c != "reject_all", c == "accept_all" or stats[j], c == "accept_all")
+        cats = (
+            True,
+            bool(c != "reject_all"),
+            bool(c == "accept_all" or stats[j]),
+            bool(c == "accept_all"),
+        )
         rows.append((int(day[j]), int(sec[j]), int(who[j]), c, *cats))
     # 10 % of those who accepted marketing withdraw it later from the banner's settings link
     later = day + 1 + rng.integers(0, max(T, 1), size=n)
@@ -164,13 +178,16 @@ def write_web(w: World, landing: Path, defects: Defects) -> dict:
         pl.Series("ua", rng.integers(0, len(UA), size=len(ev))),
         pl.Series("ip", rng.integers(1, 255, size=len(ev))),
     ).with_row_index("r")
+    # the banner's consent id: a random token per browser, kept in its cookie across the
+    # visitor's later changes (a log entry is the id and its time)
+    stamp = np.array(
+        [base64.b64encode(rng.bytes(18)).decode("ascii") for _ in range(len(who))], dtype=object
+    )
+    slot = np.full(len(P), -1, dtype=np.int64)
+    slot[who] = np.arange(len(who))
     ev = ev.with_columns(
-        (
-            pl.lit("cs_")
-            + pl.col("VisitorID").str.slice(0, 12)
-            + pl.lit("_")
-            + pl.col("utc").cast(pl.Utf8)
-        ).alias("ConsentID")
+        pl.Series("ConsentID", stamp[slot[ev["pidx"].to_numpy()]].astype(str)),
+        pl.from_epoch("utc", time_unit="s").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("ConsentTime"),
     )
     files = 0
     src = np.empty(len(ev), dtype=object)
@@ -179,9 +196,7 @@ def write_web(w: World, landing: Path, defects: Defects) -> dict:
         out = g.select(
             "ConsentID",
             "VisitorID",
-            pl.from_epoch("utc", time_unit="s")
-            .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-            .alias("ConsentTime"),
+            "ConsentTime",
             "Action",
             *(pl.col(c).cast(pl.Utf8).str.to_lowercase() for c in cols[4:]),
             pl.lit("https://shop.example.cn/").alias("URL"),
@@ -201,7 +216,7 @@ def write_web(w: World, landing: Path, defects: Defects) -> dict:
         pl.DataFrame(
             {
                 "source_file": src.astype(str),
-                "consent_id": ev["ConsentID"],
+                "consent_key": ev["ConsentID"] + " " + ev["ConsentTime"],
                 "person_id": pid,
                 "identifier_type": "anonymous_id",
                 "identifier_value": ev["VisitorID"],
@@ -216,6 +231,11 @@ def write_web(w: World, landing: Path, defects: Defects) -> dict:
         "files": files,
         "rows": len(ev),
         "identifiers": ident_frame(
-            "web", src, ev["ConsentID"].to_numpy(), "anonymous_id", ev["VisitorID"], pid
+            "web",
+            src,
+            (ev["ConsentID"] + " " + ev["ConsentTime"]).to_numpy(),
+            "anonymous_id",
+            ev["VisitorID"],
+            pid,
         ),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from ingest import tombstones
 from ingest.config import DataPaths
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
@@ -107,9 +108,15 @@ def assert_every_file_balances(paths, spec, files) -> None:
 
 def assert_consents_equal_truth(paths, demo, channel: str) -> int:
     """The channel's consent events outside the CRM (``truth/consents_<channel>.parquet``) are
-    in the lake one for one: id, UTC time, purpose, granted, and the identifier each names.
-    Returns how many."""
-    want = pl.read_parquet(demo.truth / f"consents_{channel}.parquet")
+    in the lake one for one: id (the keyed digest of the truth's ``consent_key``), UTC time,
+    purpose, granted, and the identifier each names; no consent id holds the text it was
+    built from. Returns how many."""
+    secret = tombstones.key(paths)
+    want = pl.read_parquet(demo.truth / f"consents_{channel}.parquet").with_columns(
+        pl.col("consent_key")
+        .map_elements(lambda k: tombstones.record_digest(secret, k), return_dtype=pl.String)
+        .alias("consent_id")
+    )
     got = lake(paths, "consents", channel).filter(
         pl.col("source_file").is_in(want["source_file"].unique().implode())
     )
@@ -117,6 +124,7 @@ def assert_consents_equal_truth(paths, demo, channel: str) -> int:
     assert got.select(cols).sort("consent_id").to_dicts() == (
         want.select(cols).sort("consent_id").to_dicts()
     )
+    assert got["consent_id"].str.contains(r"^[0-9a-f]{64}$").all()
     ids = lake(paths, "identifiers", channel).filter(pl.col("entity") == "consents")
     named = set(ids.select("record_id", "identifier_type", "identifier_value").iter_rows())
     expect = set()
@@ -125,5 +133,6 @@ def assert_consents_equal_truth(paths, demo, channel: str) -> int:
     ).iter_rows():
         ident = normalize_id(itype, value)
         expect.add((cid, ident.type, ident.value))
+        assert value not in cid
     assert named >= expect
     return want.height

@@ -8,6 +8,7 @@ import json
 
 import polars as pl
 
+from ingest import tombstones
 from ingest.engine import ingest_channel
 from ingest.reconcile import reconcile
 from ingest.spec import load_specs
@@ -18,17 +19,18 @@ POPUP = "wechat/mp_subscribe/mp_subscribe_popup_20250301.ndjson"
 BANNER = "web/consent_log/consent_log_20250301.csv"
 
 
-def push(openid: str, t: str, status: str, template: str = TEMPLATE) -> str:
+def push(openid: str, t: str | int, status: str, template: str = TEMPLATE, bare=False) -> str:
+    """A popup push in JSON mode; ``bare``: its List of one template written as the bare
+    object (as WeChat sends some), and CreateTime a number."""
+    item = {"TemplateId": template, "SubscribeStatusString": status, "PopupScene": "0"}
     return json.dumps(
         {
             "ToUserName": "gh_7a2c9e4b1f60",
             "FromUserName": openid,
-            "CreateTime": t,
+            "CreateTime": int(t) if bare else t,
             "MsgType": "event",
             "Event": "subscribe_msg_popup_event",
-            "SubscribeMsgPopupEvent": [
-                {"TemplateId": template, "SubscribeStatusString": status, "PopupScene": "0"}
-            ],
+            "List": item if bare else [item],
         }
     )
 
@@ -50,15 +52,17 @@ def entries(paths, channel: str) -> set[tuple]:
 
 def ingest_and_check(paths, channel: str, rel: str, broken: dict, kept: list) -> None:
     """Ingest the channel; the quarantine holds exactly ``broken`` (row -> native field) of
-    the file, the lake the ``kept`` (consent_id, granted), and the file reconciles: its five
-    rows are all in the lake or in quarantine."""
+    the file, the lake the ``kept`` (the text digested into consent_id, granted), and the
+    file reconciles: its five rows are all in the lake or in quarantine."""
     spec = load_specs()[channel]
     report = ingest_channel(spec, paths)
     assert report.quarantined == len(broken)
     got = {(f, r, fld) for f, r, fld, _ in entries(paths, channel)}
     assert got == {(rel, row, field) for row, field in broken.items()}
     lake = pl.read_parquet(paths.lake_raw / "consents" / "*.parquet")
-    assert sorted(zip(lake["consent_id"], lake["granted"], strict=True)) == kept
+    secret = tombstones.key(paths)
+    want = [(tombstones.record_digest(secret, text), granted) for text, granted in kept]
+    assert sorted(zip(lake["consent_id"], lake["granted"], strict=True)) == sorted(want)
     (balance,) = reconcile(paths, {channel: spec})
     assert (balance.landing_rows, balance.missing) == (5, 0)
 
@@ -69,7 +73,7 @@ def test_broken_subscribe_pushes_are_quarantined_by_row_and_field(data_dir):
         push("oBAN", "1740800100", "ban"),  # the platform banned the template: nobody's choice
         push("oNEW", "1740800200", "accept", template="tUNKNOWN"),  # a template not mapped
         push("oTIME", "yesterday", "reject"),
-        push("oGOOD2", "1740800300", "reject"),
+        push("oGOOD2", "1740800300", "reject", bare=True),
     ]
     write(data_dir.landing / POPUP, "\n".join(lines) + "\n")
     ingest_and_check(
@@ -77,12 +81,18 @@ def test_broken_subscribe_pushes_are_quarantined_by_row_and_field(data_dir):
         "wechat",
         POPUP,
         {
-            2: "SubscribeMsgPopupEvent.SubscribeStatusString",
-            3: "SubscribeMsgPopupEvent.TemplateId",
+            2: "List.SubscribeStatusString",
+            3: "List.TemplateId",
             4: "CreateTime",
         },
         [("oGOOD1 1740800000 " + TEMPLATE, True), ("oGOOD2 1740800300 " + TEMPLATE, False)],
     )
+    # the consent id is a digest: no column of the lake's consent rows holds an openid
+    consents = pl.read_parquet(data_dir.lake_raw / "consents" / "*.parquet")
+    text = "\n".join(str(v) for row in consents.iter_rows() for v in row)
+    assert "oGOOD" not in text
+    idents = pl.read_parquet(data_dir.lake_raw / "identifiers" / "*.parquet")
+    assert set(idents["identifier_value"]) == {"oGOOD1", "oGOOD2"}
 
 
 def test_broken_banner_lines_are_quarantined_by_row_and_field(data_dir):
@@ -98,8 +108,8 @@ def test_broken_banner_lines_are_quarantined_by_row_and_field(data_dir):
         data_dir,
         "web",
         BANNER,
-        {2: "Marketing", 3: "ConsentTime", 4: "ConsentID"},
-        [("cs_1", True), ("cs_5", False)],
+        {2: "Marketing", 3: "ConsentTime", 4: "ConsentID+ConsentTime"},
+        [("cs_1 2025-03-01T02:00:00Z", True), ("cs_5 2025-03-01T02:04:00Z", False)],
     )
     ids = pl.read_parquet(data_dir.lake_raw / "identifiers" / "*.parquet")
     visitors = set(ids.filter(pl.col("entity") == "consents")["identifier_value"])
