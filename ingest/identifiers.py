@@ -219,12 +219,17 @@ _STREET_WORDS = {
 _STREET_CHARS = str.maketrans({"號": "号", "樓": "楼", "幢": "栋"})
 
 
+_SHORT_OF = dict(_STREET_WORDS)  # written out -> abbreviation
+_SHORT_FORMS = set(_STREET_WORDS.values())
+
+
 def address_pattern(part: str) -> str:
     """A regex (use with ``re.IGNORECASE``) for every raw spelling of a normalised address
     part (``normalize_address`` output) as a delivered file may hold it: any character also
-    full-width (１２, Ｍａｉｎ) or traditional (號), any spaces between characters, an
-    abbreviated Latin word also written out (``st``: St, St., Street), a number not inside a
-    longer number. The inverse of the normaliser, kept beside its tables."""
+    full-width (１２, Ｍａｉｎ) or traditional (號), any spaces between characters, every Latin
+    word the normaliser folds in any of its forms (``st``: St, St., ST., Street; also inside a
+    token: ``no.5`` is No.5, No 5, Number 5), a masked run (``*``) of any length, a number not
+    inside a longer number. The inverse of the normaliser, kept beside its tables."""
     long_of: dict[str, list[str]] = {}
     for full, short in _STREET_WORDS.items():
         long_of.setdefault(short, []).append(full)
@@ -242,14 +247,33 @@ def address_pattern(part: str) -> str:
     def chars(text: str) -> str:
         return r"\s*".join(char(c) for c in text if not c.isspace())
 
-    words = []
-    for word in part.split():
-        forms = [word, *long_of.get(word, [])]
-        body = "|".join(chars(f) for f in sorted(forms, key=len, reverse=True))
-        words.append(f"(?:{body})[.．]?" if len(forms) > 1 else body)
-    body = r"[\s,，.．]*".join(words)
+    pieces: list[str] = []
+    dot = r"[.．]?"
+    letter = "[A-Za-zＡ-Ｚａ-ｚ]"  # a Latin word is whole: st is not the start of Stop
+    for token in re.findall(r"[a-z]+|\s+|\*+|.", part.lower()):
+        if token.isspace():
+            pieces.append(r"[\s,，.．]*")
+        elif token[0] == "*":
+            pieces.append(r"[*＊•]+")
+        elif token == ".":
+            pieces.append(dot)  # the dot after an abbreviation, which a spelling may leave out
+        elif token.isascii() and token.isalpha():
+            short = _SHORT_OF.get(token, token)
+            if short in _SHORT_FORMS:
+                forms = sorted({short, *long_of[short]}, key=len, reverse=True)
+                alts = "|".join(chars(f) for f in forms)
+                pieces.append(f"(?:{alts})(?!{letter}){dot}")
+            else:
+                pieces.append(f"{chars(token)}(?!{letter})")
+        else:
+            pieces.append(char(token))
+    body = ""
+    for piece in pieces:  # any spaces between characters; a separator piece is its own
+        sep = piece.startswith(r"[\s,") or not body or body.endswith(r",，.．]*")
+        body += piece if sep else r"\s*" + piece
     digit = r"[0-9０-９]"
     head = f"(?<!{digit})" if part[:1].isdigit() else ""
+    head += f"(?<!{letter})" if part[:1].isascii() and part[:1].isalpha() else ""
     tail = f"(?!{digit})" if part[-1:].isdigit() else ""
     return head + body + tail
 
@@ -270,9 +294,18 @@ def _region_key(text: str | None, suffix: re.Pattern) -> str | None:
     return text.lower()
 
 
+def _street_word(word: str) -> str:
+    """A Latin word of a street line: written out or abbreviated with a dot, the abbreviation
+    (Street, St. -> st); any other word as written, without a trailing comma."""
+    base = word.strip(".,")
+    if base in _STREET_WORDS:
+        return _STREET_WORDS[base]
+    return base if base in _SHORT_FORMS else word.strip(",")
+
+
 def _street_key(text: str) -> str | None:
     text = text.lower().translate(_STREET_CHARS)
-    words = [_STREET_WORDS.get(w.strip(".,"), w.strip(",")) for w in text.split()]
+    words = [_street_word(w) for w in text.split()]
     # CJK street lines are written without spaces; Latin ones keep single spaces
     out = " ".join(w for w in words if w)
     out = re.sub(rf"(?<=[{_HAN}])\s+|\s+(?=[{_HAN}])", "", out)

@@ -1,6 +1,7 @@
 """Erasure cuts a person's street line, district and postcode out of the landing files in the
 spellings the files hold, not only in the normalised form the lake keeps: full-width
-characters, spaces, traditional characters, words written out. Rows are kept (the file still
+characters, spaces, traditional characters, words written out where the lake's came from
+an abbreviation. Rows are kept (the file still
 reconciles); the neighbour's address on the next row is untouched."""
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def test_landing_street_lines_are_cut_in_their_raw_spellings(tmp_path):
     path = paths.landing / REL
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
-    # what the lake holds of the person's deliveries: the normalised parts
+    # what the lake holds of the person's deliveries: the normalised parts (the Latin one
+    # from a spelling with abbreviations: the landing row spells the words out)
     addresses = set()
     for raw in (
         "浙江省 杭州市 西湖区 文三路１２号　３幢(３１００１２)",
-        "12 Main Street Apartment 3",
+        "12 Main St. Apt. 3",
     ):
         parts = normalize_address(street=raw)
         addresses |= {v for k, v in parts.items() if k in ("district", "street", "postcode") and v}
