@@ -3,7 +3,13 @@ alternative considered, against the node that really shipped it.
 
 Rules, in order (``profiles/ops_routing.yml``; store buffers from the seed allocation_rules):
 * Amazon orders: the FBA nodes of the marketplace (order currency);
-* a buyer outside the domestic country: the cross-border warehouse;
+* a buyer outside the domestic country: the cross-border warehouse; when that warehouse is
+  abroad (an overseas warehouse, 海外仓), shipping from it sends the recipient's name, address
+  and phone out of the country, which PIPL (art. 39) allows only with the separate
+  ``cross_border`` consent (the consent ledger, ``intermediate.int_customer_consents``):
+  without it the order ships from a domestic warehouse, and the reason says so. Amazon orders
+  are not gated: the marketplace abroad collected them and fulfils them, the platform sends
+  nothing (its order report comes in without buyer name, e-mail or phone);
 * store pickup (BOPIS): the chosen store, if its stock less the walk-in buffer covers the order;
   same-city delivery: the nearest store of the buyer's city that covers it; else home delivery;
 * home delivery: the nearest node (warehouses, and stores less their walk-in buffer when
@@ -201,6 +207,7 @@ class Order:
     pickup_location_id: str | None = None
     ship_city: str | None = None
     ship_province: str | None = None
+    cross_border_consent: bool = False  # the customer granted cross_border (PIPL art. 39)
 
 
 def _km(point, node: Node) -> float | None:
@@ -209,6 +216,20 @@ def _km(point, node: Node) -> float | None:
 
 def _fmt(node: Node, km: float | None) -> str:
     return f"{node.location_id} ({km:,.0f} km)" if km is not None else node.location_id
+
+
+def sends_data_abroad(channel: str, node: Node, settings: RoutingSettings) -> bool:
+    """Whether shipping an order of ``channel`` from ``node`` sends the recipient's personal
+    data out of the country: a node abroad (or of unknown country: not shown to be at home),
+    unless the channel is a marketplace abroad that fulfils its own orders (FBA: the data
+    never left the marketplace)."""
+    return node.country != settings.domestic_country and channel not in settings.fba.channels
+
+
+def abroad_without_consent(routing: pl.DataFrame) -> pl.DataFrame:
+    """The proposals of ``order_routing`` that would send a recipient's data abroad without
+    their ``cross_border`` consent (the privacy rule of routing; empty when it holds)."""
+    return routing.filter(pl.col("sends_data_abroad") & ~pl.col("cross_border_consent"))
 
 
 def route_order(
@@ -261,8 +282,19 @@ def route_order(
         ]  # fmt: skip
         mode = "fba"
     elif order.country and order.country != settings.domestic_country:
-        cands = [nodes[settings.cross_border_node]] if settings.cross_border_node in nodes else []
+        node = nodes.get(settings.cross_border_node)
+        cands = [node] if node is not None else []
         mode = "cross_border"
+        abroad = node is not None and sends_data_abroad(order.channel, node, settings)
+        if abroad and not order.cross_border_consent:
+            notes.append(
+                f"no cross_border consent: the recipient's data may not go to "
+                f"{node.location_id} ({node.country}); shipped from a domestic warehouse"
+            )
+            cands = [
+                n for n in nodes.values()
+                if n.country == settings.domestic_country and n.location_type == "warehouse"
+            ]  # fmt: skip
     else:
         # stores ship only to a buyer whose city is known (a store is a local node)
         stores_ok = settings.ship_from_store and point is not None
@@ -373,7 +405,8 @@ def route_orders(
     buffers: dict[str, Buffer] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Route ``orders`` (channel, order_id, ordered_at, order_date, routed_as, currency, city,
-    country, actual_location_id, actual_shipments, delivery_mode?, pickup_location_id?) whose
+    country, actual_location_id, actual_shipments, delivery_mode?, pickup_location_id?,
+    cross_border_consent?) whose
     ``lines`` are (channel, order_id, sku, quantity), in time order, each day against ``atp``
     (position_date, location_id, sku, available_to_promise) of the day before. ``buffers``:
     walk-in buffers for stores, keys "same_city" (ship-from-store and same-city) and "bopis".
@@ -422,6 +455,7 @@ def route_orders(
             (r.get("delivery_mode") or "home") if has_mode else "home",
             r.get("pickup_location_id") if has_pickup else None,
             r.get("ship_city"), r.get("ship_province"),
+            bool(r.get("cross_border_consent")),
         )  # fmt: skip
         res = route_order(order, node_map, stock, settings, buffers.get("bopis"))
         city, point, source = settings.locate(order.ship_city, order.ship_province, order.city)
@@ -460,6 +494,10 @@ def route_orders(
                 if actual_km is not None and proposed_km is not None
                 else None,
                 "reason": res["reason"],
+                "cross_border_consent": order.cross_border_consent,
+                "sends_data_abroad": any(
+                    sends_data_abroad(order.channel, node_map[n], settings) for n in used
+                ),
             }
         )
     routing = (
@@ -479,7 +517,7 @@ ROUTING_SCHEMA = {
     "units": pl.Int64, "units_unrouted": pl.Int64, "proposed_km": pl.Float64,
     "alternative_node": pl.String, "alternative_km": pl.Float64, "actual_location_id": pl.String,
     "actual_shipments": pl.Int64, "actual_km": pl.Float64, "km_saved": pl.Float64,
-    "reason": pl.String,
+    "reason": pl.String, "cross_border_consent": pl.Boolean, "sends_data_abroad": pl.Boolean,
 }  # fmt: skip
 LINES_SCHEMA = {
     "channel": pl.String, "order_id": pl.String, "order_date": pl.Date, "location_id": pl.String,
@@ -540,9 +578,11 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
         """
         with last as (select max(order_date) as d from marts.fct_orders),
         real as (
-            select o.*, c.city, c.country, a.ship_city, a.ship_province
+            select o.*, c.city, c.country, a.ship_city, a.ship_province,
+                coalesce(k.consent_cross_border = 'granted', false) as cross_border_consent
             from marts.fct_orders as o
             left join marts.dim_customers as c on o.customer_id = c.customer_id
+            left join intermediate.int_customer_consents as k on o.customer_id = k.customer_id
             left join staging.stg_lake__orders as a
                 on o.channel = a.channel and o.order_id = a.order_id
             where o.channel in (select unnest($channels)) and o.is_real_order
@@ -560,7 +600,7 @@ def read_inputs(con, settings: RoutingSettings) -> dict[str, pl.DataFrame]:
             left join located as l on r.channel = l.channel and r.order_id = l.order_id
         )
         select channel, order_id, ordered_at, order_date, currency, city, country,
-            ship_city, ship_province,
+            ship_city, ship_province, cross_border_consent,
             case when is_open then 'open' else 'as_if_open' end as routed_as,
             actual_location_id, actual_shipments
         from flagged

@@ -24,6 +24,7 @@ STG_ORDERS = dg.AssetKey(["staging", "stg_lake__orders"])
 FEES = dg.AssetKey(["staging", "stg_lake__fees"])
 PRODUCTS = dg.AssetKey(["staging", "stg_lake__products"])
 LOCATIONS = dg.AssetKey(["staging", "stg_lake__locations"])
+CONSENTS = dg.AssetKey(["intermediate", "int_customer_consents"])
 
 CHANNEL_PNL = dg.AssetKey([SCHEMA, "channel_pnl"])
 SKU_PNL = dg.AssetKey([SCHEMA, "sku_channel_pnl"])
@@ -155,6 +156,7 @@ def channel_pnl(context: dg.AssetExecutionContext):
         INVENTORY_POSITION,
         LOCATIONS,
         ALLOCATION_RULES,
+        CONSENTS,
     ],
     kinds={"duckdb", "polars"},
     description="Proposed fulfilment node per open order (and per order of the last days, "
@@ -298,5 +300,34 @@ def routing_respects_atp() -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset=ROUTING,
+    additional_deps=[CONSENTS],
+    description="No proposal sends a recipient's personal data abroad (a node outside the "
+    "domestic country, FBA aside) without the customer's cross_border consent (PIPL art. 39; "
+    "ERROR)",
+)
+def routing_sends_no_data_abroad_without_consent() -> dg.AssetCheckResult:
+    routing = _read(f"select * from {SCHEMA}.order_routing")
+    bad = R.abroad_without_consent(routing)
+    return dg.AssetCheckResult(
+        passed=bad.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "orders": routing.height,
+            "orders_sending_data_abroad": int(routing["sends_data_abroad"].sum()),
+            "without_cross_border_consent": bad.height,
+            "examples": dg.MetadataValue.json(
+                bad.select("channel", "order_id", "proposed_nodes").head(5).to_dicts()
+            ),
+        },
+    )
+
+
 ASSETS = [channel_pnl, order_routing]
-CHECKS = [channel_pnl_adds_up, live_sessions_make_money, routing_respects_atp]
+CHECKS = [
+    channel_pnl_adds_up,
+    live_sessions_make_money,
+    routing_respects_atp,
+    routing_sends_no_data_abroad_without_consent,
+]

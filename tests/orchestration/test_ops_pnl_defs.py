@@ -25,15 +25,19 @@ def test_ops_assets_and_checks_exist_with_their_inputs():
         ("ops/channel_pnl", "channel_pnl_adds_up"),
         ("ops/live_session_pnl", "live_sessions_make_money"),
         ("ops/order_routing", "routing_respects_atp"),
+        ("ops/order_routing", "routing_sends_no_data_abroad_without_consent"),
     } <= checks
+    assert dg.AssetKey(["intermediate", "int_customer_consents"]) in routing
 
 
-def _warehouse(tmp_path, monkeypatch, routing_lines, sessions):
+def _warehouse(tmp_path, monkeypatch, routing_lines, sessions, abroad=False):
     monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tmp_path))
     con = connect(tmp_path / "warehouse.duckdb")
     orders = pl.DataFrame(
-        {"channel": ["jd"], "order_id": ["1"], "units": [2], "units_unrouted": [0]}
-    )
+        {"channel": ["jd"], "order_id": ["1"], "units": [2], "units_unrouted": [0],
+         "proposed_nodes": ["WH-SH"], "sends_data_abroad": [abroad],
+         "cross_border_consent": [False]}
+    )  # fmt: skip
     replace_tables(
         con,
         "ops",
@@ -70,3 +74,12 @@ def test_checks_pass_on_good_tables_and_fail_on_bad_ones(tmp_path, monkeypatch):
     assert not bad.passed and bad.metadata["lines_beyond_atp"].value == 1
     warn = ops_pnl.live_sessions_make_money()
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
+
+
+def test_the_cross_border_routing_check_fails_on_data_abroad_without_consent(tmp_path, monkeypatch):
+    _warehouse(tmp_path, monkeypatch, _lines(2, 5), _sessions(10.0))
+    assert ops_pnl.routing_sends_no_data_abroad_without_consent().passed
+    _warehouse(tmp_path, monkeypatch, _lines(2, 5), _sessions(10.0), abroad=True)
+    bad = ops_pnl.routing_sends_no_data_abroad_without_consent()
+    assert not bad.passed and bad.severity == dg.AssetCheckSeverity.ERROR
+    assert bad.metadata["without_cross_border_consent"].value == 1

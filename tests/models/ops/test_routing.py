@@ -209,3 +209,53 @@ def test_the_delivery_city_wins_then_the_province_then_the_customer_city():
         "ship_province": 1,
         "unknown": 1,
     }
+
+
+def test_an_overseas_warehouse_needs_the_cross_border_consent():
+    """PIPL art. 39: when the cross-border node is abroad (an overseas warehouse), shipping from
+    it sends the recipient's data out of the country. A buyer abroad with cross_border consent
+    ships from it; one without ships from a domestic warehouse, and the reason says why. Amazon
+    orders go to FBA abroad either way (the marketplace fulfils its own orders), and routing's
+    check finds no proposal that sends data abroad without consent."""
+    nodes = pl.concat(
+        [
+            NODES,
+            pl.DataFrame(
+                [("WH-LA", "warehouse", "Los Angeles", "US", 34.05, -118.24)],
+                schema=NODES.columns,
+                orient="row",
+            ),
+        ]
+    )
+    settings = R.load_settings().model_copy(update={"cross_border_node": "WH-LA"})
+    orders = pl.DataFrame(
+        {"channel": ["tmall", "tmall", "amazon"], "order_id": ["yes", "no", "a"],
+         "city": ["Seattle", "Seattle", "Los Angeles"], "country": ["US", "US", "US"],
+         "currency": ["CNY", "CNY", "USD"], "cross_border_consent": [True, False, False],
+         "ship_city": [None, None, None], "ship_province": [None, None, None],
+         "actual_location_id": [None, None, None], "actual_shipments": [1, 1, 1]},
+        schema_overrides={"ship_city": pl.String, "ship_province": pl.String,
+                          "actual_location_id": pl.String},
+    ).with_columns(
+        pl.lit(D).alias("order_date"), pl.lit(dt.datetime(2025, 3, 2, 10)).alias("ordered_at"),
+        pl.lit("as_if_open").alias("routed_as"),
+    )  # fmt: skip
+    lines = pl.DataFrame(
+        [("tmall", "yes", "A", 1), ("tmall", "no", "A", 1), ("amazon", "a", "A", 1)],
+        schema=["channel", "order_id", "sku", "quantity"],
+        orient="row",
+    )
+    atp = _atp([("WH-LA", "A", 5), ("WH-SH", "A", 5), ("FBA-US-ONT8", "A", 5)])
+    routing, _ = R.route_orders(orders, lines, nodes, atp, settings, BUFFERS)
+    r = {x["order_id"]: x for x in routing.iter_rows(named=True)}
+    assert (r["yes"]["proposed_nodes"], r["yes"]["sends_data_abroad"]) == ("WH-LA", True)
+    assert (r["no"]["proposed_nodes"], r["no"]["sends_data_abroad"]) == ("WH-SH", False)
+    assert "no cross_border consent" in r["no"]["reason"] and "WH-LA (US)" in r["no"]["reason"]
+    assert (r["a"]["proposed_nodes"], r["a"]["sends_data_abroad"]) == ("FBA-US-ONT8", False)
+    assert R.abroad_without_consent(routing).is_empty()
+    # the check's rule fails on a proposal that would send data abroad without consent
+    leaked = routing.with_columns(
+        pl.when(pl.col("order_id") == "no").then(True).otherwise(pl.col("sends_data_abroad"))
+        .alias("sends_data_abroad")
+    )  # fmt: skip
+    assert R.abroad_without_consent(leaked)["order_id"].to_list() == ["no"]
