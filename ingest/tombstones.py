@@ -7,7 +7,9 @@ the value itself is never stored, and without the key a tombstone cannot be test
 guessed phone number. The key comes from ``ZHONGTAI_TOMBSTONE_KEY`` (hex; set it from your
 secrets manager in production, the same key for every run) or, when that is not set, from
 ``<data>/privacy/tombstone.key``, created once with mode 0600. Losing the key makes every
-tombstone useless: keep it with the backups of the warehouse, never in git.
+tombstone useless: keep it with the backups of the warehouse, never in git. The same key keys
+the record ids a channel spec builds from personal data (``digest: true``, see
+:func:`record_digest`): a new key gives those records new ids on the next full rebuild.
 
 The ingest engine calls :func:`apply` once per batch: identifier rows whose hash is a
 tombstone are dropped, the records they were on are pseudonymised (names, birthdays, IPs,
