@@ -223,15 +223,20 @@ def _consent_truth(paths: DataPaths) -> pl.DataFrame:
 
 def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(paths):
     """The truth side: every source's consent events and their person (``_consent_truth``).
-    Kept: customers whose consent records are all one person's, and all of that person's."""
-    owned = _consent_truth(paths)
-    assert set(owned["channel"]) == {"crm", "wechat", "web"}
+    An event whose identifier OneID gives to no customer (a banner answer of a visitor who
+    never signed in) applies to nobody and is left out. Kept: customers whose consent records
+    are all one person's, and all of that person's linked ones."""
+    events = _consent_truth(paths)
+    assert set(events["channel"]) == {"crm", "wechat", "web"}
     linked = _warehouse(
         paths,
         "select channel, record_id as consent_id, customer_id from identity.record_customers "
         "where entity = 'consents'",
     )
-    owned = owned.join(linked, on=["channel", "consent_id"], how="left")
+    events = events.join(linked, on=["channel", "consent_id"], how="left")
+    owned = events.filter(pl.col("customer_id").is_not_null())
+    # each source reaches customers
+    assert set(owned["channel"]) == {"crm", "wechat", "web"}
     pure = (
         owned.group_by("person_id")
         .agg(pl.col("customer_id").n_unique().alias("n"), pl.col("customer_id").first())
@@ -265,7 +270,8 @@ def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(p
         .join(truth, on=["person_id", "purpose"], how="left")
         .with_columns(pl.col("expected").fill_null("unknown"))
     )
-    # a floor on the sample: persons whose consent identifiers OneID did not join are left out
+    # a floor on the sample: persons whose linked consent records OneID split over customers,
+    # or put with another person's, are left out
     assert pure.height > 0.5 * owned["person_id"].n_unique()
     assert got.filter(pl.col("expected") == "revoked").height > 0
     # the other sources decide some customers: a refusal by the mini-program or the banner

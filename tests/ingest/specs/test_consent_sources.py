@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
+from pydantic import ValidationError
 
 from ingest import tombstones
 from ingest.engine import ingest_channel
 from ingest.reconcile import reconcile
-from ingest.spec import load_specs
+from ingest.spec import FieldSpec, load_specs
 from tests.faults.conftest import write
 
 TEMPLATE = "tN4oQ9kV2xR7bW1mJ8cY5hL3aZ6pE0sD_restock"
@@ -114,3 +116,21 @@ def test_broken_banner_lines_are_quarantined_by_row_and_field(data_dir):
     ids = pl.read_parquet(data_dir.lake_raw / "identifiers" / "*.parquet")
     visitors = set(ids.filter(pl.col("entity") == "consents")["identifier_value"])
     assert visitors == {"a" * 32, "e" * 32}
+
+
+def test_a_digest_field_is_declared_over_read_text_only():
+    """``digest`` hashes what ``from`` reads: with a constant, a type or a map it is a spec
+    error (caught when the spec loads, naming the field)."""
+    for bad in (
+        {"value": "x", "digest": True},
+        {"from": "a", "type": "int", "digest": True},
+        {"from": "a", "map": {"x": "y"}, "digest": True},
+    ):
+        with pytest.raises(ValidationError, match="'digest' hashes the text read"):
+            FieldSpec.model_validate(bad)
+    ok = FieldSpec.model_validate({"from": ["a", "b"], "digest": True, "required": True})
+    assert ok.digest and ok.sources == ["a", "b"]
+    # the key is the tombstones', domain-separated: never an identifier's tombstone
+    secret = bytes(32)
+    assert tombstones.record_digest(secret, "oX") != tombstones.digest(secret, "oX")
+    assert len(tombstones.record_digest(secret, "oX 1 t")) == 64
