@@ -221,11 +221,31 @@ def _consent_truth(paths: DataPaths) -> pl.DataFrame:
     ).filter(pl.col("identifier_value").is_not_null())
 
 
+def _expected_consent(events: pl.DataFrame, by: str) -> pl.DataFrame:
+    """Per ``by`` (person or customer) and purpose: the latest event of each identifier (a
+    tie revokes), then the most restrictive across identifiers."""
+    latest = (
+        events.sort("ts", pl.col("granted").not_(), "consent_id")
+        .group_by(by, "identifier_type", "identifier_value", "purpose")
+        .last()
+    )
+    return latest.group_by(by, "purpose").agg(
+        pl.when(pl.col("granted").not_().any())
+        .then(pl.lit("revoked"))
+        .otherwise(pl.lit("granted"))
+        .alias("expected"),
+        (pl.col("channel") == "crm").all().alias("crm_only"),
+        pl.col("granted").filter(pl.col("channel") == "crm").all().alias("crm_grants"),
+    )
+
+
 def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(paths):
     """The truth side: every source's consent events and their person (``_consent_truth``).
-    An event whose identifier OneID gives to no customer (a banner answer of a visitor who
-    never signed in) applies to nobody and is left out. Kept: customers whose consent records
-    are all one person's, and all of that person's linked ones."""
+    An event whose identifier OneID gives to no customer applies to nobody and is left out.
+    Each customer whose consent records are all one person's has, per purpose, the state the
+    truth gives those events; and each person whose records are all on one customer (who
+    holds no one else's) has the state of all their events. How many persons are whole
+    depends on identity recall (tests/test_e2e_identity.py); the floor is on customers."""
     events = _consent_truth(paths)
     assert set(events["channel"]) == {"crm", "wechat", "web"}
     linked = _warehouse(
@@ -233,59 +253,45 @@ def test_consent_follows_the_latest_record_of_each_identifier_most_restrictive(p
         "select channel, record_id as consent_id, customer_id from identity.record_customers "
         "where entity = 'consents'",
     )
-    events = events.join(linked, on=["channel", "consent_id"], how="left")
-    owned = events.filter(pl.col("customer_id").is_not_null())
-    # each source reaches customers
-    assert set(owned["channel"]) == {"crm", "wechat", "web"}
-    pure = (
-        owned.group_by("person_id")
-        .agg(pl.col("customer_id").n_unique().alias("n"), pl.col("customer_id").first())
-        .filter((pl.col("n") == 1) & pl.col("customer_id").is_not_null())
-        .join(
-            owned.group_by("customer_id").agg(pl.col("person_id").n_unique().alias("persons")),
-            on="customer_id",
-        )
-        .filter(pl.col("persons") == 1)
-        .select("person_id", "customer_id")
-    )
-    latest = (
-        owned.sort("ts", pl.col("granted").not_(), "consent_id")
-        .group_by("person_id", "identifier_type", "identifier_value", "purpose")
-        .last()
-    )
-    truth = latest.group_by("person_id", "purpose").agg(
-        pl.when(pl.col("granted").not_().any())
-        .then(pl.lit("revoked"))
-        .otherwise(pl.lit("granted"))
-        .alias("expected")
-    )
+    owned = events.join(linked, on=["channel", "consent_id"], how="inner")
+    assert set(owned["channel"]) == {"crm", "wechat", "web"}  # each source reaches customers
     c360 = _warehouse(
         paths,
         "select customer_id, consent_email as email, consent_sms as sms, "
         "consent_wechat as wechat, consent_ads as ads, consent_cross_border as cross_border "
         "from marts.customer_360",
     ).unpivot(index="customer_id", variable_name="purpose", value_name="status")
-    got = (
-        pure.join(c360, on="customer_id")
-        .join(truth, on=["person_id", "purpose"], how="left")
+    persons_of = owned.group_by("customer_id").agg(pl.col("person_id").n_unique().alias("n"))
+    single = persons_of.filter(pl.col("n") == 1).select("customer_id")
+    assert single.height >= 0.9 * persons_of.height, (single.height, persons_of.height)
+    by_customer = (
+        single.join(c360, on="customer_id")
+        .join(_expected_consent(owned, "customer_id"), on=["customer_id", "purpose"], how="left")
         .with_columns(pl.col("expected").fill_null("unknown"))
     )
-    # a floor on the sample: persons whose linked consent records OneID split over customers,
-    # or put with another person's, are left out
-    assert pure.height > 0.5 * owned["person_id"].n_unique()
-    assert got.filter(pl.col("expected") == "revoked").height > 0
-    # the other sources decide some customers: a refusal by the mini-program or the banner
-    # that the CRM alone would have granted
-    crm_only = (
-        latest.filter(pl.col("channel") == "crm")
-        .group_by("person_id", "purpose")
-        .agg(pl.col("granted").all().alias("crm_grants"))
-    )
-    overruled = got.join(crm_only, on=["person_id", "purpose"]).filter(
-        pl.col("crm_grants") & (pl.col("expected") == "revoked")
+    wrong = by_customer.filter(pl.col("status") != pl.col("expected"))
+    assert wrong.height == 0, wrong.head(5)
+    assert by_customer.filter(pl.col("expected") == "revoked").height > 0
+    # the mini-program and the banner decide some customers: a refusal on a customer the
+    # CRM's own events grant
+    overruled = by_customer.filter(
+        ~pl.col("crm_only") & pl.col("crm_grants") & (pl.col("expected") == "revoked")
     )
     assert overruled.height > 0
-    wrong = got.filter(pl.col("status") != pl.col("expected"))
+    whole = (
+        owned.group_by("person_id")
+        .agg(pl.col("customer_id").n_unique().alias("n"), pl.col("customer_id").first())
+        .filter(pl.col("n") == 1)
+        .join(single, on="customer_id")
+        .select("person_id", "customer_id")
+    )
+    by_person = (
+        whole.join(c360, on="customer_id")
+        .join(_expected_consent(owned, "person_id"), on=["person_id", "purpose"], how="left")
+        .with_columns(pl.col("expected").fill_null("unknown"))
+    )
+    assert whole.height > 0
+    wrong = by_person.filter(pl.col("status") != pl.col("expected"))
     assert wrong.height == 0, wrong.head(5)
 
 
