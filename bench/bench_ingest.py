@@ -3,11 +3,12 @@
     .venv/bin/python bench/bench_ingest.py --customers 300000 --days 400 --out /tmp/zt-bench
 
 Generates the demo brand at the given scale (unless --skip-generate), then measures:
-  1. raw read: polars read_csv / read_ndjson of every landing file (all columns as text;
-     GB18030 files decoded first, as any reader must), one process;
+  1. raw read: polars read_csv / read_ndjson of every landing file, one file at a time (all
+     columns as text; GB18030 files decoded first, as any reader must), in one process,
+     and again with the channels spread over as many processes as the ingest uses;
   2. the full ingest (every channel spec, ingest_all: parallel processes, mapping,
      quarantine, Parquet writes, manifests), from an empty lake.
-Prints rows, MB, seconds, rows/s and MB/s for both, the ratio, and peak RSS.
+Prints rows, MB, wall and CPU seconds, rows/s and MB/s for each, the ratios, and peak RSS.
 Not a test: run on demand (make bench), figures go to bench/README.md.
 """
 
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
+import os
 import resource
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -34,24 +38,54 @@ def peak_rss_mib() -> float:
     return max(own, children) / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (user + system)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def raw_read(paths: DataPaths, specs) -> tuple[int, int, float]:
-    rows = nbytes = 0
+    """Every landing file read by polars, one file at a time, in this process."""
     t0 = time.perf_counter()
-    for spec in specs.values():
-        for source, path, _ in discover(spec, paths):
-            nbytes += path.stat().st_size
-            if source.format == "ndjson":
-                try:
-                    rows += pl.read_ndjson(path, infer_schema_length=None).height
-                except Exception:  # noqa: BLE001 - a planted malformed line: count lines
-                    rows += sum(1 for ln in path.read_text().splitlines() if ln.strip())
-                continue
-            text = _decode(path, source.encoding, "replace")
-            sep = source.delimiter or ("\t" if source.format == "tsv" else ",")
-            rows += pl.read_csv(
-                io.StringIO(text), separator=sep, infer_schema=False, truncate_ragged_lines=True
-            ).height
-    return rows, nbytes, time.perf_counter() - t0
+    done = [_read_channel((spec, paths)) for spec in specs.values()]
+    return sum(r for r, _ in done), sum(n for _, n in done), time.perf_counter() - t0
+
+
+def raw_read_parallel(paths: DataPaths, specs, workers: int) -> tuple[int, int, float]:
+    """``raw_read`` with the channels spread over ``workers`` processes, largest first: the
+    split ``ingest_all`` uses, so that the peer has as many cores as the ingest."""
+    order = sorted(specs, key=lambda c: _landing_bytes(paths, c), reverse=True)
+    t0 = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        done = list(pool.map(_read_channel, [(specs[c], paths) for c in order]))
+    return sum(r for r, _ in done), sum(n for _, n in done), time.perf_counter() - t0
+
+
+def _landing_bytes(paths: DataPaths, channel: str) -> int:
+    folder = paths.landing / channel
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _read_channel(args) -> tuple[int, int]:
+    """(rows, bytes) of one channel's landing files, each read by polars on its own."""
+    spec, paths = args
+    rows = nbytes = 0
+    for source, path, _ in discover(spec, paths):
+        nbytes += path.stat().st_size
+        if source.format == "ndjson":
+            try:
+                rows += pl.read_ndjson(path, infer_schema_length=None).height
+            except Exception:  # noqa: BLE001 - a planted malformed line: count lines
+                rows += sum(1 for ln in path.read_text().splitlines() if ln.strip())
+            continue
+        text = _decode(path, source.encoding, "replace")
+        sep = source.delimiter or ("\t" if source.format == "tsv" else ",")
+        rows += pl.read_csv(
+            io.StringIO(text), separator=sep, infer_schema=False, truncate_ragged_lines=True
+        ).height
+    return rows, nbytes
 
 
 def main() -> None:
@@ -69,24 +103,40 @@ def main() -> None:
         print(f"generate: {time.perf_counter() - t0:.1f} s")
     lines = pl.read_parquet(paths.truth / "sales_lines.parquet", columns=["channel"]).height
     specs = load_specs()
+    workers = min(len(specs), os.cpu_count() or 1)  # what ingest_all uses
+    load = [f"{os.getloadavg()[0]:.1f}"]
+    c0 = cpu_seconds()
     rows, nbytes, raw_s = raw_read(paths, specs)
+    c1 = cpu_seconds()
+    _, _, par_s = raw_read_parallel(paths, specs, workers)
+    c2 = cpu_seconds()
     shutil.rmtree(paths.lake, ignore_errors=True)
     t0 = time.perf_counter()
     reports = ingest_all(specs, paths)
     ingest_s = time.perf_counter() - t0
+    c3 = cpu_seconds()
+    load.append(f"{os.getloadavg()[0]:.1f}")
     quarantined = sum(r.quarantined for r in reports.values())
     mb = nbytes / 2**20
+    n_files = sum(1 for _ in paths.landing.rglob("*.*"))
     print(f"scale: {args.customers} persons, {args.days} days, {lines:,} order lines (truth)")
+    print(f"landing: {rows:,} rows, {mb:,.0f} MB in {n_files:,} files")
+    print(f"load average (1 min) before -> after: {' -> '.join(load)}")
+    print("| step | wall s | CPU s | rows/s | MB/s |")
+    print("| --- | --- | --- | --- | --- |")
+    steps = [
+        ("raw polars read, file by file, 1 process", raw_s, c1 - c0),
+        (f"raw polars read, file by file, {workers} processes", par_s, c2 - c1),
+        (f"full ingest (ingest_all, {workers} processes)", ingest_s, c3 - c2),
+    ]
+    for name, wall, cpu in steps:
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {rows / wall:,.0f} | {mb / wall:.1f} |")
     print(
-        f"landing: {rows:,} rows, {mb:,.0f} MB in {sum(1 for _ in paths.landing.rglob('*.*')):,} files"
+        f"ingest / raw read rate: {raw_s / ingest_s:.0%} of the 1-process read, "
+        f"{par_s / ingest_s:.0%} of the {workers}-process read; "
+        f"CPU: raw {c1 - c0:.1f} s, ingest {c3 - c2:.1f} s ({(c1 - c0) / (c3 - c2):.0%})"
     )
-    print("| step | seconds | rows/s | MB/s |")
-    print("| --- | --- | --- | --- |")
-    print(f"| raw polars read (1 process) | {raw_s:.1f} | {rows / raw_s:,.0f} | {mb / raw_s:.1f} |")
-    print(
-        f"| full ingest (ingest_all) | {ingest_s:.1f} | {rows / ingest_s:,.0f} | {mb / ingest_s:.1f} |"
-    )
-    print(f"ingest / raw read rate: {raw_s / ingest_s:.0%}; quarantined rows: {quarantined:,}")
+    print(f"quarantined rows: {quarantined:,}")
     print(f"peak RSS: {peak_rss_mib():,.0f} MiB (largest of this process and its workers)")
 
 

@@ -151,6 +151,10 @@ def _odd_breaks(data: bytes) -> bool:
 _QUOTED = r'"[^"]*"'
 
 
+def _delimiter(source: SourceSpec) -> str:
+    return source.delimiter or ("\t" if source.format == "tsv" else ",")
+
+
 def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[dict], Callable]:
     """All cells as strings; header cells trimmed. Rows with the wrong number of cells
     (a truncated file) are returned as rejects, not guessed at.
@@ -159,7 +163,7 @@ def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[d
     many cells as the header (cells counted outside quotes, lines counted against the rows
     polars returns); any other file (ragged rows, quoted line breaks, blank lines, a repeated
     header name) is read record by record with the csv module, which names each bad row."""
-    delim = source.delimiter or ("\t" if source.format == "tsv" else ",")
+    delim = _delimiter(source)
     data, text = _utf8_bytes(path, source.encoding)
     fast = _read_delimited_polars(data, text, delim)
     if fast is not None:
@@ -168,26 +172,57 @@ def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[d
 
 
 def _read_delimited_polars(data: bytes, text: str, delim: str):
-    head, sep, body = text.partition("\n")
-    header = [h.strip() for h in head.rstrip("\r").split(delim)]
-    if not sep or not body or '"' in head or len(set(header)) != len(header):
-        return None
-    if len(delim) != 1 or _odd_breaks(data):
-        return None
-    lines = body.split("\n")
-    if lines[-1] == "":
-        lines.pop()
+    return _read_delimited_many([(data, text)], delim)[0]
+
+
+def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tuple | None]:
+    """``(utf-8 bytes, text)`` of delimited files, read by polars: files with the same header
+    line are read in one pass (a batch of small files costs one parse, not one each). Per
+    file ``(frame, rejects, raw_records)`` as ``read_delimited`` returns, or ``None`` for a
+    file polars cannot take exactly (see ``read_delimited``)."""
+    out: list[tuple | None] = [None] * len(files)
+    groups: dict[str, list[tuple[int, list[str]]]] = {}
+    for i, (data, text) in enumerate(files):
+        head, sep, body = text.partition("\n")
+        header = [h.strip() for h in head.rstrip("\r").split(delim)]
+        if not sep or not body or '"' in head or len(set(header)) != len(header):
+            continue
+        if len(delim) != 1 or _odd_breaks(data):
+            continue
+        lines = body.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        if lines:
+            groups.setdefault(head, []).append((i, lines))
+    for head, members in groups.items():
+        header = [h.strip() for h in head.rstrip("\r").split(delim)]
+        for i, frame in _read_delimited_group(head, header, members, delim).items():
+            out[i] = (frame, [], _cell_records(frame, header))
+    return out
+
+
+def _read_delimited_group(
+    head: str, header: list[str], members: list[tuple[int, list[str]]], delim: str
+) -> dict[int, pl.DataFrame]:
+    """Files of one header line read together; a file that fails a check is left out."""
+    files = pl.Series(FILE, [i for i, lines in members for _ in lines], dtype=pl.Int32)
+    lines = pl.Series([ln for _, lines in members for ln in lines], dtype=pl.String)
     cells = (
-        pl.Series(lines, dtype=pl.String)
-        .str.strip_suffix("\r")
+        lines.str.strip_suffix("\r")
         .str.replace_all(_QUOTED, "")
         .str.count_matches(re.escape(delim))
     )
-    if cells.len() == 0 or cells.min() != len(header) - 1 or cells.max() != len(header) - 1:
-        return None  # blank or ragged lines, or quotes spanning lines
+    # blank or ragged lines, or quotes spanning lines: that file is read the slow way
+    bad = set(files.filter(cells != len(header) - 1).unique().to_list())
+    if bad:
+        keep = ~files.is_in(list(bad))
+        files, lines = files.filter(keep), lines.filter(keep)
+        members = [m for m in members if m[0] not in bad]
+    if not members:
+        return {}
     try:
         frame = pl.read_csv(
-            data,
+            (head + "\n" + "\n".join(lines.to_list()) + "\n").encode("utf-8"),
             separator=delim,
             infer_schema=False,
             has_header=True,
@@ -195,15 +230,25 @@ def _read_delimited_polars(data: bytes, text: str, delim: str):
             raise_if_empty=False,
         )
     except pl.exceptions.PolarsError:
-        return None
-    if frame.width != len(header) or frame.height != len(lines):
-        return None
-    if frame.null_count().pipe(lambda n: n.sum_horizontal()[0] if n.width else 0):
-        return None
-    frame = frame.rename(dict(zip(frame.columns, header, strict=True))).with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW)
+        frame = None
+    if frame is None or frame.width != len(header) or frame.height != len(files):
+        if len(members) == 1:
+            return {}
+        out = {}  # one odd file spoils the pass: each half again, down to that file
+        for half in (members[: len(members) // 2], members[len(members) // 2 :]):
+            out.update(_read_delimited_group(head, header, half, delim))
+        return out
+    frame = (
+        frame.rename(dict(zip(frame.columns, header, strict=True)))
+        .with_columns(files)
+        .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE).alias(ROW))
     )
+    with_nulls = set(frame.filter(pl.any_horizontal(pl.all().is_null()))[FILE].unique().to_list())
+    parts = frame.partition_by(FILE, as_dict=True, include_key=False)
+    return {i: parts[(i,)] for i, _ in members if i not in with_nulls}
 
+
+def _cell_records(frame: pl.DataFrame, header: list[str]) -> Callable[[list[int]], dict]:
     def raw_records(rows: list[int]) -> dict[int, str]:
         sub = frame.filter(pl.col(ROW).is_in(rows))
         return {
@@ -211,7 +256,7 @@ def _read_delimited_polars(data: bytes, text: str, delim: str):
             for r in sub.select(*header, ROW).iter_rows()
         }
 
-    return frame, [], raw_records
+    return raw_records
 
 
 def _read_delimited_python(text: str, delim: str):
@@ -436,9 +481,11 @@ def _read_ndjson_many(files: list[tuple[bytes, str]], source: SourceSpec) -> lis
         root = None
     counts = [bodies[i][1] for i in idx]
     if root is None or root.height != sum(counts):
-        if len(idx) > 1:  # one odd file spoils the pass: each file alone
-            for i in idx:
-                out[i] = _read_ndjson_many([files[i]], source)[0]
+        if len(idx) > 1:  # one odd file spoils the pass: each half again, down to that file
+            for half in (idx[: len(idx) // 2], idx[len(idx) // 2 :]):
+                again = _read_ndjson_many([files[i] for i in half], source)
+                for i, raw in zip(half, again, strict=True):
+                    out[i] = raw
         return out
     root = root.with_columns(
         pl.Series(FILE, [i for i, c in zip(idx, counts, strict=True) for _ in range(c)], pl.Int32)
@@ -567,14 +614,6 @@ def read_sources(
 ) -> list[RawSource | UnreadableFile]:
     """``read_source`` of many files of one source: NDJSON files are parsed together
     (``_read_ndjson_many``); a file that cannot be read at all gives its ``UnreadableFile``."""
-    if source.format != "ndjson":
-        out: list[RawSource | UnreadableFile] = []
-        for path, rel in files:
-            try:
-                out.append(read_source(path, source, rel))
-            except UnreadableFile as exc:
-                out.append(exc)
-        return out
     decoded: dict[int, tuple[bytes, str]] = {}
     errors: dict[int, UnreadableFile] = {}
     for i, (path, _) in enumerate(files):
@@ -583,14 +622,21 @@ def read_sources(
         except UnreadableFile as exc:
             errors[i] = exc
     keys = list(decoded)
-    fast = dict(zip(keys, _read_ndjson_many([decoded[i] for i in keys], source), strict=True))
+    if source.format == "ndjson":
+        fast = _read_ndjson_many([decoded[i] for i in keys], source)
+    else:
+        fast = _read_delimited_many([decoded[i] for i in keys], _delimiter(source))
+    by_key = dict(zip(keys, fast, strict=True))
     result: list[RawSource | UnreadableFile] = []
     for i, (_, rel) in enumerate(files):
         if i in errors:
             result.append(errors[i])
-            continue
-        raw = fast[i] or _read_ndjson_python(decoded[i][1], source)
-        result.append(_with_path_fields(raw, source, rel))
+        elif source.format == "ndjson":
+            raw = by_key[i] or _read_ndjson_python(decoded[i][1], source)
+            result.append(_with_path_fields(raw, source, rel))
+        else:
+            read = by_key[i] or _read_delimited_python(decoded[i][1], _delimiter(source))
+            result.append(_with_path_fields(_delimited_source(read, source), source, rel))
     return result
 
 
@@ -614,7 +660,11 @@ def _with_path_fields(raw: RawSource, source: SourceSpec, rel: str | None) -> Ra
 def _read_source(path: Path, source: SourceSpec) -> RawSource:
     if source.format == "ndjson":
         return read_ndjson(path, source)
-    frame, rejects, raw_records = read_delimited(path, source)
+    return _delimited_source(read_delimited(path, source), source)
+
+
+def _delimited_source(read: tuple, source: SourceSpec) -> RawSource:
+    frame, rejects, raw_records = read
     used = set().union(*(_native_names(e) for e in source.entities.values()))
     unmapped = [c for c in frame.columns if c not in used and c != ROW]
     frames = {name: frame for name in source.entities}

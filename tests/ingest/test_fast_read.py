@@ -154,3 +154,58 @@ def test_fast_path_frames_are_strings(tmp_path):
     assert all(
         dtype == pl.String for c, dtype in fast.frames["order_lines"].schema.items() if c != E.ROW
     )
+
+
+# One pass over a batch: the engine parses the files of a batch together. Every file must
+# come out as it does alone, and an odd file (declined alone) must not spoil the others.
+JSON_BATCH = [
+    '{"id": 1, "amount": {"value": 12.0}, "items": [{"id": 7, "qty": 2}, {"id": 8}]}\n',
+    '{"id": 1}\nnot json\n',  # malformed: the one-pass parse fails, halves are retried
+    '{"id": "2", "items": [], "fulfillments": [{"location_id": "WH-1"}]}\n{"id": 3}',
+    '{"id": 1, "note": {"b": 1, "a": 2}}\n',  # a leaf holding an object: declined alone
+    '{"id": 4, "items": [{"id": 9, "qty": 1}]}\n{"id": 5, "note": 3.10}\r\n',
+    '{"id": 1}\n\n{"id": 2}\n',  # a blank line inside: declined before the parse
+]
+CSV_BATCH = [
+    b"id,b,c\n1,x,y\n2,,z\n",
+    b"id,b,c\n1,2,3\n4,5\n",  # truncated: declined, the others still read
+    b"id,b,c\r\n7,8,9\r\n",
+    b'id,b,c\n1,"two\nlines",3\n',  # a quoted line break: declined
+    b"id,b\n1,2\n",  # another header: read in a pass of its own
+    b'id,b,c\n5,"q,""r",6\n',
+]
+
+
+def _decoded(tmp_path, blobs: list[bytes]) -> list[tuple[bytes, str]]:
+    out = []
+    for n, blob in enumerate(blobs):
+        path = tmp_path / f"f{n}"
+        path.write_bytes(blob)
+        out.append(E._utf8_bytes(path, "auto"))
+    return out
+
+
+def test_ndjson_batch_reads_each_file_as_alone(tmp_path):
+    files = _decoded(tmp_path, [t.encode("utf-8") for t in JSON_BATCH])
+    together = E._read_ndjson_many(files, JSON)
+    alone = [E._read_ndjson_polars(data, text, JSON) for data, text in files]
+    assert [r is None for r in together] == [r is None for r in alone] == [
+        False, True, False, True, False, True
+    ]  # fmt: skip
+    for (_, text), fast in zip(files, together, strict=True):
+        if fast is not None:
+            _same(fast, E._read_ndjson_python(text, JSON))
+
+
+def test_csv_batch_reads_each_file_as_alone(tmp_path):
+    files = _decoded(tmp_path, CSV_BATCH)
+    together = E._read_delimited_many(files, ",")
+    assert [r is None for r in together] == [False, True, False, True, False, False]
+    for (data, text), fast in zip(files, together, strict=True):
+        if fast is None:
+            assert E._read_delimited_polars(data, text, ",") is None
+            continue
+        slow = E._read_delimited_python(text, ",")
+        assert fast[0].equals(slow[0])
+        rows = slow[0][E.ROW].to_list()
+        assert fast[2](rows) == slow[2](rows)
