@@ -19,13 +19,14 @@ import numpy as np
 import polars as pl
 
 from models.forecast.baselines import auto_ets, sample_series, seasonal_naive
-from models.forecast.metrics import mase_scale, metric_rows
+from models.forecast.metrics import mase_scale, metric_rows, tail_calibrated
 from models.forecast.model import METHODS, GlobalModels, ModelSettings, fit_predict, needs_of
 from models.forecast.panel import Panel
 
 MODELS = ("hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets")
 HGB_MODELS = tuple(m for m in MODELS if m.startswith("hgb_"))
-# the P10-P90 interval is nominally 80 %; a coverage in this band counts as calibrated
+# the P10-P90 interval is nominally 80 %; on continuous targets a coverage in this band counts
+# as calibrated (on count data, with ties at the bounds: models.forecast.metrics.tail_calibrated)
 COVERAGE_RANGE = (0.70, 0.90)
 NOMINAL_COVERAGE = 0.80
 MIN_HISTORY = {"D": 14, "W": 8}
@@ -243,19 +244,27 @@ def comparison(metrics: pl.DataFrame) -> pl.DataFrame:
 
 def choose_method(metrics: pl.DataFrame) -> str:
     """The HGB interval method a planner should get, from the overall backtest metrics:
-    among methods whose P10-P90 coverage is within ``COVERAGE_RANGE`` (calibrated), the one
-    with the lowest interval (Winkler) score, i.e. the sharpest of the calibrated; when none
-    is calibrated, the one whose coverage is nearest the nominal 80 % (then the lower
-    interval score). ``hgb_quantile`` when nothing was measured."""
+    among methods whose two ends are calibrated quantiles (:func:`tail_calibrated`: each tail
+    within 10 % +- 5 points, ties on count data allowed), the one with the lowest interval
+    (Winkler) score, i.e. the sharpest of the calibrated; when none is, the one whose
+    coverage range (open to closed, :mod:`models.forecast.metrics`) is nearest the nominal
+    80 % (then the lower interval score). ``hgb_quantile`` when nothing was measured."""
     over = metrics.filter((pl.col("fold") == "all") & (pl.col("slice") == "all"))
     val = {(r["model"], r["metric"]): r["value"] for r in over.iter_rows(named=True)}
     scored = []
     for m in HGB_MODELS:
-        cov, score = val.get((m, "coverage_p10_p90")), val.get((m, "interval_score"))
+        mine = {metric: v for (model, metric), v in val.items() if model == m}
+        cov, score = mine.get("coverage_p10_p90"), mine.get("interval_score")
         if cov is None or score is None or np.isnan(cov) or np.isnan(score):
             continue
-        calibrated = COVERAGE_RANGE[0] <= cov <= COVERAGE_RANGE[1]
-        scored.append(
-            (not calibrated, 0.0 if calibrated else abs(cov - NOMINAL_COVERAGE), score, m)
-        )
+        calibrated = tail_calibrated(mine)
+        scored.append((not calibrated, 0.0 if calibrated else coverage_gap(mine), score, m))
     return min(scored)[3] if scored else "hgb_quantile"
+
+
+def coverage_gap(values: dict[str, float]) -> float:
+    """How far the coverage range [open, closed] of the P10-P90 interval is from the nominal
+    80 % (0 when it contains it; the closed coverage alone when the open one is missing)."""
+    closed = values.get("coverage_p10_p90", float("nan"))
+    open_ = values.get("coverage_p10_p90_open", closed)
+    return float(max(0.0, NOMINAL_COVERAGE - closed, open_ - NOMINAL_COVERAGE))

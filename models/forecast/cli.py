@@ -9,6 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+PRINTED = (
+    "model", "wape", "mase", "bias", "coverage_p10_p90", "coverage_p10_p90_open",
+    "below_p10", "above_p90", "interval_score",
+)  # fmt: skip
 app = typer.Typer(help="Demand forecasting.", no_args_is_help=True)
 console = Console()
 
@@ -92,6 +96,8 @@ def backtest_command(
     for note in result.plan.notes:
         console.print(f"[yellow]{note}[/yellow]")
     table = comparison(result.metrics)
+    # the columns that fit a terminal; every metric is in metrics.csv (--output)
+    table = table.select([c for c in table.columns if c in PRINTED])
     chosen = choose_method(result.metrics)
     out = Table(
         title=f"{input_path.name}: {result.plan.folds} folds x horizon {result.plan.horizon} "
@@ -103,8 +109,8 @@ def backtest_command(
         out.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row))
     console.print(out)
     console.print(
-        f"chosen interval method (calibrated P10-P90 coverage, then lowest interval score): "
-        f"{chosen}"
+        "chosen interval method (both ends calibrated quantiles, ties on count data allowed, "
+        f"then the lowest interval score): {chosen}"
     )
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,14 @@
   also on the points with y > 0 alone (``coverage_p10_p90_nonzero``), beside the share of
   zero actuals (``zero_share``): an interval from P10 = 0 covers every zero actual; and per
   tail, the shares of actuals below P10 (``below_p10``) and above P90 (``above_p90``)
+- on count data, ties: ``q`` is the ``t``-quantile of a discrete ``Y`` when
+  ``P(Y < q) <= t <= P(Y <= q)``, so a calibrated P10 has ``below_p10`` (strictly below) at
+  most 10 % and ``at_or_below_p10`` at least 10 %, and P90 likewise with ``above_p90`` and
+  ``at_or_above_p90``; the P10-P90 interval of a calibrated discrete forecast covers
+  between ``coverage_p10_p90_open`` (``p10 < y < p90``) and ``coverage_p10_p90`` (ends
+  included), which bracket 80 %. On continuous targets the two coincide. The closed
+  coverage of intermittent demand is above 80 % by construction: a zero actual at P10 = 0 is
+  a tie, counted as covered (:func:`tail_calibrated` is the test that allows for ties)
 - pinball = mean over q in (0.1, 0.5, 0.9) of sum rho_q(y, p_q) / sum y, times 2 (so that a
   model whose three quantiles are all the median scores its WAPE)
 - interval score (Winkler) of the P10-P90 interval (alpha = 0.2): mean of
@@ -105,6 +113,34 @@ def metric_rows(frame: pl.DataFrame, model: str, has_interval: bool) -> dict[str
         # per tail: a calibrated P10 / P90 has at most / about 10 % of actuals beyond it
         out["below_p10"] = float((y < p10).mean())
         out["above_p90"] = float((y > p90).mean())
+        out["at_or_below_p10"] = float((y <= p10).mean())
+        out["at_or_above_p90"] = float((y >= p90).mean())
+        out["coverage_p10_p90_open"] = float(((p10 < y) & (y < p90)).mean())
         out["pinball"] = pinball(y, p10, p50, p90)
         out["interval_score"] = interval_score(y, p10, p90)
     return out
+
+
+TAIL = 0.10  # the nominal share beyond each end of the P10-P90 interval
+TAIL_TOLERANCE = 0.05  # per tail; both tails at the limit give the 70-90 % coverage band
+
+
+def tail_calibrated(values: dict[str, float], tolerance: float = TAIL_TOLERANCE) -> bool:
+    """Whether each end of the P10-P90 interval is a calibrated quantile, ties allowed: the
+    shares strictly beyond it at most ``TAIL + tolerance`` and the shares at or beyond it at
+    least ``TAIL - tolerance`` (``values``: the metrics of :func:`metric_rows`). On continuous
+    targets this is each tail within 10 % +- 5 points, so the coverage is within 70-90 %; on
+    count data an actual equal to the bound may fall on either side (the randomised PIT
+    convention), so a lower end at 0 with most actuals 0 is calibrated, which it is: nothing
+    can be below 0. An end too far out fails the second condition, too far in the first."""
+    keys = ("below_p10", "at_or_below_p10", "above_p90", "at_or_above_p90")
+    v = [values.get(k, float("nan")) for k in keys]
+    if any(x is None or np.isnan(x) for x in v):
+        return False
+    below, at_or_below, above, at_or_above = v
+    return bool(
+        below <= TAIL + tolerance
+        and at_or_below >= TAIL - tolerance
+        and above <= TAIL + tolerance
+        and at_or_above >= TAIL - tolerance
+    )

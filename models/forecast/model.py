@@ -5,11 +5,12 @@ One set of models, three ways to get the interval, all measured by the backtest 
 is the same in all three):
 
 - ``quantile``: three models with the pinball loss at P10, P50 and P90, as fitted;
-- ``cqr``: the same, conformalised (conformalised quantile regression): the three models
-  are also fitted on targets up to ``cutoff - H`` and predict the last ``H`` periods before
-  the cutoff (a calibration slice in time order, which they have not seen); per horizon
-  band, the margin by which P10 is lowered and P90 raised (negative: narrowed) is the
-  smallest that makes the reported interval cover 80 % of that slice;
+- ``cqr``: the same, conformalised (conformalised quantile regression, a margin per end):
+  the three models are also fitted on targets up to ``cutoff - H`` and predict the last
+  ``H`` periods before the cutoff (a calibration slice in time order, which they have not
+  seen); per horizon band, P10 is lowered (negative: raised) by the smallest margin that
+  leaves at most 10 % of that slice below it, and P90 raised (negative: lowered) by its own
+  smallest margin that leaves at most 10 % above it (:func:`cqr_margins`);
 - ``conformal``: the P50 plus split-conformal offsets: the 10 % and 90 % quantiles of the
   scaled residuals of the early P50 model on the same slice, per horizon band.
 
@@ -361,10 +362,10 @@ def _fit_predict(models: GlobalModels, cutoff, methods) -> dict[str, Forecast]:
     if "quantile" in methods:
         out["quantile"] = grid(lo, mid, hi)
     if "cqr" in methods:
-        widen = np.zeros(min(4, horizon))
+        widen = np.zeros((min(4, horizon), 2))
         if cal is not None:
-            widen = _per_band(cal, lambda c: cqr_margin(c["lo"], c["mid"], c["hi"], c["y"]))
-        out["cqr"] = grid(lo - widen[band], mid, hi + widen[band])
+            widen = _per_band(cal, lambda c: cqr_margins(c["lo"], c["mid"], c["hi"], c["y"]))
+        out["cqr"] = grid(lo - widen[band, 0], mid, hi + widen[band, 1])
     if "conformal" in methods:
         offsets = np.zeros((min(4, horizon), 2))
         if cal is not None:
@@ -384,27 +385,43 @@ def coverage_of(lo, mid, hi, y) -> float:
     return float(((p10 <= y) & (y <= p90)).mean())
 
 
-def cqr_margin(lo, mid, hi, y, level: float = 0.8) -> float:
-    """Conformalised quantile regression (Romano, Patterson, Candes 2019): the smallest
-    margin ``m`` such that the reported interval ``[lo - m, hi + m]`` (after clipping at 0
-    and ordering around the median, as :func:`_ordered` does) covers at least
-    ``ceil((n + 1) * level) / n`` of the calibration targets. ``m`` is negative when the
-    quantile models' interval is too wide, so it also narrows. Found by bisection, because
-    clipping and ordering make the coverage a monotone step function of ``m`` rather than the
-    plain conformity score ``max(lo - y, y - hi)`` (on count data the two differ)."""
+def _tail_margin(always: np.ndarray, score: np.ndarray, goal: float) -> float:
+    """The smallest margin ``m`` with at least ``goal`` of the rows covered, a row covered
+    when ``always`` or when its conformity ``score <= m`` (``-inf`` when the ``always`` rows
+    suffice: the end can come in as far as the median)."""
+    need = int(np.ceil(goal * always.size - 1e-9)) - int(always.sum())
+    if need <= 0:
+        return -np.inf
+    return float(np.sort(score[~always])[need - 1])
+
+
+def cqr_margins(lo, mid, hi, y, level: float = 0.8) -> tuple[float, float]:
+    """Conformalised quantile regression with a margin per end (Romano, Patterson, Candes
+    2019, the asymmetric variant): the lower end gets the smallest margin ``m_lo`` such that
+    at least ``ceil((n + 1)(1 - a / 2)) / n`` of the calibration targets are at or above the
+    reported ``lo - m_lo``, and the upper end its own ``m_hi`` with as many at or below
+    ``hi + m_hi`` (``a = 1 - level``; each tail holds at most ``a / 2``, so the interval
+    covers at least ``level``, by the union bound). The reported bounds are clipped at 0 and
+    ordered around the median as :func:`_ordered` does, so the margins are found on them
+    (exactly: each is an order statistic of its end's conformity scores ``lo - y`` or
+    ``y - hi`` over the rows the median does not already cover). A margin is negative when
+    that end is too far out, so each end also narrows; ``-inf`` brings it to the median.
+
+    On count data this is what a quantile is: ``q`` is the ``t``-quantile of ``Y`` when
+    ``P(Y < q) <= t <= P(Y <= q)``. Each end is calibrated on its strict tail, so on
+    intermittent demand (mostly zeros) the lower end stays at 0 (nothing is below it) and the
+    upper end alone moves; the symmetric margin (one ``m`` for both ends) cannot lower the
+    upper end without lifting P10 off 0, which drops every zero at once."""
+    y = np.asarray(y, float)
     n = y.size
-    goal = min(1.0, np.ceil((n + 1) * level) / n)
-    a = float(-(np.abs(hi).max() + np.abs(lo).max() + np.abs(y).max()) - 1)
-    b = float(np.maximum(lo - y, y - hi).max())  # covers every target
-    if coverage_of(lo - a, mid, hi + a, y) >= goal:
-        return a
-    for _ in range(50):
-        m = (a + b) / 2
-        if coverage_of(lo - m, mid, hi + m, y) >= goal:
-            b = m
-        else:
-            a = m
-    return b
+    goal = min(1.0, np.ceil((n + 1) * (1 - (1 - level) / 2)) / n)
+    mid = np.maximum(mid, 0.0)
+    # upper: reported max(hi + m, mid) covers y when y <= mid or y - hi <= m
+    m_hi = _tail_margin(y <= mid, y - hi, goal)
+    # lower: reported min(max(lo - m, 0), mid) covers y when y >= mid, or 0 <= y and
+    # lo - y <= m (a negative y is below every reported bound)
+    m_lo = _tail_margin(y >= mid, np.where(y >= 0, lo - y, np.inf), goal)
+    return m_lo, m_hi
 
 
 def _per_band(cal: dict, stat) -> np.ndarray:
