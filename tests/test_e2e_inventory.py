@@ -34,6 +34,37 @@ def test_on_hand_equals_the_truth_stock_at_the_end_of_each_day(warehouse):
     assert (joined["on_hand"] == joined["end"]).all()
 
 
+def test_in_transit_equals_the_truth_and_enters_the_position(warehouse):
+    """The ERP snapshot's in-transit units (purchase orders placed, not yet received) are the
+    truth's on every (day, location, SKU) with a current snapshot, and the inventory position
+    a proposal reads is on hand + in transit - committed."""
+    paths, con = warehouse
+    pos = con.sql(
+        "select position_date as date, location_id, sku, in_transit, on_hand, "
+        "sold_since_snapshot, reserved, inventory_position from marts.inventory_position "
+        "where snapshot_status = 'current'"
+    ).pl()
+    truth = pl.read_parquet(paths.truth / "demand.parquet").select(
+        "date", "location_id", "sku", pl.col("in_transit").alias("truth_in_transit")
+    )
+    joined = truth.join(pos, on=["date", "location_id", "sku"], how="left")
+    assert joined.height == truth.height > 1000
+    assert (joined["in_transit"] == joined["truth_in_transit"]).all()
+    assert joined["in_transit"].sum() > 0  # the demo planner's orders are on the way
+    assert (
+        pos["inventory_position"]
+        == pos["on_hand"] - pos["sold_since_snapshot"] - pos["reserved"] + pos["in_transit"]
+    ).all()
+    lines = con.sql(
+        "select on_hand, in_transit, committed, inventory_position "
+        "from replenishment.replenishment_proposals"
+    ).pl()
+    assert lines["in_transit"].sum() > 0
+    assert (
+        lines["inventory_position"] == lines["on_hand"] + lines["in_transit"] - lines["committed"]
+    ).all()
+
+
 def test_positions_are_fresh_and_atp_adds_up(warehouse):
     _, con = warehouse
     latest = con.sql(
@@ -121,7 +152,10 @@ def test_policy_simulation_measures_both_policies(warehouse):
     _, con = warehouse
     sim = con.sql("select policy, metric, value from replenishment.policy_simulation").pl()
     fill = {r["policy"]: r["value"] for r in sim.filter(pl.col("metric") == "fill_rate").to_dicts()}
-    assert set(fill) == {"forecast", "forecast + transfers", "naive", "demo planner (actual)"}
+    assert set(fill) == {
+        "forecast", "forecast + transfers", "naive", "forecast, unit lots", "naive, unit lots",
+        "demo planner (actual)",
+    }  # fmt: skip
     assert all(0 < v <= 1 for v in fill.values())
     moved = sim.filter(pl.col("metric") == "units_transferred")
     assert {r["policy"]: r["value"] for r in moved.to_dicts()}["forecast"] == 0

@@ -633,9 +633,15 @@ def _inventory_and_censor(w: World, loc_index: dict) -> None:
     forecast = rate.copy()
     out_start = np.zeros((T, nl, ns), dtype=np.int64)
     sold = np.zeros((T, nl, ns), dtype=np.int64)
+    # units ordered and not yet arrived at the end of each day (arrivals count on their day)
+    transit = np.zeros((nl, ns), dtype=np.int64)
+    transit_end = np.zeros((T, nl, ns), dtype=np.int64)
     review_day = rng.integers(0, 7, size=nl)
     for d in range(T):
+        if d:
+            transit_end[d - 1] = transit  # out at the end of the day before
         on_hand = on_hand + pipeline[d]
+        transit = transit - pipeline[d]
         out_start[d] = on_hand
         s_d = np.minimum(D[d], on_hand)
         sold[d] = s_d
@@ -670,6 +676,9 @@ def _inventory_and_censor(w: World, loc_index: dict) -> None:
         jitter = rng.integers(0, 4, size=nl)
         for i in np.nonzero(rev)[0]:
             pipeline[d + lead[i] + jitter[i], i] += order_q[i]
+        transit = transit + order_q
+    if T:
+        transit_end[T - 1] = transit
     # censor lines: first come, first served within day × location × SKU
     cap = out_start[t, loc, sku]
     li = li.with_columns(pl.Series("cap", np.where(real, cap, 10**9)), pl.Series("real", real))
@@ -717,6 +726,7 @@ def _inventory_and_censor(w: World, loc_index: dict) -> None:
             "true_demand": D[tt, ll, ss],
             "sold_units": sold[tt, ll, ss],
             "on_hand_start": out_start[tt, ll, ss],
+            "in_transit_end": transit_end[tt, ll, ss],
         }
     ).with_columns(
         ((pl.col("on_hand_start") < pl.col("true_demand")) | (pl.col("on_hand_start") == 0)).alias(

@@ -159,6 +159,8 @@ def demand(w: World) -> pl.DataFrame:
             "true_demand": d["true_demand"],
             "sold_units": d["sold_units"],
             "on_hand_start": d["on_hand_start"],
+            # units on purchase orders placed and not yet arrived at the end of the day
+            "in_transit": d["in_transit_end"],
             "stockout": d["stockout"],
         }
     ).sort(["date", "location_id", "sku"])

@@ -55,7 +55,8 @@ def write(w: World, landing: Path) -> dict:
     stats["sku_map.csv"] = len(sm)
     _csv(fees_frame(w.cal.start), d / "channel_fees.csv")
 
-    # daily inventory snapshot (end of day) per location × SKU
+    # daily inventory snapshot (end of day) per location × SKU: on hand, and in transit (on
+    # purchase orders placed and not yet received; received stock is on hand that day)
     dm = w.demand
     lids = w.locations["location_id"].to_numpy()
     skus = w.products["sku"].to_numpy()
@@ -65,6 +66,7 @@ def write(w: World, landing: Path) -> dict:
             "location_id": lids[dm["loc_idx"].to_numpy()],
             "sku": skus[dm["sku_idx"].to_numpy()],
             "on_hand": dm["on_hand_start"] - dm["sold_units"],
+            "in_transit": dm["in_transit_end"],
         }
     )
     iso = w.cal.iso
@@ -75,6 +77,7 @@ def write(w: World, landing: Path) -> dict:
             "location_id",
             "sku",
             pl.col("on_hand").alias("on_hand_qty"),
+            pl.col("in_transit").alias("in_transit_qty"),
         )
         _csv(out, d / "inventory" / f"inventory_{w.cal.ymd[t]}.csv")
         n_inv += 1

@@ -4,7 +4,8 @@
 -- completed ones as sold_since_snapshot, open ones (pending, paid) as reserved. With the var
 -- snapshot_nets_open_orders false (an ERP that counts physical stock), every open order up to
 -- the day is reserved. Only real lines with a location count (not test, brushing, cancelled).
--- in_transit is the snapshot's in_transit where the ERP delivers it, else 0 (the demo does not).
+-- in_transit is the snapshot's in_transit (units on purchase orders and transfers shipped to the
+-- location, not yet received) where the ERP delivers it, else 0.
 {% set nets_open = var('snapshot_nets_open_orders', true) %}
 
 with snapshots as (
