@@ -17,10 +17,17 @@ policy looks at its position (on hand + on order) and orders, arriving L days la
   later (in transit they count in the position, not in the stock); what transfers do not
   cover is bought;
 - ``naive`` policy: order up to the mean of the last 28 days' observed (censored) sales ×
-  (L + R) days of cover, at every review.
+  (L + R) days of cover, at every review;
+- ``forecast, unit lots`` and ``naive, unit lots``: the same without the lanes' MOQ and case
+  pack. The demo's planner buys any quantity, so these are the like-for-like comparison with
+  its actual stock; the lot sizes are what most of the difference is made of (at 2,000 x 120,
+  warehouse MOQ 24 and case pack 12 on SKUs selling a unit every few days).
 
-Both start from the truth's opening stock on the first day, with nothing on order, and round
-orders the same way (MOQ, case pack). Measured: fill rate (units served / units demanded), cycle service level (share of review
+All start from the truth's opening stock on the first day and with what the demo planner had
+on order that evening (the truth's ``in_transit`` at the end of the day before, when it has
+one): those units arrive as the planner's did, the first arrivals after the start in time
+order (``opening_pipeline``), so a policy is not judged on days its own orders could not
+have reached yet. All round orders the same way (MOQ, case pack). Measured: fill rate (units served / units demanded), cycle service level (share of review
 cycles with demand in which no demand was lost) and average end-of-day stock, per policy;
 beside them, what the demo's own planner actually achieved over the same days.
 """
@@ -38,6 +45,16 @@ from models.replenishment.config import Policy
 from models.replenishment.policy import daily_variance, plan_transfers, window_sums
 
 NAIVE_WINDOW = 28
+UNIT_LOTS = ", unit lots"
+# the simulated policies; the ``unit lots`` ones buy any whole number of units (MOQ and case
+# pack 1), as the demo's planner does: the like-for-like comparison with its actual stock
+POLICIES = (
+    "forecast",
+    "forecast + transfers",
+    "naive",
+    "forecast" + UNIT_LOTS,
+    "naive" + UNIT_LOTS,
+)
 
 
 @dataclass
@@ -99,12 +116,22 @@ def simulate(
 
     demand = grid(truth, "true_demand", "date", days)
     opening = grid(truth, "on_hand_start", "date", days[:1])[0]
+    before = pl.Series([start - dt.timedelta(days=1)])
     hist_days = pl.date_range(
         start - dt.timedelta(days=NAIVE_WINDOW), start - dt.timedelta(days=1), "1d", eager=True
     )
     hist_sales = grid(truth, "sold_units", "date", hist_days)
     actual_sold = grid(truth, "sold_units", "date", days)
     actual_start = grid(truth, "on_hand_start", "date", days)
+    on_order = np.zeros((n_days, n))
+    if "in_transit" in truth.columns:
+        end_before = (
+            grid(truth, "on_hand_start", "date", before)[0]
+            - grid(truth, "sold_units", "date", before)[0]
+        )
+        on_order = opening_pipeline(
+            grid(truth, "in_transit", "date", before)[0], end_before, actual_start, actual_sold
+        )
 
     # forecasts per fold: arrays pairs × horizon
     folds = []
@@ -125,9 +152,11 @@ def simulate(
     sku_codes = pairs["sku"].cast(pl.Categorical).to_physical().to_numpy()
     t_lead = max(policy.transfers.lead_time_days, 1)
     results, moved = {}, {}
-    for name in ("forecast", "forecast + transfers", "naive"):
+    for name in POLICIES:
+        unit_lots = name.endswith(UNIT_LOTS)
         on_hand = opening.copy()
         pipeline = np.zeros((n_days + int(lead.max()) + 1, n))
+        pipeline[:n_days] += on_order
         sales_hist = [hist_sales[i] for i in range(hist_sales.shape[0])]
         served = np.zeros((n_days, n))
         stock = np.zeros((n_days, n))
@@ -166,7 +195,9 @@ def simulate(
                 mean = np.mean(sales_hist[-NAIVE_WINDOW:], axis=0)
                 target = mean * (lead + review)
                 need = np.where(position < target, target - position, 0.0)
-            q = np.where(due, _round_orders(need, moq, pack), 0.0)
+            q = np.where(
+                due, np.ceil(need - 1e-9) if unit_lots else _round_orders(need, moq, pack), 0.0
+            )
             # placed at the end of the day, on the shelf L mornings later (at the earliest the next)
             pipeline[t + np.maximum(lead, 1), np.arange(n)] += q
         results[name] = (served, lost, stock)
@@ -195,6 +226,24 @@ def simulate(
             mt = _metrics(served[:, sel], lost[:, sel], stock[:, sel], cycle_id[:, sel], cost[sel])
             by_type.append({"policy": name, "location_type": lt, **mt})
     return Simulation(pl.DataFrame(rows), pl.DataFrame(by_type), start, end, n)
+
+
+def opening_pipeline(
+    in_transit: np.ndarray, end_before: np.ndarray, start_stock: np.ndarray, sold: np.ndarray
+) -> np.ndarray:
+    """Per day (rows) and pair, the arrivals of what was on order before the first day:
+    ``in_transit`` units at the end of the day before, which arrive as the actual arrivals
+    did (a day's arrivals: its opening stock less the stock at the end of the day before,
+    ``end_before`` for the first day), the earliest first, until they add up to it; day 0's
+    arrivals are already in the opening stock, so they only count against it."""
+    ends = np.vstack([end_before[None, :], start_stock[:-1] - sold[:-1]])
+    arrivals = np.maximum(start_stock - ends, 0.0)
+    remaining = np.maximum(in_transit - arrivals[0], 0.0)
+    out = np.zeros_like(arrivals)
+    for t in range(1, arrivals.shape[0]):
+        out[t] = np.minimum(arrivals[t], remaining)
+        remaining = remaining - out[t]
+    return out
 
 
 def _with_place(locations: pl.DataFrame) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from ingest.config import connect
 from models.replenishment.config import POLICY_PATH, load_policy
 from models.replenishment.policy import plan
 from models.replenishment.routing import UNASSIGNED, route_forecast, routing_weights
+from models.replenishment.simulate import POLICIES as SIMULATED
 from models.replenishment.simulate import simulate
 from models.replenishment.snapshots import MAX_AGE_DAYS, snapshot_problems
 from models.replenishment.warehouse import (
@@ -229,9 +230,11 @@ def policy_simulation(context: dg.AssetExecutionContext) -> dg.MaterializeResult
         cost = con.sql(
             "select sku, cast(unit_cost as double) as unit_cost from staging.stg_lake__products"
         ).pl()
-        truth = pl.read_parquet(truth_file).select(
-            "date", "location_id", "sku", "true_demand", "sold_units", "on_hand_start"
-        )
+        truth = pl.read_parquet(truth_file)
+        truth = truth.select(
+            "date", "location_id", "sku", "true_demand", "sold_units", "on_hand_start",
+            *(["in_transit"] if "in_transit" in truth.columns else []),
+        )  # fmt: skip
         sim = simulate(truth, backtest, locations, policy, cost)
         table = sim.summary.with_columns(
             pl.lit(sim.start).alias("start"), pl.lit(sim.end).alias("end"),
@@ -270,7 +273,7 @@ def policy_simulation(context: dg.AssetExecutionContext) -> dg.MaterializeResult
     )
 
 
-POLICIES = ("forecast", "forecast + transfers", "naive", "demo planner (actual)")
+POLICIES = (*SIMULATED, "demo planner (actual)")
 
 
 def _simulation_markdown(sim, wide: pl.DataFrame) -> str:

@@ -153,3 +153,30 @@ def test_no_transfer_between_cities_for_stores(case):
     assert _metric(sim, "forecast + transfers", "units_lost") == _metric(
         sim, "forecast", "units_lost"
     )
+
+
+def test_what_was_on_order_arrives_as_the_planners_orders_did():
+    """10 units in transit the evening before; the planner's arrivals were 3 (day 0, already
+    in the opening stock), 0, 4, 4, 8: the 7 still due are the first 4 and 3 of them."""
+    import numpy as np
+
+    from models.replenishment.simulate import opening_pipeline
+
+    start = np.array([8, 7, 10, 13, 20], float)[:, None]  # opening stock per day, one pair
+    sold = np.ones((5, 1))
+    due = opening_pipeline(np.array([10.0]), np.array([5.0]), start, sold)
+    assert due[:, 0].tolist() == [0, 0, 4, 3, 0]
+
+
+def test_unit_lots_buy_without_moq_and_case_pack(case):
+    """At a warehouse (MOQ 24, case pack 12) the unit-lot policies buy only what they need,
+    so they hold less; everything else is the same policy."""
+    truth, backtest, _ = case
+    wh = pl.DataFrame({"location_id": ["ST1"], "location_type": ["warehouse"]})
+    sim = simulate(truth, backtest, wh, load_policy())
+    for policy in ("forecast", "naive"):
+        lots = _metric(sim, policy + ", unit lots", "avg_stock_units")
+        assert lots < _metric(sim, policy, "avg_stock_units")
+    # at a store the lane's MOQ and case pack are 1: the two are the same
+    sim = simulate(truth, backtest, case[2], load_policy())
+    assert _metric(sim, "forecast, unit lots", "avg_stock_units") == pytest.approx(130 / 12)
