@@ -38,6 +38,12 @@ def private_copy(built_demo, tmp_path_factory) -> DataPaths:
     return DataPaths(root)
 
 
+def _banner_consent_ids(paths: DataPaths) -> set[str]:
+    """The ConsentID values of the delivered cookie-banner logs."""
+    files = sorted((paths.landing / "web" / "consent_log").glob("*.csv"))
+    return set(pl.concat([pl.read_csv(f, columns=["ConsentID"]) for f in files])["ConsentID"])
+
+
 def _person(paths: DataPaths) -> dict:
     """A customer with a phone, an e-mail, a member no. and a WeChat id, who is in a segment
     export: the hardest case (every layer holds them)."""
@@ -267,3 +273,39 @@ def test_erasure_leaves_no_trace_and_an_old_file_does_not_bring_them_back(
     stones = pl.read_parquet(tombstones.tombstone_path(paths))
     assert stones.height >= len(values)
     assert not set(stones["hash"].to_list()) & {_sha(v) for v in values}
+
+
+def test_erasure_cuts_the_cookie_banner_consent_id(private_copy, monkeypatch):
+    """A web customer who answered the cookie banner, erased by e-mail or phone: the banner's
+    ConsentID (the cookie's key, an identifier row of their browser) and their visitor ids
+    leave every file under data/, the landing consent log included."""
+    paths = private_copy
+    banner = _banner_consent_ids(paths)
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select customer_id,
+                   list(distinct identifier_type || ':' || identifier_value order by 1) as ids
+            from identity.customer_identifiers
+            where not coalesce(is_partial, false)
+            group by 1
+            having bool_or(list_contains(?, identifier_value))
+               and bool_or(identifier_type in ('email', 'phone'))
+            order by 1
+            """,
+            [sorted(banner)],
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows, "no customer with an e-mail or phone who answered the cookie banner"
+    cid, ids = rows[0]
+    person = {"customer_id": cid, "ids": ids, "name": None, "streets": []}
+    cookies = {i.split(":", 1)[1] for i in ids} & banner
+    assert cookies and _scan(paths, person), "the person should be found before the erasure"
+    request = next(i for i in ids if i.startswith(("email:", "phone:")))
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+    result = CliRunner().invoke(app, ["privacy", "erase", "--identifier", request])
+    assert result.exit_code == 0, result.output
+    assert _scan(paths, person) == []
+    assert not _banner_consent_ids(paths) & cookies
