@@ -182,7 +182,12 @@ def test_mini_program_and_cookie_banner_events_reach_the_customer(built_demo):
         # the ledger's id is the keyed digest of the event's own key, never the openid or
         # cookie id it was built from
         ids = [tombstones.record_digest(secret, k) for k in truth["consent_key"]]
-        assert sorted(mine["consent_id"]) == sorted(ids), channel
+        # (a banner event is on two identifiers of the browser: its visitor id and ConsentID)
+        assert sorted(mine["consent_id"].unique()) == sorted(set(ids)), channel
+        per_event = mine.group_by("consent_id").agg(pl.col("identifier_type").sort())
+        kinds = {tuple(t) for t in per_event["identifier_type"].to_list()}
+        want = {("wechat_openid",)} if channel == "wechat" else {("anonymous_id", "anonymous_id")}
+        assert kinds == want, (channel, kinds)
         assert not set(mine["identifier_value"]) & set(mine["consent_id"])
         # each identifier's latest answer (a tie refuses), from the truth alone
         latest = (
