@@ -80,6 +80,13 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
     ]
 
 
+def loaded_files(mat: dg.AssetMaterialization) -> bool:
+    """Whether a lake entity's materialisation loaded files (its ``loaded_files`` metadata):
+    new deliveries or corrections; a correction with no rows left still changes its entity."""
+    files = mat.metadata.get("loaded_files")
+    return files is not None and bool(files.value)
+
+
 def _loaded_since(instance: dg.DagsterInstance, after: int) -> tuple[list[dg.AssetKey], int]:
     """The lake entities into which ``ingest_channels`` runs loaded files after event
     storage id ``after``, and the newest storage id seen."""
@@ -93,8 +100,7 @@ def _loaded_since(instance: dg.DagsterInstance, after: int) -> tuple[list[dg.Ass
             if rec.run_id not in jobs:
                 run = instance.get_run_by_id(rec.run_id)
                 jobs[rec.run_id] = run.job_name if run else None
-            files = rec.asset_materialization.metadata.get("loaded_files")
-            if jobs[rec.run_id] == ingest_job.name and files is not None and files.value:
+            if jobs[rec.run_id] == ingest_job.name and loaded_files(rec.asset_materialization):
                 changed.add(key)
     return sorted(changed, key=lambda k: k.to_user_string()), newest
 
@@ -144,8 +150,7 @@ def changed_lake_keys(result: dg.ExecuteInProcessResult) -> list[dg.AssetKey]:
     changed = set()
     for ev in result.get_asset_materialization_events():
         mat = ev.step_materialization_data.materialization
-        files = mat.metadata.get("loaded_files")
-        if files is not None and files.value:
+        if loaded_files(mat):
             changed.add(mat.asset_key)
     return sorted(changed, key=lambda k: k.to_user_string())
 
