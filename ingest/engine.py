@@ -35,6 +35,7 @@ from ingest.canonical import (
     ADDRESS_COLUMNS,
     DERIVED,
     ENTITIES,
+    LOCAL_DATES,
     NAME_COLUMNS,
     QUARANTINE,
     TS,
@@ -918,14 +919,17 @@ def map_entity(
         if name not in good.columns
     )
     ts = ENTITIES[entity]["ts"]
+    local_dates = dict(LOCAL_DATES.get(entity, {}))
     if ts and "business_date" in columns:
-        good = good.with_columns(
-            pl.col(ts)
-            .dt.replace_time_zone("UTC")
-            .dt.convert_time_zone(spec.timezone)
-            .dt.date()
-            .alias("business_date")
-        )
+        local_dates["business_date"] = ts
+    good = good.with_columns(
+        pl.col(src)
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(spec.timezone)
+        .dt.date()
+        .alias(name)
+        for name, src in local_dates.items()
+    )
     for name, expr in DERIVED.get(entity, {}).items():
         good = good.with_columns(pl.coalesce(pl.col(name), expr).cast(columns[name]).alias(name))
     names = [n for n in NAME_COLUMNS.get(entity, ()) if n in good.columns]

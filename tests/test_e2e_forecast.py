@@ -41,12 +41,14 @@ def test_demand_forecast_has_the_interface_columns(warehouse):
 def test_censored_days_are_masked_in_the_demand_frame(warehouse):
     frame = warehouse.sql("select * from forecast.demand_frame").pl()
     assert frame.filter(pl.col("censored"))["y"].null_count() == frame["censored"].sum() > 0
-    on_hand = warehouse.sql(
-        "select sku, location_id, snapshot_date as ds from staging.stg_lake__inventory "
-        "where on_hand <= 0"
+    # nothing to promise at the end of a snapshot day: the physical stock less what is sold
+    # and not yet shipped (on hand alone would miss a day whose last units await shipping)
+    out = warehouse.sql(
+        "select sku, location_id, position_date as ds from marts.inventory_position "
+        "where snapshot_status = 'current' and available_to_promise <= 0"
     ).pl()
     flagged = frame.filter(pl.col("censored")).select("sku", "location_id", "ds")
-    assert flagged.sort(flagged.columns).equals(on_hand.unique().sort(on_hand.columns))
+    assert flagged.sort(flagged.columns).equals(out.unique().sort(out.columns))
 
 
 def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse):

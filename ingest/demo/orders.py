@@ -441,6 +441,71 @@ def finalize(w: World) -> None:
     w.lines = li.sort(["order_idx", "line_no"])
     w.returns = returns.sort(["return_ts", "order_idx", "line_no"])
     _pos_return_receipts(w)
+    _unshipped(w)
+
+
+def ship_day_of(o: pl.DataFrame) -> pl.Expr:
+    """The day an order left its location: a store sale on its day, an online order on its
+    ship_day (beyond the last day when it has not shipped: pending or paid)."""
+    return pl.when(pl.col("channel") == "pos").then(pl.col("t")).otherwise(pl.col("ship_day"))
+
+
+def _unshipped(w: World) -> None:
+    """``unshipped_end`` on the demand truth: units of real orders (not cancelled, test or
+    brushing: the orders the stock simulation served) placed by the end of each day and not
+    shipped by then, per location x SKU. They are out of the simulation's stock (served when
+    placed) but still on the shelf, so the ERP's physical snapshot counts them."""
+    T = w.cal.days
+    loc_index = {lid: i for i, lid in enumerate(w.locations["location_id"].to_list())}
+    li = w.lines.join(
+        w.orders.select(
+            "order_idx",
+            "t",
+            "location_id",
+            "cancelled",
+            "is_test",
+            "is_brushing",
+            ship_day_of(w.orders).alias("ship"),
+        ),
+        on="order_idx",
+        how="left",
+    ).filter(~(pl.col("cancelled") | pl.col("is_test") | pl.col("is_brushing")))
+    loc = li["location_id"].replace_strict(loc_index, return_dtype=pl.Int64).to_numpy()
+    sku, q = li["sku_idx"].to_numpy(), li["quantity"].to_numpy()
+    t, ship = li["t"].to_numpy(), np.minimum(li["ship"].to_numpy(), T)
+    flow = np.zeros((T + 1, len(loc_index), len(w.products)), dtype=np.int64)
+    np.add.at(flow, (t, loc, sku), q)
+    np.add.at(flow, (ship, loc, sku), -q)
+    open_units = np.cumsum(flow[:T], axis=0)
+    d = w.demand
+    # a pair the simulation no longer lists (discontinued, nothing left to sell) while sold
+    # units still wait to ship is still on the shelf: listed with no stock left to sell, and
+    # once more the day after the last of them shipped (its count at 0)
+    listed = np.zeros(open_units.shape, dtype=bool)
+    listed[d["t"].to_numpy(), d["loc_idx"].to_numpy(), d["sku_idx"].to_numpy()] = True
+    shelf = open_units > 0
+    shelf[1:] |= open_units[:-1] > 0
+    tt, ll, ss = np.nonzero(shelf & ~listed)
+    extra = pl.DataFrame(
+        {
+            "t": tt.astype(np.int64),
+            "loc_idx": ll.astype(np.int64),
+            "sku_idx": ss.astype(np.int64),
+            "true_demand": np.zeros(len(tt), np.int64),
+            "sold_units": np.zeros(len(tt), np.int64),
+            "on_hand_start": np.zeros(len(tt), np.int64),
+            "in_transit_end": np.zeros(len(tt), np.int64),
+            "stockout": np.ones(len(tt), bool),
+        },
+        schema=d.schema,
+    )
+    d = pl.concat([d, extra]).sort(["t", "loc_idx", "sku_idx"])
+    w.demand = d.with_columns(
+        pl.Series(
+            "unshipped_end",
+            open_units[d["t"].to_numpy(), d["loc_idx"].to_numpy(), d["sku_idx"].to_numpy()],
+        )
+    )
 
 
 def _pos_return_receipts(w: World) -> None:

@@ -9,6 +9,7 @@ import polars as pl
 
 from .catalog import sku_codes
 from .demand import World
+from .orders import ship_day_of
 from .util import DAY, cents_to_decimal, write_parquet
 
 CHANNEL_SKU_SOURCE = {
@@ -72,6 +73,7 @@ def sales_lines(w: World) -> pl.DataFrame:
             "location_id",
             "ts",
             "t",
+            ship_day_of(o).alias("ship_day"),
             "status",
             "is_test",
             "is_brushing",
@@ -104,6 +106,11 @@ def sales_lines(w: World) -> pl.DataFrame:
         cents_to_decimal("net_cents").alias("net_amount"),
         "currency",
         "status",
+        # the local day the line left its location (a store sale: its day); null when it
+        # had not shipped by the last day, or was cancelled
+        pl.when((pl.col("ship_day") < w.cal.days) & (pl.col("status") != "cancelled"))
+        .then((pl.col("ship_day") + w.start_day).cast(pl.Int32).cast(pl.Date))
+        .alias("ship_date"),
         "is_test",
         "is_brushing",
         pl.when(pl.col("person_id") >= 0)
@@ -161,6 +168,9 @@ def demand(w: World) -> pl.DataFrame:
             "on_hand_start": d["on_hand_start"],
             # units on purchase orders placed and not yet arrived at the end of the day
             "in_transit": d["in_transit_end"],
+            # units of real orders placed and not yet shipped at the end of the day (on the
+            # shelf, promised): the ERP's on_hand is on_hand_start - sold_units + reserved
+            "reserved": d["unshipped_end"],
             "stockout": d["stockout"],
         }
     ).sort(["date", "location_id", "sku"])

@@ -5,8 +5,10 @@ One series per SKU x location (``unique_id = sku|location_id``) per day:
 - ``units_sold``: units of real sales lines (``marts.fct_order_lines``: paid, shipped or
   completed; test orders and brushing suspects excluded) on the order date, at the fulfilling
   location (``UNASSIGNED`` when the channel does not say);
-- ``censored``: the day ended with nothing on hand (``staging.stg_lake__inventory``
-  ``on_hand <= 0``): what sold is a lower bound of demand, so ``y`` is null there;
+- ``censored``: the day ended with nothing to promise (``marts.inventory_position``
+  ``available_to_promise <= 0`` on a day with the pair's own snapshot: the physical stock
+  on hand, less what is sold and not yet shipped): what sold is a lower bound of demand, so
+  ``y`` is null there;
 - carried days: from the pair's first sale or snapshot to the last day of data; a day without
   a snapshot for a pair that has snapshots (not carried, not live) and without sales is not
   observed either. Pairs without any snapshot (no inventory feed) are never censored.
@@ -49,8 +51,8 @@ sold as (
     from lines group by all
 ),
 inv as (
-    select sku, location_id, snapshot_date as ds, min(on_hand) as on_hand
-    from staging.stg_lake__inventory group by all
+    select sku, location_id, position_date as ds, available_to_promise as atp
+    from marts.inventory_position where snapshot_status = 'current'
 ),
 inv_pairs as (select distinct sku, location_id from inv),
 bounds as (
@@ -69,8 +71,8 @@ grid as (
 select
     g.sku || '|' || g.location_id as unique_id, g.sku, g.location_id, g.ds,
     coalesce(s.units_sold, 0) as units_sold,
-    coalesce(i.on_hand <= 0, false) as censored,
-    (ip.sku is null or i.on_hand is not null or s.units_sold is not null) as carried
+    coalesce(i.atp <= 0, false) as censored,
+    (ip.sku is null or i.atp is not null or s.units_sold is not null) as carried
 from grid g
 left join sold s using (sku, location_id, ds)
 left join inv i using (sku, location_id, ds)

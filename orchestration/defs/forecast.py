@@ -28,7 +28,7 @@ BACKTEST = dg.AssetKey(["forecast", "backtest"])
 DEMAND_FORECAST_KEY = dg.AssetKey(["forecast", "demand_forecast"])
 UPSTREAM = [
     dg.AssetKey(["marts", "fct_order_lines"]),
-    dg.AssetKey(["staging", "stg_lake__inventory"]),
+    dg.AssetKey(["marts", "inventory_position"]),
     dg.AssetKey(["staging", "stg_lake__prices"]),
     dg.AssetKey(["staging", "stg_lake__footfall"]),
     dg.AssetKey(["staging", "stg_lake__weather"]),

@@ -9,7 +9,9 @@ with lines as (
 ),
 
 orders as (
-    select channel, order_id, customer_id, is_flagged_test, is_brushing_suspect, fx_rate_to_cny
+    select
+        channel, order_id, customer_id, ship_date, is_flagged_test, is_brushing_suspect,
+        fx_rate_to_cny
     from {{ ref('fct_orders') }}
 ),
 
@@ -29,6 +31,7 @@ unified as (
         cast(l.order_date as date) as order_date,
         cast(l.location_id as {{ dbt.type_string() }}) as location_id,
         cast(l.status as {{ dbt.type_string() }}) as status,
+        cast(o.ship_date as date) as ship_date,
         cast(l.is_test as boolean) as is_test,
         cast(coalesce(o.is_flagged_test, false) as boolean) as is_flagged_test,
         cast(coalesce(o.is_brushing_suspect, false) as boolean) as is_brushing_suspect,

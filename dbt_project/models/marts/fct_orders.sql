@@ -94,6 +94,8 @@ unified as (
         cast(o.order_date as date) as order_date,
         cast(o.location_id as {{ dbt.type_string() }}) as location_id,
         cast(o.status as {{ dbt.type_string() }}) as status,
+        cast(o.shipped_at as timestamp) as shipped_at,
+        cast(o.ship_date as date) as ship_date,
         cast(o.is_test as boolean) as is_test,
         cast(coalesce(f.test_flag, 0) = 1 as boolean) as is_flagged_test,
         cast(coalesce(f.brushing_flag, 0) = 1 as boolean) as is_brushing_suspect,

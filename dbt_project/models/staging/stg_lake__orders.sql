@@ -20,6 +20,8 @@ renamed as (
         location_id,
         status,
         native_status,
+        shipped_at,
+        ship_date,
         currency,
         gross_total,
         discount_total,

@@ -55,8 +55,10 @@ def write(w: World, landing: Path) -> dict:
     stats["sku_map.csv"] = len(sm)
     _csv(fees_frame(w.cal.start), d / "channel_fees.csv")
 
-    # daily inventory snapshot (end of day) per location × SKU: on hand, and in transit (on
-    # purchase orders placed and not yet received; received stock is on hand that day)
+    # daily inventory snapshot (end of day) per location × SKU: physical stock on hand (what
+    # is on the shelf: the simulation's stock after the day's sales plus the units of orders
+    # placed and not yet shipped, which are still there), and in transit (on purchase
+    # orders placed and not yet received; received stock is on hand that day)
     dm = w.demand
     lids = w.locations["location_id"].to_numpy()
     skus = w.products["sku"].to_numpy()
@@ -65,7 +67,7 @@ def write(w: World, landing: Path) -> dict:
             "t": dm["t"],
             "location_id": lids[dm["loc_idx"].to_numpy()],
             "sku": skus[dm["sku_idx"].to_numpy()],
-            "on_hand": dm["on_hand_start"] - dm["sold_units"],
+            "on_hand": dm["on_hand_start"] - dm["sold_units"] + dm["unshipped_end"],
             "in_transit": dm["in_transit_end"],
         }
     )

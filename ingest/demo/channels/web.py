@@ -130,8 +130,9 @@ def write_orders(w: World, landing: Path, defects: Defects) -> dict:
     ship_ts = (w.start_day + o["ship_day"].to_numpy()) * 86400 + rng.integers(
         9 * 3600, 18 * 3600, size=n
     )
-    # same-day shipping happens after the order
+    # same-day shipping happens after the order, and on its ship day (the truth's ship date)
     ship_ts = np.maximum(ship_ts, o["ts"].to_numpy() + 1800)
+    ship_ts = np.minimum(ship_ts, (w.start_day + o["ship_day"].to_numpy() + 1) * 86400 - 1)
     ship_iso = iso_local(ship_ts).to_list()
     status = o["status"].to_list()
     records = []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -101,11 +102,20 @@ def test_truth_schemas(tiny):
         "net_amount",
         "currency",
         "status",
+        "ship_date",
         "is_test",
         "is_brushing",
         "person_id",
     ]
     assert s["unit_price"].dtype == pl.Decimal(18, 2)
+    # a line has left its location exactly when its status says so, never before its order
+    left = s["status"].is_in(["shipped", "completed"])
+    assert (s["ship_date"].is_not_null() == left).all() and left.any() and (~left).any()
+    assert (s["ship_date"] >= s["business_date"]).all()
+    assert (
+        s.filter(pl.col("channel") == "pos")["ship_date"]
+        == s.filter(pl.col("channel") == "pos")["business_date"]
+    ).all()
     assert (s["quantity"] > 0).all()
     assert (
         s["net_amount"] == s["unit_price"] * s["quantity"].cast(pl.Decimal(18, 0)) - s["discount"]
@@ -158,6 +168,30 @@ def test_demand_is_consistent_with_sales(tiny):
     )
     assert j["q"].null_count() == 0 and j["sold_units"].null_count() == 0
     assert (j["q"] == j["sold_units"]).all()
+    # reserved: units of those lines placed by the end of the day and not shipped by then
+    last = dm["date"].max()
+    open_by_day = (
+        s.with_columns(pl.col("ship_date").fill_null(last + dt.timedelta(days=1)))
+        .with_columns(
+            pl.date_ranges("business_date", pl.col("ship_date") - dt.timedelta(days=1)).alias("d")
+        )
+        .explode("d")
+        .drop_nulls("d")
+        .group_by("d", "location_id", "sku")
+        .agg(pl.col("quantity").sum().alias("open"))
+    )
+    r = dm.join(
+        open_by_day,
+        left_on=["date", "location_id", "sku"],
+        right_on=["d", "location_id", "sku"],
+        how="left",
+    )
+    assert r.height == dm.height and open_by_day.height > 0
+    assert (r["reserved"] == r["open"].fill_null(0)).all()
+    outside = open_by_day.join(
+        dm, left_on=["d", "location_id", "sku"], right_on=["date", "location_id", "sku"], how="anti"
+    )
+    assert outside.height == 0
 
 
 def test_identifier_values_are_in_their_files(tiny):

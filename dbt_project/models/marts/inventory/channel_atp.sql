@@ -72,6 +72,7 @@ unlocated as (
     where
         o.location_id is null
         and o.status in ('pending', 'paid')
+        and o.ship_date is null  -- a paid line with a ship time has left (web, mini-program)
         and not o.is_test
         and not coalesce(o.is_brushing_suspect, false)
         and o.sku is not null

@@ -1,12 +1,17 @@
 -- Stock position per location × SKU × day, from the latest ERP snapshot on or before the day.
--- The ERP's on_hand is end-of-day stock after that day's orders (the demo ERP deducts an order
--- when it is placed), so orders placed after the snapshot are deducted here: shipped and
--- completed ones as sold_since_snapshot, open ones (pending, paid) as reserved. With the var
--- snapshot_nets_open_orders false (an ERP that counts physical stock), every open order up to
--- the day is reserved. Only real lines with a location count (not test, brushing, cancelled).
+-- The ERP's on_hand is the physical stock at the end of its day: units sold and not yet
+-- shipped are still on the shelf. Each real line with a location (not test, brushing or
+-- cancelled) is placed on its order_date and leaves the location on its ship_date (the
+-- export's ship time: 发货时间, a fulfilment, a delivery); a shipped or completed line whose
+-- export gives no ship time (JD, Amazon, Tmall's classic header) is counted as leaving when
+-- placed, a pending or paid one without it has not left. Per day:
+--   reserved            = units placed on or before the day and not left by its end (open
+--                         orders paid or pending, not shipped: promised, still on hand);
+--   sold_since_snapshot = units that left after the snapshot day, up to the day;
+--   available_to_promise = on_hand - sold_since_snapshot - reserved (at least 0).
+-- Events before a pair's first snapshot count on that day (what was open then is reserved).
 -- in_transit is the snapshot's in_transit (units on purchase orders and transfers shipped to the
 -- location, not yet received) where the ERP delivers it, else 0.
-{% set nets_open = var('snapshot_nets_open_orders', true) %}
 
 with snapshots as (
     select
@@ -18,20 +23,53 @@ with snapshots as (
     from {{ ref('stg_lake__inventory') }}
 ),
 
-lines as (
+pairs as (
+    select location_id, sku, min(snapshot_date) as first_snapshot
+    from snapshots
+    group by 1, 2
+),
+
+real_lines as (
     select
         location_id,
         sku,
-        order_date,
-        sum(case when status in ('pending', 'paid') then quantity else 0 end) as open_units,
-        sum(case when status in ('shipped', 'completed') then quantity else 0 end) as closed_units
+        quantity,
+        order_date as placed_date,
+        case
+            when ship_date is not null then greatest(ship_date, order_date)
+            when status in ('shipped', 'completed') then order_date
+        end as left_date
     from {{ ref('fct_order_lines') }}
     where
         not is_test
         and not coalesce(is_brushing_suspect, false)
+        and status in ('pending', 'paid', 'shipped', 'completed')
         and location_id is not null
         and sku is not null
         and order_date is not null
+),
+
+events as (
+    select l.location_id, l.sku, greatest(l.placed_date, p.first_snapshot) as event_date,
+        l.quantity as placed_units, 0 as left_units
+    from real_lines as l
+    inner join pairs as p on l.location_id = p.location_id and l.sku = p.sku
+    union all
+    select l.location_id, l.sku, greatest(l.left_date, p.first_snapshot) as event_date,
+        0 as placed_units, l.quantity as left_units
+    from real_lines as l
+    inner join pairs as p on l.location_id = p.location_id and l.sku = p.sku
+    where l.left_date is not null
+),
+
+lines as (
+    select
+        location_id,
+        sku,
+        event_date,
+        sum(placed_units) as placed_units,
+        sum(left_units) as left_units
+    from events
     group by 1, 2, 3
 ),
 
@@ -43,15 +81,8 @@ location_days as (
 days as (
     select snapshot_date as position_date from snapshots
     union
-    select order_date as position_date
+    select event_date as position_date
     from lines
-    where order_date >= (select min(snapshot_date) from snapshots)
-),
-
-pairs as (
-    select location_id, sku, min(snapshot_date) as first_snapshot
-    from snapshots
-    group by 1, 2
 ),
 
 grid as (
@@ -72,21 +103,21 @@ joined as (
         s.on_hand,
         s.in_transit,
         ld.position_date is not null as location_reported,
-        sum(coalesce(l.open_units, 0)) over (
+        sum(coalesce(l.placed_units, 0)) over (
             partition by g.location_id, g.sku order by g.position_date
             rows between unbounded preceding and current row
-        ) as cum_open,
-        sum(coalesce(l.closed_units, 0)) over (
+        ) as cum_placed,
+        sum(coalesce(l.left_units, 0)) over (
             partition by g.location_id, g.sku order by g.position_date
             rows between unbounded preceding and current row
-        ) as cum_closed
+        ) as cum_left
     from grid as g
     left join snapshots as s
         on g.location_id = s.location_id and g.sku = s.sku and g.position_date = s.snapshot_date
     left join location_days as ld
         on g.location_id = ld.location_id and g.position_date = ld.position_date
     left join lines as l
-        on g.location_id = l.location_id and g.sku = l.sku and g.position_date = l.order_date
+        on g.location_id = l.location_id and g.sku = l.sku and g.position_date = l.event_date
 ),
 
 filled as (
@@ -95,10 +126,8 @@ filled as (
         {{ last_non_null('snapshot_date') }} over w as last_snapshot_date,
         {{ last_non_null('on_hand') }} over w as last_on_hand,
         {{ last_non_null('in_transit') }} over w as last_in_transit,
-        {{ last_non_null('case when snapshot_date is not null then cum_open end') }}
-            over w as cum_open_at_snapshot,
-        {{ last_non_null('case when snapshot_date is not null then cum_closed end') }}
-            over w as cum_closed_at_snapshot
+        {{ last_non_null('case when snapshot_date is not null then cum_left end') }}
+            over w as cum_left_at_snapshot
     from joined
     window w as (
         partition by location_id, sku order by position_date
@@ -115,16 +144,13 @@ measured as (
         case
             when snapshot_date is not null then 'current'
             when not location_reported then 'stale'
-            when last_on_hand > 0 then 'missing'
+            -- left out of the location's snapshot while units should still be on the shelf
+            when last_on_hand - (cum_left - cum_left_at_snapshot) > 0 then 'missing'
             else 'delisted'
         end as snapshot_status,
         last_on_hand as on_hand,
-        cum_closed - cum_closed_at_snapshot as sold_since_snapshot,
-        {% if nets_open -%}
-        cum_open - cum_open_at_snapshot as reserved,
-        {%- else -%}
-        cum_open as reserved,
-        {%- endif %}
+        cum_left - cum_left_at_snapshot as sold_since_snapshot,
+        cum_placed - cum_left as reserved,
         last_in_transit as in_transit
     from filled
 ),
