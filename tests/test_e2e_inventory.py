@@ -19,24 +19,31 @@ def warehouse(built_demo):
     con.close()
 
 
+def _current_beside_truth(warehouse, columns: str, *truth: pl.Expr | str) -> pl.DataFrame:
+    """The truth's demand rows (every day x location x SKU it lists) with the position's
+    ``columns`` of the same day where that day has its own snapshot (all of them do)."""
+    paths, con = warehouse
+    pos = con.sql(
+        f"select position_date as date, location_id, sku, {columns} "
+        "from marts.inventory_position where snapshot_status = 'current'"
+    ).pl()
+    keys = ["date", "location_id", "sku"]
+    want = pl.read_parquet(paths.truth / "demand.parquet").select(*keys, *truth)
+    joined = want.join(pos, on=keys, how="left")
+    assert joined.height == want.height > 1000
+    assert joined.select(pl.col(c).null_count() for c in pos.columns).sum_horizontal().item() == 0
+    return joined
+
+
 def test_on_hand_equals_the_truth_stock_at_the_end_of_each_day(warehouse):
     """Where the position has its own snapshot that day, on hand is the truth's physical
     stock: opening stock less the day's sales plus what is sold and not yet shipped, for
     every (day, location, SKU) the truth lists."""
-    paths, con = warehouse
-    pos = con.sql(
-        "select position_date as date, location_id, sku, on_hand from marts.inventory_position "
-        "where snapshot_status = 'current'"
-    ).pl()
-    truth = pl.read_parquet(paths.truth / "demand.parquet").select(
-        "date",
-        "location_id",
-        "sku",
+    joined = _current_beside_truth(
+        warehouse,
+        "on_hand",
         (pl.col("on_hand_start") - pl.col("sold_units") + pl.col("reserved")).alias("end"),
     )
-    joined = truth.join(pos, on=["date", "location_id", "sku"], how="left")
-    assert joined.height == truth.height > 1000
-    assert joined["on_hand"].null_count() == 0
     assert (joined["on_hand"] == joined["end"]).all()
 
 
@@ -44,19 +51,14 @@ def test_in_transit_equals_the_truth_and_enters_the_position(warehouse):
     """The ERP snapshot's in-transit units (purchase orders placed, not yet received) are the
     truth's on every (day, location, SKU) with a current snapshot, and the inventory position
     a proposal reads is on hand + in transit - committed."""
-    paths, con = warehouse
-    pos = con.sql(
-        "select position_date as date, location_id, sku, in_transit, on_hand, "
-        "sold_since_snapshot, reserved, inventory_position from marts.inventory_position "
-        "where snapshot_status = 'current'"
-    ).pl()
-    truth = pl.read_parquet(paths.truth / "demand.parquet").select(
-        "date", "location_id", "sku", pl.col("in_transit").alias("truth_in_transit")
+    _, con = warehouse
+    pos = _current_beside_truth(
+        warehouse,
+        "in_transit, on_hand, sold_since_snapshot, reserved, inventory_position",
+        pl.col("in_transit").alias("truth_in_transit"),
     )
-    joined = truth.join(pos, on=["date", "location_id", "sku"], how="left")
-    assert joined.height == truth.height > 1000
-    assert (joined["in_transit"] == joined["truth_in_transit"]).all()
-    assert joined["in_transit"].sum() > 0  # the demo planner's orders are on the way
+    assert (pos["in_transit"] == pos["truth_in_transit"]).all()
+    assert pos["in_transit"].sum() > 0  # the demo planner's orders are on the way
     assert (
         pos["inventory_position"]
         == pos["on_hand"] - pos["sold_since_snapshot"] - pos["reserved"] + pos["in_transit"]
@@ -196,15 +198,9 @@ def test_reserved_is_the_truth_units_sold_and_not_yet_shipped(warehouse):
     some open unit belongs to a line whose export names no location (Tmall, WeChat, Amazon)
     or gives no ship time though it shipped (JD) are left out, and counted."""
     paths, con = warehouse
-    pos = con.sql(
-        "select position_date as date, location_id, sku, on_hand, sold_since_snapshot, "
-        "reserved, available_to_promise from marts.inventory_position "
-        "where snapshot_status = 'current'"
-    ).pl()
-    truth = pl.read_parquet(paths.truth / "demand.parquet").select(
-        "date",
-        "location_id",
-        "sku",
+    joined = _current_beside_truth(
+        warehouse,
+        "on_hand, sold_since_snapshot, reserved, available_to_promise",
         pl.col("reserved").alias("truth_reserved"),
         (pl.col("on_hand_start") - pl.col("sold_units")).alias("truth_free"),
     )
@@ -235,12 +231,9 @@ def test_reserved_is_the_truth_units_sold_and_not_yet_shipped(warehouse):
     # where the export gives a ship time, it is the truth's ship date
     timed = lines.filter(pl.col("wh_ship_date").is_not_null())
     assert timed.height > 100 and (timed["wh_ship_date"] == timed["ship_date"]).all()
-    last = truth["date"].max()
+    last = joined["date"].max()
     blind = _open_by_day(lines.filter(~pl.col("knowable")), last)
-    joined = truth.join(pos, on=["date", "location_id", "sku"], how="left").join(
-        blind, on=["date", "location_id", "sku"], how="left"
-    )
-    assert joined.height == truth.height and joined["reserved"].null_count() == 0
+    joined = joined.join(blind, on=["date", "location_id", "sku"], how="left")
     told = joined.filter(pl.col("open_units").is_null())
     assert told.height > joined.height / 2
     assert told.filter(pl.col("truth_reserved") > 0).height >= 50
@@ -249,4 +242,4 @@ def test_reserved_is_the_truth_units_sold_and_not_yet_shipped(warehouse):
     # elsewhere the position misses only the units it could not see, never invents any
     rest = joined.filter(pl.col("open_units").is_not_null())
     assert (rest["reserved"] == rest["truth_reserved"] - rest["open_units"]).all()
-    assert (pos["available_to_promise"] == pos["on_hand"] - pos["reserved"]).all()
+    assert (joined["available_to_promise"] == joined["on_hand"] - joined["reserved"]).all()
