@@ -7,6 +7,8 @@ import polars as pl
 from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile
+from ingest.spec import load_specs
+from tests.conftest import copy_landing
 from tests.ingest.specs.lakeview import (
     assert_every_file_balances,
     ingest_copy,
@@ -91,6 +93,7 @@ def test_one_order_per_main_order_number(loaded, tiny_demo):
             pl.col("status").first(),
             pl.col("location_id").first(),
             pl.col("order_ts_local").first(),
+            pl.col("ship_date").first(),
         )
     )
     assert got["order_id"].n_unique() == got.height == want.height > 0
@@ -99,6 +102,9 @@ def test_one_order_per_main_order_number(loaded, tiny_demo):
     assert both.filter(pl.col("status") != pl.col("status_lake")).height == 0
     assert both.filter(pl.col("location_id") != pl.col("location_id_lake")).height == 0
     assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
+    # 发货时间: the local day the order left its warehouse, blank (`-`) until it ships
+    assert both["ship_date_lake"].is_not_null().sum() > 0
+    assert both.filter(pl.col("ship_date").ne_missing(pl.col("ship_date_lake"))).height == 0
     assert set(got["payment_method"]) <= {"抖音支付", "微信", "支付宝"}
 
 
@@ -228,3 +234,26 @@ def test_a_re_exported_week_replaces_the_first_export(tiny_demo, data_dir):
     week = lines.filter(pl.col("source_file").str.ends_with("_v2.csv"))
     assert "shipped" not in set(week["status"])
     assert [b for b in reconcile(paths, {CHANNEL: spec}) if b.missing] == []
+
+
+def test_a_malformed_ship_time_is_quarantined_naming_file_row_and_field(tiny_demo, data_dir):
+    copy_landing(tiny_demo, data_dir, CHANNEL)
+    export = next(
+        f
+        for f in sorted((data_dir.landing / CHANNEL / "orders").glob("*.csv"))
+        if ",已完成," in f.read_text(encoding="utf-8-sig")
+    )
+    rows = export.read_text(encoding="utf-8-sig").splitlines()
+    header = rows[0].split(",")
+    col = header.index("发货时间")
+    line = next(i for i, r in enumerate(rows) if ",已完成," in r)
+    cells = rows[line].split(",")
+    cells[col] = "2024/13/45 25:61:00"
+    rows[line] = ",".join(cells)
+    export.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    ingest_channel(load_specs()[CHANNEL], data_dir)
+    bad = quarantine(data_dir, CHANNEL).filter(pl.col("field") == "发货时间")
+    assert bad.height >= 1  # the order row (and its line, which shares the source row)
+    assert set(bad["source_file"]) == {f"{CHANNEL}/orders/{export.name}"}
+    assert set(bad["source_row"]) == {line}
+    assert all("2024/13/45 25:61:00" in r for r in bad["raw_record"])
