@@ -1,14 +1,18 @@
 """Ingest throughput at scale, beside the raw read rate of the same files in the same run.
 
-    .venv/bin/python bench/bench_ingest.py --customers 300000 --days 400 --out /tmp/zt-bench
+    .venv/bin/python bench/bench_ingest.py --customers 340000 --days 400 --out /tmp/zt-bench
 
-Generates the demo brand at the given scale (unless --skip-generate), then measures:
+Generates the demo brand at the given scale (unless --skip-generate; in shards of
+--shard-customers persons, --workers at a time, so the generator's memory is one shard's),
+then measures:
   1. raw read: polars read_csv / read_ndjson of every landing file, one file at a time (all
      columns as text; GB18030 files decoded first, as any reader must), in one process,
      and again with the channels spread over as many processes as the ingest uses;
   2. the full ingest (every channel spec, ingest_all: parallel processes, mapping,
      quarantine, Parquet writes, manifests), from an empty lake.
-Prints rows, MB, wall and CPU seconds, rows/s and MB/s for each, the ratios, and peak RSS.
+Prints rows, MB, wall and CPU seconds, rows/s and MB/s for each, the ratios, and peak RSS
+(the largest single process, and the whole tree of this process and its workers summed,
+sampled from /proc every 0.5 s).
 Not a test: run on demand (make bench), figures go to bench/README.md.
 """
 
@@ -25,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import polars as pl
+from scale import Sampler  # bench/scale.py: RSS of a process tree from /proc
 
 from ingest.config import DataPaths
 from ingest.demo import generate
@@ -90,29 +95,50 @@ def _read_channel(args) -> tuple[int, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--customers", type=int, default=300_000)
+    ap.add_argument("--customers", type=int, default=340_000)
     ap.add_argument("--days", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=Path("/tmp/zt-bench"))
     ap.add_argument("--skip-generate", action="store_true")
+    ap.add_argument("--shard-customers", type=int, default=17_000, help="persons per shard")
+    ap.add_argument("--workers", type=int, default=2, help="shards generated at once")
     args = ap.parse_args()
     paths = DataPaths(args.out.resolve())
     if not args.skip_generate:
         t0 = time.perf_counter()
-        generate(paths.root, seed=args.seed, customers=args.customers, days=args.days)
+        generate(
+            paths.root,
+            seed=args.seed,
+            customers=args.customers,
+            days=args.days,
+            shard_customers=args.shard_customers,
+            workers=args.workers,
+        )
         print(f"generate: {time.perf_counter() - t0:.1f} s")
     lines = pl.read_parquet(paths.truth / "sales_lines.parquet", columns=["channel"]).height
     specs = load_specs()
     workers = min(len(specs), os.cpu_count() or 1)  # what ingest_all uses
     load = [f"{os.getloadavg()[0]:.1f}"]
+    tree_peak = {}
+
+    def sampled(name, fn, *a):
+        sampler = Sampler(os.getpid(), 0.5)
+        sampler.start()
+        try:
+            return fn(*a)
+        finally:
+            sampler.stop.set()
+            sampler.join()
+            tree_peak[name] = max((x["rss"] for x in sampler.samples), default=0) / 2**20
+
     c0 = cpu_seconds()
-    rows, nbytes, raw_s = raw_read(paths, specs)
+    rows, nbytes, raw_s = sampled("raw1", raw_read, paths, specs)
     c1 = cpu_seconds()
-    _, _, par_s = raw_read_parallel(paths, specs, workers)
+    _, _, par_s = sampled("raw2", raw_read_parallel, paths, specs, workers)
     c2 = cpu_seconds()
     shutil.rmtree(paths.lake, ignore_errors=True)
     t0 = time.perf_counter()
-    reports = ingest_all(specs, paths)
+    reports = sampled("ingest", ingest_all, specs, paths)
     ingest_s = time.perf_counter() - t0
     c3 = cpu_seconds()
     load.append(f"{os.getloadavg()[0]:.1f}")
@@ -138,6 +164,10 @@ def main() -> None:
     )
     print(f"quarantined rows: {quarantined:,}")
     print(f"peak RSS: {peak_rss_mib():,.0f} MiB (largest of this process and its workers)")
+    print(
+        "peak RSS of the process tree (summed, sampled): "
+        + ", ".join(f"{k} {v:,.0f} MiB" for k, v in tree_peak.items())
+    )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,12 @@ def demo_generate(
         help="Move the files the channels deliver on the last N days into landing_next/, "
         "for `zhongtai demo deliver` after a first build (an incremental run's new day).",
     ),
+    shard_customers: int = typer.Option(
+        None,
+        help="Generate the persons in shards of this many, each in its own process (memory "
+        "of one shard per worker), merged into one brand's landing files: for large scales.",
+    ),
+    workers: int = typer.Option(1, help="Shards generated at once (with --shard-customers)."),
 ) -> None:
     """Write the demo brand's landing files (data/landing/) and its truth (data/truth/)."""
     from ingest.demo import generate
@@ -53,7 +59,13 @@ def demo_generate(
     t0 = time.perf_counter()
     with console.status(f"Generating the demo brand into {root} …", spinner="dots"):
         summary = generate(
-            root, seed=seed, customers=customers, days=days, start=dt.date.fromisoformat(start)
+            root,
+            seed=seed,
+            customers=customers,
+            days=days,
+            start=dt.date.fromisoformat(start),
+            shard_customers=shard_customers,
+            workers=workers,
         )
     table = Table(title=f"Demo brand (seed {seed}, {customers} persons, {days} days)")
     table.add_column("channel")

@@ -177,6 +177,9 @@ class World:
     planted_live_session: dict | None = field(default=None)  # orders.py, truth
     carried: np.ndarray = field(default=None)
     planted_prices: pl.DataFrame = field(default=None)
+    # index of this shard of a brand generated in shards (0 = the first or only one): the
+    # channels' running numbers (receipts, order names, after-sale ids) start in its own block
+    shard: int = 0
 
     @property
     def start_day(self) -> int:

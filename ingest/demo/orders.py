@@ -33,6 +33,11 @@ AMAZON_PREFIX = {
 }
 
 
+# Receipt numbers of one store and day per shard of a brand generated in shards (a till each):
+# shard k numbers its receipts from k * POS_SHARD_BLOCK + 1.
+POS_SHARD_BLOCK = 1_000
+
+
 def _seq_ids(rng, n: int, base: int, lo: int, hi: int) -> np.ndarray:
     return base + np.cumsum(rng.integers(lo, hi, size=n, dtype=np.int64))
 
@@ -317,7 +322,9 @@ def finalize(w: World) -> None:
     if m.any():
         seq = (
             pl.DataFrame({"t": t_sorted[m]})
-            .with_columns((pl.int_range(pl.len()).over("t") + 1).alias("k"))["k"]
+            .with_columns((pl.int_range(pl.len()).over("t") + 1 + w.shard * 100_000).alias("k"))[
+                "k"
+            ]
             .to_numpy()
         )
         ids[m] = np.char.add(np.char.add("WX", ymd[t_sorted[m]]), np.char.zfill(seq.astype(str), 6))
@@ -335,7 +342,9 @@ def finalize(w: World) -> None:
         code_s = np.array([s.split("-")[1] + s.split("-")[2] for s in sub_a[m]])
         seq = (
             pl.DataFrame({"s": sub_a[m], "t": t_sorted[m]})
-            .with_columns((pl.int_range(pl.len()).over(["s", "t"]) + 1).alias("k"))["k"]
+            .with_columns(
+                (pl.int_range(pl.len()).over(["s", "t"]) + 1 + w.shard * POS_SHARD_BLOCK).alias("k")
+            )["k"]
             .to_numpy()
         )
         ids[m] = np.char.add(
@@ -345,7 +354,7 @@ def finalize(w: World) -> None:
     # web order names #1001..
     o = o.with_columns(
         pl.when(pl.col("channel") == "web")
-        .then(pl.format("#{}", pl.int_range(pl.len()).over("channel") + 1001))
+        .then(pl.format("#{}", pl.int_range(pl.len()).over("channel") + 1001 + w.shard * 10**6))
         .otherwise(pl.lit(""))
         .alias("order_name")
     )
@@ -535,9 +544,12 @@ def _pos_return_receipts(w: World) -> None:
         maintain_order="left",
     ).with_columns(pl.col("n_sales").fill_null(0))
     rec = rec.sort(["location_id", "return_day", "rts", "order_idx"]).with_columns(
-        (pl.int_range(pl.len()).over(["location_id", "return_day"]) + 1 + pl.col("n_sales")).alias(
-            "k"
-        )
+        (
+            pl.int_range(pl.len()).over(["location_id", "return_day"])
+            + 1
+            + pl.col("n_sales")
+            + w.shard * POS_SHARD_BLOCK
+        ).alias("k")
     )
     ymd = pl.Series(w.cal.ymd)
     rec = rec.with_columns(

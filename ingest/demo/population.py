@@ -345,7 +345,9 @@ def _phones(rng: np.random.Generator, n: int, exclude: set[int]) -> np.ndarray:
     return nums[:n]
 
 
-def build_population(n: int, days: int, seed: int) -> pl.DataFrame:
+def build_population(n: int, days: int, seed: int, id_offset: int = 0) -> pl.DataFrame:
+    """``n`` persons; ids (person_id, member numbers) start after ``id_offset`` persons, so that
+    shards of one brand (``generator.generate(shards=...)``) never share them."""
     rng = rng_for(seed, "population")
     cities = cities_frame()
     cn_idx = cities.filter(pl.col("country") == "CN")["city_idx"].to_numpy()
@@ -513,7 +515,10 @@ def build_population(n: int, days: int, seed: int) -> pl.DataFrame:
 
     # CRM
     member_no = np.char.add(
-        "6688", rng.permutation(np.arange(10_000_000, 10_000_000 + 10 * n, 10))[:n].astype(str)
+        "6688",
+        rng.permutation(
+            np.arange(10_000_000 + 10 * id_offset, 10_000_000 + 10 * (id_offset + n), 10)
+        )[:n].astype(str),
     )
     member_no = np.where(member, member_no, "")
     member_join = np.where(member, np.maximum(acq, acq + rng.integers(0, 60, size=n)), 10**6)
@@ -652,7 +657,7 @@ def build_population(n: int, days: int, seed: int) -> pl.DataFrame:
 
     df = pl.DataFrame(
         {
-            "person_id": np.arange(1, n + 1, dtype=np.int64),
+            "person_id": np.arange(id_offset + 1, id_offset + n + 1, dtype=np.int64),
             "address1": address,
             "zip_suffix": np.char.zfill(zip5, 3),
             "city_idx": city.astype(np.int64),
@@ -679,7 +684,7 @@ def build_population(n: int, days: int, seed: int) -> pl.DataFrame:
             "social_user": social_user,
             "is_member": member,
             "wecom_added": wecom,
-            "household_of": household_of.astype(np.int64),
+            "household_of": household_of.astype(np.int64) + id_offset,
             "phone": phone,
             "phone_new": phone_new,
             "phone_change_day": phone_change.astype(np.int64),

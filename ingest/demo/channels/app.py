@@ -102,7 +102,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
                 pl.lit("ae-")
                 + pl.col("ts").cast(pl.Utf8)
                 + "-"
-                + pl.col("k").cast(pl.Utf8).str.zfill(7)
+                + (pl.col("k") + w.shard * 10**7).cast(pl.Utf8).str.zfill(7)
             ).alias("event_id"),
             (pl.col("ts") // DAY - sd).alias("t"),
         )

@@ -80,7 +80,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         (
             pl.lit("PT")
             + (pl.col("ts") // DAY).cast(pl.Utf8)
-            + pl.col("k").cast(pl.Utf8).str.zfill(8)
+            + (pl.col("k") + w.shard * 10**8).cast(pl.Utf8).str.zfill(8)
         ).alias("txn_id"),
         (pl.col("ts") // DAY - sd).alias("t"),
     )
@@ -181,6 +181,8 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         },
         schema=snap.schema,
     )
+    if w.shard:  # a brand generated in shards: the stores' shared cards are the first shard's
+        shared = shared.clear()
     snap = (
         pl.concat([snap, shared]).sort("member_no").with_columns(pl.col(pl.Utf8).replace("", None))
     )
@@ -268,7 +270,11 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     cons = (
         cons.sort(["ts", "identifier_type", "identifier_value", "purpose"])
         .with_row_index("k")
-        .with_columns((pl.lit("C") + pl.col("k").cast(pl.Utf8).str.zfill(8)).alias("consent_id"))
+        .with_columns(
+            (pl.lit("C") + (pl.col("k") + w.shard * 10**8).cast(pl.Utf8).str.zfill(8)).alias(
+                "consent_id"
+            )
+        )
     )
     rel = "crm/consents/consents.csv"
     (landing / rel).parent.mkdir(parents=True, exist_ok=True)

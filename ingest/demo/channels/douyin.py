@@ -298,7 +298,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         r,
         [
             (
-                pl.lit(7_300_000_000_000_000_000)
+                pl.lit(7_300_000_000_000_000_000 + w.shard * 10**12)
                 + pl.int_range(pl.len()) * 7919
                 + pl.col("order_idx") % 97
             ).cast(pl.Utf8),
@@ -460,9 +460,11 @@ def _live_events(w: World, o: pl.DataFrame, landing: Path, rng) -> tuple[int, in
     )
     df = df.sort(["ts", "room_id", "uid", "event_type"]).with_row_index("k")
     df = df.with_columns(
-        (pl.lit("le") + pl.col("ts").cast(pl.Utf8) + pl.col("k").cast(pl.Utf8).str.zfill(7)).alias(
-            "event_id"
-        ),
+        (
+            pl.lit("le")
+            + pl.col("ts").cast(pl.Utf8)
+            + (pl.col("k") + w.shard * 10**7).cast(pl.Utf8).str.zfill(7)
+        ).alias("event_id"),
         (pl.col("ts") // DAY - sd).alias("t"),
     )
     df = df.filter((pl.col("t") >= 0) & (pl.col("t") < w.cal.days))

@@ -243,9 +243,11 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     rb = cells(
         r,
         [
-            (pl.lit(1_600_000_000) + pl.int_range(pl.len()) * 13 + pl.col("order_idx") % 11).cast(
-                pl.Utf8
-            ),
+            (
+                pl.lit(1_600_000_000 + w.shard * 10**8)
+                + pl.int_range(pl.len()) * 13
+                + pl.col("order_idx") % 11
+            ).cast(pl.Utf8),
             "order_id",
             "channel_item_id",
             "name_zh",

@@ -87,9 +87,10 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
             np.array(TEXTS)[rng.integers(0, len(TEXTS), size=len(t))],
             "",
         )
+        pidx = np.r_[sp, np.full(n_out, -1)]  # row in P, -1 for outsiders
         nick = np.where(
-            pid > 0,
-            P["douyin_nick"].to_numpy()[np.maximum(pid - 1, 0)],
+            pidx >= 0,
+            P["douyin_nick"].to_numpy()[np.maximum(pidx, 0)],
             np.char.add("用户", np.array([a[-6:] for a in acc])),
         )
         df = pl.DataFrame(
@@ -111,7 +112,7 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
                 (
                     pl.lit(plat[:2].upper())
                     + pl.col("ts").cast(pl.Utf8)
-                    + pl.col("k").cast(pl.Utf8).str.zfill(7)
+                    + (pl.col("k") + w.shard * 10**7).cast(pl.Utf8).str.zfill(7)
                 ).alias("interaction_id")
             )
         )

@@ -421,7 +421,10 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
     )
     rt = rt.with_columns(
         pl.format(
-            "{}", pl.lit(18_000_000_000) + pl.int_range(pl.len()) * 37 + (pl.col("order_idx") % 31)
+            "{}",
+            pl.lit(18_000_000_000 + w.shard * 10**8)
+            + pl.int_range(pl.len()) * 37
+            + (pl.col("order_idx") % 31),
         ).alias("rid"),
         (pl.col("return_ts") // DAY - sd).alias("rday"),
     )

@@ -189,7 +189,11 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         .sort(["return_ts", "order_idx", "line_no"])
     )
     ad = rt.select(
-        (pl.lit(4_200_000_000_000) + pl.int_range(pl.len()) * 17 + pl.col("order_idx") % 13)
+        (
+            pl.lit(4_200_000_000_000 + w.shard * 10**9)
+            + pl.int_range(pl.len()) * 17
+            + pl.col("order_idx") % 13
+        )
         .cast(pl.Utf8)
         .alias("aftersale_id"),
         "order_id",
@@ -264,9 +268,11 @@ def write(w: World, landing: Path, defects: Defects) -> dict:
         .sort(["ts", "openid", "event"])
     )
     ev = ev.with_row_index("k").with_columns(
-        (pl.lit("mpe") + pl.col("ts").cast(pl.Utf8) + pl.col("k").cast(pl.Utf8).str.zfill(7)).alias(
-            "event_id"
-        ),
+        (
+            pl.lit("mpe")
+            + pl.col("ts").cast(pl.Utf8)
+            + (pl.col("k") + w.shard * 10**7).cast(pl.Utf8).str.zfill(7)
+        ).alias("event_id"),
         (pl.col("ts") // DAY - sd).alias("t"),
     )
     evo = ev.select(
