@@ -42,7 +42,7 @@ from ingest.canonical import (
     schema,
 )
 from ingest.config import DataPaths
-from ingest.identifiers import address_frame, name_expr, normalize_id
+from ingest.identifiers import address_frame, name_expr, normalize_ids
 from ingest.locks import exclusive
 from ingest.spec import ChannelSpec, EntitySpec, FieldSpec, IdentifierSpec, SourceSpec
 
@@ -441,19 +441,44 @@ def _json_schema_of(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]
     return hit[1]
 
 
+_BLANK_INSIDE = re.compile(r"\n[ \t\r]*\n")
+_BLANK_FIRST = re.compile(r"[ \t\r]*\n")
+
+
+def _has_blank_line(body: str) -> bool:
+    """``re.search(r"(?:^|\n)[ \t\r]*\n", body)`` split in two: a pattern that begins with a
+    literal line break lets ``re`` jump from break to break (30x faster on large files)."""
+    return bool(_BLANK_FIRST.match(body) or _BLANK_INSIDE.search(body))
+
+
+_ODD_CHARS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028", "\u2029")
+
+
+def _odd_breaks_text(text: str) -> bool:
+    """``_odd_breaks`` of the UTF-8 bytes of ``text``, on the text: each multi-byte break is one
+    character there, and a search for one character is a fast scan where one for a byte
+    pair is not."""
+    if any(c in text for c in _ODD_CHARS):
+        return True
+    return "\r" in text and text.count("\r") != text.count("\r\n")
+
+
 def _ndjson_body(data: bytes, text: str) -> tuple[bytes, int, int] | None:
     """What polars parses of one file (its lines, floats marked), the number of lines
     polars must return, and the number of lines as ``splitlines`` counts them; ``None`` when
     the file must be read the slow, exact way."""
-    if _MARK in text or _odd_breaks(data):
+    if _MARK in text or _odd_breaks_text(text):
         return None
     body = text.rstrip()
-    if not body or re.search(r"(?:^|\n)[ \t\r]*\n", body):
+    if not body or _has_blank_line(body):
         return None  # empty, or blank lines inside: polars would renumber the lines after them
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)  # as splitlines() counts
-    if re.search(_HAS_FLOAT, body):
+    whole = pl.Series([body])
+    # the float search and marking by polars' regex engine, not ``re`` (one C pass over the
+    # text, ~10x faster on large files); the two agree here: the characters where their
+    # ``\s`` differ (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks``)
+    if whole.str.contains(_HAS_FLOAT).item():
         marked = rf'${{1}}"{_MARK}${{2}}"${{3}}'
-        whole = pl.Series([body])
         body = whole.str.replace_all(_FLOAT_TOKEN, marked).str.replace_all(_FLOAT_TOKEN, marked)
         body = body.item()
     return body.encode("utf-8"), body.count("\n") + 1, n_lines
@@ -1040,31 +1065,20 @@ def _identifiers(
             kind.alias("identifier_type"),
             region.str.to_uppercase().alias("region"),
         ).filter(pl.col("raw").is_not_null() & pl.col("identifier_type").is_not_null())
-        lookup = {}
-        for id_type, value, reg in (
-            sub.select("identifier_type", "raw", "region").unique().iter_rows()
-        ):
-            ident = normalize_id(id_type, value, reg)
-            if ident is not None:
-                lookup[f"{id_type}\0{reg}\0{value}"] = (ident.value, ident.is_partial)
-        if not lookup:
+        # normalised once per distinct (type, value, region), then joined back
+        on = ["identifier_type", "raw", "region"]
+        lookup = normalize_ids(sub.select(on).unique()).filter(pl.col("value").is_not_null())
+        if lookup.is_empty():
             continue
-        pair = pl.concat_str(
-            [pl.col("identifier_type"), pl.col("region"), pl.col("raw")], separator="\0"
-        )
-        sub = sub.with_columns(pair.alias("pair")).filter(pl.col("pair").is_in(list(lookup)))
+        sub = sub.join(lookup, on=on, how="inner", maintain_order="left")
         parts.append(
             sub.select(
                 pl.lit(entity).alias("entity"),
                 "record_id",
                 pl.lit(label).alias("field"),
                 "identifier_type",
-                pl.col("pair")
-                .replace_strict({k: v[0] for k, v in lookup.items()}, return_dtype=pl.String)
-                .alias("identifier_value"),
-                pl.col("pair")
-                .replace_strict({k: v[1] for k, v in lookup.items()}, return_dtype=pl.Boolean)
-                .alias("is_partial"),
+                pl.col("value").alias("identifier_value"),
+                "is_partial",
                 pl.col("scope"),
                 pl.col(ROW).alias("source_row"),
                 pl.col(FILE),

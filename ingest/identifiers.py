@@ -74,7 +74,13 @@ def normalize_phone(raw: object, region: str = "CN") -> Identifier | None:
     if text is None:
         return None
     text = text.lstrip("'`").strip()
-    compact = re.sub(r"[\s\-().]", "", text)
+    return _phone_from_compact(re.sub(r"[\s\-().]", "", text), region)
+
+
+@lru_cache(maxsize=262_144)
+def _phone_from_compact(compact: str, region: str) -> Identifier | None:
+    """``normalize_phone`` after its text steps: ``compact`` is trimmed, stripped of leading
+    quotes and of spaces, dashes, brackets and dots."""
     if is_junk(compact):
         return None
     if any(c in compact for c in _MASK_CHARS):
@@ -148,6 +154,84 @@ def normalize_id(id_type: str, raw: object, region: str = "CN") -> Identifier | 
     if id_type == "device_id":
         text = text.lower()
     return Identifier(id_type, text, bool(_MASK_RUN.search(text)))
+
+
+_ID_TYPES_PLAIN = [t for t in IDENTIFIER_TYPES if t not in ("phone", "email")]
+
+
+def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """``normalize_id`` over a frame of ``identifier_type``, ``raw`` (text) and ``region``
+    (distinct rows are best): the frame with ``value`` (null: not an identifier) and
+    ``is_partial``. Equal to calling ``normalize_id`` row by row; the common case is done by
+    polars over whole columns: values of printable ASCII without spaces (where folding width
+    and whitespace change nothing) for platform ids and e-mails, and for phones the text
+    steps (trim, leading quotes, separators) on ASCII values, so that the number itself goes
+    through ``phonenumbers`` once per distinct compact form. Every other row is handed to
+    ``normalize_id`` itself."""
+    typ, raw = pl.col("identifier_type"), pl.col("raw")
+    region = pl.when(pl.col("region").is_null() | (pl.col("region") == "")).then(pl.lit("CN"))
+    region = region.otherwise(pl.col("region"))
+    f = frame.with_row_index("__i").with_columns(
+        raw.str.contains(r"^[!-~]+$").fill_null(False).alias("__plain"),
+        raw.str.contains(r"^[ -~]*$").fill_null(False).alias("__ascii"),
+        region.alias("__region"),
+    )
+    # platform ids: trimmed of quotes, junk dropped, device ids lower-cased, masked = partial
+    text = raw.str.strip_chars("'`\"")
+    junk = text.str.to_lowercase().is_in(sorted(_JUNK)) | text.str.contains(r"^0*$")
+    plain_id = pl.col("__plain") & typ.is_in(_ID_TYPES_PLAIN)
+    id_value = pl.when(typ == "device_id").then(text.str.to_lowercase()).otherwise(text)
+    # e-mails: lower-cased, kept when they look like an address
+    email = raw.str.to_lowercase()
+    plain_email = pl.col("__plain") & (typ == "email")
+    email_ok = email.str.contains(_EMAIL.pattern)
+    fast = f.filter(plain_id | plain_email).select(
+        "__i",
+        pl.when(plain_email)
+        .then(pl.when(email_ok).then(email))
+        .otherwise(pl.when(~junk).then(id_value))
+        .alias("value"),
+        pl.when(plain_email)
+        .then(pl.lit(False))
+        .otherwise(id_value.str.contains(_MASK_RUN.pattern))
+        .alias("is_partial"),
+    )
+    # phones of ASCII text: the text steps of ``normalize_phone`` here, the number in Python
+    phone = f.filter((typ == "phone") & pl.col("__ascii")).select(
+        "__i",
+        raw.str.strip_chars(" ")
+        .str.strip_chars_start("'`")
+        .str.strip_chars(" ")
+        .str.replace_all(r"[ \-().]", "")
+        .alias("__compact"),
+        "__region",
+    )
+    pairs = phone.select("__compact", "__region").unique()
+    found = [_phone_from_compact(c, r) for c, r in pairs.iter_rows()]
+    pairs = pairs.with_columns(
+        pl.Series("value", [x.value if x else None for x in found], dtype=pl.String),
+        pl.Series("is_partial", [x.is_partial if x else None for x in found], dtype=pl.Boolean),
+    )
+    phone = phone.join(pairs, on=["__compact", "__region"], how="left").select(
+        "__i", "value", "is_partial"
+    )
+    done = pl.concat([fast, phone]).get_column("__i")
+    rest = f.filter(~pl.col("__i").is_in(done.implode()))
+    found = [
+        normalize_id(t, v, r) if v is not None else None
+        for t, v, r in rest.select("identifier_type", "raw", "__region").iter_rows()
+    ]
+    rest = rest.select("__i").with_columns(
+        pl.Series("value", [x.value if x else None for x in found], dtype=pl.String),
+        pl.Series("is_partial", [x.is_partial if x else None for x in found], dtype=pl.Boolean),
+    )
+    out = pl.concat([fast, phone, rest])
+    return (
+        f.drop("__plain", "__ascii", "__region")
+        .join(out, on="__i", how="left")
+        .sort("__i")
+        .drop("__i")
+    )
 
 
 # --------------------------------------------------------------------------- addresses

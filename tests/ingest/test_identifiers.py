@@ -14,6 +14,7 @@ from ingest.identifiers import (
     normalize_address,
     normalize_email,
     normalize_id,
+    normalize_ids,
     normalize_name,
     normalize_phone,
 )
@@ -71,6 +72,38 @@ def test_platform_ids_typed_blurred_values_partial_junk_dropped():
     assert normalize_id("member_no", "0000") is None
     with pytest.raises(ValueError, match="unknown identifier type"):
         normalize_id("fax", "123")
+
+
+_ID_SAMPLES = [
+    "13800138000", "138-0013-8000", "+86 138 0013 8000", "'13800138000", "`+8613800138000",
+    "' '13800138000", "８６１３８００１３８０００", " 138 0013 8000 ", "(138) 0013.8000",
+    "138****5678", "+86138****5678", "020 7946 0018", "+1 206 555 0143", "12345", "0", "",
+    "00000000000", "null", "NULL", "None", "N/A", "-", "test", "anonymous", "-1", "abc",
+    " oX2mQ0abc ", "oX2mQ0abc", "'oX2mQ0abc'", '"6688100"', "ABC-123", "AbC**9", "月**9",
+    "a**", "0000", "'0'", "Li.Na@Example.COM", "  Li.Na@Example.COM ", "ｌｉ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+    "not-an-email", "a@b", "a@b.c", "x y@z.com", "A\tB", "id\u3000x", "ＡＢＣ", "7E-5",
+]  # fmt: skip
+
+
+def test_normalize_ids_equals_normalize_id_row_by_row():
+    """The column-wise normaliser (polars for the common case) gives what ``normalize_id``
+    gives for every type, value and region, the edge cases of each step included."""
+    rows = [
+        (t, raw, region)
+        for t in ("phone", "email", "member_no", "device_id", "wechat_openid", "user_id")
+        for raw in _ID_SAMPLES
+        for region in ("CN", "GB", "US", "")
+    ]
+    frame = pl.DataFrame(rows, schema=["identifier_type", "raw", "region"], orient="row")
+    got = normalize_ids(frame)
+    assert got.select("identifier_type", "raw", "region").equals(frame)
+    want = [normalize_id(t, raw, region or "CN") for t, raw, region in rows]
+    assert got["value"].to_list() == [w.value if w else None for w in want]
+    partial = [p for p, w in zip(got["is_partial"].to_list(), want, strict=True) if w]
+    assert partial == [w.is_partial for w in want if w]
+    assert sum(w is not None for w in want) > 300  # the samples hit both outcomes
+    with pytest.raises(ValueError, match="unknown identifier type"):
+        normalize_ids(pl.DataFrame({"identifier_type": ["fax"], "raw": ["1"], "region": ["CN"]}))
 
 
 @pytest.mark.parametrize("raw", ["Ｌｉ　Ｎａ 🌸", "  王  小明 ", "瑶杰✨", "", "ＡＢＣ"])
