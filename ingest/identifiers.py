@@ -159,6 +159,13 @@ def normalize_id(id_type: str, raw: object, region: str = "CN") -> Identifier | 
 _ID_TYPES_PLAIN = [t for t in IDENTIFIER_TYPES if t not in ("phone", "email")]
 
 
+def _as_columns(found: list[Identifier | None]) -> list[pl.Series]:
+    return [
+        pl.Series("value", [x.value if x else None for x in found], dtype=pl.String),
+        pl.Series("is_partial", [x.is_partial if x else None for x in found], dtype=pl.Boolean),
+    ]
+
+
 def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     """``normalize_id`` over a frame of ``identifier_type``, ``raw`` (text) and ``region``
     (distinct rows are best): the frame with ``value`` (null: not an identifier) and
@@ -207,10 +214,8 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
         "__region",
     )
     pairs = phone.select("__compact", "__region").unique()
-    found = [_phone_from_compact(c, r) for c, r in pairs.iter_rows()]
     pairs = pairs.with_columns(
-        pl.Series("value", [x.value if x else None for x in found], dtype=pl.String),
-        pl.Series("is_partial", [x.is_partial if x else None for x in found], dtype=pl.Boolean),
+        _as_columns([_phone_from_compact(c, r) for c, r in pairs.iter_rows()])
     )
     phone = phone.join(pairs, on=["__compact", "__region"], how="left").select(
         "__i", "value", "is_partial"
@@ -221,10 +226,7 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
         normalize_id(t, v, r) if v is not None else None
         for t, v, r in rest.select("identifier_type", "raw", "__region").iter_rows()
     ]
-    rest = rest.select("__i").with_columns(
-        pl.Series("value", [x.value if x else None for x in found], dtype=pl.String),
-        pl.Series("is_partial", [x.is_partial if x else None for x in found], dtype=pl.Boolean),
-    )
+    rest = rest.select("__i").with_columns(_as_columns(found))
     out = pl.concat([fast, phone, rest])
     return (
         f.drop("__plain", "__ascii", "__region")
