@@ -7,6 +7,7 @@ the file), so a reader that silently skipped rows would be caught.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from dataclasses import dataclass
@@ -42,18 +43,43 @@ class FileBalance:
         return self.landing_rows - self.accounted_rows if self.status == "loaded" else 0
 
 
-def reconcile(paths: DataPaths, specs: dict[str, ChannelSpec]) -> list[FileBalance]:
-    lake_rows = _accounted(paths)
+def _manifest(paths: DataPaths, channel: str) -> dict[str, dict]:
+    path = paths.manifest_dir / f"{channel}.json"
+    return json.loads(path.read_text(encoding="utf-8"))["files"] if path.exists() else {}
+
+
+def loaded_since(
+    paths: DataPaths, since: dt.datetime, channels: list[str] | None = None
+) -> dict[str, dict]:
+    """The manifest records (by landing file) of the files loaded at or after ``since`` (UTC,
+    naive, as the manifests write ``ingested_at``): what one ingest run added or corrected.
+    ``channels``: every channel with a manifest when None."""
+    folder = paths.manifest_dir
+    names = channels if channels is not None else [m.stem for m in folder.glob("*.json")]
+    cut = since.replace(microsecond=0).isoformat()
+    return {
+        rel: rec
+        for channel in names
+        for rel, rec in _manifest(paths, channel).items()
+        if rec.get("status") == "loaded" and rec.get("ingested_at", "") >= cut
+    }
+
+
+def reconcile(
+    paths: DataPaths, specs: dict[str, ChannelSpec], since: dt.datetime | None = None
+) -> list[FileBalance]:
+    """Per landing file of ``specs``: its status and its rows against the lake and quarantine
+    rows it left. ``since``: only the files loaded at or after it (one run's files, read from
+    their own lake outputs) and the files not ingested at all; every file when None."""
+    fresh = loaded_since(paths, since, list(specs)) if since is not None else None
+    lake_rows = _accounted(paths, fresh)
     out = []
     for channel, spec in specs.items():
-        manifest_path = paths.manifest_dir / f"{channel}.json"
-        manifest = (
-            json.loads(manifest_path.read_text(encoding="utf-8"))["files"]
-            if manifest_path.exists()
-            else {}
-        )
+        manifest = _manifest(paths, channel)
         for source, path, rel in discover(spec, paths):
             status = manifest.get(rel, {}).get("status", "not ingested")
+            if fresh is not None and rel not in fresh and status != "not ingested":
+                continue
             out.append(
                 FileBalance(
                     channel,
@@ -66,18 +92,33 @@ def reconcile(paths: DataPaths, specs: dict[str, ChannelSpec]) -> list[FileBalan
     return out
 
 
-def _accounted(paths: DataPaths) -> dict[str, int]:
-    """Distinct source rows per source file across every lake entity and quarantine."""
-    globs = [str(paths.lake_raw / "*" / "*.parquet"), str(paths.quarantine / "*.parquet")]
+def sql_strings(value: str | list[str]) -> str:
+    """A SQL string literal, or a list of them, for DuckDB's ``read_parquet``."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return "[" + ", ".join(sql_strings(v) for v in value) + "]"
+
+
+def _accounted(paths: DataPaths, files: dict[str, dict] | None = None) -> dict[str, int]:
+    """Distinct source rows per source file across every lake entity and quarantine; with
+    ``files`` (manifest records), only theirs, read from the lake files each one wrote."""
+    if files is None:
+        lists = [str(paths.lake_raw / "*" / "*.parquet"), str(paths.quarantine / "*.parquet")]
+    else:
+        outputs = sorted({o for rec in files.values() for o in rec.get("outputs", [])})
+        lists = [[str(paths.lake / o) for o in outputs if (paths.lake / o).exists()]]
+        if not lists[0]:
+            return {}
     con = connect()
+    union = " union all ".join(
+        f"select source_file, source_row from read_parquet({sql_strings(src)}, "
+        "union_by_name = true)"
+        for src in lists
+    )
     rows = con.execute(
         f"""
         select source_file, count(distinct source_row)
-        from (
-            select source_file, source_row from read_parquet({globs[0]!r}, union_by_name = true)
-            union all
-            select source_file, source_row from read_parquet({globs[1]!r}, union_by_name = true)
-        )
+        from ({union})
         where source_file is not null
         group by 1
         """

@@ -11,6 +11,8 @@ the rows ``ingested_at`` after their last build, so an ingest writing while dbt 
 could leave rows behind the watermark; see docs/scale.md for the fan-out this allows and
 what it needs. The dbt assets downstream depend on every partition."""
 
+import datetime as dt
+
 import dagster as dg
 
 from ingest.canonical import ENTITIES
@@ -57,6 +59,26 @@ def run_channels(tags: dict[str, str]) -> list[str]:
         first, last = CHANNELS.index(tags[RANGE_START]), CHANNELS.index(tags[RANGE_END])
         return CHANNELS[first : last + 1]
     return list(CHANNELS)
+
+
+# A run with this tag checks only the lake files it loaded (the incremental paths: the landing
+# sensor's channel runs, `zhongtai materialize --incremental`); without it, the lake checks read
+# the whole lake (a full build, the daily schedule), so a changed rule still sees every row.
+LAKE_CHECKS_TAG = "zhongtai/lake_checks"
+NEW_FILES = "new_files"
+
+
+def checks_since(context: dg.AssetCheckExecutionContext) -> dt.datetime | None:
+    """For a run tagged ``LAKE_CHECKS_TAG=new_files``: its start (UTC, naive, as the manifests
+    write ``ingested_at``), so a lake check reads only the files this run loaded; else None
+    (the whole lake)."""
+    if context.run.tags.get(LAKE_CHECKS_TAG) != NEW_FILES:
+        return None
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record is not None else None
+    if started is None:  # not started through the run storage: check everything
+        return None
+    return dt.datetime.fromtimestamp(int(started), dt.UTC).replace(tzinfo=None)
 
 
 @dg.multi_asset(

@@ -53,3 +53,37 @@ def test_email_suite_fails_on_upper_case(data_dir):
     _identifiers(data_dir, [("email", "Li.Na@example.com", False)])
     res = run_suite(SUITE["lake_emails"], data_dir, build_docs=False)
     assert not res.passed and "expect_column_values_to_not_match_regex" in res.failures[0]
+
+
+def test_a_suite_since_validates_only_the_files_loaded_then(data_dir):
+    """An incremental run's lake checks read the lake files of the landing files it loaded
+    (the manifests' ``ingested_at`` and ``outputs``), not the whole lake."""
+    import datetime as dt
+    import json
+
+    _identifiers(data_dir, [("phone", "138-0013-8000", False)])  # bad, loaded first
+    old = data_dir.lake_raw / "identifiers" / "t.parquet"
+    old.rename(old.with_name("old.parquet"))
+    _identifiers(data_dir, [("phone", "+8613800138000", False), ("phone", "+8613800138001", False)])
+    old.with_name("t.parquet").rename(old.with_name("new.parquet"))
+    schema_file = data_dir.lake_raw / "identifiers" / "_schema.parquet"
+    pl.read_parquet(old.with_name("new.parquet")).clear().write_parquet(schema_file)
+    data_dir.manifest_dir.mkdir(parents=True, exist_ok=True)
+    records = {
+        f"pos/{name}.csv": {
+            "status": "loaded",
+            "ingested_at": at,
+            "outputs": [f"raw/identifiers/{name}.parquet"],
+        }
+        for name, at in (("old", "2025-03-01T06:00:00"), ("new", "2025-03-02T06:00:00"))
+    }
+    (data_dir.manifest_dir / "pos.json").write_text(json.dumps({"files": records}))
+    suite = SUITE["lake_phones"]
+    whole = run_suite(suite, data_dir, build_docs=False)
+    assert whole.rows == 3 and not whole.passed
+    new = run_suite(suite, data_dir, build_docs=False, since=dt.datetime(2025, 3, 2, 6))
+    assert new.rows == 2 and new.passed
+    both = run_suite(suite, data_dir, build_docs=False, since=dt.datetime(2025, 3, 1, 6))
+    assert both.rows == 3 and not both.passed and "138-0013-8000" in both.failures[0]
+    none = run_suite(suite, data_dir, build_docs=False, since=dt.datetime(2025, 3, 3))
+    assert none.rows == 0 and none.passed
