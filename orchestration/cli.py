@@ -194,12 +194,15 @@ def _materialize_incremental(log_level: str) -> None:
     import dagster as dg
 
     from orchestration.defs.automation import changed_lake_keys, incremental_selection
-    from orchestration.defs.forecast import BACKTEST, BACKTEST_EVERY, without_fresh_backtest
-    from orchestration.defs.ingest import ingest_landing_files
+    from orchestration.defs.cadence import without_fresh
+    from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES, ingest_landing_files
 
     defs = _definitions()
     t0 = time.perf_counter()
-    ingested = _execute(defs, set(ingest_landing_files.keys), log_level)
+    # the lake checks of this run read only the files it loads
+    ingested = _execute(
+        defs, set(ingest_landing_files.keys), log_level, tags={LAKE_CHECKS_TAG: NEW_FILES}
+    )
     changed = changed_lake_keys(ingested)
     results = [ingested]
     if not ingested.success:
@@ -207,11 +210,13 @@ def _materialize_incremental(log_level: str) -> None:
     elif not changed:
         console.print("No new or corrected landing files: nothing downstream to run.")
     else:
-        keys = incremental_selection(changed).resolve(defs.resolve_asset_graph())
-        keys = without_fresh_backtest(keys, dg.DagsterInstance.get())
-        if BACKTEST not in keys:
+        graph = defs.resolve_asset_graph()
+        keys = incremental_selection(changed).resolve(graph)
+        keys, fresh = without_fresh(keys, dg.DagsterInstance.get(), graph)
+        if fresh:
             console.print(
-                f"The forecast backtest is younger than {BACKTEST_EVERY.days} days: left out"
+                "Refreshed on their cadence, not due: left out "
+                + ", ".join(sorted(k.to_user_string() for k in fresh))
             )
         console.print(
             f"Files loaded into {', '.join(k.to_user_string() for k in changed)}: "
@@ -221,7 +226,7 @@ def _materialize_incremental(log_level: str) -> None:
     _finish(results, t0)
 
 
-def _execute(defs, keys, log_level: str, full_refresh: bool = False):
+def _execute(defs, keys, log_level: str, full_refresh: bool = False, tags: dict | None = None):
     import dagster as dg
 
     from orchestration.defs.ingest import LAKE_KEYS, all_channels_tags
@@ -230,7 +235,7 @@ def _execute(defs, keys, log_level: str, full_refresh: bool = False):
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     # the lake is partitioned by channel: one run over every channel
-    tags = all_channels_tags() if set(keys) & set(LAKE_KEYS) else {}
+    tags = (all_channels_tags() if set(keys) & set(LAKE_KEYS) else {}) | (tags or {})
     if full_refresh:
         run_config |= full_refresh_config(job.get_subset(asset_selection=set(keys)))
     t0 = time.perf_counter()

@@ -4,6 +4,7 @@ import dagster as dg
 
 from orchestration.defs import (
     automation,
+    cadence,
     forecast,
     identity,
     ingest,
@@ -45,9 +46,9 @@ defs = dg.Definitions(
         *ops_funnel.CHECKS,
         *privacy.CHECKS,
     ],
-    jobs=[automation.full_graph_job, automation.ingest_job, *forecast.JOBS, *privacy.JOBS],
+    jobs=[automation.full_graph_job, automation.ingest_job, *cadence.JOBS, *privacy.JOBS],
     sensors=[automation.landing_files_sensor, automation.lake_files_sensor],
-    schedules=[automation.daily_full_run, *forecast.SCHEDULES, *privacy.SCHEDULES],
+    schedules=[automation.daily_full_run, *cadence.SCHEDULES, *privacy.SCHEDULES],
     resources={"dbt": dbt_resource()},
     executor=one_writer_executor,
 )

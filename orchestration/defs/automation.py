@@ -13,8 +13,15 @@ import json
 
 import dagster as dg
 
-from orchestration.defs.forecast import without_fresh_backtest
-from orchestration.defs.ingest import CHANNEL_PARTITIONS, CHANNELS, LAKE_KEYS, all_channels_tags
+from orchestration.defs.cadence import without_fresh
+from orchestration.defs.ingest import (
+    CHANNEL_PARTITIONS,
+    CHANNELS,
+    LAKE_CHECKS_TAG,
+    LAKE_KEYS,
+    NEW_FILES,
+    all_channels_tags,
+)
 from orchestration.resources import paths
 
 full_graph_job = dg.define_asset_job(
@@ -59,7 +66,7 @@ def channel_fingerprints() -> dict[str, str]:
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="One ingest run per channel whose files in data/landing/<channel>/ were "
-    "added or changed.",
+    "added or changed; its lake checks read the files it loaded.",
 )
 def landing_files_sensor(context: dg.SensorEvaluationContext):
     now = channel_fingerprints()
@@ -74,7 +81,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext):
         dg.RunRequest(
             run_key=f"{c}:{now[c]}",
             partition_key=c,
-            tags={"trigger": "landing_files", "channel": c},
+            tags={"trigger": "landing_files", "channel": c, LAKE_CHECKS_TAG: NEW_FILES},
         )
         for c in changed
     ]
@@ -123,8 +130,8 @@ def lake_files_sensor(context: dg.SensorEvaluationContext):
     context.update_cursor(str(newest))
     if not changed:
         return dg.SkipReason("no lake entity got files from an ingest run")
-    keys = incremental_selection(changed).resolve(context.repository_def.asset_graph)
-    keys = without_fresh_backtest(keys, context.instance)
+    graph = context.repository_def.asset_graph
+    keys, _ = without_fresh(incremental_selection(changed).resolve(graph), context.instance, graph)
     return dg.RunRequest(
         run_key=f"lake:{newest}",
         asset_selection=sorted(keys, key=lambda k: k.to_user_string()),

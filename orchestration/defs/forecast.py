@@ -6,7 +6,6 @@ Tables (schema ``forecast``): ``demand_frame``, ``backtest_forecasts``, ``backte
 Files: ``data/exports/forecasts/`` (report.html, PNG plots, CSVs).
 """
 
-import datetime as dt
 import time
 
 import dagster as dg
@@ -21,6 +20,7 @@ from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
 from models.forecast.warehouse import demand_frame as build_demand_frame
 from models.forecast.warehouse import write_tables
+from orchestration.defs.cadence import WEEKLY, every
 from orchestration.resources import paths
 
 DEMAND_FRAME = dg.AssetKey(["forecast", "demand_frame"])
@@ -39,9 +39,10 @@ UPSTREAM = [
 # The backtest (rolling-origin refits of every series: most of a new day's run) is the weekly
 # model-selection step; the daily forecast refits on the latest data and reads the interval
 # method the last backtest chose. The incremental paths (`zhongtai materialize --incremental`,
-# the lake sensor) leave the backtest out while its last materialisation is younger than this;
-# a full build (the daily schedule, `zhongtai materialize`) and the weekly schedule run it.
-BACKTEST_EVERY = dt.timedelta(days=7)
+# the lake sensor) leave the backtest out while its last materialisation is younger than this
+# (orchestration/defs/cadence.py); a full build (the daily schedule, `zhongtai materialize`)
+# and the weekly schedule run it.
+BACKTEST_EVERY = WEEKLY
 
 # the issue's targets, checked as WARN (the tests hold floors on the demo)
 WAPE_GAIN_OVER_NAIVE = 0.10
@@ -112,6 +113,7 @@ def demand_frame() -> dg.MaterializeResult:
     group_name="forecast",
     deps=[DEMAND_FRAME],
     kinds={"scikit-learn", "duckdb"},
+    tags=every(BACKTEST_EVERY),
     description="Rolling-origin backtest of the global model (quantile, conformalised "
     "quantile and conformal intervals) against seasonal naive and AutoETS: tables "
     "forecast.backtest_forecasts and forecast.backtest_metrics, report in "
@@ -313,37 +315,3 @@ def backtest_meets_targets() -> dg.AssetCheckResult:
 
 ASSETS = [demand_frame, forecast_backtest, demand_forecast]
 CHECKS = [demand_forecast_is_well_formed, backtest_meets_targets]
-
-
-def backtest_is_due(instance: dg.DagsterInstance, now: float | None = None) -> bool:
-    """True when the backtest was never materialised in ``instance`` or its last
-    materialisation is older than BACKTEST_EVERY."""
-    last = instance.get_latest_materialization_event(BACKTEST)
-    if last is None:
-        return True
-    now = time.time() if now is None else now
-    return now - last.timestamp >= BACKTEST_EVERY.total_seconds()
-
-
-def without_fresh_backtest(keys, instance: dg.DagsterInstance) -> set[dg.AssetKey]:
-    """``keys`` less the backtest when it is not due (see BACKTEST_EVERY)."""
-    keys = set(keys)
-    return keys if backtest_is_due(instance) else keys - {BACKTEST}
-
-
-weekly_refit_job = dg.define_asset_job(
-    "forecast_weekly_refit",
-    selection=dg.AssetSelection.assets(BACKTEST, DEMAND_FORECAST_KEY),
-    description="The forecast backtest (model selection) and the forecast, on the warehouse "
-    "as it is.",
-)
-weekly_refit = dg.ScheduleDefinition(
-    name="forecast_weekly_refit",
-    job=weekly_refit_job,
-    cron_schedule="0 5 * * 1",
-    execution_timezone="Asia/Shanghai",
-    description="Mondays 05:00 Beijing time: the backtest the incremental runs leave out "
-    "between two full builds.",
-)
-JOBS = [weekly_refit_job]
-SCHEDULES = [weekly_refit]

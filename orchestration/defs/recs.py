@@ -28,6 +28,7 @@ from models.recs.warehouse import (
     usual_channels,
     write_tables,
 )
+from orchestration.defs.cadence import WEEKLY, every
 from orchestration.resources import paths
 
 SIMILAR_ITEMS = dg.AssetKey(["recs", "similar_items"])
@@ -164,6 +165,9 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
     group_name="recs",
     deps=[RECOMMENDATIONS],
     kinds={"polars"},
+    # offline model evaluation over the whole history, like the forecast backtest: weekly,
+    # not on every new day (orchestration/defs/cadence.py); the recommendations stay daily
+    tags=every(WEEKLY),
     description="Time-split evaluation (last 4 weeks, purchases) of the Zhongtai model against "
     "popularity, buy-again, implicit ALS and implicit item-kNN; report under "
     "data/exports/recommendations/",

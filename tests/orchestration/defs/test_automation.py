@@ -1,6 +1,7 @@
 import json
 
 import dagster as dg
+import polars as pl
 
 from orchestration.defs.automation import ingest_job, lake_files_sensor, landing_files_sensor
 from orchestration.defs.ingest import CHANNELS, LAKE_KEYS, all_channels_tags
@@ -85,25 +86,83 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     assert isinstance(lake_files_sensor(again), dg.SkipReason)
 
 
-def test_backtest_is_left_out_of_incremental_runs_for_a_week():
+def test_an_incremental_ingest_run_checks_only_the_files_it_loaded(tiny_demo, data_dir):
+    """The lake checks of a run tagged zhongtai/lake_checks=new_files (the landing sensor's and
+    `materialize --incremental`'s ingest runs) read the files that run loaded; untagged runs
+    the whole lake."""
+    import shutil
+    from pathlib import Path
+
+    from orchestration.definitions import defs
+    from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES
+
+    # a few first deliveries of one store (no `_v2` correction among them): seconds, not minutes
+    files = sorted((tiny_demo.landing / "pos").glob("pos_*.csv"))
+    names = {f.stem for f in files}
+    files = [f for f in files if "_v" not in f.stem and f"{f.stem}_v2" not in names][:4]
+    (data_dir.landing / "pos").mkdir(parents=True)
+    files = [Path(shutil.copy(f, data_dir.landing / "pos" / f.name)) for f in files]
+    held = data_dir.root / "held" / files[-1].name
+    held.parent.mkdir()
+    shutil.move(files[-1], held)
+    instance = dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(ingest_job.name)
+    tags = {LAKE_CHECKS_TAG: NEW_FILES}
+
+    def checks(result) -> dict[str, dict]:
+        return {
+            c.check_name: {k: v.value for k, v in c.metadata.items()} | {"passed": c.passed}
+            for c in result.get_asset_check_evaluations()
+        }
+
+    def loaded() -> int:
+        manifest = json.loads((data_dir.manifest_dir / "pos.json").read_text(encoding="utf-8"))
+        return sum(r["status"] == "loaded" for r in manifest["files"].values())
+
+    first = checks(job.execute_in_process(partition_key="pos", instance=instance, tags=tags))
+    before = loaded()
+    assert first["every_landing_row_accounted_for"]["files_checked"] == before == 3
+    assert first["every_landing_row_accounted_for"]["passed"]
+    whole_lake = first["gx_lake_order_lines"]["rows"]
+    assert whole_lake > 0
+    shutil.move(held, files[-1])  # one new file
+    second = checks(job.execute_in_process(partition_key="pos", instance=instance, tags=tags))
+    assert second["every_landing_row_accounted_for"]["files_checked"] == 1
+    assert "files loaded since" in second["every_landing_row_accounted_for"]["scope"]
+    new_lines = pl.read_parquet(data_dir.lake_raw / "order_lines" / "*.parquet").filter(
+        pl.col("source_file") == f"pos/{files[-1].name}"
+    )
+    assert second["gx_lake_order_lines"]["rows"] == new_lines.height > 0
+    assert all(c["passed"] for n, c in second.items() if n.startswith("gx_lake"))
+    # untagged (a full build): the whole lake again
+    full = checks(job.execute_in_process(partition_key="pos", instance=instance))
+    assert full["every_landing_row_accounted_for"]["files_checked"] == before + 1 == loaded()
+    assert full["gx_lake_order_lines"]["rows"] == whole_lake + new_lines.height
+
+
+def test_weekly_assets_are_left_out_of_incremental_runs_for_a_week():
     import time
 
-    from orchestration.defs.forecast import (
-        BACKTEST,
-        BACKTEST_EVERY,
-        DEMAND_FORECAST_KEY,
-        backtest_is_due,
-        without_fresh_backtest,
-    )
+    from orchestration.definitions import defs
+    from orchestration.defs.cadence import WEEKLY, cadence_of, is_due, without_fresh
+    from orchestration.defs.forecast import BACKTEST, DEMAND_FORECAST_KEY
+    from orchestration.defs.recs import EVALUATION, RECOMMENDATIONS
 
+    graph = defs.resolve_asset_graph()
+    assert cadence_of(graph, BACKTEST) == cadence_of(graph, EVALUATION) == WEEKLY
+    assert cadence_of(graph, DEMAND_FORECAST_KEY) is None  # the daily forecast
+    assert cadence_of(graph, RECOMMENDATIONS) is None  # served daily, after the stock rules
     instance = dg.DagsterInstance.ephemeral()
-    keys = {BACKTEST, DEMAND_FORECAST_KEY}
-    assert backtest_is_due(instance)  # never run
-    assert without_fresh_backtest(keys, instance) == keys
+    keys = {BACKTEST, DEMAND_FORECAST_KEY, EVALUATION}
+    assert is_due(BACKTEST, WEEKLY, instance)  # never run
+    assert without_fresh(keys, instance, graph) == (keys, set())
     instance.report_runless_asset_event(dg.AssetMaterialization(BACKTEST))
-    assert without_fresh_backtest(keys, instance) == {DEMAND_FORECAST_KEY}
-    later = time.time() + BACKTEST_EVERY.total_seconds() + 60
-    assert backtest_is_due(instance, now=later)
+    assert without_fresh(keys, instance, graph) == ({DEMAND_FORECAST_KEY, EVALUATION}, {BACKTEST})
+    later = time.time() + WEEKLY.total_seconds() + 60
+    assert is_due(BACKTEST, WEEKLY, instance, now=later)
+    job = defs.resolve_job_def("weekly_refresh")
+    assert {BACKTEST, DEMAND_FORECAST_KEY, EVALUATION} <= set(job.asset_layer.selected_asset_keys)
+    assert RECOMMENDATIONS not in job.asset_layer.selected_asset_keys
 
 
 def test_run_channels_reads_a_partition_a_range_or_none():

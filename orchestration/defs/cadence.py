@@ -1,0 +1,73 @@
+"""Assets refreshed on a cadence, not by every new day of landing files.
+
+Model selection and offline evaluation over the whole history (the forecast backtest, the
+recommender's fit and its time-split evaluation) do not change with one more day: an asset
+declares its cadence with the tag ``zhongtai/refresh_every_days`` (``every(...)``), the
+incremental paths (`zhongtai materialize --incremental`, the lake sensor) leave it out while
+its last materialisation is younger than that (``without_fresh``), and the ``weekly_refresh``
+schedule runs every tagged asset (and the forecast that reads the backtest's choice). A full
+build (`zhongtai materialize`, the daily schedule) runs them all as before. What reads a
+left-out asset reads its last table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import dagster as dg
+
+REFRESH_TAG = "zhongtai/refresh_every_days"
+WEEKLY = dt.timedelta(days=7)
+
+
+def every(period: dt.timedelta) -> dict[str, str]:
+    """The asset tag declaring a cadence (whole days)."""
+    return {REFRESH_TAG: str(period.days)}
+
+
+def cadence_of(graph, key: dg.AssetKey) -> dt.timedelta | None:
+    """The cadence an asset declares in ``graph`` (an asset graph), None when it has none."""
+    tags = graph.get(key).tags if graph.has(key) else {}
+    days = tags.get(REFRESH_TAG)
+    return dt.timedelta(days=int(days)) if days else None
+
+
+def is_due(
+    key: dg.AssetKey, period: dt.timedelta, instance: dg.DagsterInstance, now: float | None = None
+) -> bool:
+    """True when ``key`` was never materialised in ``instance`` or its last materialisation is
+    at least ``period`` old."""
+    last = instance.get_latest_materialization_event(key)
+    if last is None:
+        return True
+    now = time.time() if now is None else now
+    return now - last.timestamp >= period.total_seconds()
+
+
+def without_fresh(keys, instance: dg.DagsterInstance, graph) -> tuple[set, set]:
+    """(``keys`` less the assets whose cadence is not due, the assets left out). A
+    multi-asset's outputs share one cadence (Dagster runs them together)."""
+    keep, fresh = set(), set()
+    for key in keys:
+        period = cadence_of(graph, key)
+        (fresh if period is not None and not is_due(key, period, instance) else keep).add(key)
+    return keep, fresh
+
+
+weekly_refresh_job = dg.define_asset_job(
+    "weekly_refresh",
+    selection=dg.AssetSelection.tag(REFRESH_TAG, str(WEEKLY.days))
+    | dg.AssetSelection.assets(dg.AssetKey(["forecast", "demand_forecast"])),
+    description="The assets refreshed weekly (tag zhongtai/refresh_every_days=7: the forecast "
+    "backtest, the recommender and its evaluation) and the forecast, on the warehouse as it is.",
+)
+weekly_refresh = dg.ScheduleDefinition(
+    name="weekly_refresh",
+    job=weekly_refresh_job,
+    cron_schedule="0 5 * * 1",
+    execution_timezone="Asia/Shanghai",
+    description="Mondays 05:00 Beijing time: what the incremental runs leave out between two "
+    "full builds.",
+)
+JOBS = [weekly_refresh_job]
+SCHEDULES = [weekly_refresh]
