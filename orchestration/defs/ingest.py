@@ -69,12 +69,14 @@ NEW_FILES = "new_files"
 
 
 def checks_since(context: dg.AssetCheckExecutionContext) -> dt.datetime | None:
-    """For a run tagged ``LAKE_CHECKS_TAG=new_files``: its start (UTC, naive, as the manifests
-    write ``ingested_at``), so a lake check reads only the files this run loaded; else None
-    (the whole lake)."""
+    """For a run tagged ``LAKE_CHECKS_TAG=new_files``: its start, or its root run's for a
+    re-execution (UTC, naive, as the manifests write ``ingested_at``), so a lake check reads
+    only the files this run loaded; else None (the whole lake)."""
     if context.run.tags.get(LAKE_CHECKS_TAG) != NEW_FILES:
         return None
-    record = context.instance.get_run_record_by_id(context.run.run_id)
+    # a re-execution (of a failed check, say) checks what its first run loaded
+    first = context.run.tags.get("dagster/root_run_id", context.run.run_id)
+    record = context.instance.get_run_record_by_id(first)
     started = record.start_time if record is not None else None
     if started is None:  # not started through the run storage: check everything
         return None
