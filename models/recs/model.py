@@ -11,7 +11,8 @@ loses to the other's baseline, and a hand-set blend is tuned to one catalogue. S
      repurchase cycle (median gap between a customer's consecutive purchase days, shrunk to
      the catalogue's median when an item has few gaps) and its repeat rate (share of its
      buyers who came back, smoothed); the due-ness of an item for a user is the time since
-     they last had it divided by the item's cycle;
+     they last had it divided by the item's cycle; per (user, item) the user's own cycle (their
+     gaps shrunk to the item's), per user their purchase cadence and share of repeat buys;
    - item-kNN: items as vectors over users, BM25-weighted (a user who touches everything says
      less about each item; saturation of heavy counts), cosine similarity with shrinkage
      ``dot / (|a||b| + shrink)`` so that two items seen together by two users are not
@@ -58,10 +59,15 @@ FEATURES = (
     "cat_affinity",
     "cat_bought",
     "trend_in_cat",
+    "user_repeat_share",
+    "item_share_of_user",
+    "own_due",
+    "own_cycle",
+    "user_due",
 )
 
 
-COLD_ORDERS = ("pop", "pop_recent", "trend")
+COLD_ORDERS = ("pop", "pop_recent", "trend", "first", "first_trend")
 
 
 @dataclass
@@ -79,11 +85,14 @@ class RecsConfig:
     candidates_all_below: int = 500
     trend_half_life_days: float = 14.0
     category_prior: float = 5.0
-    ranker_users: int = 10_000
-    ranker_windows: int = 3
+    ranker_users: int = 30_000
+    ranker_windows: int = 6
     ranker_stride: float = 0.5
-    ranker_max_rows: int = 200_000
+    ranker_max_rows: int = 600_000
     ranker_min_positives: int = 30
+    ranker_max_iter: int = 100
+    ranker_leaves: int = 15
+    ranker_learning_rate: float = 0.1
     cycle_prior_gaps: float = 5.0
     repeat_prior_buyers: float = 10.0
     seed: int = 0
@@ -221,8 +230,12 @@ class Components:
                 pl.col("ts").max().alias("last_ts"),
             )
             .join(
-                days.group_by("u", "i").agg(
-                    pl.len().alias("n_days"), pl.col("day").max().alias("last_target_ts")
+                gaps.group_by("u", "i").agg(
+                    pl.len().alias("n_days"),
+                    pl.col("day").max().alias("last_target_ts"),
+                    # the user's own rebuy gaps of this item (log, summed; count)
+                    pl.col("gap").log().sum().alias("own_log_gaps"),
+                    pl.col("gap").count().alias("own_gaps"),
                 ),
                 on=["u", "i"],
                 how="left",
@@ -233,6 +246,25 @@ class Components:
         self.user_bought_days = np.zeros(n_users)
         per_user = days.group_by("u").agg(pl.col("day").n_unique().alias("d"))
         self.user_bought_days[per_user["u"].to_numpy()] = np.log1p(per_user["d"].to_numpy())
+        self._fit_user_repeats(gaps)
+        # each user's purchase cadence: the geometric mean gap between their purchase days,
+        # shrunk to everyone's with ``cycle_prior_gaps`` gaps; and their last purchase day
+        udays = days.group_by("u", "day").agg().sort("u", "day")
+        ugaps = udays.with_columns((pl.col("day") - pl.col("day").shift(1).over("u")).alias("g"))
+        per_u = ugaps.group_by("u").agg(
+            pl.col("g").log().sum().alias("lg"),
+            pl.col("g").count().alias("n"),
+            pl.col("day").max().alias("last"),
+        )
+        g_all = ugaps["g"].drop_nulls()
+        g_log = float(np.log(g_all.to_numpy()).mean()) if g_all.len() else math.log(30)
+        self.user_cadence = np.full(n_users, math.exp(g_log))
+        self.user_last_bought = np.full(n_users, np.nan)
+        if per_u.height:
+            uu, nn = per_u["u"].to_numpy(), per_u["n"].to_numpy().astype(float)
+            mg = cfg.cycle_prior_gaps
+            self.user_cadence[uu] = np.exp((per_u["lg"].to_numpy() + mg * g_log) / (nn + mg))
+            self.user_last_bought[uu] = per_u["last"].to_numpy()
         per_item = (
             gaps.filter(pl.col("gap").is_not_null())
             .group_by("i")
@@ -300,6 +332,34 @@ class Components:
             pl.col("last_ts").rank("ordinal", descending=True).over("u").alias("recency_rank")
         )
 
+    def _fit_user_repeats(self, gaps: pl.DataFrame) -> None:
+        """Per user, the share of their (item, day) purchases that repeat an item they had
+        bought before, shrunk to everyone's share with ``repeat_prior_buyers`` purchases (a
+        stock-up buyer and an explorer differ); per (user, item) the item's share of the
+        user's purchase rows; per item, how many users had it as (one of) their first
+        purchase, overall and decayed (what new customers start with)."""
+        rows = gaps.group_by("u").agg(
+            pl.len().alias("n"), pl.col("gap").is_not_null().sum().alias("again")
+        )
+        total = float(rows["n"].sum()) if rows.height else 0.0
+        g = float(rows["again"].sum()) / total if total else 0.0
+        m = self.cfg.repeat_prior_buyers
+        self.user_repeat_share = np.full(self.n_users, g)
+        self.user_rows = np.zeros(self.n_users)
+        if rows.height:
+            u = rows["u"].to_numpy()
+            n, again = rows["n"].to_numpy().astype(float), rows["again"].to_numpy()
+            self.user_repeat_share[u] = (again + m * g) / (n + m)
+            self.user_rows[u] = n
+        first = gaps.filter(pl.col("day") == pl.col("day").min().over("u"))
+        hl = self.cfg.trend_half_life_days
+        self.first = np.bincount(first["i"].to_numpy(), minlength=self.n_items).astype(float)
+        self.first_trend = np.bincount(
+            first["i"].to_numpy(),
+            weights=(0.5 ** ((self.now - first["day"]) / hl)).to_numpy(),
+            minlength=self.n_items,
+        )
+
     def _fit_trend(self, f, target, days, segments) -> None:
         """Trending: purchases (target rows; one per user, item and day) decayed with a short
         half-life, as shares of the total, overall and within each segment."""
@@ -342,11 +402,16 @@ class Components:
 
     def order(self, by: str) -> np.ndarray:
         """Items by popularity: ``pop`` (users over the whole window) or ``pop_recent`` (the
-        recent stretch), the other as the tie-break; ``trend`` (decayed purchases)."""
+        recent stretch), the other as the tie-break; ``trend`` (decayed purchases); ``first`` and
+        ``first_trend`` (items of customers' first purchase day, all and decayed)."""
         if by == "pop":
             return np.lexsort((-self.pop_recent, -self.pop))
         if by == "trend":
             return np.lexsort((-self.pop, -self.trend))
+        if by == "first":  # what customers bought on their first purchase day
+            return np.lexsort((-self.pop, -self.first))
+        if by == "first_trend":  # the same, recent first purchases weighing more
+            return np.lexsort((-self.pop, -self.first_trend))
         return np.lexsort((-self.pop, -self.pop_recent))
 
     def knn_scores(self, users: np.ndarray) -> dict[str, np.ndarray]:
@@ -406,6 +471,10 @@ class Components:
         last_target = h["last_target_ts"].to_numpy().astype(float)
         since = self.now - last  # NaN when never seen
         since_bought = self.now - last_target  # NaN when never bought
+        own_n = h["own_gaps"].fill_null(0).to_numpy().astype(float)
+        own_lg = h["own_log_gaps"].fill_null(0.0).to_numpy().astype(float)
+        m = self.cfg.cycle_prior_gaps
+        own_cycle = np.exp((own_lg + m * np.log(self.cycle[items])) / (own_n + m))
         cols = {
             "hist_weight": np.log1p(wd),
             "hist_days": n_days,
@@ -444,6 +513,13 @@ class Components:
             "trend_in_cat": (
                 self.trend_in_cat[items] if self.categories is not None else np.zeros(len(items))
             ),
+            "user_repeat_share": self.user_repeat_share[u],
+            # the user's own cycle of this item (their gaps, shrunk to the item's cycle with
+            # ``cycle_prior_gaps`` gaps) and the time since they last bought it over it
+            "own_due": since_bought / own_cycle,
+            "own_cycle": own_cycle,
+            "user_due": (self.now - self.user_last_bought[u]) / self.user_cadence[u],
+            "item_share_of_user": n_days / np.maximum(self.user_rows[u], 1.0),
         }
         names = list(FEATURES)
         for g, scores in knn.items():
@@ -656,9 +732,9 @@ class ZhongtaiRecommender:
             self.ranker_info["ranker"] = "fixed blend (too few held-out positives)"
             return
         clf = HistGradientBoostingClassifier(
-            max_iter=100,
-            learning_rate=0.1,
-            max_leaf_nodes=15,
+            max_iter=self.cfg.ranker_max_iter,
+            learning_rate=self.cfg.ranker_learning_rate,
+            max_leaf_nodes=self.cfg.ranker_leaves,
             min_samples_leaf=50,
             l2_regularization=1.0,
             early_stopping=True,

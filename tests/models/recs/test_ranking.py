@@ -214,3 +214,32 @@ def test_category_affinity_and_trend_features():
         ZhongtaiRecommender().fit(frame).components.candidates_and_features(np.array([u]))
     )
     assert (x[:, names.index("cat_affinity")] == 0).all()
+
+
+def test_own_cycle_repeat_share_and_first_purchase_order():
+    """A user who rebuys x every 10 days has a shorter own cycle of x than one who rebuys it
+    after 40 (both shrunk to x's cycle), a stock-up buyer a higher repeat share than an
+    explorer, and the first-purchase order puts what customers start with first."""
+    rows = [("a", "x", d, 5.0) for d in (0.0, 10.0, 20.0, 30.0)]
+    rows += [("b", "x", d, 5.0) for d in (0.0, 40.0)]
+    rows += [("c", "y", 1.0, 5.0), ("c", "z", 12.0, 5.0), ("c", "w", 25.0, 5.0)]
+    rows += [(f"n{k}", "s", 30.0 + k, 5.0) for k in range(4)]  # four customers start with s
+    rows += [(f"n{k}", "x", 35.0 + k, 5.0) for k in range(4)]
+    frame = pl.DataFrame(rows, schema=["user", "item", "ts", "weight"], orient="row")
+    model = ZhongtaiRecommender(RecsConfig(ranker_min_positives=10_000)).fit(frame)
+    comp, idx = model.components, model.index
+    users = np.array([idx.user_pos[u] for u in ("a", "b", "c")])
+    u, i, x, names = comp.candidates_and_features(users)
+    col = {n: x[:, k] for k, n in enumerate(names)}
+
+    def at(user: str, item: str, name: str) -> float:
+        hit = (u == idx.user_pos[user]) & (i == idx.item_pos[item])
+        return float(col[name][hit][0])
+
+    assert at("a", "x", "own_cycle") < comp.cycle[idx.item_pos["x"]] < at("b", "x", "own_cycle")
+    assert at("a", "x", "own_cycle") > 10.0  # shrunk toward the item's cycle, not 10 itself
+    assert at("a", "x", "user_repeat_share") > at("c", "y", "user_repeat_share")
+    assert at("a", "x", "item_share_of_user") == pytest.approx(1.0)
+    assert at("c", "y", "item_share_of_user") == pytest.approx(1 / 3)
+    assert idx.items[comp.order("first")[0]] == "s"
+    assert idx.items[comp.order("pop")[0]] == "x"
