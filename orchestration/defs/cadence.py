@@ -1,7 +1,7 @@
 """Assets refreshed on a cadence, not by every new day of landing files.
 
 Model selection and offline evaluation over the whole history (the forecast backtest, the
-recommender's fit and its time-split evaluation) do not change with one more day: an asset
+recommender's time-split evaluation) do not change with one more day: an asset
 declares its cadence with the tag ``zhongtai/refresh_every_days`` (``every(...)``), the
 incremental paths (`zhongtai materialize --incremental`, the lake sensor) leave it out while
 its last materialisation is younger than that (``without_fresh``), and the ``weekly_refresh``
@@ -59,7 +59,7 @@ weekly_refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.tag(REFRESH_TAG, str(WEEKLY.days))
     | dg.AssetSelection.assets(dg.AssetKey(["forecast", "demand_forecast"])),
     description="The assets refreshed weekly (tag zhongtai/refresh_every_days=7: the forecast "
-    "backtest, the recommender and its evaluation) and the forecast, on the warehouse as it is.",
+    "backtest, the recommender's evaluation) and the forecast, on the warehouse as it is.",
 )
 weekly_refresh = dg.ScheduleDefinition(
     name="weekly_refresh",
