@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ingest.canonical import CANONICAL_STATUSES, CONSENT_PURPOSES, EVENT_TYPES
 from ingest.config import DataPaths, connect
 from ingest.identifiers import IDENTIFIER_TYPES
-from ingest.reconcile import loaded_since, sql_strings
+from ingest.reconcile import lake_outputs, loaded_since, sql_strings
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,7 @@ def _lake_files(suite: Suite, paths: DataPaths, since: dt.datetime | None) -> di
         if fresh is None:
             out[f"lake_{entity}"] = sql_strings(str(folder / "*.parquet"))
             continue
-        files = sorted(
-            str(paths.lake / o)
-            for rec in fresh.values()
-            for o in rec.get("outputs", [])
-            if o.startswith(f"raw/{entity}/") and (paths.lake / o).exists()
-        )
+        files = lake_outputs(paths, fresh, f"raw/{entity}/")
         out[f"lake_{entity}"] = sql_strings([str(folder / "_schema.parquet"), *files])
     return out
 

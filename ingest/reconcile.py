@@ -99,14 +99,26 @@ def sql_strings(value: str | list[str]) -> str:
     return "[" + ", ".join(sql_strings(v) for v in value) + "]"
 
 
+def lake_outputs(paths: DataPaths, files: dict[str, dict], prefix: str = "") -> list[str]:
+    """The lake files (paths, those that still exist) written by ``files`` (manifest records),
+    those under ``prefix`` (``raw/<entity>/``) when given."""
+    return sorted(
+        {
+            str(paths.lake / o)
+            for rec in files.values()
+            for o in rec.get("outputs", [])
+            if o.startswith(prefix) and (paths.lake / o).exists()
+        }
+    )
+
+
 def _accounted(paths: DataPaths, files: dict[str, dict] | None = None) -> dict[str, int]:
     """Distinct source rows per source file across every lake entity and quarantine; with
     ``files`` (manifest records), only theirs, read from the lake files each one wrote."""
     if files is None:
         lists = [str(paths.lake_raw / "*" / "*.parquet"), str(paths.quarantine / "*.parquet")]
     else:
-        outputs = sorted({o for rec in files.values() for o in rec.get("outputs", [])})
-        lists = [[str(paths.lake / o) for o in outputs if (paths.lake / o).exists()]]
+        lists = [lake_outputs(paths, files)]
         if not lists[0]:
             return {}
     con = connect()
