@@ -128,6 +128,12 @@ class Index:
         return frame.join(umap, on="user", how="inner").join(imap, on="item", how="inner")
 
 
+def shrunk_gap(log_sum, n, prior_log, m: float):
+    """A repurchase gap as the geometric mean of ``n`` gaps (``log_sum``: their logs summed),
+    shrunk towards ``exp(prior_log)`` as if ``m`` more gaps of that length were seen."""
+    return np.exp((log_sum + m * prior_log) / (n + m))
+
+
 def bm25_item_vectors(x: sp.csr_matrix, k1: float, b: float) -> sp.csc_matrix:
     """BM25 weights of a users x items matrix, items as documents over users as terms: a user
     with many items gets a low idf; a heavy count saturates; long items are normalised."""
@@ -263,7 +269,7 @@ class Components:
         if per_u.height:
             uu, nn = per_u["u"].to_numpy(), per_u["n"].to_numpy().astype(float)
             mg = cfg.cycle_prior_gaps
-            self.user_cadence[uu] = np.exp((per_u["lg"].to_numpy() + mg * g_log) / (nn + mg))
+            self.user_cadence[uu] = shrunk_gap(per_u["lg"].to_numpy(), nn, g_log, mg)
             self.user_last_bought[uu] = per_u["last"].to_numpy()
         per_item = (
             gaps.filter(pl.col("gap").is_not_null())
@@ -277,7 +283,7 @@ class Components:
         if per_item.height:
             log_gap = per_item["log_gap"].to_numpy()
             n = per_item["n_gaps"].to_numpy()
-            cycle[per_item["i"].to_numpy()] = np.exp((n * log_gap + m * global_log) / (n + m))
+            cycle[per_item["i"].to_numpy()] = shrunk_gap(n * log_gap, n, global_log, m)
         self.cycle = cycle
         buyers = (
             days.group_by("u", "i")
@@ -474,7 +480,7 @@ class Components:
         own_n = h["own_gaps"].fill_null(0).to_numpy().astype(float)
         own_lg = h["own_log_gaps"].fill_null(0.0).to_numpy().astype(float)
         m = self.cfg.cycle_prior_gaps
-        own_cycle = np.exp((own_lg + m * np.log(self.cycle[items])) / (own_n + m))
+        own_cycle = shrunk_gap(own_lg, own_n, np.log(self.cycle[items]), m)
         cols = {
             "hist_weight": np.log1p(wd),
             "hist_days": n_days,
