@@ -136,3 +136,25 @@ def assert_consents_equal_truth(paths, demo, channel: str) -> int:
         assert value not in cid
     assert named >= expect
     return want.height
+
+
+def matched(want: pl.DataFrame, got: pl.DataFrame, on) -> pl.DataFrame:
+    """The truth's rows joined to the lake's on ``on`` (the lake's columns suffixed ``_lake``
+    where both have them); every truth row must find its lake row."""
+    both = want.join(got, on=on, how="inner", suffix="_lake")
+    missing = want.join(got, on=on, how="anti")
+    assert missing.height == 0, f"{missing.height} truth rows not in the lake: {missing.head(3)}"
+    assert both.height == want.height, "a truth row matched more than one lake row"
+    return both
+
+
+def assert_agree(both: pl.DataFrame, *cols: str, **renamed: str) -> None:
+    """Truth and lake agree on every joined row, nulls compared as values: each of ``cols``
+    against its ``<col>_lake``, each ``truth_col=lake_col`` of ``renamed`` against the named
+    lake column. The message names the column and shows the first rows that differ."""
+    for want_col, lake_col in [*((c, f"{c}_lake") for c in cols), *renamed.items()]:
+        bad = both.filter(pl.col(want_col).ne_missing(pl.col(lake_col)))
+        assert bad.height == 0, (
+            f"{want_col} (truth) != {lake_col} (lake) on {bad.height} rows: "
+            f"{bad.select(want_col, lake_col).head(3).to_dicts()}"
+        )

@@ -8,7 +8,15 @@ from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile
 from ingest.spec import load_specs
-from tests.ingest.specs.lakeview import assert_every_file_balances, lake, quarantine, truth, utc
+from tests.ingest.specs.lakeview import (
+    assert_agree,
+    assert_every_file_balances,
+    lake,
+    matched,
+    quarantine,
+    truth,
+    utc,
+)
 
 CHANNEL = "amazon"
 TRUTH_TYPES = {"amazon_relay_email": "email"}
@@ -60,12 +68,16 @@ def test_order_lines_equal_the_truth(loaded_per_test, tiny_demo):
     # the report has no line number: a line is the order's seller SKU
     assert (got["line_id"] == got["channel_sku"]).all()
     key = ["order_id", "channel_sku"]
-    both = want.join(got, on=key, how="inner", suffix="_lake")
-    assert both.height == want.height
-    for col in ("quantity", "discount", "currency", "business_date"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    assert both.filter(pl.col("ts").ne_missing(pl.col("order_ts"))).height == 0
-    assert both.filter(pl.col("amazon_status").ne_missing(pl.col("status_lake"))).height == 0
+    both = matched(want, got, key)
+    assert_agree(
+        both,
+        "quantity",
+        "discount",
+        "currency",
+        "business_date",
+        ts="order_ts",
+        amazon_status="status_lake",
+    )
     assert got["sku"].null_count() == got.height  # master SKU is the warehouse's job
 
     def per_currency(df: pl.DataFrame) -> dict:
@@ -80,11 +92,9 @@ def test_order_line_amounts_follow_from_the_line_total(loaded_per_test, tiny_dem
     paths, _, _ = loaded_per_test
     got = lake(paths, "order_lines", CHANNEL)
     want = truth(tiny_demo, "sales_lines", CHANNEL)
-    both = want.join(got, on=["order_id", "channel_sku"], how="inner", suffix="_lake")
-    assert both.height == want.height
+    both = matched(want, got, ["order_id", "channel_sku"])
     # item-price is the line total: the unit price and the net follow from it
-    for col in ("unit_price", "net_amount"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert_agree(both, "unit_price", "net_amount")
 
     def per_currency(df: pl.DataFrame) -> dict:
         return dict(df.group_by("currency").agg(pl.col("net_amount").sum()).iter_rows())
@@ -107,10 +117,7 @@ def test_orders_equal_the_truth(loaded_per_test, tiny_demo):
         )
     )
     assert got.height == want.height > 0
-    both = want.join(got, on="order_id", how="inner", suffix="_lake")
-    assert both.height == want.height
-    for col in ("order_ts", "status", "currency"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert_agree(matched(want, got, "order_id"), "order_ts", "status", "currency")
     assert set(got["native_status"]) <= {"Pending", "Unshipped", "Shipped", "Cancelled", "Shipping"}
 
 

@@ -10,9 +10,11 @@ from ingest.reconcile import reconcile
 from ingest.spec import load_specs
 from tests.conftest import copy_landing
 from tests.ingest.specs.lakeview import (
+    assert_agree,
     assert_every_file_balances,
     ingest_copy,
     lake,
+    matched,
     quarantine,
     sku_map,
     truth,
@@ -54,9 +56,9 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
     got = lake(paths, "order_lines", CHANNEL)
     want = truth(tiny_demo, "sales_lines", CHANNEL)
     assert got.height == want.height > 0
-    both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
-    assert both.height == want.height
-    for col in (
+    both = matched(want, got, ["order_id", "line_id"])
+    assert_agree(
+        both,
         "quantity",
         "unit_price",
         "discount",
@@ -66,8 +68,7 @@ def test_order_lines_equal_the_truth(loaded, tiny_demo):
         "location_id",
         "channel_sku",
         "business_date",
-    ):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    )
     assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
     # the master SKU is the warehouse's job (erp sku_map), not the export's
     assert got["sku"].null_count() == got.height
@@ -97,14 +98,11 @@ def test_one_order_per_main_order_number(loaded, tiny_demo):
         )
     )
     assert got["order_id"].n_unique() == got.height == want.height > 0
-    both = want.join(got, on="order_id", how="left", suffix="_lake")
-    assert both.filter(pl.col("order_total") != pl.col("net_amount")).height == 0
-    assert both.filter(pl.col("status") != pl.col("status_lake")).height == 0
-    assert both.filter(pl.col("location_id") != pl.col("location_id_lake")).height == 0
-    assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
+    both = matched(want, got, "order_id")
     # 发货时间: the local day the order left its warehouse, blank (`-`) until it ships
     assert both["ship_date_lake"].is_not_null().sum() > 0
-    assert both.filter(pl.col("ship_date").ne_missing(pl.col("ship_date_lake"))).height == 0
+    assert_agree(both, "status", "location_id", "ship_date", net_amount="order_total")
+    assert both.filter(utc(pl.col("order_ts_local")) != pl.col("order_ts")).height == 0
     assert set(got["payment_method"]) <= {"抖音支付", "微信", "支付宝"}
 
 
@@ -155,11 +153,8 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
     got = lake(paths, "returns", CHANNEL)
     want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
-    both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
-    assert both.height == want.height
-    for col in ("quantity", "amount", "currency"):
-        assert both.filter(pl.col(col) != pl.col(f"{col}_lake")).height == 0, col
-    assert both.filter(pl.col("return_date") != pl.col("business_date")).height == 0
+    both = matched(want, got, ["order_id", "line_id"])
+    assert_agree(both, "quantity", "amount", "currency", return_date="business_date")
     assert got["return_id"].n_unique() == got.height
     assert got.select(pl.col("quantity").sum(), pl.col("amount").sum()).row(0) == want.select(
         pl.col("quantity").sum(), pl.col("amount").sum()

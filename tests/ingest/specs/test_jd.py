@@ -11,8 +11,10 @@ from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile
 from ingest.spec import load_specs
 from tests.ingest.specs.lakeview import (
+    assert_agree,
     assert_every_file_balances,
     lake,
+    matched,
     planted,
     quarantine,
     sku_map,
@@ -56,10 +58,17 @@ def test_order_lines_equal_the_truth_less_the_truncated_row(loaded_per_test, tin
     assert got.join(want, on=key, how="anti").height == 0
     assert got.height == want.height - 1
     both = want.join(got, on=key, how="inner", suffix="_lake")
-    for col in ("quantity", "unit_price", "channel_sku", "status", "location_id", "currency"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    assert both.filter(pl.col("ts").ne_missing(pl.col("order_ts"))).height == 0
-    assert both.filter(pl.col("business_date").ne_missing(pl.col("business_date_lake"))).height == 0
+    assert_agree(
+        both,
+        "quantity",
+        "unit_price",
+        "channel_sku",
+        "status",
+        "location_id",
+        "currency",
+        "business_date",
+        ts="order_ts",
+    )
     assert got["sku"].null_count() == got.height  # master SKU is the warehouse's job
     assert (got["channel_item_id"] == got["line_id"]).all()
     # no line discount in the export: staging allocates the order's (test_orders_...)
@@ -91,15 +100,16 @@ def test_orders_equal_the_truth(loaded_per_test, tiny_demo):
         )
     )
     assert got.height == want.height > 0
-    both = want.join(got, on="order_id", how="inner", suffix="_lake")
-    assert both.height == want.height
-    for col in ("status", "location_id"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    # 订单金额 before discounts, 结算金额 after them (应付金额 is 0.00 until paid)
-    assert both.filter(pl.col("gross").ne_missing(pl.col("gross_total"))).height == 0
-    assert both.filter(pl.col("net").ne_missing(pl.col("order_total"))).height == 0
-    # the discount staging allocates to the lines
-    assert both.filter(pl.col("discount").ne_missing(pl.col("discount_total"))).height == 0
+    # 订单金额 before discounts, 结算金额 after them (应付金额 is 0.00 until paid); the
+    # discount is what staging allocates to the lines
+    assert_agree(
+        matched(want, got, "order_id"),
+        "status",
+        "location_id",
+        gross="gross_total",
+        net="order_total",
+        discount="discount_total",
+    )
 
 
 def test_returns_equal_the_truth(loaded_per_test, tiny_demo):
@@ -108,11 +118,7 @@ def test_returns_equal_the_truth(loaded_per_test, tiny_demo):
     want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
-    both = want.join(got, on=key, how="inner", suffix="_lake")
-    assert both.height == want.height
-    for col in ("quantity", "amount"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
-    assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
+    assert_agree(matched(want, got, key), "quantity", "amount", return_date="business_date")
     assert got.join(lake(paths, "order_lines", CHANNEL), on=key, how="anti").height == 0
 
 

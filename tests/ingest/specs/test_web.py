@@ -13,9 +13,11 @@ from ingest.identifiers import normalize_id
 from ingest.reconcile import reconcile
 from ingest.spec import load_spec
 from tests.ingest.specs.lakeview import (
+    assert_agree,
     assert_consents_equal_truth,
     assert_every_file_balances,
     lake,
+    matched,
     planted,
     quarantine,
     truth,
@@ -76,10 +78,8 @@ def test_order_lines_and_returns_equal_the_truth(loaded, tiny_demo):
     got = lake(paths, "order_lines", CHANNEL)
     want = truth(tiny_demo, "sales_lines", CHANNEL)
     assert got.height == want.height > 0
-    both = want.join(got, on=["order_id", "line_id"], how="full", suffix="_lake", coalesce=True)
-    assert both.height == want.height
-    for col in ("quantity", "net_amount", "currency", "sku", "is_test"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    both = matched(want, got, ["order_id", "line_id"])
+    assert_agree(both, "quantity", "net_amount", "currency", "sku", "is_test")
     totals = pl.col("quantity").sum(), pl.col("net_amount").sum()
     assert (
         got.group_by("currency").agg(*totals).sort("currency").rows()

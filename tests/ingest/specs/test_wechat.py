@@ -11,9 +11,11 @@ from ingest.engine import ingest_channel
 from ingest.identifiers import normalize_id
 from ingest.spec import load_specs
 from tests.ingest.specs.lakeview import (
+    assert_agree,
     assert_consents_equal_truth,
     assert_every_file_balances,
     lake,
+    matched,
     quarantine,
     rejected_defects,
     sku_map,
@@ -125,10 +127,7 @@ def test_orders_equal_the_truth(loaded, tiny_demo):
         )
     )
     assert got.height == want.height > 0
-    both = want.join(got, on="order_id", how="inner", suffix="_lake")
-    assert both.height == want.height
-    for col in ("order_ts", "business_date", "status"):
-        assert both.filter(pl.col(col).ne_missing(pl.col(f"{col}_lake"))).height == 0, col
+    assert_agree(matched(want, got, "order_id"), "order_ts", "business_date", "status")
     assert set(got["currency"]) == {"CNY"}
     assert set(got["native_status"]) <= {"10", "20", "21", "30", "100", "200", "250"}
     assert got["buyer_name"].null_count() == 0
@@ -140,10 +139,8 @@ def test_returns_equal_the_truth(loaded, tiny_demo):
     want = truth(tiny_demo, "returns", CHANNEL)
     assert got.height == want.height > 0
     key = ["order_id", "line_id"]
-    both = want.join(got, on=key, how="inner", suffix="_lake")
-    assert both.height == want.height
-    assert both.filter(pl.col("quantity").ne_missing(pl.col("quantity_lake"))).height == 0
-    assert both.filter(pl.col("return_date").ne_missing(pl.col("business_date"))).height == 0
+    both = matched(want, got, key)
+    assert_agree(both, "quantity", return_date="business_date")
     # every return points at a sold line and names that line's channel SKU
     lines = lake(paths, "order_lines", CHANNEL).select(
         *key, pl.col("channel_sku").alias("sold_sku")
