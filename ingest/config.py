@@ -57,6 +57,11 @@ class DataPaths:
         return self.root / "exports"
 
     @property
+    def models(self) -> Path:
+        """Fitted models kept between runs (``models.forecast.store``); never in git."""
+        return self.root / "models"
+
+    @property
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 

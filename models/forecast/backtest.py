@@ -19,8 +19,17 @@ import numpy as np
 import polars as pl
 
 from models.forecast.baselines import auto_ets, sample_series, seasonal_naive
+from models.forecast.features import FeatureBuilder
 from models.forecast.metrics import mase_scale, metric_rows, tail_calibrated
-from models.forecast.model import METHODS, GlobalModels, ModelSettings, fit_predict, needs_of
+from models.forecast.model import (
+    METHODS,
+    Fitted,
+    GlobalModels,
+    ModelSettings,
+    fit_predict,
+    needs_of,
+    predict,
+)
 from models.forecast.panel import Panel
 
 MODELS = ("hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive", "autoets")
@@ -80,18 +89,23 @@ def forecast_at(
     models,
     ets_series=None,
     global_models: GlobalModels | None = None,
+    fitted: Fitted | None = None,
 ):
     """``{model: (p10, p50, p90)}`` arrays series x horizon, made from periods <= cutoff;
     seconds spent per model in ``timings``; the global model's expected demand (its Poisson
     model, the same for every interval method) as ``out["hgb_mean"]``, a 1-tuple. AutoETS
     runs on ``ets_series`` (default all). ``global_models`` (of this panel, horizon and
-    settings) holds global models already fitted."""
+    settings) holds global models already fitted; ``fitted`` (a stored fit,
+    ``models.forecast.store``) predicts from the features at the cutoff without fitting."""
     out, timings = {}, {}
     mean = None
     methods = hgb_methods(models)
     if methods:
         t0 = time.perf_counter()
-        fc = fit_predict(panel, cutoff, horizon, settings, methods, global_models)
+        if fitted is not None:
+            fc = predict(fitted, FeatureBuilder(panel, horizon), cutoff, methods, settings)
+        else:
+            fc = fit_predict(panel, cutoff, horizon, settings, methods, global_models)
         for m, f in fc.items():
             out[f"hgb_{m}"] = (f.p10, f.p50, f.p90)
             mean = f.mean

@@ -137,6 +137,15 @@ class FeatureBuilder:
         self.static_names = list(panel.static)
         self.names: list[str] | None = None
 
+    def feature_names(self) -> list[str]:
+        """The model's columns, in order (what a stored fit must have been trained on)."""
+        if self.names is None:
+            anchor = self.panel.n_periods - 1
+            none = np.zeros(0, np.int64)
+            self.assemble(anchor, *anchor_features(self.panel, anchor), none, none)
+        assert self.names is not None
+        return self.names
+
     def categorical_mask(self) -> list[bool]:
         assert self.names is not None
         return [

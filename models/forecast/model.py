@@ -158,6 +158,14 @@ def _predict_all(settings: ModelSettings, regs, x: np.ndarray) -> list[np.ndarra
     return _run(settings, [lambda r=r: r.predict(x) for r in regs])
 
 
+def training_anchors(freq: str, last_target: int, horizon: int, settings: ModelSettings):
+    """The origins a fit learns from: every ``anchor_step`` periods back from the last
+    target, over ``anchor_window`` periods."""
+    step = settings.anchor_step or (2 if freq == "D" else 1)
+    window = settings.anchor_window or max(4 * horizon, 56 if freq == "D" else 26)
+    return [a for a in range(last_target - 1, last_target - 1 - window, -step) if a >= 1]
+
+
 def training_rows(
     builder: FeatureBuilder, cutoff: int, horizon: int, settings: ModelSettings, last_target=None
 ):
@@ -167,9 +175,7 @@ def training_rows(
 
     panel = builder.panel
     last_target = cutoff if last_target is None else last_target
-    step = settings.anchor_step or (2 if panel.freq == "D" else 1)
-    window = settings.anchor_window or max(4 * horizon, 56 if panel.freq == "D" else 26)
-    anchors = [a for a in range(last_target - 1, last_target - 1 - window, -step) if a >= 1]
+    anchors = training_anchors(panel.freq, last_target, horizon, settings)
     rng = np.random.default_rng(settings.seed)
     budget = max(1, settings.max_train_rows // max(len(anchors), 1))
     xs, ys, ws, hs, ts = [], [], [], [], []
@@ -330,24 +336,61 @@ def fit_predict(
     return _fit_predict(models, cutoff, methods)
 
 
+@dataclass
+class Fitted:
+    """What a forecast from one fit needs, whatever the interval method: the P10, P50 and P90
+    models (None: the fit had no training rows), the Poisson model (None: expected demand 0),
+    and per horizon band the CQR margins (``widen``, lower and upper end) and the conformal
+    offsets (``offsets``) from the calibration slice of that fit (zeros: nothing to calibrate
+    on). It is what ``models.forecast.store`` keeps between runs, so a forecast made later
+    from newer features is calibrated by the fit it predicts with."""
+
+    quantile: list | None
+    mean: object | None
+    widen: np.ndarray
+    offsets: np.ndarray
+
+
+def fitted_at(models: GlobalModels, cutoff: int, methods=METHODS) -> Fitted:
+    """The :class:`Fitted` of the models trained up to ``cutoff`` (fitted before, with
+    :func:`needs_of`), calibrated for ``methods``."""
+    n = min(4, models.horizon)
+    widen, offsets = np.zeros((n, 2)), np.zeros((n, 2))
+    if not models.has_data(cutoff):
+        return Fitted(None, None, widen, offsets)
+    cal = _calibration(models, cutoff) if {"cqr", "conformal"} & set(methods) else None
+    if cal is not None and "cqr" in methods:
+        widen = _per_band(cal, lambda c: cqr_margins(c["lo"], c["mid"], c["hi"], c["y"]))
+    if cal is not None and "conformal" in methods:
+        offsets = _per_band(cal, lambda c: np.quantile(c["y"] - c["mid"], [0.1, 0.9]))
+    return Fitted(list(models.quantile(cutoff)), models.mean(cutoff), widen, offsets)
+
+
 def _fit_predict(models: GlobalModels, cutoff, methods) -> dict[str, Forecast]:
-    panel, horizon, settings, builder = (
-        models.panel, models.horizon, models.settings, models.builder
-    )  # fmt: skip
+    return predict(fitted_at(models, cutoff, methods), models.builder, cutoff, methods,
+                   models.settings)  # fmt: skip
+
+
+def predict(
+    fitted: Fitted, builder: FeatureBuilder, cutoff: int, methods, settings: ModelSettings
+) -> dict[str, Forecast]:
+    """Forecast ``cutoff + 1 .. cutoff + horizon`` (the builder's horizon) from the features
+    at ``cutoff`` with each interval method, with the models of ``fitted`` (trained up to
+    ``cutoff`` or, stored, up to an earlier day). Series with no observation up to the
+    cutoff are not forecast."""
+    panel, horizon = builder.panel, builder.horizon
     empty = np.full((panel.n_series, horizon), np.nan)
-    if not models.has_data(cutoff):  # no usable history at all: the caller falls back
+    if fitted.quantile is None:  # no usable history at all: the caller falls back
         return {m: Forecast(empty, empty, empty, empty) for m in methods}
     xp, s, t, scale = builder.rows(cutoff, range(1, horizon + 1))
     hp = t - cutoff - 1
     band = _bands(t - cutoff, horizon)
-    mean_reg = models.mean(cutoff)
-    regs = [*models.quantile(cutoff), *([mean_reg] if mean_reg else [])]
+    regs = [*fitted.quantile, *([fitted.mean] if fitted.mean else [])]
     preds = _predict_all(settings, regs, xp)
     lo, mid, hi = preds[:3]
     mean = empty.copy()
     if len(s):
-        mean[s, hp] = np.maximum(preds[3], 0.0) * scale if mean_reg else 0.0
-    cal = _calibration(models, cutoff) if {"cqr", "conformal"} & set(methods) else None
+        mean[s, hp] = np.maximum(preds[3], 0.0) * scale if fitted.mean else 0.0
 
     def grid(lo_s, mid_s, hi_s) -> Forecast:
         """Scaled bounds of the rows to units, clipped at 0 and ordered P10 <= P50 <= P90."""
@@ -362,14 +405,10 @@ def _fit_predict(models: GlobalModels, cutoff, methods) -> dict[str, Forecast]:
     if "quantile" in methods:
         out["quantile"] = grid(lo, mid, hi)
     if "cqr" in methods:
-        widen = np.zeros((min(4, horizon), 2))
-        if cal is not None:
-            widen = _per_band(cal, lambda c: cqr_margins(c["lo"], c["mid"], c["hi"], c["y"]))
+        widen = fitted.widen
         out["cqr"] = grid(lo - widen[band, 0], mid, hi + widen[band, 1])
     if "conformal" in methods:
-        offsets = np.zeros((min(4, horizon), 2))
-        if cal is not None:
-            offsets = _per_band(cal, lambda c: np.quantile(c["y"] - c["mid"], [0.1, 0.9]))
+        offsets = fitted.offsets
         out["conformal"] = grid(mid + offsets[band, 0], mid, mid + offsets[band, 1])
     return out
 

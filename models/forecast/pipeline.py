@@ -3,12 +3,15 @@ demand frame -> panel -> backtest -> future forecast."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 
 from models.forecast.backtest import forecast_at
 from models.forecast.model import ModelSettings
 from models.forecast.panel import Panel, make_panel
+from models.forecast.store import FitInfo, fit_or_load
 from models.forecast.warehouse import FUTURE_EXOG, PAST_EXOG, STATIC
 
 SLICES = ["channel", "category"]
@@ -34,16 +37,28 @@ def live_series(panel: Panel, recent: int = 28) -> np.ndarray:
 
 
 def future_forecast(
-    panel: Panel, horizon: int, settings: ModelSettings, model: str
-) -> tuple[pl.DataFrame, list[str]]:
+    panel: Panel,
+    horizon: int,
+    settings: ModelSettings,
+    model: str,
+    store: Path | None = None,
+    refit_every: int = 0,
+) -> tuple[pl.DataFrame, list[str], FitInfo | None]:
     """P10/P50/P90 for the ``horizon`` periods after the last one, with ``model``, for live
-    series; the horizon is capped at half the history (said in the notes)."""
+    series; the horizon is capped at half the history (said in the notes). With a ``store``
+    directory the global models come from the fit stored there while it is younger than
+    ``refit_every`` days of data and can serve the panel, else they are refitted and stored
+    (``models.forecast.store``; the returned FitInfo says which and why); without one they
+    are fitted for this forecast alone."""
     notes = []
     h = min(horizon, max(1, panel.n_periods // 2))
     if h != horizon:
         notes.append(f"future horizon capped from {horizon} to {h}: {panel.n_periods} periods")
     cutoff = panel.n_periods - 1
-    fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"])
+    fitted = info = None
+    if store is not None and model.startswith("hgb_"):
+        fitted, panel, info = fit_or_load(panel, h, settings, store, refit_every)
+    fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"], fitted=fitted)
     p10, p50, p90 = fc[model]
     mean = fc["hgb_mean"][0] if "hgb_mean" in fc else p50
     if p10 is None:
@@ -66,7 +81,7 @@ def future_forecast(
             "model": [model] * len(s),
         }
     )
-    return frame.sort("sku", "location_id", "ds"), notes
+    return frame.sort("sku", "location_id", "ds"), notes, info
 
 
 def backtest_long(forecasts: pl.DataFrame, models) -> pl.DataFrame:

@@ -43,6 +43,12 @@ UPSTREAM = [
 # (orchestration/defs/cadence.py); a full build (the daily schedule, `zhongtai materialize`)
 # and the weekly schedule run it.
 BACKTEST_EVERY = WEEKLY
+# The daily forecast predicts from the global models stored by its last fit
+# (data/models/forecast/, models/forecast/store.py) and refits them when that fit is this
+# many days of data old, or cannot serve the data as it is (no fit, a damaged store, a changed
+# feature schema, an unseen category, other settings): the same weekly cadence as the
+# backtest. ForecastConfig.refit_every_days = 0 refits on every run.
+REFIT_EVERY = WEEKLY
 
 # the targets, checked as WARN (the tests hold floors on the demo)
 WAPE_GAIN_OVER_NAIVE = 0.10
@@ -65,6 +71,7 @@ class ForecastConfig(dg.Config):
     autoets: bool = True
     autoets_sample: int = 300  # series AutoETS forecasts (one fit each); 0: all
     seed: int = 0
+    refit_every_days: int = REFIT_EVERY.days
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
@@ -198,14 +205,24 @@ def _chosen_from_warehouse(con, config: ForecastConfig) -> str:
     kinds={"scikit-learn", "duckdb"},
     description="P10/P50/P90 daily demand per SKU x location for the next `horizon` days "
     "from the latest data, by the interval method the backtest chose (table "
-    "forecast.demand_forecast, CSV in data/exports/forecasts/)",
+    "forecast.demand_forecast, CSV in data/exports/forecasts/). Predicts from the global "
+    "models stored by the last fit (data/models/forecast/) and refits them weekly, or when "
+    "they cannot serve the data; metadata `fit` says which this run did, `fit_date` and "
+    "`fit_reason` why",
 )
 def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     panel = demand_panel(_read_frame())
     with connect(paths().warehouse, read_only=True) as con:
         chosen = _chosen_from_warehouse(con, config)
-    frame, notes = future_forecast(panel, config.horizon, config.settings(), chosen)
+    frame, notes, fit = future_forecast(
+        panel,
+        config.horizon,
+        config.settings(),
+        chosen,
+        store=paths().models / "forecast",
+        refit_every=config.refit_every_days,
+    )
     with connect(paths().warehouse) as con:
         written = write_tables(con, {"demand_forecast": (frame, DEMAND_FORECAST)})
     out = paths().exports / "forecasts"
@@ -219,6 +236,7 @@ def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
             "cutoff": str(frame["cutoff"].max()) if frame.height else "",
             "horizon": int(frame["horizon"].max()) if frame.height else 0,
             "notes": dg.MetadataValue.json(notes),
+            **(fit.metadata() if fit else {"fit": "refitted", "fit_reason": "not a global model"}),
             "csv": dg.MetadataValue.path(str(out / "demand_forecast.csv")),
             "seconds": round(time.perf_counter() - t0, 2),
         }

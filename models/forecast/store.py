@@ -1,0 +1,264 @@
+"""The fitted forecast kept between runs, so the daily forecast predicts instead of refitting.
+
+``data/models/forecast/`` (``DataPaths.models``; generated, never in git) holds the global
+models of the last fit with their calibration (``models.joblib``: a :class:`Fitted`) and a
+small manifest (``manifest.json``): the fit date (the last day of data it learned from), when
+it was fitted, the training window, the feature schema (column names in order, which are
+categorical), the static labels (the categories' codes), the horizon, the model settings, the
+scikit-learn version and the model file's SHA-256.
+
+:func:`fit_or_load` predicts from the stored fit, with the features of the latest data,
+unless the fit cannot serve the panel as it is now; then it refits and replaces the store:
+
+- no fit is stored, or the manifest or the model file cannot be read, or the file does not
+  match the manifest's SHA-256, or it is not a fit of the manifest's columns: a damaged store
+  is refitted, never predicted from (the reason is in the asset's metadata);
+- the fit is ``refit_every`` days of data or more older than the new cutoff (the cadence, 7
+  days: ``orchestration.defs.forecast.REFIT_EVERY``), or the data ends before it;
+- the frequency, horizon, first day of history, model settings or scikit-learn version
+  changed, or the feature columns are not the fit's (a column added, dropped or renamed);
+- a static category (category, location type, channel) appears that the fit never saw: its
+  code would mean nothing to the models. A new SKU x location of known categories is served
+  (the model is global: features are per series and scaled), its codes mapped to the fit's.
+
+The conformal margins and CQR offsets come from the stored fit's own calibration slice (the
+models fitted ``horizon`` days before the fit date on the same run), so a predict-only day
+keeps the fit's interval calibration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.forecast.features import FeatureBuilder
+from models.forecast.model import (
+    METHODS,
+    Fitted,
+    GlobalModels,
+    ModelSettings,
+    fitted_at,
+    needs_of,
+    training_anchors,
+)
+from models.forecast.panel import Panel
+
+FORMAT = 1
+MODEL_FILE = "models.joblib"
+MANIFEST = "manifest.json"
+# settings that change what is fitted (threads and jobs change only how fast)
+FIT_SETTINGS = tuple(
+    f.name for f in dataclasses.fields(ModelSettings) if f.name not in {"threads", "jobs"}
+)
+
+
+class StoreError(ValueError):
+    """The stored fit cannot be used: the message names the file and what is wrong."""
+
+
+@dataclass
+class FitInfo:
+    """Whether this run refitted or predicted from the stored fit, and why."""
+
+    action: str  # "refitted" | "predicted"
+    reason: str
+    manifest: dict
+    directory: Path
+
+    def metadata(self) -> dict:
+        m = self.manifest
+        return {
+            "fit": self.action,
+            "fit_reason": self.reason,
+            "fit_date": m.get("fit_date", ""),
+            "fitted_at": m.get("fitted_at", ""),
+            "fit_training_window": f"{m.get('first_anchor', '')} .. {m.get('fit_date', '')}",
+            "fit_store": str(self.directory),
+        }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(file)`` into a temporary file beside ``path``, synced, then renamed over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
+
+
+def read_manifest(directory: Path) -> dict:
+    """The stored fit's manifest; :class:`StoreError` naming the file when there is none or
+    it cannot be read."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        raise StoreError(f"{path}: no stored fit")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise StoreError(f"{path}: not a format-{FORMAT} forecast fit manifest")
+    return manifest
+
+
+def load_models(directory: Path, manifest: dict) -> Fitted:
+    """The stored :class:`Fitted`, checked against the manifest (SHA-256 of the file, the
+    number of columns of every model); :class:`StoreError` naming the file otherwise."""
+    import joblib
+
+    path = Path(directory) / MODEL_FILE
+    if not path.exists():
+        raise StoreError(f"{path}: model file missing (the manifest names it)")
+    digest = _sha256(path)
+    if digest != manifest.get("sha256"):
+        raise StoreError(
+            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
+            f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
+        )
+    try:
+        fitted = joblib.load(path)
+    except Exception as exc:  # any unpickling failure is a damaged store
+        raise StoreError(f"{path}: cannot load the models: {exc!r}") from exc
+    if not isinstance(fitted, Fitted) or fitted.quantile is None or len(fitted.quantile) != 3:
+        raise StoreError(f"{path}: not a fit of three quantile models")
+    n = len(manifest["features"])
+    regs = [*fitted.quantile, *([fitted.mean] if fitted.mean else [])]
+    bad = [r for r in regs if getattr(r, "n_features_in_", None) != n]
+    if bad:
+        raise StoreError(f"{path}: a model has {bad[0].n_features_in_} columns, the manifest {n}")
+    return fitted
+
+
+def on_labels(panel: Panel, labels: dict[str, list]) -> Panel:
+    """``panel`` with its static codes mapped to ``labels`` (a stored fit's); StoreError
+    naming the first label the fit never saw."""
+    static = {}
+    for name, codes in panel.static.items():
+        known = {v: i for i, v in enumerate(labels.get(name, []))}
+        unseen = [v for v in panel.static_labels[name] if v not in known]
+        if unseen:
+            raise StoreError(f"static column {name!r}: {unseen[0]!r} is not among the fit's labels")
+        lookup = np.array([known[v] for v in panel.static_labels[name]] + [-1], dtype=np.int64)
+        static[name] = lookup[codes]  # code -1 (no value) stays -1
+    return dataclasses.replace(
+        panel, static=static, static_labels={k: list(labels.get(k, [])) for k in panel.static}
+    )
+
+
+def why_refit(
+    manifest: dict, panel: Panel, horizon: int, settings: ModelSettings, refit_every: int
+) -> str | None:
+    """Why the stored fit of ``manifest`` cannot serve ``panel`` (None: it can)."""
+    cutoff = panel.date(panel.n_periods - 1)
+    fit_date = dt.date.fromisoformat(manifest["fit_date"])
+    age = (cutoff - fit_date).days
+    if age < 0:
+        return f"the data ends {cutoff}, before the fit's last day {fit_date}"
+    if age >= refit_every:
+        return f"the fit ({fit_date}) is {age} days older than the data (cadence {refit_every})"
+    wanted = {
+        "freq": panel.freq,
+        "horizon": horizon,
+        "history_start": str(panel.start),
+        "settings": {k: getattr(settings, k) for k in FIT_SETTINGS},
+        "sklearn": _sklearn_version(),
+    }
+    for key, value in wanted.items():
+        if manifest.get(key) != value:
+            return f"{key} changed: fitted with {manifest.get(key)!r}, now {value!r}"
+    try:
+        mapped = on_labels(panel, manifest["static_labels"])
+    except StoreError as exc:
+        return f"a category the fit never saw: {exc}"
+    names = FeatureBuilder(mapped, horizon).feature_names()
+    if names != manifest["features"]:
+        added = [n for n in names if n not in manifest["features"]]
+        dropped = [n for n in manifest["features"] if n not in names]
+        return f"feature schema changed: added {added}, dropped {dropped} (or reordered)"
+    return None
+
+
+def save(directory: Path, fitted: Fitted, manifest: dict) -> dict:
+    """Write the models, then the manifest with their SHA-256 (a crash between the two
+    leaves a manifest that does not match: the next run refits)."""
+    import joblib
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomic(directory / MODEL_FILE, lambda f: joblib.dump(fitted, f, compress=3))
+    manifest = {**manifest, "sha256": _sha256(directory / MODEL_FILE)}
+    _write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    return manifest
+
+
+def fit(panel: Panel, horizon: int, settings: ModelSettings) -> tuple[Fitted, dict]:
+    """Fit the global models on the whole panel (training targets up to its last day), with
+    the calibration of every interval method, and their manifest."""
+    cutoff = panel.n_periods - 1
+    models = GlobalModels(panel, horizon, settings)
+    models.fit(needs_of(cutoff, horizon, METHODS))
+    fitted = fitted_at(models, cutoff, METHODS)
+    names = models.builder.feature_names()
+    anchors = training_anchors(panel.freq, cutoff, horizon, settings)
+    manifest = {
+        "format": FORMAT,
+        "fit_date": str(panel.date(cutoff)),
+        "fitted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "first_anchor": str(panel.date(min(anchors))) if anchors else str(panel.date(cutoff)),
+        "history_start": str(panel.start),
+        "freq": panel.freq,
+        "horizon": horizon,
+        "series": panel.n_series,
+        "features": names,
+        "categorical": models.builder.categorical_mask(),
+        "static_labels": {k: list(v) for k, v in panel.static_labels.items()},
+        "settings": {k: getattr(settings, k) for k in FIT_SETTINGS},
+        "sklearn": _sklearn_version(),
+        "model_file": MODEL_FILE,
+    }
+    return fitted, manifest
+
+
+def fit_or_load(
+    panel: Panel, horizon: int, settings: ModelSettings, directory: Path, refit_every: int
+) -> tuple[Fitted, Panel, FitInfo]:
+    """The fit to forecast ``panel`` with: the stored one when it can serve the panel (the
+    panel returned with its static codes on the fit's labels), else a new fit, stored."""
+    directory = Path(directory)
+    reason = None
+    try:
+        manifest = read_manifest(directory)
+        reason = why_refit(manifest, panel, horizon, settings, refit_every)
+        if reason is None:
+            fitted = load_models(directory, manifest)
+            mapped = on_labels(panel, manifest["static_labels"])
+            why = f"stored fit of {manifest['fit_date']} is fresh (cadence {refit_every} days)"
+            return fitted, mapped, FitInfo("predicted", why, manifest, directory)
+    except StoreError as exc:
+        reason = f"stored fit unusable: {exc}"
+    fitted, manifest = fit(panel, horizon, settings)
+    if fitted.quantile is not None:  # a fit without training rows is not worth keeping
+        manifest = save(directory, fitted, manifest)
+    return fitted, panel, FitInfo("refitted", reason, manifest, directory)
