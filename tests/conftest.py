@@ -51,6 +51,15 @@ E2E_SCALE = {"seed": 11, "customers": 400, "days": 45}
 RERUN_TEST = "test_rerunning_the_whole_graph_changes_nothing"
 
 
+def materialization_metadata(result, key: str) -> dict:
+    """The metadata values of asset ``key``'s materialisation in a run's ``result``."""
+    for ev in result.get_asset_materialization_events():
+        mat = ev.step_materialization_data.materialization
+        if mat.asset_key.to_user_string() == key:
+            return {k: v.value for k, v in mat.metadata.items()}
+    raise AssertionError(f"{key} was not materialised")
+
+
 class BuiltRun(ExecutionResult):
     """The run of the e2e build process, read back from its serialised run and events: the
     same ``success``, ``all_events``, ``get_asset_materialization_events()`` and

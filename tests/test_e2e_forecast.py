@@ -6,6 +6,7 @@ import pytest
 
 from ingest.config import connect
 from models.forecast.schema import BACKTEST_METRICS, DEMAND_FORECAST
+from tests.conftest import materialization_metadata
 
 
 @pytest.fixture(scope="module")
@@ -14,14 +15,6 @@ def warehouse(built_demo):
     con = connect(paths.warehouse, read_only=True)
     yield con
     con.close()
-
-
-def _materialization(result, key: str):
-    for ev in result.get_asset_materialization_events():
-        mat = ev.step_materialization_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"{key} was not materialised")
 
 
 def test_demand_forecast_has_the_interface_columns(warehouse):
@@ -53,7 +46,7 @@ def test_censored_days_are_masked_in_the_demand_frame(warehouse):
 
 def test_backtest_adapts_to_the_short_history_and_reports(built_demo, warehouse):
     paths, result = built_demo
-    meta = _materialization(result, "forecast/backtest")
+    meta = materialization_metadata(result, "forecast/backtest")
     assert meta["folds"] == 4 and meta["horizon"] < 28
     assert any("horizon shortened" in n for n in meta["plan_notes"])
     metrics = warehouse.sql("select * from forecast.backtest_metrics").pl()

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from ingest.config import connect
+from tests.conftest import materialization_metadata
 
 MODELS = {"zhongtai", "popularity", "trending", "buy_again", "implicit_als", "implicit_itemknn"}
 
@@ -40,14 +41,6 @@ def recs(built_demo):
     finally:
         con.close()
     return paths, result, tables
-
-
-def _metadata(result, key: str) -> dict:
-    for ev in result.get_asset_materialization_events():
-        mat = ev.step_materialization_data.materialization
-        if mat.asset_key.to_user_string() == key:
-            return {k: v.value for k, v in mat.metadata.items()}
-    raise AssertionError(f"{key} was not materialised")
 
 
 def test_every_buying_customer_gets_up_to_ten_with_a_reason(recs):
@@ -116,7 +109,7 @@ def test_exports_and_report(recs):
 
 def test_evaluation_metadata_compares_every_model(recs):
     _, result, _ = recs
-    meta = _metadata(result, "recs/evaluation")
+    meta = materialization_metadata(result, "recs/evaluation")
     for model in MODELS:
         for metric in ("precision@10", "recall@20", "ndcg@10", "coverage@10"):
             assert 0.0 <= meta[f"{model}/{metric}"] <= 1.0

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from ingest.config import DataPaths
+from tests.conftest import materialization_metadata
 
 SLICE_CHANNELS = ["pos", "web"]
 
@@ -305,6 +306,19 @@ def test_rerunning_the_whole_graph_changes_nothing(built, rerun_of_built_demo):
     assert set(_manifest_status(again_paths).values()) <= {"loaded", "duplicate", "superseded"}
     after = _warehouse(again_paths, "select * from marts.fct_daily_sales order by daily_sales_id")
     assert after.equals(before)
+    # the forecast: the first build fitted and stored the global models (none were stored);
+    # the rerun predicted from them, without a fit, and forecast the same rows
+    first_fit = materialization_metadata(built[1], "forecast/demand_forecast")
+    rerun_fit = materialization_metadata(again, "forecast/demand_forecast")
+    assert first_fit["fit"] == "refitted" and "no stored fit" in first_fit["fit_reason"]
+    assert rerun_fit["fit"] == "predicted", rerun_fit["fit_reason"]
+    assert (rerun_fit["fit_date"], rerun_fit["fitted_at"]) == (
+        first_fit["fit_date"],
+        first_fit["fitted_at"],
+    )
+    assert rerun_fit["fit_store"] == str(again_paths.models / "forecast")
+    sql = "select * from forecast.demand_forecast order by sku, location_id, ds"
+    assert _warehouse(again_paths, sql).equals(_warehouse(paths, sql))
 
 
 def _orders_with_truth(paths: DataPaths) -> pl.DataFrame:

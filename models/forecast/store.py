@@ -123,11 +123,9 @@ def read_manifest(directory: Path) -> dict:
     return manifest
 
 
-def load_models(directory: Path, manifest: dict) -> Fitted:
-    """The stored :class:`Fitted`, checked against the manifest (SHA-256 of the file, the
-    number of columns of every model); :class:`StoreError` naming the file otherwise."""
-    import joblib
-
+def matching_file(directory: Path, manifest: dict) -> Path:
+    """The model file, when its SHA-256 is the manifest's; :class:`StoreError` naming it
+    otherwise."""
     path = Path(directory) / MODEL_FILE
     if not path.exists():
         raise StoreError(f"{path}: model file missing (the manifest names it)")
@@ -137,6 +135,15 @@ def load_models(directory: Path, manifest: dict) -> Fitted:
             f"{path}: sha256 {digest[:12]}... does not match the manifest's "
             f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
         )
+    return path
+
+
+def load_models(directory: Path, manifest: dict) -> Fitted:
+    """The stored :class:`Fitted`, checked against the manifest (SHA-256 of the file, the
+    number of columns of every model); :class:`StoreError` naming the file otherwise."""
+    import joblib
+
+    path = matching_file(directory, manifest)
     try:
         fitted = joblib.load(path)
     except Exception as exc:  # any unpickling failure is a damaged store

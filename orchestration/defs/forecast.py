@@ -6,6 +6,7 @@ Tables (schema ``forecast``): ``demand_frame``, ``backtest_forecasts``, ``backte
 Files: ``data/exports/forecasts/`` (report.html, PNG plots, CSVs).
 """
 
+import datetime as dt
 import time
 
 import dagster as dg
@@ -18,6 +19,7 @@ from models.forecast.model import ModelSettings
 from models.forecast.pipeline import SLICES, backtest_long, demand_panel, future_forecast
 from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
+from models.forecast.store import StoreError, matching_file, read_manifest
 from models.forecast.warehouse import demand_frame as build_demand_frame
 from models.forecast.warehouse import write_tables
 from orchestration.defs.cadence import WEEKLY, every
@@ -266,6 +268,33 @@ def demand_forecast_is_well_formed() -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
+    asset=DEMAND_FORECAST_KEY,
+    description="The forecast was made from a stored fit that is whole (its model file has the "
+    "manifest's SHA-256) and at most the refit cadence older than the forecast's cutoff, "
+    f"{REFIT_EVERY.days} days (WARN: a missing or damaged store, or a stale fit, means the "
+    "next run refits)",
+)
+def demand_forecast_fit_is_stored_and_fresh() -> dg.AssetCheckResult:
+    store = paths().models / "forecast"
+    with connect(paths().warehouse, read_only=True) as con:
+        cutoff = con.sql("select max(cutoff) from forecast.demand_forecast").fetchone()[0]
+    try:
+        manifest = read_manifest(store)
+        matching_file(store, manifest)
+    except StoreError as exc:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"error": str(exc)}
+        )
+    fit_date = dt.date.fromisoformat(manifest["fit_date"])
+    age = (cutoff - fit_date).days if cutoff else None
+    return dg.AssetCheckResult(
+        passed=age is not None and 0 <= age < REFIT_EVERY.days,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"fit_date": str(fit_date), "cutoff": str(cutoff), "age_days": age},
+    )
+
+
+@dg.asset_check(
     asset=BACKTEST,
     description=f"The chosen model beats seasonal naive WAPE by {WAPE_GAIN_OVER_NAIVE:.0%}, "
     f"is no worse than AutoETS, and its P10-P90 coverage is within {COVERAGE_RANGE}: each "
@@ -332,4 +361,8 @@ def backtest_meets_targets() -> dg.AssetCheckResult:
 
 
 ASSETS = [demand_frame, forecast_backtest, demand_forecast]
-CHECKS = [demand_forecast_is_well_formed, backtest_meets_targets]
+CHECKS = [
+    demand_forecast_is_well_formed,
+    demand_forecast_fit_is_stored_and_fresh,
+    backtest_meets_targets,
+]

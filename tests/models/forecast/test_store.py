@@ -4,6 +4,7 @@ damaged, or fitted on other columns or categories."""
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import polars as pl
@@ -18,7 +19,7 @@ from models.forecast.store import MANIFEST, MODEL_FILE, fit_or_load, load_models
 from tests.models.forecast.synthetic import synthetic_frame
 
 H = 7
-SETTINGS = ModelSettings(max_iter=15, max_train_rows=4_000, jobs=2)
+SETTINGS = ModelSettings(max_iter=8, max_train_rows=2_000, jobs=2)
 DAYS = 80
 
 
@@ -32,6 +33,20 @@ def _frame(days: int = DAYS) -> pl.DataFrame:
 
 def _panel(frame: pl.DataFrame, future=("promo",)):
     return make_panel(frame, "D", future_exog=list(future), static=["category"])
+
+
+@pytest.fixture(scope="module")
+def _base_store(tmp_path_factory):
+    """The fit of the base panel, stored once; tests change a copy (``stored``)."""
+    store = tmp_path_factory.mktemp("base_fit")
+    assert fit_or_load(_panel(_frame()), H, SETTINGS, store, 7)[2].action == "refitted"
+    return store
+
+
+@pytest.fixture
+def stored(_base_store, tmp_path):
+    """A copy of the base panel's stored fit."""
+    return shutil.copytree(_base_store, tmp_path / "forecast")
 
 
 @pytest.fixture
@@ -79,14 +94,12 @@ def test_a_new_day_predicts_from_the_stored_fit_without_refitting(tmp_path, fits
     assert (new_day["p90"] > new_day["p10"]).any()
 
 
-def test_predicting_from_the_stored_fit_equals_the_forecast_fitted_in_the_run(tmp_path):
+def test_predicting_from_the_stored_fit_equals_the_forecast_fitted_in_the_run(stored):
     """The stored models and calibration are the fit's: predicting at the fit's own cutoff
     gives exactly what fitting and forecasting there gives, for every interval method."""
     panel = _panel(_frame())
     cutoff = panel.n_periods - 1
-    stored, mapped, info = fit_or_load(panel, H, SETTINGS, tmp_path, 7)
-    assert info.action == "refitted"
-    again, mapped, info = fit_or_load(panel, H, SETTINGS, tmp_path, 7)
+    again, mapped, info = fit_or_load(panel, H, SETTINGS, stored, 7)
     assert info.action == "predicted"
     models = ["hgb_quantile", "hgb_cqr", "hgb_conformal"]
     direct, _ = forecast_at(panel, cutoff, H, SETTINGS, models)
@@ -109,9 +122,8 @@ def test_a_stale_fit_is_refitted(tmp_path, fits):
     assert info.action == "refitted"
 
 
-def test_a_changed_schema_or_an_unseen_category_refits(tmp_path):
-    frame = _frame()
-    fit_or_load(_panel(frame), H, SETTINGS, tmp_path, 7)
+def test_a_changed_schema_or_an_unseen_category_refits(stored):
+    frame, tmp_path = _frame(), stored
     extra = frame.with_columns(discount=pl.col("promo") * 0.2)
     _, _, info = fit_or_load(_panel(extra, ("promo", "discount")), H, SETTINGS, tmp_path, 7)
     assert info.action == "refitted" and "feature schema changed" in info.reason
@@ -144,9 +156,8 @@ def test_a_new_series_of_known_categories_is_served_with_the_fits_codes(tmp_path
 
 
 @pytest.mark.parametrize("damage", ["garbage", "flipped_byte", "manifest", "model_missing"])
-def test_a_damaged_store_is_refitted_never_predicted_from(tmp_path, fits, damage):
-    panel = _panel(_frame())
-    fitted, _, _ = fit_or_load(panel, H, SETTINGS, tmp_path, 7)
+def test_a_damaged_store_is_refitted_never_predicted_from(stored, fits, damage):
+    panel, tmp_path = _panel(_frame()), stored
     model_file = tmp_path / MODEL_FILE
     if damage == "garbage":
         model_file.write_bytes(b"not a model")
@@ -168,16 +179,41 @@ def test_a_damaged_store_is_refitted_never_predicted_from(tmp_path, fits, damage
     assert fit_or_load(panel, H, SETTINGS, tmp_path, 7)[2].action == "predicted"
 
 
-def test_a_model_file_that_matches_its_manifest_but_is_not_a_fit_is_refused(tmp_path):
+def test_a_model_file_that_matches_its_manifest_but_is_not_a_fit_is_refused(stored):
     """A manifest rewritten to the digest of a wrong file (a hand copy, another version)
     still cannot make the forecast predict from it."""
     import joblib
 
-    panel = _panel(_frame())
-    fit_or_load(panel, H, SETTINGS, tmp_path, 7)
+    panel, tmp_path = _panel(_frame()), stored
     joblib.dump({"not": "a fit"}, tmp_path / MODEL_FILE)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     manifest["sha256"] = _digest(tmp_path / MODEL_FILE)
     (tmp_path / MANIFEST).write_text(json.dumps(manifest))
     _, _, info = fit_or_load(panel, H, SETTINGS, tmp_path, 7)
     assert info.action == "refitted" and "not a fit" in info.reason
+
+
+def test_the_asset_check_fails_on_a_stale_or_damaged_store(data_dir, _base_store):
+    """``demand_forecast_fit_is_stored_and_fresh``: passes on the fit the forecast was made
+    with, fails once the forecast's cutoff is a cadence past it or the model file changed."""
+    import duckdb
+
+    from orchestration.defs.forecast import REFIT_EVERY, demand_forecast_fit_is_stored_and_fresh
+
+    store = shutil.copytree(_base_store, data_dir.models / "forecast")
+    frame, _, info = future_forecast(_panel(_frame()), H, SETTINGS, "hgb_cqr", store, 7)
+    assert info.action == "predicted"
+    con = duckdb.connect(str(data_dir.warehouse))
+    con.execute("create schema forecast")
+    con.register("frame", frame.to_arrow())
+    con.execute("create table forecast.demand_forecast as select * from frame")
+    con.close()
+    check = demand_forecast_fit_is_stored_and_fresh()
+    assert check.passed and check.metadata["age_days"].value == 0
+    with duckdb.connect(str(data_dir.warehouse)) as con:
+        con.execute(f"update forecast.demand_forecast set cutoff = cutoff + {REFIT_EVERY.days}")
+    check = demand_forecast_fit_is_stored_and_fresh()
+    assert not check.passed and check.metadata["age_days"].value == REFIT_EVERY.days
+    (store / MODEL_FILE).write_bytes(b"not a model")
+    check = demand_forecast_fit_is_stored_and_fresh()
+    assert not check.passed and "does not match" in check.metadata["error"].value
