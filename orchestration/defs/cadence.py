@@ -7,7 +7,11 @@ incremental paths (`zhongtai materialize --incremental`, the lake sensor) leave 
 its last materialisation is younger than that (``without_fresh``), and the ``weekly_refresh``
 schedule runs every tagged asset (and the forecast that reads the backtest's choice). A full
 build (`zhongtai materialize`, the daily schedule) runs them all as before. What reads a
-left-out asset reads its last table."""
+left-out asset reads its last table.
+
+The daily forecast is not left out (it must predict from the new day): it keeps its fitted
+models between runs and refits them on the same weekly cadence
+(``orchestration.defs.forecast.REFIT_EVERY``, ``models/forecast/store.py``)."""
 
 from __future__ import annotations
 
