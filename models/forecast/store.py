@@ -63,6 +63,10 @@ class StoreError(ValueError):
     """The stored fit cannot be used: the message names the file and what is wrong."""
 
 
+class NoFit(StoreError):
+    """No fit is stored (the first run, or the store was deleted)."""
+
+
 @dataclass
 class FitInfo:
     """Whether this run refitted or predicted from the stored fit, and why."""
@@ -113,7 +117,7 @@ def read_manifest(directory: Path) -> dict:
     it cannot be read."""
     path = Path(directory) / MANIFEST
     if not path.exists():
-        raise StoreError(f"{path}: no stored fit")
+        raise NoFit(f"no stored fit ({path} does not exist)")
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -263,6 +267,8 @@ def fit_or_load(
             mapped = on_labels(panel, manifest["static_labels"])
             why = f"stored fit of {manifest['fit_date']} is fresh (cadence {refit_every} days)"
             return fitted, mapped, FitInfo("predicted", why, manifest, directory)
+    except NoFit as exc:
+        reason = str(exc)
     except StoreError as exc:
         reason = f"stored fit unusable: {exc}"
     fitted, manifest = fit(panel, horizon, settings)
