@@ -24,16 +24,8 @@ def panel():
     return make_panel(synthetic_frame(n_series=10, n_days=80), "D", future_exog=["promo"])
 
 
-def test_each_distinct_model_is_fitted_once_and_every_fold_is_unchanged(panel, monkeypatch):
+def test_each_distinct_model_is_fitted_once_and_every_fold_is_unchanged(panel, fits):
     plan = plan_folds(panel.n_periods, "D", H, 3)
-    fits = []
-    original = model_mod._Regressor.fit
-
-    def counted(self, x, y, *args, **kwargs):
-        fits.append(self.loss)
-        return original(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(model_mod._Regressor, "fit", counted)
     shared = GlobalModels(panel, H, SETTINGS)
     needs: dict[int, set[str]] = {}
     for c in plan.cutoffs:
@@ -44,7 +36,6 @@ def test_each_distinct_model_is_fitted_once_and_every_fold_is_unchanged(panel, m
     # (the later folds calibrate with the fold before's models)
     assert len(fits) == 4 * plan.folds + 3
     assert fits.count("poisson") == plan.folds
-    monkeypatch.setattr(model_mod._Regressor, "fit", original)
     for cutoff in plan.cutoffs:
         together, _ = forecast_at(panel, cutoff, H, SETTINGS, HGB, global_models=shared)
         alone, _ = forecast_at(

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.forecast import model as model_mod
 from models.forecast.backtest import forecast_at
 from models.forecast.model import ModelSettings
 from models.forecast.panel import make_panel
@@ -47,20 +46,6 @@ def _base_store(tmp_path_factory):
 def stored(_base_store, tmp_path):
     """A copy of the base panel's stored fit."""
     return shutil.copytree(_base_store, tmp_path / "forecast")
-
-
-@pytest.fixture
-def fits(monkeypatch):
-    """The losses of every model fitted while the test runs."""
-    seen = []
-    original = model_mod._Regressor.fit
-
-    def counted(self, x, y, *args, **kwargs):
-        seen.append(self.loss)
-        return original(self, x, y, *args, **kwargs)
-
-    monkeypatch.setattr(model_mod._Regressor, "fit", counted)
-    return seen
 
 
 def _digest(path) -> str:
