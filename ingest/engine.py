@@ -28,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from ingest import tombstones
@@ -182,7 +183,7 @@ def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tup
     file ``(frame, rejects, raw_records)`` as ``read_delimited`` returns, or ``None`` for a
     file polars cannot take exactly (see ``read_delimited``)."""
     out: list[tuple | None] = [None] * len(files)
-    groups: dict[str, list[tuple[int, list[str]]]] = {}
+    groups: dict[str, list[tuple[int, str]]] = {}
     for i, (data, text) in enumerate(files):
         head, sep, body = text.partition("\n")
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
@@ -190,11 +191,9 @@ def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tup
             continue
         if len(delim) != 1 or _odd_breaks(data):
             continue
-        lines = body.split("\n")
-        if lines[-1] == "":
-            lines.pop()
-        if lines:
-            groups.setdefault(head, []).append((i, lines))
+        # the lines after the header, without the last line break: kept as one text (split
+        # into lines by polars, not into one Python string per line)
+        groups.setdefault(head, []).append((i, body[:-1] if body.endswith("\n") else body))
     for head, members in groups.items():
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
         for i, frame in _read_delimited_group(head, header, members, delim).items():
@@ -203,11 +202,15 @@ def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tup
 
 
 def _read_delimited_group(
-    head: str, header: list[str], members: list[tuple[int, list[str]]], delim: str
+    head: str, header: list[str], members: list[tuple[int, str]], delim: str
 ) -> dict[int, pl.DataFrame]:
-    """Files of one header line read together; a file that fails a check is left out."""
-    files = pl.Series(FILE, [i for i, lines in members for _ in lines], dtype=pl.Int32)
-    lines = pl.Series([ln for _, lines in members for ln in lines], dtype=pl.String)
+    """Files of one header line read together; a file that fails a check is left out.
+    ``members``: (file index, the file's lines after the header, joined by line breaks)."""
+    counts = [body.count("\n") + 1 for _, body in members]
+    files = pl.Series(
+        FILE, np.repeat(np.array([i for i, _ in members], dtype=np.int32), counts), pl.Int32
+    )
+    lines = pl.Series([body for _, body in members], dtype=pl.String).str.split("\n").explode()
     cells = (
         lines.str.strip_suffix("\r")
         .str.replace_all(_QUOTED, "")
@@ -215,15 +218,15 @@ def _read_delimited_group(
     )
     # blank or ragged lines, or quotes spanning lines: that file is read the slow way
     bad = set(files.filter(cells != len(header) - 1).unique().to_list())
+    del lines, cells
     if bad:
-        keep = ~files.is_in(list(bad))
-        files, lines = files.filter(keep), lines.filter(keep)
+        files = files.filter(~files.is_in(list(bad)))
         members = [m for m in members if m[0] not in bad]
     if not members:
         return {}
     try:
         frame = pl.read_csv(
-            (head + "\n" + "\n".join(lines.to_list()) + "\n").encode("utf-8"),
+            (head + "\n" + "\n".join(body for _, body in members) + "\n").encode("utf-8"),
             separator=delim,
             infer_schema=False,
             has_header=True,
@@ -484,16 +487,24 @@ def _ndjson_body(data: bytes, text: str) -> tuple[bytes, int, int] | None:
     return body.encode("utf-8"), body.count("\n") + 1, n_lines
 
 
-def _read_ndjson_many(files: list[tuple[bytes, str]], source: SourceSpec) -> list[RawSource | None]:
+def _read_ndjson_many(
+    files: list[tuple[bytes, str]],
+    source: SourceSpec,
+    bodies: list[tuple[bytes, int, int] | None] | None = None,
+) -> list[RawSource | None]:
     """``(utf-8 bytes, text)`` of NDJSON files of one source, parsed by polars in one pass
     (a batch of small files costs one parse, not one each); ``None`` for a file polars cannot
-    take exactly (see ``read_ndjson``), which is then read line by line."""
+    take exactly (see ``read_ndjson``), which is then read line by line. ``bodies``: the
+    files' ``_ndjson_body``, when already built (the retry on halves reuses them)."""
     out: list[RawSource | None] = [None] * len(files)
     built = _json_schema_of(source)
     if built is None:
         return out
     tree, exprs = built
-    bodies = {i: b for i, (data, text) in enumerate(files) if (b := _ndjson_body(data, text))}
+    if bodies is None:
+        bodies = [_ndjson_body(data, text) for data, text in files]
+    every = bodies
+    bodies = {i: b for i, b in enumerate(every) if b}
     if not bodies:
         return out
     idx = list(bodies)
@@ -509,7 +520,9 @@ def _read_ndjson_many(files: list[tuple[bytes, str]], source: SourceSpec) -> lis
     if root is None or root.height != sum(counts):
         if len(idx) > 1:  # one odd file spoils the pass: each half again, down to that file
             for half in (idx[: len(idx) // 2], idx[len(idx) // 2 :]):
-                again = _read_ndjson_many([files[i] for i in half], source)
+                again = _read_ndjson_many(
+                    [files[i] for i in half], source, [every[i] for i in half]
+                )
                 for i, raw in zip(half, again, strict=True):
                     out[i] = raw
         return out
