@@ -209,3 +209,43 @@ def test_csv_batch_reads_each_file_as_alone(tmp_path):
         assert fast[0].equals(slow[0])
         rows = slow[0][E.ROW].to_list()
         assert fast[2](rows) == slow[2](rows)
+
+
+def test_adjacent_floats_are_all_marked(tmp_path):
+    """Floats that share a delimiter (``[1.5,1e-05,1e+16]``) need the second marking pass;
+    the first file has none left after one pass (the second is skipped): both as Python."""
+    tags = SourceSpec.model_validate(
+        {
+            "name": "t",
+            "pattern": "*.ndjson",
+            "format": "ndjson",
+            "entities": {
+                "orders": {
+                    "fields": {
+                        "order_id": {"from": "id"},
+                        "native_status": {"from": "tags.1"},
+                        "channel_order_ref": {"from": "tags.2"},
+                    }
+                }
+            },
+        }
+    )
+    for text in ['{"id": 1, "tags": [1.5, "x", 2.0]}\n', '{"id": 2, "tags": [1.5,1e-05,1e+16]}\n']:
+        path = tmp_path / "f.ndjson"
+        path.write_text(text)
+        data, decoded = E._utf8_bytes(path, "utf-8")
+        fast = E._read_ndjson_polars(data, decoded, tags)
+        assert fast is not None, text
+        _same(fast, E._read_ndjson_python(decoded, tags))
+
+
+def test_ndjson_batch_checks_each_file_once(tmp_path, monkeypatch):
+    """The retry on halves (after a malformed file spoilt the one-pass parse) reuses the
+    files' checked bodies: each file's text is scanned once, however deep the retry."""
+    files = _decoded(tmp_path, [t.encode("utf-8") for t in JSON_BATCH * 3])
+    calls = []
+    body = E._ndjson_body
+    monkeypatch.setattr(E, "_ndjson_body", lambda d, t: calls.append(t) or body(d, t))
+    together = E._read_ndjson_many(files, JSON)
+    assert len(calls) == len(files)
+    assert [r is None for r in together] == [False, True, False, True, False, True] * 3
