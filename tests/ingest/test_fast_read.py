@@ -214,21 +214,9 @@ def test_csv_batch_reads_each_file_as_alone(tmp_path):
 def test_adjacent_floats_are_all_marked(tmp_path):
     """Floats that share a delimiter (``[1.5,1e-05,1e+16]``) need the second marking pass;
     the first file has none left after one pass (the second is skipped): both as Python."""
+    fields = {"order_id": {"from": "id"}, "native_status": {"from": "tags.1"}}
     tags = SourceSpec.model_validate(
-        {
-            "name": "t",
-            "pattern": "*.ndjson",
-            "format": "ndjson",
-            "entities": {
-                "orders": {
-                    "fields": {
-                        "order_id": {"from": "id"},
-                        "native_status": {"from": "tags.1"},
-                        "channel_order_ref": {"from": "tags.2"},
-                    }
-                }
-            },
-        }
+        {**JSON.model_dump(by_alias=True), "entities": {"orders": {"fields": fields}}}
     )
     for text in ['{"id": 1, "tags": [1.5, "x", 2.0]}\n', '{"id": 2, "tags": [1.5,1e-05,1e+16]}\n']:
         path = tmp_path / "f.ndjson"
