@@ -268,8 +268,12 @@ def _live_sessions(w: World, rng: np.random.Generator) -> pl.DataFrame:
     return df
 
 
-def _stream_orders(w: World, spec, rng: np.random.Generator, sessions: pl.DataFrame | None) -> dict:
-    name, channel, sub, pc, fam, base, pref, _lam, _cancel, growth, country = spec
+def stream_rate(
+    w: World, spec, rng: np.random.Generator, sessions: pl.DataFrame | None
+) -> np.ndarray:
+    """Expected order attempts per day of a stream (days,): seasonality × events × promotions
+    × growth × a smooth noise path (the stream's first draws from ``rng``) × live sessions."""
+    _name, _channel, _sub, pc, fam, base, _pref, _lam, _cancel, growth, _country = spec
     cal = w.cal
     wgt = sku_weights(w, pc)
     nolift = wgt / w.prices[pc]["lift"]
@@ -288,12 +292,34 @@ def _stream_orders(w: World, spec, rng: np.random.Generator, sessions: pl.DataFr
         * promo_factor**0.7
         * noise
     )
-    host = None
     if sessions is not None:
         extra = sessions.group_by("t").agg((pl.col("power").sum() - 1).alias("x")).sort("t")
         boost = np.zeros(cal.days)
         boost[extra["t"].to_numpy()] = extra["x"].to_numpy()
         mu = mu * (0.7 + 0.25 * boost)
+    return mu
+
+
+def stream_pool(w: World, spec) -> tuple[np.ndarray, np.ndarray]:
+    """Persons who can place an order on a stream and their weights (preference × activity)."""
+    _name, _channel, _sub, _pc, _fam, _base, pref, _lam, _cancel, _growth, country = spec
+    P = w.persons
+    pw = P[f"pref_{pref}"].to_numpy() * P["activity"].to_numpy()
+    ok = pw > 0
+    if country != "CN":
+        ok &= P["country"].to_numpy() == country
+    else:
+        ok &= ~P["overseas"].to_numpy()
+    pool = np.nonzero(ok)[0]
+    return pool, pw[pool]
+
+
+def _stream_orders(w: World, spec, rng: np.random.Generator, sessions: pl.DataFrame | None) -> dict:
+    fam = spec[4]
+    cal = w.cal
+    mu = stream_rate(w, spec, rng, sessions)
+    host = None
+    tt = np.arange(cal.days)
     counts = rng.poisson(mu)
     t = np.repeat(tt, counts)
     n = len(t)
@@ -340,16 +366,8 @@ def _stream_orders(w: World, spec, rng: np.random.Generator, sessions: pl.DataFr
     if sessions is not None:
         sess, host = sess[order], host[order]
     P = w.persons
-    pw = P[f"pref_{pref}"].to_numpy() * P["activity"].to_numpy()
-    ok = pw > 0
-    if country != "CN":
-        ok &= P["country"].to_numpy() == country
-    else:
-        ok &= ~P["overseas"].to_numpy()
-    pool = np.nonzero(ok)[0]
-    person = _pick_persons(
-        rng, pool, pw[pool], P["acq_day"].to_numpy(), P["churn_day"].to_numpy(), t
-    )
+    pool, pool_w = stream_pool(w, spec)
+    person = _pick_persons(rng, pool, pool_w, P["acq_day"].to_numpy(), P["churn_day"].to_numpy(), t)
     keep = person >= 0
     out = {"t": t[keep], "sec": secs[keep], "person": person[keep]}
     if sessions is not None:
