@@ -118,13 +118,15 @@ class Attribution:
     """Which target (customer) a simulated order of (person, channel) lands on.
 
     ``keys`` (person * n_channels + channel, sorted) with ``targets`` and cumulative shares
-    ``cum`` within each key; a key not listed goes to ``fallback[person]`` (-1: nowhere)."""
+    ``cum`` within each key; a key not listed goes nowhere with the channel's ``lost`` share,
+    else to ``fallback[person]``."""
 
-    def __init__(self, keys, targets, cum, fallback, n_targets, channels):
+    def __init__(self, keys, targets, cum, fallback, n_targets, channels, lost=None):
         self.keys = np.asarray(keys, dtype=np.int64)
         self.targets = np.asarray(targets, dtype=np.int64)
         self.cum = np.asarray(cum, dtype=np.float64)
         self.fallback = np.asarray(fallback, dtype=np.int64)
+        self.lost = np.zeros(len(channels)) if lost is None else np.asarray(lost, dtype=float)
         self.n_targets = n_targets
         self.channels = list(channels)
         self._code = {c: i for i, c in enumerate(self.channels)}
@@ -141,13 +143,14 @@ class Attribution:
 
     def draw(self, person: np.ndarray, channel: np.ndarray, rng) -> np.ndarray:
         key = person * len(self.channels) + channel
+        fallback = np.where(rng.random(len(key)) < self.lost[channel], -1, self.fallback[person])
         if len(self.keys) == 0:
-            return self.fallback[person]
+            return fallback
         u = rng.random(len(key)) * self._scale
         pos = np.searchsorted(self._combined, key + u, side="left")
         pos = np.minimum(pos, len(self.keys) - 1)
         listed = self.keys[pos] == key
-        return np.where(listed, self.targets[pos], self.fallback[person])
+        return np.where(listed, self.targets[pos], fallback)
 
 
 def _attempts(w, lo: int, hi: int, reps: int, rng, attribution: Attribution) -> dict:
@@ -181,7 +184,10 @@ def _attempts(w, lo: int, hi: int, reps: int, rng, attribution: Attribution) -> 
     parts = []
 
     def add(rep, t, sec, person, pc, channel, cancel_rate, loc, lam):
-        keep = (t * DAY + sec >= lo) & (t * DAY + sec < hi) & (person >= 0)
+        # a store's receipts without a person (anonymous walk-ins) are kept: their lines are
+        # drawn with the mean taste, and a walk-in who shows a phone or the store's shared
+        # card becomes a customer of the warehouse with no history
+        keep = (t * DAY + sec >= lo) & (t * DAY + sec < hi) & ((person >= 0) | (channel == "pos"))
         t, sec, person, loc, rep = t[keep], sec[keep], person[keep], loc[keep], rep[keep]
         n = len(t)
         li = _lines_for(w, rng, t, person, pc, lam, sku_weights(w, pc))
@@ -245,6 +251,17 @@ def _attempts(w, lo: int, hi: int, reps: int, rng, attribution: Attribution) -> 
     return parts
 
 
+@dataclass
+class Window:
+    """Counts over ``reps`` re-simulations of the test window."""
+
+    reps: int
+    bought: np.ndarray  # targets × SKUs: replications in which the target bought the SKU
+    any_bought: np.ndarray  # targets: replications in which the target bought anything
+    walk_in_bought: np.ndarray  # SKUs: anonymous store receipts (served) holding the SKU
+    walk_in_receipts: int  # anonymous store receipts with a served line
+
+
 def simulate_window(
     latent: Latent,
     lo: int,
@@ -253,11 +270,9 @@ def simulate_window(
     attribution: Attribution,
     seed: int = 0,
     block: int = 20,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Window:
     """Re-simulate the order attempts with local time in [lo, hi) ``reps`` times from the
-    latent state. Returns ``bought`` (targets × SKUs: replications in which the target bought
-    the SKU, served and not cancelled) and ``any_bought`` (targets: replications with at least
-    one such purchase)."""
+    latent state; a purchase is a served line of an order not cancelled."""
     from ingest.demo.demand import sku_weights
     from ingest.demo.util import DAY
 
@@ -269,6 +284,8 @@ def simulate_window(
     live = {pc: sku_weights(w, pc) > 0 for pc in set(w.prices) | {"pos"}}
     bought = np.zeros((attribution.n_targets, ns), dtype=np.int32)
     any_bought = np.zeros(attribution.n_targets, dtype=np.int32)
+    walk_in_bought = np.zeros(ns, dtype=np.int64)
+    walk_in_receipts = 0
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xBA7E5]))
     done = 0
     while done < reps:
@@ -304,17 +321,24 @@ def simulate_window(
         first[1:] = (lp[1:] != lp[:-1]) | (lr[1:] != lr[:-1])
         prev = np.empty_like(l_sku)
         prev[1:] = l_sku[:-1]
-        prev[first] = prev0[lp[first]]
+        prev[first] = prev0[np.maximum(lp[first], 0)]
         new = l_sku.copy()
-        ok = (rng.random(len(new)) < REPEAT_SHARE) & (prev >= 0)
+        prev[first & (lp < 0)] = -1  # no repeat without a person
+        ok = (rng.random(len(new)) < REPEAT_SHARE) & (prev >= 0) & (lp >= 0)
         l_pc = order_pc[l_order]
         for i, pc in enumerate(pcs):
             m = np.nonzero(ok & (l_pc == i))[0]
             m = m[live[pc][lt[m], prev[m]]]
             new[m] = prev[m]
         served = ~orders["cancelled"][l_order] & stock[lt - d0, orders["loc"][l_order], new]
-        o_target = attribution.draw(orders["person"], orders["channel"], rng)
+        o_target = np.full(len(orders["person"]), -1, dtype=np.int64)
+        known = orders["person"] >= 0
+        o_target[known] = attribution.draw(orders["person"][known], orders["channel"][known], rng)
         tgt = o_target[l_order]
+        walk_in = served & (lp < 0)
+        receipt_sku = np.unique(l_order[walk_in].astype(np.int64) * ns + new[walk_in])
+        walk_in_bought += np.bincount(receipt_sku % ns, minlength=ns)
+        walk_in_receipts += len(np.unique(receipt_sku // ns))
         m = served & (tgt >= 0)
         pair = np.unique((lr[m].astype(np.int64) * attribution.n_targets + tgt[m]) * ns + new[m])
         size = attribution.n_targets * ns
@@ -322,20 +346,47 @@ def simulate_window(
         rep_tgt = np.unique(pair // ns) % attribution.n_targets
         any_bought += np.bincount(rep_tgt, minlength=attribution.n_targets).astype(np.int32)
         done += k
-    return bought, any_bought
+    return Window(reps, bought, any_bought, walk_in_bought, walk_in_receipts)
 
 
 @dataclass
 class Bound:
-    expected: float  # expected P@10: sum of top-10 probabilities / (10 × expected test users)
-    expected_given_test: float  # mean over the realised test users of top-10 P(s | buys) / 10
-    realised: float  # P@10 of the Bayes ranker's lists on the realised test purchases
+    """Expected and realised precision@k of the Bayes ranker (the k SKUs of highest probability).
+
+    ``expected``: cross-fitted, lists from half A scored with half B's probabilities: unbiased
+    for a ranker that knows the probabilities only as well as half A estimates them, so at most
+    the Bayes optimum (a lower estimate of it). ``expected_in_sample``: lists and scores from
+    all replications pooled: the top k of noisy estimates is biased upwards (the mean of a
+    maximum is at least the maximum of the means), so at least the Bayes optimum in expectation
+    (an upper estimate). The true Bayes-optimal precision lies between the two.
+    Both are ratios of expectations: sum over the customers who can be test users of their
+    expected hits, over k × their expected number (a customer counts when they buy in the
+    window), plus the realised number of walk-in test users (receipts without a person, whose
+    lists are the walk-ins' top k)."""
+
+    expected: float
+    expected_in_sample: float
+    expected_given_test: float  # mean over the realised test users of top-k P(s | buys) / k
+    realised: float  # P@k of the pooled lists on the realised test purchases
     expected_test_users: float
-    lists: np.ndarray  # targets × 10: SKU indices, best first
+    walk_in_users: int
+    lists: np.ndarray  # targets × k: SKU indices, best first (pooled)
+
+
+def merge(windows: list[Window]) -> Window:
+    """The counts of several independent runs of ``simulate_window`` as one."""
+    return Window(
+        sum(w.reps for w in windows),
+        sum(w.bought for w in windows),
+        sum(w.any_bought for w in windows),
+        sum(w.walk_in_bought for w in windows),
+        sum(w.walk_in_receipts for w in windows),
+    )
 
 
 def top_lists(prob: np.ndarray, k: int = 10) -> np.ndarray:
     """Each row's k columns of highest value (ties: the column of higher total, then index)."""
+    prob = np.atleast_2d(prob)
     tie = prob.sum(0)
     tie = tie / (tie.max() + 1.0) * 1e-9
     score = prob + tie[None, :]
@@ -344,27 +395,53 @@ def top_lists(prob: np.ndarray, k: int = 10) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
-def bound(
-    bought_a, any_a, reps_a, bought_b, any_b, reps_b, potential, realised_users, truth_sets, k=10
-) -> Bound:
-    """The Bayes ranker's lists from half A, their expected precision@k from half B.
+def bound(a: Window, b: Window, potential, realised_users, truth_sets, k: int = 10) -> Bound:
+    """The Bayes ranker's precision@k from two independent halves of replications.
 
-    ``potential``: targets that can be test users (for the expected number of test users);
-    ``realised_users``: target index of each realised test user; ``truth_sets``: their sets of
-    SKU indices bought in the window (only for the realised precision, a sanity check)."""
-    p_a = bought_a / reps_a
-    p_b = bought_b / reps_b
-    lists = top_lists(p_a, k)
-    hits = np.take_along_axis(p_b, lists, axis=1).sum(1)  # expected hits per target
-    sel = any_b / reps_b
-    expected_users = float(sel[potential].sum())
-    expected = float(hits[potential].sum()) / (k * max(expected_users, 1e-12))
+    ``potential``: targets that can be test users; ``realised_users``: the target of each
+    realised test user (-1: a walk-in, a customer made of receipts without a person);
+    ``truth_sets``: their sets of SKU indices bought in the window, read only for the realised
+    precision (a sanity check), never for the probabilities or the lists."""
+    p_a, p_b = a.bought / a.reps, b.bought / b.reps
+    pooled = (a.bought + b.bought) / (a.reps + b.reps)
+    sel_b = b.any_bought / b.reps
+    sel = (a.any_bought + b.any_bought) / (a.reps + b.reps)
+    walk = (a.walk_in_bought + b.walk_in_bought) / max(a.walk_in_receipts + b.walk_in_receipts, 1)
+    walk_a = a.walk_in_bought / max(a.walk_in_receipts, 1)
+    walk_b = b.walk_in_bought / max(b.walk_in_receipts, 1)
     ru = np.asarray(realised_users, dtype=np.int64)
-    given = np.where(sel[ru] > 0, hits[ru] / np.maximum(sel[ru], 1e-12), 0.0)
-    realised = float(
-        np.mean([len(set(lists[u].tolist()) & s) for u, s in zip(ru, truth_sets, strict=True)])
+    n_walk = int((ru < 0).sum())
+
+    def expected(rank, score, sel_, walk_rank, walk_score) -> tuple[float, float]:
+        hits = np.take_along_axis(score, top_lists(rank[potential], k), axis=1).sum(1)
+        walk_hits = float(walk_score[top_lists(walk_rank, k)[0]].sum())
+        users = float(sel_[potential].sum())
+        return (float(hits.sum()) + n_walk * walk_hits) / (k * (users + n_walk)), users
+
+    cross, _ = expected(p_a, p_b[potential], sel_b, walk_a, walk_b)
+    in_sample, users = expected(pooled, pooled[potential], sel, walk, walk)
+    lists = top_lists(pooled, k)
+    walk_list = top_lists(walk, k)[0]
+    mapped = ru >= 0
+    hits_b = np.take_along_axis(p_b, top_lists(p_a, k), axis=1).sum(1)
+    given = np.where(
+        sel_b[ru[mapped]] > 0, hits_b[ru[mapped]] / np.maximum(sel_b[ru[mapped]], 1e-12), 0
     )
-    return Bound(expected, float(given.mean()) / k, realised / k, expected_users, lists)
+    walk_given = float(walk_b[top_lists(walk_a, k)[0]].sum())
+    given_mean = (float(given.sum()) + n_walk * walk_given) / max(len(ru), 1)
+    realised = [
+        len(set((lists[u] if u >= 0 else walk_list).tolist()) & s)
+        for u, s in zip(ru, truth_sets, strict=True)
+    ]
+    return Bound(
+        cross,
+        in_sample,
+        given_mean / k,
+        float(np.mean(realised)) / k,
+        users,
+        n_walk,
+        lists,
+    )
 
 
 # --- the warehouse side: the evaluation's split and each order's customer ------------------
@@ -409,10 +486,15 @@ def warehouse_orders(con, w) -> pl.DataFrame:
     return o.join(wh, on=["channel", "order_id"], how="inner")
 
 
-def attribution_from_warehouse(orders: pl.DataFrame, cutoff: float, n_persons: int, channels):
+def attribution_from_warehouse(
+    orders: pl.DataFrame, cutoff: float, n_persons: int, channels, prior: float = 2.0
+):
     """(Attribution, customer ids by target): each (person, channel)'s orders before the
-    cutoff, by customer id (null: lost); unlisted channels go to the person's main customer
-    (most orders before the cutoff), else to the person's own new-customer target."""
+    cutoff, by customer id; an order lands on no customer (null customer id: lost) with the
+    posterior mean of a share whose prior is the channel's lost share (``prior`` orders'
+    weight), else on the customer ids in their shares; a channel the person has no order on
+    before the cutoff: lost with the channel's share, else the person's main customer (most
+    orders before the cutoff), else the person's own new-customer target."""
     before = orders.filter(pl.col("ts") < cutoff)
     customers = sorted(before["customer_id"].drop_nulls().unique().to_list())
     cpos = {c: i for i, c in enumerate(customers)}
@@ -422,15 +504,9 @@ def attribution_from_warehouse(orders: pl.DataFrame, cutoff: float, n_persons: i
         pl.col("customer_id").replace_strict(cpos, default=-1, return_dtype=pl.Int64).alias("c"),
         pl.col("channel").replace_strict(code, return_dtype=pl.Int64).alias("ch"),
     )
-    shares = (
-        b.group_by("person_idx", "ch", "c")
-        .len()
-        .with_columns((pl.col("person_idx") * len(channels) + pl.col("ch")).alias("key"))
-        .sort("key", "c")
-        .with_columns(
-            (pl.col("len").cum_sum().over("key") / pl.col("len").sum().over("key")).alias("cum")
-        )
-    )
+    lost_by = b.group_by("ch").agg((pl.col("c") < 0).mean().alias("l"))
+    lost = np.zeros(len(channels))
+    lost[lost_by["ch"].to_numpy()] = lost_by["l"].to_numpy()
     main = (
         b.filter(pl.col("c") >= 0)
         .group_by("person_idx", "c")
@@ -441,6 +517,57 @@ def attribution_from_warehouse(orders: pl.DataFrame, cutoff: float, n_persons: i
     )
     fallback = n_c + np.arange(n_persons)
     fallback[main["person_idx"].to_numpy()] = main["c"].to_numpy()
+    counts = (
+        b.group_by("person_idx", "ch", "c")
+        .len()
+        .with_columns(
+            (pl.col("person_idx") * len(channels) + pl.col("ch")).alias("key"),
+            pl.col("len").sum().over("person_idx", "ch").alias("n"),
+            pl.when(pl.col("c") < 0)
+            .then(pl.col("len"))
+            .otherwise(0)
+            .sum()
+            .over("person_idx", "ch")
+            .alias("n_lost"),
+        )
+        .with_columns(
+            pl.col("ch").replace_strict(dict(enumerate(lost.tolist()))).alias("l"),
+        )
+        .with_columns(
+            ((pl.col("n_lost") + prior * pl.col("l")) / (pl.col("n") + prior)).alias("p_lost")
+        )
+    )
+    kept = counts.filter(pl.col("c") >= 0).select(
+        "key",
+        "c",
+        ((1 - pl.col("p_lost")) * pl.col("len") / (pl.col("n") - pl.col("n_lost"))).alias("p"),
+    )
+    lost_rows = counts.group_by("key", "person_idx").agg(
+        pl.col("p_lost").first(), (pl.col("n") == pl.col("n_lost")).first().alias("all_lost")
+    )
+    rest = lost_rows.filter(pl.col("all_lost")).select(
+        "key",
+        pl.col("person_idx")
+        .map_elements(lambda i: int(fallback[i]), return_dtype=pl.Int64)
+        .alias("c"),
+        (1 - pl.col("p_lost")).alias("p"),
+    )
+    shares = (
+        pl.concat(
+            [
+                kept,
+                rest,
+                lost_rows.select(
+                    "key", pl.lit(-1, pl.Int64).alias("c"), pl.col("p_lost").alias("p")
+                ),
+            ],
+            how="vertical_relaxed",
+        )
+        .sort("key", "c")
+        .with_columns(
+            (pl.col("p").cum_sum().over("key") / pl.col("p").sum().over("key")).alias("cum")
+        )
+    )
     att = Attribution(
         shares["key"].to_numpy(),
         shares["c"].to_numpy(),
@@ -448,8 +575,40 @@ def attribution_from_warehouse(orders: pl.DataFrame, cutoff: float, n_persons: i
         fallback,
         n_c + n_persons,
         channels,
+        lost,
     )
     return att, customers
+
+
+def compare_lists(recs, lists, prob, sel, walk, target_of, spos, bought_before) -> dict:
+    """A model's top 10 (``recs``: user, item, rank) and the Bayes ranker's, per realised test
+    user, scored with the bound's probabilities given that the user buys: the expected
+    precision@10 of each and the share of each list that the user bought before the cutoff."""
+    walk_list = top_lists(walk, lists.shape[1])[0]
+    mine = dict(
+        recs.sort("user", "rank").group_by("user", maintain_order=True).agg("item").iter_rows()
+    )
+    skus = list(spos)
+    e_model = e_bayes = own_model = own_bayes = 0.0
+    n = 0
+    for user, tgt in target_of.items():
+        if tgt >= 0:
+            p = prob[tgt] / sel[tgt] if sel[tgt] > 0 else prob[tgt]
+            best = lists[tgt]
+        else:
+            p, best = walk, walk_list
+        items = [spos[i] for i in mine.get(user, []) if i in spos][:10]
+        e_model += float(p[items].sum()) / 10
+        e_bayes += float(p[best].sum()) / 10
+        own_model += sum((user, skus[i]) in bought_before for i in items) / 10
+        own_bayes += sum((user, skus[i]) in bought_before for i in best) / 10
+        n += 1
+    return {
+        "expected_p@10_model_lists": round(e_model / n, 4),
+        "expected_p@10_bayes_lists": round(e_bayes / n, 4),
+        "share_bought_before_model_lists": round(own_model / n, 4),
+        "share_bought_before_bayes_lists": round(own_bayes / n, 4),
+    }
 
 
 def main() -> None:
@@ -464,7 +623,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--days", type=int, default=400)
     parser.add_argument("--start", default="2024-11-01")
-    parser.add_argument("--reps", type=int, default=200, help="replications of the window")
+    parser.add_argument("--reps", type=int, default=800, help="replications of the window")
+    parser.add_argument("--chunks", type=int, default=8, help="seeds the replications are cut in")
     parser.add_argument("--warehouse", default=None, help="default: ZHONGTAI_DATA_DIR's")
     parser.add_argument("--models", default="", help="also evaluate these models (e.g. zhongtai)")
     parser.add_argument("--json", default=None, help="write the figures to this file")
@@ -485,11 +645,12 @@ def main() -> None:
     lo = int(np.ceil(cutoff * DAY - shift)) - start_day * DAY
     hi = int(np.floor((cutoff + horizon) * DAY - shift)) - start_day * DAY + 1
     att, customers = attribution_from_warehouse(orders, cutoff, len(w.persons), channels)
-    half = args.reps // 2
     t1 = time.perf_counter()
-    bought_a, any_a = simulate_window(latent, lo, hi, half, att, seed=1)
-    bought_b, any_b = simulate_window(latent, lo, hi, args.reps - half, att, seed=2)
+    per = max(args.reps // args.chunks, 1)
+    chunks = [simulate_window(latent, lo, hi, per, att, seed=k + 1) for k in range(args.chunks)]
     t_sim = time.perf_counter() - t1
+    half_a = merge(chunks[: args.chunks // 2])
+    half_b = merge(chunks[args.chunks // 2 :])
     # the realised test users, as targets: their customer id; a customer with no order before
     # the cutoff (new, or browse-only) is their person's (from any of their orders: identity
     # only, never what was bought) fallback target
@@ -506,31 +667,34 @@ def main() -> None:
     spos = {s: i for i, s in enumerate(skus)}
     users = sorted(truth["user"].unique().to_list())
     sets = dict(truth.group_by("user").agg("item").iter_rows())
-    targets, truth_sets, unmapped = [], [], 0
+    targets, truth_sets = [], []
     for u in users:
         if u in cpos:
             targets.append(cpos[u])
         elif u in person_of:
             targets.append(int(att.fallback[person_of[u]]))
-        else:
-            unmapped += 1
-            continue
+        else:  # no order of a person: receipts of walk-ins who showed a phone or a card
+            targets.append(-1)
         truth_sets.append({spos[s] for s in sets[u] if s in spos})
     has_main = att.fallback < len(customers)
     potential = np.concatenate(
         [np.arange(len(customers)), len(customers) + np.nonzero(~has_main)[0]]
     )
-    b = bound(
-        bought_a,
-        any_a,
-        half,
-        bought_b,
-        any_b,
-        args.reps - half,
-        potential,
-        targets,
-        truth_sets,
-    )
+    b = bound(half_a, half_b, potential, targets, truth_sets)
+    # the two estimates close in on the Bayes optimum as the replications grow
+    curve = []
+    m = 1
+    while 2 * m <= args.chunks:
+        c = bound(merge(chunks[:m]), merge(chunks[m : 2 * m]), potential, targets, truth_sets)
+        curve.append(
+            {
+                "reps": 2 * m * per,
+                "cross_fitted": round(c.expected, 4),
+                "in_sample": round(c.expected_in_sample, 4),
+                "realised": round(c.realised, 4),
+            }
+        )
+        m *= 2
     # popularity on the same split (what the evaluation pads with and compares to)
     train = frame.filter(pl.col("ts") < cutoff)
     popular = popularity_list(train, 20)
@@ -545,27 +709,31 @@ def main() -> None:
     pop_p10 = score_lists(pop_recs, truth, n_cat)["precision@10"]
     # the bound's probabilities of the popularity list: a calibration check (expected against
     # realised precision of a list the bound did not choose)
-    p_b = bought_b / (args.reps - half)
-    sel_b = any_b / (args.reps - half)
+    p_b, sel_b = half_b.bought / half_b.reps, half_b.any_bought / half_b.reps
     pop_idx = [spos[s] for s in popular[:10] if s in spos]
-    pop_expected = float(p_b[potential][:, pop_idx].sum()) / (10 * float(sel_b[potential].sum()))
+    walk_b = half_b.walk_in_bought / max(half_b.walk_in_receipts, 1)
+    pop_expected = (
+        float(p_b[potential][:, pop_idx].sum()) + b.walk_in_users * float(walk_b[pop_idx].sum())
+    ) / (10 * (float(sel_b[potential].sum()) + b.walk_in_users))
     out = {
         "seed": args.seed,
         "customers": args.customers,
         "days": args.days,
-        "reps": args.reps,
+        "reps": per * args.chunks,
         "cutoff_days": round(cutoff, 4),
         "horizon_days": round(horizon, 4),
         "window_local_seconds": [lo, hi],
         "test_users": len(users),
-        "test_users_unmapped": unmapped,
-        "expected_test_users": round(b.expected_test_users, 1),
+        "test_users_walk_in": b.walk_in_users,
+        "expected_test_users": round(b.expected_test_users + b.walk_in_users, 1),
         "bound_expected_p@10": round(b.expected, 4),
+        "bound_expected_in_sample_p@10": round(b.expected_in_sample, 4),
         "bound_expected_given_test_p@10": round(b.expected_given_test, 4),
         "bound_realised_p@10": round(b.realised, 4),
         "popularity_p@10": round(pop_p10, 4),
         "popularity_expected_p@10_by_the_bound": round(pop_expected, 4),
         "target_1.5x_popularity": round(1.5 * pop_p10, 4),
+        "by_replications": curve,
         "seconds_world": round(t_world, 1),
         "seconds_simulation": round(t_sim, 1),
     }
@@ -583,8 +751,22 @@ def main() -> None:
             cfg=RecsConfig(),
             categories=categories,
         )
+        pooled = merge(chunks)
+        prob = pooled.bought / pooled.reps
+        sel = pooled.any_bought / pooled.reps
+        walk = pooled.walk_in_bought / max(pooled.walk_in_receipts, 1)
+        bought_before = set(
+            train.filter(pl.col("target")).select("user", "item").unique().iter_rows()
+        )
+        target_of = dict(zip(users, targets, strict=True))
         for m in models:
             out[f"{m}_p@10"] = round(result.value(m, "precision@10"), 4)
+            # the same lists scored with the bound's probabilities (P(s | the customer buys)),
+            # beside the Bayes ranker's: where the model's lists fall short
+            recs = result.recommendations.filter((pl.col("model") == m) & (pl.col("rank") <= 10))
+            out[f"{m}_compared_with_the_bound"] = compare_lists(
+                recs, b.lists, prob, sel, walk, target_of, spos, bought_before
+            )
     print(json.dumps(out, indent=1))
     if args.json:
         with open(args.json, "w") as fh:

@@ -51,15 +51,17 @@ def world(bb):
 
 
 def test_probabilities_are_shares_of_replications(world):
-    _, _, (bought, any_bought), _, _, _ = world
-    assert bought.min() >= 0 and any_bought.max() <= REPS
+    _, _, a, _, _, _ = world
+    assert a.reps == REPS and a.bought.min() >= 0 and a.any_bought.max() <= REPS
     # buying a SKU means buying something: P(s) <= P(any) for every customer and SKU
-    assert (bought <= any_bought[:, None]).all()
-    assert bought.sum() > 0
+    assert (a.bought <= a.any_bought[:, None]).all()
+    assert a.bought.sum() > 0
+    # a receipt holds a SKU at most once
+    assert 0 < a.walk_in_bought.max() <= a.walk_in_receipts
 
 
 def test_the_bound_predicts_the_generator_and_beats_popularity(bb, world):
-    latent, _, (ba, aa), (bb_, ab), train, test = world
+    latent, _, a, b, train, test = world
     n = len(latent.w.persons)
     pop = (
         train.group_by("sku_idx")
@@ -71,26 +73,26 @@ def test_the_bound_predicts_the_generator_and_beats_popularity(bb, world):
     sets = {u: set(s) for u, s in test.group_by("person_idx").agg("sku_idx").iter_rows()}
     users = sorted(sets)
     pop_realised = np.mean([len(set(pop) & sets[u]) for u in users]) / 10
-    p, sel = bb_ / REPS, ab / REPS
+    p, sel = b.bought / REPS, b.any_bought / REPS
     # calibration on what the bound did not choose: the expected test users, purchases, and
     # precision of the popularity list, against what the generator drew
     assert abs(sel.sum() - len(users)) < 0.1 * len(users)
     assert abs(p.sum() - test.height) < 0.1 * test.height
     pop_expected = p[:, pop].sum() / (10 * sel.sum())
     assert abs(pop_expected - pop_realised) < 0.2 * pop_realised
-    b = bb.bound(ba, aa, REPS, bb_, ab, REPS, np.arange(n), users, [sets[u] for u in users])
-    assert 0 < b.expected <= 1 and b.lists.shape == (n, 10)
+    bound = bb.bound(a, b, np.arange(n), users, [sets[u] for u in users])
+    assert 0 < bound.expected <= bound.expected_in_sample <= 1 and bound.lists.shape == (n, 10)
     # the Bayes ranker is the best a method can expect: above popularity, and what it
     # expects is what it gets on the realised window (within the noise of ~500 users)
-    assert b.expected > 1.1 * pop_expected
-    assert b.realised > pop_realised
-    assert abs(b.realised - b.expected) < 0.2 * b.expected
+    assert bound.expected > 1.1 * pop_expected
+    assert bound.realised > pop_realised
+    assert abs(bound.realised - bound.expected) < 0.2 * bound.expected
 
 
 def test_the_realised_window_is_never_read(bb, world):
     """The same random streams on a world whose lines at or after the cutoff are scrambled
     give the same probabilities: the bound reads the latent state, not what was bought."""
-    latent, (lo, hi, att), _, (bought, any_bought), _, _ = world
+    latent, (lo, hi, att), _, b, _, _ = world
     after = latent.attempts.filter(pl.col("t") * DAY + pl.col("sec") >= lo)["order_idx"]
     rng = np.random.default_rng(0)
     drawn = latent.drawn.with_columns(
@@ -107,4 +109,5 @@ def test_the_realised_window_is_never_read(bb, world):
         again = bb.simulate_window(scrambled, lo, hi, REPS, att, seed=2)
     finally:
         w.lines, w.orders = saved
-    assert (again[0] == bought).all() and (again[1] == any_bought).all()
+    assert (again.bought == b.bought).all() and (again.any_bought == b.any_bought).all()
+    assert (again.walk_in_bought == b.walk_in_bought).all()
