@@ -15,9 +15,10 @@ the history up to the cutoff. The realised test purchases are never read for it.
 
 The Bayes-optimal ranker shows each customer the 10 SKUs of highest probability. Its expected
 precision@10 is an upper bound for any method that does not know the window's random draws
-(and it knows the latents, which no method does, so the bound is generous). The replications
-are split in two halves: one ranks, the other estimates the probabilities of what was ranked,
-so that the noise of the estimate does not inflate the bound (the winner's curse).
+(and it knows the latents, which no method does, so the bound is generous). A finite number of
+replications brackets it: lists from one half scored with the other (cross-fitted, at most the
+optimum) and lists scored in-sample (the top 10 of noisy estimates, at least the optimum in
+expectation); both are printed by number of replications.
 
 Users are the evaluation's: unified customer ids of the warehouse (``recs/evaluation``: the
 last 4 weeks of purchases, ``models.recs.evaluate``). A simulated order of a person on a channel
@@ -26,7 +27,7 @@ their shares, including "no customer id", e.g. Amazon and anonymous receipts); a
 person never bought on before lands on their main customer id, or on a new customer.
 
     ZHONGTAI_DATA_DIR=data .venv/bin/python bench/recs_bayes_bound.py --customers 20000 \
-        --days 400 [--seed 7] [--reps 200] [--models zhongtai,popularity]
+        --days 400 [--seed 7] [--reps 3200 --chunks 16] [--models zhongtai,popularity]
 
 Prints the bound (expected and realised precision@10) beside popularity (and, with
 ``--models``, the evaluation of those models on the same split). Not a test; figures go to

@@ -54,7 +54,9 @@ _INPUTS = [
 ]
 
 # The evaluation on the demo brand: the issue asks for precision@10 >= 1.5x popularity and
-# above every baseline (a WARN check, measured on whatever data the warehouse holds).
+# above every baseline (a WARN check, measured on whatever data the warehouse holds). On the
+# demo brand 1.5x is the ceiling of an oracle that knows the generator's latents
+# (bench/recs_bayes_bound.py, bench/README.md), so the check is expected to warn there.
 POPULARITY_RATIO = 1.5
 TEST_WEEKS = 4
 
