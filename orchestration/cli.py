@@ -196,6 +196,7 @@ def _materialize_incremental(log_level: str) -> None:
     from orchestration.defs.automation import changed_lake_keys, incremental_selection
     from orchestration.defs.cadence import without_fresh
     from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES, ingest_landing_files
+    from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 
     defs = _definitions()
     t0 = time.perf_counter()
@@ -222,7 +223,8 @@ def _materialize_incremental(log_level: str) -> None:
             f"Files loaded into {', '.join(k.to_user_string() for k in changed)}: "
             f"{len(keys)} downstream assets"
         )
-        results.append(_execute(defs, keys, log_level))
+        # the row-level dbt tests of the incremental models read the rows this run adds
+        results.append(_execute(defs, keys, log_level, tags={DBT_TESTS_TAG: NEW_ROWS}))
     _finish(results, t0)
 
 

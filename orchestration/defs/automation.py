@@ -22,6 +22,7 @@ from orchestration.defs.ingest import (
     NEW_FILES,
     all_channels_tags,
 )
+from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from orchestration.resources import paths
 
 full_graph_job = dg.define_asset_job(
@@ -135,7 +136,11 @@ def lake_files_sensor(context: dg.SensorEvaluationContext):
     return dg.RunRequest(
         run_key=f"lake:{newest}",
         asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-        tags={"trigger": "lake_files", "entities": ",".join(k.path[-1] for k in changed)},
+        tags={
+            "trigger": "lake_files",
+            "entities": ",".join(k.path[-1] for k in changed),
+            DBT_TESTS_TAG: NEW_ROWS,
+        },
     )
 
 

@@ -1,6 +1,9 @@
 """dbt models as assets; dbt data tests become asset checks."""
 
-from collections.abc import Mapping
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -15,9 +18,18 @@ from dagster_dbt.asset_utils import (
     get_manifest_and_translator_from_dbt_assets,
 )
 
-from orchestration.resources import DBT_PROJECT, prepare_dbt
+from ingest.config import connect
+from orchestration.resources import DBT_PROJECT, paths, prepare_dbt
 
 prepare_dbt()
+
+# A run with this tag (the incremental paths: `zhongtai materialize --incremental`, the lake
+# sensor's runs) runs the row-level dbt tests of its incremental models on the rows it adds
+# (macros/tested_since.sql); without it (a full build, the daily schedule) every test reads
+# the whole table.
+DBT_TESTS_TAG = "zhongtai/dbt_tests"
+NEW_ROWS = "new_rows"
+TESTS_SINCE_ENV = "ZHONGTAI_TESTS_SINCE"
 
 
 def lake_fed(manifest: Mapping[str, Any]) -> set[str]:
@@ -100,7 +112,56 @@ def warehouse_models(
     extra = tests_not_buildable(context)
     if extra:
         args += ["--select", " ".join(extra)]
-    yield from dbt.cli(args, context=context).stream()
+    since = {}
+    if context.run.tags.get(DBT_TESTS_TAG) == NEW_ROWS and not config.full_refresh:
+        since = built_up_to(context)
+        context.log.info(f"row-level dbt tests on rows ingested after: {since}")
+    with _env(TESTS_SINCE_ENV, json.dumps(since)):
+        invocation = dbt.cli(args, context=context)  # the dbt process starts with the env
+    yield from invocation.stream()
+
+
+@contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def built_up_to(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """Per incremental model this step builds, the newest `ingested_at` it holds before the
+    build ({dbt unique_id: timestamp}); models not built yet are left out (tested whole)."""
+    manifest = get_manifest_and_translator_from_dbt_assets([context.assets_def])[0]
+    ad = context.assets_def
+    warehouse = paths().warehouse
+    if not warehouse.exists():
+        return {}
+    out = {}
+    with connect(warehouse, read_only=True) as con:
+        tables = {
+            (s, t) for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }  # fmt: skip
+        for key in context.selected_asset_keys:
+            uid = ad.get_asset_spec(key).metadata[DAGSTER_DBT_UNIQUE_ID_METADATA_KEY]
+            node = manifest["nodes"].get(uid, {})
+            if node.get("config", {}).get("materialized") != "incremental":
+                continue
+            if (node["schema"], node["alias"]) not in tables:
+                continue
+            newest = con.execute(
+                f'select max(ingested_at) from "{node["schema"]}"."{node["alias"]}"'
+            ).fetchone()[0]
+            if newest is not None:
+                out[uid] = str(newest)
+    return out
 
 
 def tests_not_buildable(context: dg.AssetExecutionContext) -> list[str]:

@@ -203,3 +203,35 @@ def test_incremental_refuses_a_selection(data_dir):
     res = CliRunner().invoke(app, ["materialize", "--incremental", "--select", "group:marts"])
     assert res.exit_code == 2 and "--incremental selects by itself" in res.output
     assert not data_dir.warehouse.exists()
+
+
+def _compiled_tests(target) -> dict[str, str]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    tests = [r for r in results if r["unique_id"].startswith("test.")]
+    assert tests and all(r["status"] in ("pass", "warn") for r in tests), tests
+    return {r["unique_id"].split(".")[2]: r["compiled_code"] for r in tests}
+
+
+def test_row_level_tests_of_an_incremental_run_read_the_new_rows_only(
+    new_day, tmp_path, monkeypatch
+):
+    """With the cutoffs an incremental run passes (macros/tested_since.sql), not_null and
+    accepted_values of an incremental model read the rows ingested after its cutoff; unique
+    reads the whole table; without cutoffs (a full build) every test reads the whole table."""
+    from orchestration.defs.transform import TESTS_SINCE_ENV
+
+    target = dbt_target(tmp_path / "dbt")
+    run_dbt(new_day.inc, target, ["stg_lake__orders"], "test")
+    whole = _compiled_tests(target)
+    monkeypatch.setenv(
+        TESTS_SINCE_ENV, json.dumps({"model.zhongtai.stg_lake__orders": "2024-01-02 03:04:05"})
+    )
+    run_dbt(new_day.inc, target, ["stg_lake__orders"], "test")
+    since = _compiled_tests(target)
+    cut = "ingested_at > cast('2024-01-02 03:04:05' as timestamp)"
+    kinds = {name.split("_stg_lake__orders")[0] for name in since}
+    assert {"not_null", "accepted_values", "unique"} <= kinds
+    for name, sql in since.items():
+        row_level = name.startswith(("not_null", "accepted_values", "expression_is_true"))
+        assert (cut in sql) == row_level, name
+        assert cut not in whole[name], name

@@ -5,6 +5,7 @@ import polars as pl
 
 from orchestration.defs.automation import ingest_job, lake_files_sensor, landing_files_sensor
 from orchestration.defs.ingest import CHANNELS, LAKE_KEYS, all_channels_tags
+from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from tests.conftest import copy_landing
 
 
@@ -77,6 +78,8 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     assert not selected & set(LAKE_KEYS)  # the lake is not run again
     assert dg.AssetKey(["staging", "stg_lake__members"]) not in selected  # pos has no members
     assert "order_lines" in req.tags["entities"].split(",")
+    # its row-level dbt tests read the rows it adds (macros/tested_since.sql)
+    assert req.tags[DBT_TESTS_TAG] == NEW_ROWS
     assert dg.AssetKey(["forecast", "backtest"]) in selected  # never run here: due
     again = dg.build_sensor_context(instance=instance, definitions=defs, cursor=ctx.cursor)
     assert isinstance(lake_files_sensor(again), dg.SkipReason)  # nothing loaded since

@@ -1,0 +1,41 @@
+{#-
+  dbt tests of an incremental run on the new rows only, where a test allows it.
+
+  A run tagged `zhongtai/dbt_tests=new_rows` (`zhongtai materialize --incremental`, the lake
+  sensor's runs) passes, per incremental model it builds, the newest `ingested_at` the model
+  held before the build (orchestration/defs/transform.py, env ZHONGTAI_TESTS_SINCE, JSON
+  {unique_id: timestamp}). A row-level test (not_null, accepted_values, expression_is_true:
+  each row passes or fails alone) of such a model then reads only the rows ingested after it:
+  the older rows passed it in an earlier build. Tests across rows (unique, relationships,
+  has_no_rows) and every test of a full build read the whole table. Read at execution only
+  (`execute`), so the value never enters dbt's parse and a new cutoff re-parses nothing.
+  Rows rebuilt without a new delivery (an order re-keyed by identity, a line re-mapped to
+  another SKU) keep their `ingested_at`: their row-level tests are not re-run.
+-#}
+{% macro tested_since() %}
+    {%- if not execute or model.resource_type != 'test' or not model.test_metadata -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if model.test_metadata.name not in ['not_null', 'accepted_values', 'expression_is_true'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set cutoffs = fromjson(env_var('ZHONGTAI_TESTS_SINCE', '{}')) -%}
+    {{ return(cutoffs.get(model.attached_node)) }}
+{% endmacro %}
+
+{#- dbt's get_where_subquery (the `where` config of a test) and the cutoff above. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set clauses = [] -%}
+    {%- if config.get('where', '') -%}
+        {%- do clauses.append('(' ~ config.get('where') ~ ')') -%}
+    {%- endif -%}
+    {%- set since = tested_since() -%}
+    {%- if since -%}
+        {%- do clauses.append("ingested_at > cast('" ~ since ~ "' as timestamp)") -%}
+    {%- endif -%}
+    {%- if clauses -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ clauses | join(' and ') ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
