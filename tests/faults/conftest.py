@@ -120,12 +120,12 @@ def temp_files(paths: DataPaths) -> list[Path]:
 DBT_SELECT = ["+fct_daily_sales", "+int_unmapped_channel_skus"]
 
 
-def dbt_command(target: Path, select: list[str] = DBT_SELECT) -> list[str]:
+def dbt_command(target: Path, select: list[str] = DBT_SELECT, verb: str = "run") -> list[str]:
     from orchestration.resources import dbt_executable
 
     return [
         dbt_executable(),
-        "run",
+        verb,
         "--select",
         *select,
         "--project-dir",
@@ -157,9 +157,11 @@ def dbt_env(paths: DataPaths) -> dict:
     }
 
 
-def run_dbt(paths: DataPaths, target: Path, select: list[str] = DBT_SELECT) -> None:
+def run_dbt(
+    paths: DataPaths, target: Path, select: list[str] = DBT_SELECT, verb: str = "run"
+) -> None:
     done = subprocess.run(
-        dbt_command(target, select),
+        dbt_command(target, select, verb),
         env=dbt_env(paths),
         capture_output=True,
         text=True,
