@@ -3,6 +3,7 @@ with what the generator says it sold (its truth files, not a re-derivation by ou
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -318,6 +319,16 @@ def test_rerunning_the_whole_graph_changes_nothing(built, rerun_of_built_demo):
         first_fit["fitted_at"],
     )
     assert Path(rerun_fit["fit_store"]).resolve() == (again_paths.models / "forecast").resolve()
+    # the fit trained on settled days only: its targets end where the channels that still
+    # deliver have all delivered (models.forecast.settle), recorded with the reason
+    last = _warehouse(
+        paths, "select channel, max(order_date) as d from marts.fct_order_lines group by 1"
+    )
+    cutoff = dt.date.fromisoformat(first_fit["fit_date"])
+    settled = min([cutoff] + [d for d in last["d"] if d >= cutoff - dt.timedelta(days=28)])
+    assert first_fit["fit_complete_through"] == first_fit["complete_through"] == str(settled)
+    assert first_fit["settle_lag_days"] == (cutoff - settled).days
+    assert first_fit["fit_settle_reason"] == first_fit["settle_reason"] != ""
     sql = "select * from forecast.demand_forecast order by sku, location_id, ds"
     assert _warehouse(again_paths, sql).equals(_warehouse(paths, sql))
 

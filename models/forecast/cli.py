@@ -21,6 +21,29 @@ def _columns(values: list[str] | None) -> list[str]:
     return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
 
 
+def _settle_lag(frame, panel, settle_days: str, settle_by: str | None, source: Path):
+    """The settle lag of ``frame`` in periods (a Settled with the reason), from the CLI's
+    options; ValueError naming the option or the file and column."""
+    import math
+
+    import polars as pl
+
+    from models.forecast.settle import Settled, last_delivered, parse_settle_days, settle
+
+    fixed = parse_settle_days(settle_days, field="--settle-days")
+    if fixed is not None:
+        return Settled(panel.date(panel.n_periods - 1), fixed, f"--settle-days {fixed}")
+    if not settle_by:
+        raise ValueError("--settle-days auto needs --settle-by COLUMN (each row's source stream)")
+    if settle_by not in frame.columns:
+        raise ValueError(f"{source}: --settle-by column {settle_by!r} is not in the frame")
+    cutoff = panel.date(panel.n_periods - 1)
+    sold = frame.filter(pl.col("y") > 0).with_columns(pl.col("ds").cast(pl.Date, strict=False))
+    days = settle("auto", last_delivered(sold, settle_by, "ds"), cutoff)
+    periods = math.ceil(days.lag_days / (7 if panel.freq == "W" else 1))
+    return Settled(days.complete_through, periods, days.reason)
+
+
 @app.command("backtest")
 def backtest_command(
     input_path: Path = typer.Option(
@@ -55,6 +78,16 @@ def backtest_command(
     max_iter: int = typer.Option(100, help="Boosting iterations of the global model."),
     max_train_rows: int = typer.Option(150_000, help="Training rows per fit (sampled)."),
     seed: int = typer.Option(0, help="Random seed of the row sampling."),
+    settle_days: str = typer.Option(
+        "0",
+        "--settle-days",
+        help="Each fold trains on targets up to the day the data was complete through: N days "
+        "before its cutoff, or 'auto' with --settle-by (the earliest last day with a sale "
+        "of the streams active in the last 28 days). 0: up to the cutoff.",
+    ),
+    settle_by: str = typer.Option(
+        None, "--settle-by", help="Column naming each row's source stream (e.g. channel)."
+    ),
 ) -> None:
     """Rolling-origin backtest of the global model (quantile, conformalised quantile and
     conformal intervals) against
@@ -76,13 +109,20 @@ def backtest_command(
             static=_columns(static),
             source=str(input_path),
         )
-    except FrameError as exc:
+        lag = _settle_lag(frame, panel, settle_days, settle_by, input_path)
+    except (FrameError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     models = ["hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive"] + (
         ["autoets"] if autoets else []
     )
-    settings = ModelSettings(max_iter=max_iter, max_train_rows=max_train_rows, seed=seed)
+    settings = ModelSettings(
+        max_iter=max_iter, max_train_rows=max_train_rows, seed=seed, settle_lag=lag.lag_days
+    )
+    if lag.lag_days:
+        console.print(
+            f"training targets end {lag.lag_days} periods before each cutoff: {lag.reason}"
+        )
     try:
         with console.status(
             f"Backtesting {panel.n_series} series x {panel.n_periods} periods …", spinner="dots"

@@ -68,6 +68,9 @@ class ModelSettings:
     seed: int = 0
     threads: int = 1  # OpenMP threads of the boosting; 0: all cores (1 is faster on a busy box)
     jobs: int = 0  # fits (and predictions) run at once, in threads; 0: one per core
+    # periods before its cutoff where a fit's training targets end: the data is complete only
+    # through there (late deliveries; models.forecast.settle derives it). 0: up to the cutoff
+    settle_lag: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -166,15 +169,24 @@ def training_anchors(freq: str, last_target: int, horizon: int, settings: ModelS
     return [a for a in range(last_target - 1, last_target - 1 - window, -step) if a >= 1]
 
 
+def settled_end(cutoff: int, settings: ModelSettings) -> int:
+    """The last period whose targets a fit at ``cutoff`` trains on (or calibrates with)."""
+    if settings.settle_lag < 0:
+        raise ValueError(f"settle_lag: expected >= 0, got {settings.settle_lag}")
+    return cutoff - settings.settle_lag
+
+
 def training_rows(
     builder: FeatureBuilder, cutoff: int, horizon: int, settings: ModelSettings, last_target=None
 ):
     """``X, y_scaled, weight, horizon, target`` from origins before ``cutoff`` whose targets
-    are at most ``last_target`` (default: the cutoff) and observed."""
+    are at most ``last_target`` (default: the last settled period, ``cutoff -
+    settings.settle_lag``) and observed. This is where every fit (in-run, stored, backtest
+    fold) leaves the unsettled days out of its targets."""
     from models.forecast.features import anchor_features
 
     panel = builder.panel
-    last_target = cutoff if last_target is None else last_target
+    last_target = settled_end(cutoff, settings) if last_target is None else last_target
     anchors = training_anchors(panel.freq, last_target, horizon, settings)
     rng = np.random.default_rng(settings.seed)
     budget = max(1, settings.max_train_rows // max(len(anchors), 1))
@@ -478,18 +490,22 @@ def _per_band(cal: dict, stat) -> np.ndarray:
 def _calibration(models: GlobalModels, cutoff: int) -> dict | None:
     """The calibration slice, in time order after the training data: the P10/P50/P90 models
     fitted on targets up to ``cutoff - horizon`` predict the targets of the last ``horizon``
-    periods (up to the cutoff), which they have not seen, from origins at most ``cutoff -
-    horizon``. Scaled ``lo, mid, hi, y`` and the horizon ``band`` of every such observed
+    periods (up to the cutoff; with a settle lag, the ``horizon`` periods up to the last
+    settled one, the early models' targets ending as far before theirs), which they have not
+    seen, from origins at most ``cutoff - horizon``. Scaled ``lo, mid, hi, y`` and the horizon ``band`` of every such observed
     target; None when there is nothing to calibrate on (the methods then keep the quantile
     models' interval, and the backtest's coverage says how good that is)."""
     builder, horizon = models.builder, models.horizon
     early = cutoff - horizon
+    last = settled_end(cutoff, models.settings)
     regs = models.quantile(early)
     if regs is None:
         return None
     parts = []  # per origin (predicted origin by origin, so only one origin's rows are held)
     for a in range(early, max(early - horizon, 0), -1):
-        hz = [h for h in range(1, horizon + 1) if early < a + h <= cutoff]
+        hz = [h for h in range(1, horizon + 1) if last - horizon < a + h <= last]
+        if not hz:
+            continue
         xa, s, t, scale = builder.rows(a, hz)
         target = builder.panel.y[s, t]
         keep = ~np.isnan(target)

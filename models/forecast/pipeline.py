@@ -11,6 +11,7 @@ import polars as pl
 from models.forecast.backtest import forecast_at
 from models.forecast.model import ModelSettings
 from models.forecast.panel import Panel, make_panel
+from models.forecast.settle import Settled
 from models.forecast.store import FitInfo, fit_or_load
 from models.forecast.warehouse import FUTURE_EXOG, PAST_EXOG, STATIC
 
@@ -43,13 +44,16 @@ def future_forecast(
     model: str,
     store: Path | None = None,
     refit_every: int = 0,
+    settled: Settled | None = None,
 ) -> tuple[pl.DataFrame, list[str], FitInfo | None]:
     """P10/P50/P90 for the ``horizon`` periods after the last one, with ``model``, for live
     series; the horizon is capped at half the history (said in the notes). With a ``store``
     directory the global models come from the fit stored there while it is younger than
     ``refit_every`` days of data and can serve the panel, else they are refitted and stored
     (``models.forecast.store``; the returned FitInfo says which and why); without one they
-    are fitted for this forecast alone."""
+    are fitted for this forecast alone. Either way a fit's training targets end
+    ``settings.settle_lag`` periods before the cutoff (``settled`` says why, for the store's
+    manifest); the features are the panel's up to the cutoff."""
     notes = []
     h = min(horizon, max(1, panel.n_periods // 2))
     if h != horizon:
@@ -57,7 +61,7 @@ def future_forecast(
     cutoff = panel.n_periods - 1
     fitted = info = None
     if store is not None and model.startswith("hgb_"):
-        fitted, panel, info = fit_or_load(panel, h, settings, store, refit_every)
+        fitted, panel, info = fit_or_load(panel, h, settings, store, refit_every, settled)
     fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"], fitted=fitted)
     p10, p50, p90 = fc[model]
     mean = fc["hgb_mean"][0] if "hgb_mean" in fc else p50

@@ -2,7 +2,8 @@
 
 ``data/models/forecast/`` (``DataPaths.models``; generated, never in git) holds the global
 models of the last fit with their calibration (``models.joblib``: a :class:`Fitted`) and a
-small manifest (``manifest.json``): the fit date (the last day of data it learned from), when
+small manifest (``manifest.json``): the fit date (the last day of data it saw; its training
+targets end at ``complete_through``, the last settled day: ``models.forecast.settle``), when
 it was fitted, the training window, the feature schema (column names in order, which are
 categorical), the static labels (the categories' codes), the horizon, the model settings, the
 scikit-learn version and the model file's SHA-256.
@@ -46,16 +47,22 @@ from models.forecast.model import (
     ModelSettings,
     fitted_at,
     needs_of,
+    settled_end,
     training_anchors,
 )
 from models.forecast.panel import Panel
+from models.forecast.settle import Settled
 
 FORMAT = 1
 MODEL_FILE = "models.joblib"
 MANIFEST = "manifest.json"
-# settings that change what is fitted (threads and jobs change only how fast)
+# settings that change what is fitted (threads and jobs change only how fast; the settle lag
+# moves with the deliveries from day to day, so a fit is not refitted for it: the manifest
+# records the day its targets end, ``complete_through``)
 FIT_SETTINGS = tuple(
-    f.name for f in dataclasses.fields(ModelSettings) if f.name not in {"threads", "jobs"}
+    f.name
+    for f in dataclasses.fields(ModelSettings)
+    if f.name not in {"threads", "jobs", "settle_lag"}
 )
 
 
@@ -83,7 +90,10 @@ class FitInfo:
             "fit_reason": self.reason,
             "fit_date": m.get("fit_date", ""),
             "fitted_at": m.get("fitted_at", ""),
-            "fit_training_window": f"{m.get('first_anchor', '')} .. {m.get('fit_date', '')}",
+            "fit_training_window": f"{m.get('first_anchor', '')} .. "
+            f"{m.get('complete_through', m.get('fit_date', ''))}",
+            "fit_complete_through": m.get("complete_through", m.get("fit_date", "")),
+            "fit_settle_reason": m.get("settle_reason", ""),
             "fit_store": str(self.directory),
         }
 
@@ -224,18 +234,26 @@ def save(directory: Path, fitted: Fitted, manifest: dict) -> dict:
     return manifest
 
 
-def fit(panel: Panel, horizon: int, settings: ModelSettings) -> tuple[Fitted, dict]:
-    """Fit the global models on the whole panel (training targets up to its last day), with
-    the calibration of every interval method, and their manifest."""
+def fit(
+    panel: Panel, horizon: int, settings: ModelSettings, settled: Settled | None = None
+) -> tuple[Fitted, dict]:
+    """Fit the global models on the panel (training targets up to its last settled day:
+    ``settings.settle_lag`` periods before its last day), with the calibration of every
+    interval method, and their manifest (which records the completeness day and why:
+    ``settled``)."""
     cutoff = panel.n_periods - 1
     models = GlobalModels(panel, horizon, settings)
     models.fit(needs_of(cutoff, horizon, METHODS))
     fitted = fitted_at(models, cutoff, METHODS)
     names = models.builder.feature_names()
-    anchors = training_anchors(panel.freq, cutoff, horizon, settings)
+    last = settled_end(cutoff, settings)
+    anchors = training_anchors(panel.freq, last, horizon, settings)
     manifest = {
         "format": FORMAT,
         "fit_date": str(panel.date(cutoff)),
+        "complete_through": str(panel.date(last)),
+        "settle_lag": settings.settle_lag,
+        "settle_reason": settled.reason if settled else f"settle_lag {settings.settle_lag}",
         "fitted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "first_anchor": str(panel.date(min(anchors))) if anchors else str(panel.date(cutoff)),
         "history_start": str(panel.start),
@@ -253,7 +271,12 @@ def fit(panel: Panel, horizon: int, settings: ModelSettings) -> tuple[Fitted, di
 
 
 def fit_or_load(
-    panel: Panel, horizon: int, settings: ModelSettings, directory: Path, refit_every: int
+    panel: Panel,
+    horizon: int,
+    settings: ModelSettings,
+    directory: Path,
+    refit_every: int,
+    settled: Settled | None = None,
 ) -> tuple[Fitted, Panel, FitInfo]:
     """The fit to forecast ``panel`` with: the stored one when it can serve the panel (the
     panel returned with its static codes on the fit's labels), else a new fit, stored."""
@@ -271,7 +294,7 @@ def fit_or_load(
         reason = str(exc)
     except StoreError as exc:
         reason = f"stored fit unusable: {exc}"
-    fitted, manifest = fit(panel, horizon, settings)
+    fitted, manifest = fit(panel, horizon, settings, settled)
     if fitted.quantile is not None:  # a fit without training rows is not worth keeping
         manifest = save(directory, fitted, manifest)
     return fitted, panel, FitInfo("refitted", reason, manifest, directory)

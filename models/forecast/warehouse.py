@@ -167,6 +167,15 @@ def demand_frame(con) -> pl.DataFrame:
     return frame.sort("unique_id", "ds")
 
 
+def delivered_days(con) -> dict:
+    """``{channel: last order date}`` over every order line of the marts (any status: a
+    delivered line is a delivered day), for ``models.forecast.settle``."""
+    from models.forecast.settle import last_delivered
+
+    records = con.sql("select distinct channel, order_date as ds from marts.fct_order_lines").pl()
+    return last_delivered(records, "channel", "ds")
+
+
 def write_tables(con, tables: dict[str, tuple[pl.DataFrame, dict | None]]) -> dict[str, int]:
     """Replace each ``forecast.<name>`` table (conformed to its schema when one is given)."""
     frames = {

@@ -19,9 +19,10 @@ from models.forecast.model import ModelSettings
 from models.forecast.pipeline import SLICES, backtest_long, demand_panel, future_forecast
 from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
+from models.forecast.settle import ACTIVE_WITHIN, Settled, parse_settle_days, settle
 from models.forecast.store import StoreError, matching_file, read_manifest
+from models.forecast.warehouse import delivered_days, write_tables
 from models.forecast.warehouse import demand_frame as build_demand_frame
-from models.forecast.warehouse import write_tables
 from orchestration.defs.cadence import WEEKLY, every
 from orchestration.resources import paths
 
@@ -74,9 +75,15 @@ class ForecastConfig(dg.Config):
     autoets_sample: int = 300  # series AutoETS forecasts (one fit each); 0: all
     seed: int = 0
     refit_every_days: int = REFIT_EVERY.days
+    # fits train on targets up to the day the data is complete through (late channel
+    # exports): "auto" derives it per channel from the order lines (models.forecast.settle),
+    # "N" fixes the lag at N days ("0": up to the cutoff)
+    settle_days: str = "auto"
+    settle_active_days: int = ACTIVE_WITHIN  # a channel silent longer than this is not waited for
 
-    def settings(self) -> ModelSettings:
+    def settings(self, settle_lag: int = 0) -> ModelSettings:
         return ModelSettings(
+            settle_lag=settle_lag,
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             max_leaf_nodes=self.max_leaf_nodes,
@@ -90,6 +97,14 @@ class ForecastConfig(dg.Config):
 def _read_frame() -> pl.DataFrame:
     with connect(paths().warehouse, read_only=True) as con:
         return con.sql("select * from forecast.demand_frame").pl()
+
+
+def settled_for(config: ForecastConfig, last_day: dt.date) -> Settled:
+    """How far the data ending ``last_day`` is complete (the one place the assets ask)."""
+    parse_settle_days(config.settle_days)  # a bad setting fails before any query
+    with connect(paths().warehouse, read_only=True) as con:
+        last_days = delivered_days(con)
+    return settle(config.settle_days, last_days, last_day, config.settle_active_days)
 
 
 @dg.asset(
@@ -131,6 +146,7 @@ def demand_frame() -> dg.MaterializeResult:
 def forecast_backtest(config: ForecastConfig) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     panel = demand_panel(_read_frame())
+    settled = settled_for(config, panel.date(panel.n_periods - 1))
     models = ["hgb_quantile", "hgb_cqr", "hgb_conformal", "seasonal_naive"] + (
         ["autoets"] if config.autoets else []
     )
@@ -138,7 +154,7 @@ def forecast_backtest(config: ForecastConfig) -> dg.MaterializeResult:
         panel,
         config.horizon,
         config.folds,
-        config.settings(),
+        config.settings(settled.lag_days),
         models,
         SLICES,
         autoets_sample=config.autoets_sample,
@@ -178,6 +194,8 @@ def forecast_backtest(config: ForecastConfig) -> dg.MaterializeResult:
             "report": dg.MetadataValue.path(files["report_html"]),
             "tables": dg.MetadataValue.json(written),
             "series": panel.n_series,
+            # every fold's fit ends its targets this many days before its cutoff
+            **settled.metadata(),
             "seconds": round(time.perf_counter() - t0, 2),
         }
     )
@@ -215,15 +233,17 @@ def _chosen_from_warehouse(con, config: ForecastConfig) -> str:
 def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
     t0 = time.perf_counter()
     panel = demand_panel(_read_frame())
+    settled = settled_for(config, panel.date(panel.n_periods - 1))
     with connect(paths().warehouse, read_only=True) as con:
         chosen = _chosen_from_warehouse(con, config)
     frame, notes, fit = future_forecast(
         panel,
         config.horizon,
-        config.settings(),
+        config.settings(settled.lag_days),
         chosen,
         store=paths().models / "forecast",
         refit_every=config.refit_every_days,
+        settled=settled,
     )
     with connect(paths().warehouse) as con:
         written = write_tables(con, {"demand_forecast": (frame, DEMAND_FORECAST)})
@@ -238,6 +258,8 @@ def demand_forecast(config: ForecastConfig) -> dg.MaterializeResult:
             "cutoff": str(frame["cutoff"].max()) if frame.height else "",
             "horizon": int(frame["horizon"].max()) if frame.height else 0,
             "notes": dg.MetadataValue.json(notes),
+            # the data's completeness now (a stored fit's own: fit_complete_through)
+            **settled.metadata(),
             **(fit.metadata() if fit else {"fit": "refitted", "fit_reason": "not a global model"}),
             "csv": dg.MetadataValue.path(str(out / "demand_forecast.csv")),
             "seconds": round(time.perf_counter() - t0, 2),

@@ -77,3 +77,31 @@ def test_bad_input_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["forecast", "backtest", "--input", str(path), "--horizon", "7"])
     assert result.exit_code == 2
     assert str(path) in result.output.replace("\n", "") and "'ds'" in result.output
+
+
+def test_settle_days_ends_each_folds_targets_and_bad_values_are_clear_errors(tmp_path):
+    """--settle-days auto --settle-by channel: the weekly channel's last 3 days are not yet
+    delivered, so every fold trains on targets up to 3 days before its cutoff."""
+    frame = synthetic_frame(n_series=6, n_days=70)
+    frame = frame.with_columns(
+        channel=pl.when(pl.col("unique_id").is_in(["S00", "S02", "S04"]))
+        .then(pl.lit("daily"))
+        .otherwise(pl.lit("weekly"))
+    )
+    late = (pl.col("channel") == "weekly") & (
+        pl.col("ds") > frame["ds"].max() - pl.duration(days=3)
+    )
+    path = tmp_path / "late.parquet"
+    frame.with_columns(y=pl.when(late).then(0.0).otherwise(pl.col("y"))).write_parquet(path)
+    base = ["forecast", "backtest", "--input", str(path), "--horizon", "7", "--folds", "1"]
+    base += ["--max-iter", "5", "--no-autoets"]
+    result = runner.invoke(app, [*base, "--settle-days", "auto", "--settle-by", "channel"])
+    assert result.exit_code == 0, result.output
+    assert "training targets end 3 periods before each cutoff: weekly" in result.output
+    for args, message in [
+        (["--settle-days", "soon"], "--settle-days: expected 'auto' or a whole number"),
+        (["--settle-days", "auto"], "--settle-days auto needs --settle-by"),
+        (["--settle-days", "auto", "--settle-by", "shop"], "column 'shop' is not in the frame"),
+    ]:
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 2 and message in result.output.replace("\n", ""), args
