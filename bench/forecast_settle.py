@@ -13,8 +13,9 @@ data is complete through, ``models.forecast.settle``) it prints the new day's ex
 - ``stored``: the fit made on the fit day's data, stored, then used to predict from the new
   day's features (what the daily asset does between weekly refits);
 - ``refit``: a fit on the new day's data;
-- ``complete``: a fit on the new day's (complete) data cut at the fit day, stored, then used
-  to predict from the new day (what the stored fit would be without late data; no settling).
+- ``complete``: a fit on the new day's (complete) data cut at the fit day (or
+  ``--complete-day``), stored, then used to predict from the new day (what the stored fit
+  would be without late data; no settling).
 
 Fits use the asset's default settings (``ForecastConfig``; ``--seed`` its row sampling).
 ``--backtest`` instead runs the asset's rolling-origin backtest (4 folds x 28 days, the
@@ -26,6 +27,7 @@ of ``make test``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import tempfile
 import time
@@ -59,6 +61,11 @@ def main() -> None:
     ap.add_argument("--settle", nargs="+", default=["0", "auto"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backtest", action="store_true")
+    ap.add_argument(
+        "--complete-day",
+        type=dt.date.fromisoformat,
+        help="cut the new day's data here for the complete-data fit (default: the fit day)",
+    )
     ap.add_argument("--out", type=Path, default=Path("data/bench/forecast_settle.json"))
     args = ap.parse_args()
     config = ForecastConfig(seed=args.seed)
@@ -70,7 +77,8 @@ def main() -> None:
     model = choose_method(metrics)
     p0, p1 = demand_panel(frame0), demand_panel(frame1)
     fit_day = p0.date(p0.n_periods - 1)
-    pc = demand_panel(frame1.filter(pl.col("ds") <= fit_day))
+    cut = args.complete_day or fit_day
+    pc = demand_panel(frame1.filter(pl.col("ds") <= cut))
     out = {"model": model, "fit_day": str(fit_day), "new_day": str(p1.date(p1.n_periods - 1))}
     h = config.horizon
 
@@ -107,8 +115,9 @@ def main() -> None:
         }
         out[f"settle={value}"] = row
         print(value, json.dumps(row), flush=True)
-    sc = settle("0", days1, fit_day)
+    sc = settle("0", days1, cut)
     out["complete"], _ = via_store(pc, sc)
+    out["complete_day"] = str(cut)
     print("complete", out["complete"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))
