@@ -2,7 +2,7 @@
 data is complete through, not up to the cutoff.
 
 Some channels deliver their orders late (weekly marketplace exports: Douyin, JD, Amazon, the
-Tmall batch export; ``/work/shared/CHANNEL_FORMATS.md``), so on the day a model is fitted the
+Tmall batch export; their channel specs in ``ingest/specs/``), so on the day a model is fitted the
 last days before the cutoff hold only the channels that deliver daily. A fit that trains on
 those days learns a demand that is too low and, stored (``models.forecast.store``), keeps that
 shortfall until it is refitted.
