@@ -12,7 +12,10 @@ last delivered business day is the last day it has any order line. A stream is *
 that day is within ``active_within`` days of the cutoff; the data is complete through the
 earliest last day of the active streams (never after the cutoff). A stream that stopped
 delivering longer ago than that (a closed shop, a channel the brand left) is ignored, so it
-does not freeze the date. No active stream: complete through the cutoff. ``settle_days: N``
+does not freeze the date. No active stream: complete through the cutoff. The lag is capped at
+``max_lag`` days (14: two weekly exports): a sparse stream whose last sale is weeks old by
+chance, or a monthly one, must not take weeks of every other stream's targets out of the fit;
+the reason says when the cap applied. ``settle_days: N``
 fixes the lag at ``N`` days instead (0: train up to the cutoff, as before this rule).
 
 The lag (cutoff minus the completeness day, in periods) goes into
@@ -34,6 +37,8 @@ AUTO = "auto"
 # a stream whose last delivered day is more than this many days before the cutoff has stopped
 # delivering (weekly exports are at most ~2 weeks late), so it is not waited for
 ACTIVE_WITHIN = 28
+# the most days the automatic rule holds training targets back
+MAX_LAG = 14
 
 
 class SettleError(ValueError):
@@ -83,11 +88,16 @@ def last_delivered(records: pl.DataFrame, stream: str = "channel", day: str = "d
 
 
 def complete_through(
-    last_days: dict, cutoff: dt.date, active_within: int = ACTIVE_WITHIN
+    last_days: dict,
+    cutoff: dt.date,
+    active_within: int = ACTIVE_WITHIN,
+    max_lag: int = MAX_LAG,
 ) -> Settled:
     """The ``auto`` rule (module docstring) on ``{stream: last delivered day}``."""
     if active_within < 0:
         raise SettleError(f"settle_active_days: expected >= 0, got {active_within}")
+    if max_lag < 0:
+        raise SettleError(f"settle_max_days: expected >= 0, got {max_lag}")
     horizon = cutoff - dt.timedelta(days=active_within)
     active = {k: min(v, cutoff) for k, v in last_days.items() if v is not None and v >= horizon}
     stopped = sorted(k for k, v in last_days.items() if v is not None and v < horizon)
@@ -102,15 +112,22 @@ def complete_through(
         reason = f"every active stream ({len(active)}) delivered through the cutoff{ignored}"
     else:
         reason = f"{', '.join(behind)} delivered only through {day}{ignored}"
+    if (cutoff - day).days > max_lag:
+        day = cutoff - dt.timedelta(days=max_lag)
+        reason += f"; lag capped at {max_lag} days"
     return Settled(day, (cutoff - day).days, reason)
 
 
 def settle(
-    settle_days, last_days: dict, cutoff: dt.date, active_within: int = ACTIVE_WITHIN
+    settle_days,
+    last_days: dict,
+    cutoff: dt.date,
+    active_within: int = ACTIVE_WITHIN,
+    max_lag: int = MAX_LAG,
 ) -> Settled:
     """The completeness of data ending at ``cutoff`` under the setting ``settle_days``
     (``"auto"`` or N, :func:`parse_settle_days`)."""
     fixed = parse_settle_days(settle_days)
     if fixed is None:
-        return complete_through(last_days, cutoff, active_within)
+        return complete_through(last_days, cutoff, active_within, max_lag)
     return Settled(cutoff - dt.timedelta(days=fixed), fixed, f"settle_days fixed at {fixed}")

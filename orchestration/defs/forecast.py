@@ -19,7 +19,7 @@ from models.forecast.model import ModelSettings
 from models.forecast.pipeline import SLICES, backtest_long, demand_panel, future_forecast
 from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
-from models.forecast.settle import ACTIVE_WITHIN, Settled, parse_settle_days, settle
+from models.forecast.settle import ACTIVE_WITHIN, MAX_LAG, Settled, parse_settle_days, settle
 from models.forecast.store import StoreError, matching_file, read_manifest
 from models.forecast.warehouse import delivered_days, write_tables
 from models.forecast.warehouse import demand_frame as build_demand_frame
@@ -80,6 +80,7 @@ class ForecastConfig(dg.Config):
     # "N" fixes the lag at N days ("0": up to the cutoff)
     settle_days: str = "auto"
     settle_active_days: int = ACTIVE_WITHIN  # a channel silent longer than this is not waited for
+    settle_max_days: int = MAX_LAG  # the automatic lag never holds back more days than this
 
     def settings(self, settle_lag: int = 0) -> ModelSettings:
         return ModelSettings(
@@ -104,7 +105,9 @@ def settled_for(config: ForecastConfig, last_day: dt.date) -> Settled:
     parse_settle_days(config.settle_days)  # a bad setting fails before any query
     with connect(paths().warehouse, read_only=True) as con:
         last_days = delivered_days(con)
-    return settle(config.settle_days, last_days, last_day, config.settle_active_days)
+    return settle(
+        config.settle_days, last_days, last_day, config.settle_active_days, config.settle_max_days
+    )
 
 
 @dg.asset(

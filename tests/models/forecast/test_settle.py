@@ -82,13 +82,28 @@ def test_a_stopped_channel_does_not_freeze_the_completeness_day():
     assert (s.complete_through, s.lag_days) == (cutoff - dt.timedelta(days=2), 2)
     assert "jd" in s.reason and "ignored" in s.reason and "closed_shop" in s.reason
     # the window is a setting: a 90-day window waits for the stopped channel
-    assert complete_through(days, cutoff, active_within=90).lag_days == 60
+    assert complete_through(days, cutoff, active_within=90, max_lag=90).lag_days == 60
     # only stopped channels, or none: complete through the cutoff
     assert complete_through({"closed_shop": days["closed_shop"]}, cutoff).lag_days == 0
     assert complete_through({}, cutoff).complete_through == cutoff
     # a day after the cutoff (a future-dated line) never moves the date past it
     ahead = complete_through({"web": cutoff + dt.timedelta(days=3)}, cutoff)
     assert ahead.complete_through == cutoff
+
+
+def test_the_automatic_lag_is_capped():
+    """A sparse or monthly stream whose last sale is weeks old holds back at most
+    ``max_lag`` days of every stream's targets, and the reason says so."""
+    cutoff = dt.date(2025, 3, 1)
+    days = {"web": cutoff, "vending": cutoff - dt.timedelta(days=25)}
+    capped = complete_through(days, cutoff)
+    assert (capped.complete_through, capped.lag_days) == (cutoff - dt.timedelta(days=14), 14)
+    assert "vending" in capped.reason and "capped at 14" in capped.reason
+    assert settle("auto", days, cutoff, max_lag=30).lag_days == 25
+    within = complete_through({"web": cutoff, "jd": cutoff - dt.timedelta(days=6)}, cutoff)
+    assert within.lag_days == 6 and "capped" not in within.reason
+    with pytest.raises(SettleError, match="settle_max_days"):
+        complete_through(days, cutoff, max_lag=-1)
 
 
 def test_the_setting_parses_auto_or_whole_days_with_clear_errors():
