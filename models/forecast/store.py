@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingest.engine import file_sha256
 from models.forecast.features import FeatureBuilder
 from models.forecast.model import (
     METHODS,
@@ -98,14 +98,6 @@ class FitInfo:
         }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_atomic(path: Path, write) -> None:
     """``write(file)`` into a temporary file beside ``path``, synced, then renamed over it."""
     tmp = path.with_name(path.name + ".tmp")
@@ -143,7 +135,7 @@ def matching_file(directory: Path, manifest: dict) -> Path:
     path = Path(directory) / MODEL_FILE
     if not path.exists():
         raise StoreError(f"{path}: model file missing (the manifest names it)")
-    digest = _sha256(path)
+    digest = file_sha256(path)
     if digest != manifest.get("sha256"):
         raise StoreError(
             f"{path}: sha256 {digest[:12]}... does not match the manifest's "
@@ -229,7 +221,7 @@ def save(directory: Path, fitted: Fitted, manifest: dict) -> dict:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomic(directory / MODEL_FILE, lambda f: joblib.dump(fitted, f, compress=3))
-    manifest = {**manifest, "sha256": _sha256(directory / MODEL_FILE)}
+    manifest = {**manifest, "sha256": file_sha256(directory / MODEL_FILE)}
     _write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
     return manifest
 
