@@ -171,16 +171,19 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     (distinct rows are best): the frame with ``value`` (null: not an identifier) and
     ``is_partial``. Equal to calling ``normalize_id`` row by row; the common case is done by
     polars over whole columns: values of printable ASCII without spaces (where folding width
-    and whitespace change nothing) for platform ids and e-mails, and for phones the text
-    steps (trim, leading quotes, separators) on ASCII values, so that the number itself goes
-    through ``phonenumbers`` once per distinct compact form. Every other row is handed to
-    ``normalize_id`` itself."""
+    and whitespace change nothing) for platform ids and e-mails; for phones written in ASCII
+    or full-width forms, the text steps (fold, trim, leading quotes, separators), then junk,
+    masks and the number itself (``_phone_columns``: ``phonenumbers``' rules as expressions,
+    the library once per distinct compact form only for what they leave open). Every other
+    row is handed to ``normalize_id`` itself."""
     typ, raw = pl.col("identifier_type"), pl.col("raw")
     region = pl.when(pl.col("region").is_null() | (pl.col("region") == "")).then(pl.lit("CN"))
     region = region.otherwise(pl.col("region"))
     f = frame.with_row_index("__i").with_columns(
         raw.str.contains(r"^[!-~]+$").fill_null(False).alias("__plain"),
         raw.str.contains(r"^[ -~]*$").fill_null(False).alias("__ascii"),
+        # full-width forms (U+FF01-FF5E) and the ideographic space fold to printable ASCII
+        raw.str.contains("^[ -~\u3000\uff01-\uff5e]*$").fill_null(False).alias("__wide"),
         region.alias("__region"),
     )
     # platform ids: trimmed of quotes, junk dropped, device ids lower-cased, masked = partial
@@ -203,20 +206,18 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(id_value.str.contains(_MASK_RUN.pattern))
         .alias("is_partial"),
     )
-    # phones of ASCII text: the text steps of ``normalize_phone`` here, the number in Python
-    phone = f.filter((typ == "phone") & pl.col("__ascii")).select(
+    # phones of (folded) ASCII text: the text steps of ``normalize_phone``, then the number
+    folded = pl.when(pl.col("__ascii")).then(raw).otherwise(raw.str.normalize("NFKC"))
+    phone = f.filter((typ == "phone") & pl.col("__wide")).select(
         "__i",
-        raw.str.strip_chars(" ")
+        folded.str.strip_chars(" ")
         .str.strip_chars_start("'`")
         .str.strip_chars(" ")
         .str.replace_all(r"[ \-().]", "")
         .alias("__compact"),
         "__region",
     )
-    pairs = phone.select("__compact", "__region").unique()
-    pairs = pairs.with_columns(
-        _as_columns([_phone_from_compact(c, r) for c, r in pairs.iter_rows()])
-    )
+    pairs = _phone_columns(phone.select("__compact", "__region").unique())
     phone = phone.join(pairs, on=["__compact", "__region"], how="left").select(
         "__i", "value", "is_partial"
     )
@@ -229,10 +230,331 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     rest = rest.select("__i").with_columns(_as_columns(found))
     out = pl.concat([fast, phone, rest])
     return (
-        f.drop("__plain", "__ascii", "__region")
+        f.drop("__plain", "__ascii", "__wide", "__region")
         .join(out, on="__i", how="left")
         .sort("__i")
         .drop("__i")
+    )
+
+
+# --------------------------------------------------------------------------- phones by column
+# ``phonenumbers.parse`` + ``is_valid_number`` + E.164, for the common spellings of a phone
+# (digits, optionally after ``+``), as polars expressions built from the region's own
+# ``phonenumbers`` metadata: its country code, international and national prefixes, and the
+# patterns and possible lengths of each number type. Each step mirrors the library's
+# function of the same role (named in the comments); what a step cannot settle with
+# certainty (another country code, a prefix rewritten by a transform rule, a region whose
+# patterns polars cannot compile...) is marked for ``_phone_from_compact``, the library
+# itself. ``test_phone_columns.py`` runs both on a large generated set and asserts equality.
+_PHONE_DESCS = (  # in the order of phonenumberutil._number_type_helper
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
+_NSN_MIN, _NSN_MAX = 2, 17  # phonenumberutil._MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN
+_PHONE_MAX_DIGITS = 40  # longer digit strings are left to phonenumbers
+
+
+@dataclass(frozen=True)
+class _Desc:
+    """A ``PhoneNumberDesc``: its pattern, and the lengths it allows (empty: any)."""
+
+    pattern: str
+    lengths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Territory:
+    """What validity needs of one region sharing the country code."""
+
+    leading_digits: str | None
+    general: _Desc | None
+    types: tuple[_Desc, ...]  # any of them makes a number valid (with general)
+    mobile: _Desc | None  # checked only when fixed-line and mobile patterns differ
+
+
+@dataclass(frozen=True)
+class _PhonePlan:
+    cc: str
+    idd: str | None
+    national_prefix: str | None  # national_prefix_for_parsing
+    transform: bool  # a rule may rewrite the national prefix: those numbers go to phonenumbers
+    general: str  # the region's general national number pattern
+    kept_lengths: tuple[int, ...]  # lengths where parse keeps a stripped national prefix
+    too_long: tuple[int, ...]  # lengths _test_number_length calls TOO_LONG
+    territories: tuple[_Territory, ...]  # the regions of the country code, in library order
+
+
+def _polars_regex(pattern: str | None) -> bool:
+    """True when polars (Rust ``regex``) compiles ``pattern``; metadata patterns use only
+    classes, groups, alternation and counted repetition, which both engines read alike."""
+    if not pattern:
+        return True
+    if "(?=" in pattern or "(?!" in pattern or "(?<" in pattern or re.search(r"\\[1-9]", pattern):
+        return False
+    try:
+        pl.select(pl.lit("0").str.contains(pattern))
+    except pl.exceptions.PolarsError:
+        return False
+    return True
+
+
+def _desc(d: object) -> _Desc | None:
+    pattern = getattr(d, "national_number_pattern", None)
+    if not pattern:
+        return None  # phonenumberutil._match_national_number: no pattern, no match
+    return _Desc(pattern, tuple(getattr(d, "possible_length", None) or ()))
+
+
+@lru_cache(maxsize=1024)  # regions come from the data (Amazon's ship-country)
+def _phone_plan(region: str) -> _PhonePlan | None:
+    """The expressions' inputs for ``region``, or None when its numbers are left to
+    ``phonenumbers`` (unknown region, not the main region of its country code, a pattern
+    polars cannot compile)."""
+    from phonenumbers import phonenumberutil as pnu
+
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    # a number with this region's country code is read with the main region's metadata
+    if meta is None or phonenumbers.region_code_for_country_code(meta.country_code) != region:
+        return None
+    cc = meta.country_code
+    if not meta.general_desc.national_number_pattern or not meta.general_desc.possible_length:
+        return None
+    if (
+        meta.national_prefix_transform_rule
+        and not re.compile(meta.national_prefix_for_parsing or "").groups
+    ):
+        return None  # the library itself would fail on such a prefix
+    if any(int(str(cc)[:i]) in pnu.COUNTRY_CODE_TO_REGION_CODE for i in range(1, len(str(cc)))):
+        return None  # a shorter country code would be read first (_extract_country_code)
+    territories = []
+    for code in pnu.COUNTRY_CODE_TO_REGION_CODE[cc]:
+        m = phonenumbers.PhoneMetadata.metadata_for_region(code.upper(), None)
+        if m is None:
+            continue
+        territories.append(
+            _Territory(
+                m.leading_digits,
+                _desc(m.general_desc),
+                tuple(d for d in (_desc(getattr(m, n)) for n in _PHONE_DESCS) if d),
+                None if m.same_mobile_and_fixed_line_pattern else _desc(m.mobile),
+            )
+        )
+    # _test_number_length depends only on the number's length
+    results = {n: pnu._test_number_length("5" * n, meta) for n in range(_PHONE_MAX_DIGITS + 1)}
+    not_kept = (
+        pnu.ValidationResult.TOO_SHORT,
+        pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+        pnu.ValidationResult.INVALID_LENGTH,
+    )
+    plan = _PhonePlan(
+        cc=str(cc),
+        idd=meta.international_prefix,
+        national_prefix=meta.national_prefix_for_parsing,
+        transform=bool(meta.national_prefix_transform_rule),
+        general=meta.general_desc.national_number_pattern,
+        kept_lengths=tuple(n for n, r in results.items() if r not in not_kept),
+        too_long=tuple(n for n, r in results.items() if r == pnu.ValidationResult.TOO_LONG),
+        territories=tuple(territories),
+    )
+    patterns = [plan.idd, plan.national_prefix, plan.general]
+    for t in plan.territories:
+        patterns += [t.leading_digits, t.mobile and t.mobile.pattern]
+        patterns += [d.pattern for d in (t.general, *t.types) if d]
+    return plan if all(_polars_regex(p) for p in patterns) else None
+
+
+def _fullmatch(expr: pl.Expr, pattern: str) -> pl.Expr:
+    return expr.str.contains(f"^(?:{pattern})$")  # re_util.fullmatch
+
+
+def _desc_matches(number: pl.Expr, desc: _Desc | None) -> pl.Expr:
+    """phonenumberutil._is_number_matching_desc"""
+    if desc is None:
+        return pl.lit(False)
+    ok = _fullmatch(number, desc.pattern)
+    return number.str.len_bytes().is_in(desc.lengths) & ok if desc.lengths else ok
+
+
+def _valid_expr(number: pl.Expr, plan: _PhonePlan) -> pl.Expr:
+    """is_valid_number: the first region of the country code whose leading digits match (or,
+    without leading digits, whose types match) decides (_region_code_for_number_from_list),
+    by _number_type_helper != UNKNOWN."""
+    out = pl.lit(False)
+    for t in reversed(plan.territories):
+        kinds = [_desc_matches(number, d) for d in t.types]
+        if t.mobile is not None:
+            kinds.append(_desc_matches(number, t.mobile))
+        valid = _desc_matches(number, t.general) & pl.any_horizontal(kinds)
+        if len(plan.territories) == 1:
+            return valid
+        chosen = number.str.contains(f"^(?:{t.leading_digits})") if t.leading_digits else valid
+        out = pl.when(chosen).then(valid).otherwise(out)
+    return out
+
+
+def _strip_national_prefix(number: pl.Expr, plan: _PhonePlan) -> tuple[pl.Expr, pl.Expr]:
+    """phonenumberutil._maybe_strip_national_prefix_carrier_code: the number, and whether it
+    is left to phonenumbers (a prefix its transform rule would rewrite)."""
+    if not plan.national_prefix:
+        return number, pl.lit(False)
+    pattern = f"^(?:{plan.national_prefix})"
+    found = number.str.extract(pattern, 0)
+    matched = found.is_not_null() & (number != "")
+    if plan.transform:  # the rule applies when the last group took part in the match
+        groups = re.compile(plan.national_prefix).groups
+        rewritten = matched & number.str.extract(pattern, groups).is_not_null()
+        matched, undecided = matched & ~rewritten, rewritten
+    else:
+        undecided = pl.lit(False)
+    rest = number.str.slice(found.str.len_bytes())
+    keep = _fullmatch(number, plan.general) & ~_fullmatch(rest, plan.general)
+    return pl.when(matched & ~keep).then(rest).otherwise(number), undecided
+
+
+def _phone_numbers(frame: pl.DataFrame, plan: _PhonePlan) -> pl.DataFrame:
+    """phonenumbers.parse, is_valid_number and E.164 on ``__d`` (digits) and ``__plus`` (it
+    followed a ``+``), all read in one region: ``__e164`` (null: not a valid number) and
+    ``__undecided`` (left to phonenumbers)."""
+    d, plus, cc = pl.col("__d"), pl.col("__plus"), plan.cc
+    length = d.str.len_bytes()
+    # _maybe_strip_i18n_prefix_and_normalize / _parse_prefix_as_idd
+    idd = d.str.extract(f"^(?:{plan.idd})", 0) if plan.idd else pl.lit(None, pl.String)
+    after = d.str.slice(idd.str.len_bytes().fill_null(0))
+    idd_hit = ~plus & idd.is_not_null()
+    f = frame.with_columns(
+        viable=pl.when(plus).then(length >= 3).otherwise(length >= _NSN_MIN),  # _is_viable
+        idd_zero=idd_hit & after.str.starts_with("0"),  # not an IDD: read on by the library
+        intl=plus | (idd_hit & ~after.str.starts_with("0")),
+        rest=pl.when(plus).then(d).otherwise(after),
+    )
+    rest, intl = pl.col("rest"), pl.col("intl")
+    # _maybe_extract_country_code: the region's own code after + or IDD; without them, its
+    # code at the start when the number is not a national one as it stands (or too long)
+    stripped, undecided_cc = _strip_national_prefix(d.str.slice(len(cc)), plan)
+    lead = ~intl & d.str.starts_with(cc)
+    accept = lead & (
+        (~_fullmatch(d, plan.general) & _fullmatch(stripped, plan.general))
+        | length.is_in(plan.too_long)
+    )
+    f = f.with_columns(
+        short_after_idd=intl & (rest.str.len_bytes() <= _NSN_MIN),
+        other_cc=intl & ~rest.str.starts_with(cc),
+        undecided_cc=lead & undecided_cc,
+        n0=pl.when(intl).then(rest.str.slice(len(cc))).when(accept).then(stripped).otherwise(d),
+    )
+    # parse: a national prefix kept stripped when the length then fits
+    n0 = pl.col("n0")
+    n1, undecided_np = _strip_national_prefix(n0, plan)
+    f = f.with_columns(
+        undecided_np=undecided_np,
+        n=pl.when(n1.str.len_bytes().is_in(plan.kept_lengths)).then(n1).otherwise(n0),
+    )
+    n = pl.col("n")
+    nlen = n.str.len_bytes()
+    none = (
+        ~pl.col("viable")
+        | (~pl.col("idd_zero") & pl.col("short_after_idd"))
+        | (n0.str.len_bytes() < _NSN_MIN)
+        | (nlen < _NSN_MIN)
+        | (nlen > _NSN_MAX)
+    )
+    # in parse's order: what raises first wins
+    undecided = (
+        pl.when(~pl.col("viable"))
+        .then(False)
+        .when(pl.col("idd_zero") | pl.col("other_cc") & ~pl.col("short_after_idd"))
+        .then(True)
+        .when(pl.col("short_after_idd"))
+        .then(False)
+        .when(pl.col("undecided_cc"))
+        .then(True)
+        .when(n0.str.len_bytes() < _NSN_MIN)
+        .then(False)
+        .when(pl.col("undecided_np"))
+        .then(True)
+        .when((nlen < _NSN_MIN) | (nlen > _NSN_MAX))
+        .then(False)
+        .otherwise(n.str.contains("^0+$"))  # a zero national number: format_number's own case
+    )
+    e164 = pl.when(~none & _valid_expr(n, plan)).then(pl.lit("+" + cc) + n)
+    return f.select(
+        pl.exclude(
+            "viable",
+            "idd_zero",
+            "intl",
+            "rest",
+            "short_after_idd",
+            "other_cc",
+            "undecided_cc",
+            "n0",
+            "undecided_np",
+            "n",
+        ),
+        pl.when(undecided).then(None).otherwise(e164).alias("__e164"),
+        undecided.alias("__undecided"),
+    )
+
+
+def _phone_columns(pairs: pl.DataFrame) -> pl.DataFrame:
+    """``_phone_from_compact`` over a frame of distinct ``__compact`` (ASCII) and
+    ``__region``: the frame with ``value`` and ``is_partial``. Junk, masked phones and
+    digit strings of a supported region are settled by polars; the rest by
+    ``_phone_from_compact`` itself, one call per row (``__by_library``)."""
+    s = pl.col("__compact")
+    masked = s.str.extract_groups(_MASKED_PHONE.pattern)
+    head, tail = masked.struct.field("1"), masked.struct.field("2")
+    head86 = head.str.starts_with("86") & (head.str.len_chars() > 3)
+    f = pairs.with_row_index("__j").with_columns(
+        __junk=s.str.to_lowercase().is_in(sorted(_JUNK)) | s.str.contains("^0*$"),
+        __masked=s.str.contains(f"[{re.escape(_MASK_CHARS)}]"),
+        __mask_value=pl.when((head != "") | (tail != "")).then(
+            pl.when(head86).then(head.str.slice(2)).otherwise(head) + pl.lit("****") + tail
+        ),
+        __d=s.str.strip_prefix("+"),
+        __plus=s.str.starts_with("+"),
+        __digits=s.str.contains(rf"^\+?[0-9]{{1,{_PHONE_MAX_DIGITS}}}$"),
+    )
+    numbers = f.filter(~pl.col("__junk") & ~pl.col("__masked") & pl.col("__digits"))
+    parts = []
+    for (region,), part in numbers.partition_by("__region", as_dict=True).items():
+        plan = _phone_plan(region)
+        if plan is not None:
+            parts.append(_phone_numbers(part, plan).select("__j", "__e164", "__undecided"))
+    settled = pl.concat(parts) if parts else None
+    schema = {"__j": pl.UInt32, "__e164": pl.String, "__undecided": pl.Boolean}
+    f = f.join(
+        settled if settled is not None else pl.DataFrame(schema=schema), on="__j", how="left"
+    )
+    f = f.with_columns(
+        __by_library=~pl.col("__junk")
+        & ~pl.col("__masked")
+        & pl.col("__undecided").fill_null(True),
+        value=pl.when(pl.col("__junk"))
+        .then(None)
+        .when(pl.col("__masked"))
+        .then(pl.col("__mask_value"))
+        .otherwise(pl.col("__e164")),
+    )
+    rest = f.filter(pl.col("__by_library"))
+    found = [_phone_from_compact(c, r) for c, r in rest.select("__compact", "__region").iter_rows()]
+    rest = rest.select("__j").with_columns(_as_columns(found))
+    f = f.join(rest, on="__j", how="left", suffix="_lib").with_columns(
+        value=pl.when(pl.col("__by_library")).then(pl.col("value_lib")).otherwise("value")
+    )
+    return f.sort("__j").select(
+        *pairs.columns,
+        "value",
+        pl.when(pl.col("value").is_not_null()).then(pl.col("__masked")).alias("is_partial"),
+        "__by_library",
     )
 
 
