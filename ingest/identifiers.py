@@ -420,88 +420,128 @@ def _strip_national_prefix(number: pl.Expr, plan: _PhonePlan) -> tuple[pl.Expr, 
     return pl.when(matched & ~keep).then(rest).otherwise(number), undecided
 
 
-def _phone_numbers(frame: pl.DataFrame, plan: _PhonePlan) -> pl.DataFrame:
-    """phonenumbers.parse, is_valid_number and E.164 on ``__d`` (digits) and ``__plus`` (it
-    followed a ``+``), all read in one region: ``__e164`` (null: not a valid number) and
-    ``__undecided`` (left to phonenumbers)."""
-    d, plus, cc = pl.col("__d"), pl.col("__plus"), plan.cc
+_SETTLED = {"__j": pl.UInt32, "__e164": pl.String, "__undecided": pl.Boolean}
+
+
+def _settle(frame: pl.DataFrame, none: pl.Expr, undecided: pl.Expr) -> pl.DataFrame:
+    """The rows a step settles: no number (``none``) or left to phonenumbers (``undecided``,
+    when both hold, the one that the library meets first is given first by the caller)."""
+    return frame.filter(none | undecided).select(
+        "__j", pl.lit(None, pl.String).alias("__e164"), undecided.alias("__undecided")
+    )
+
+
+def _phones_of_region(frame: pl.DataFrame, plan: _PhonePlan) -> tuple[pl.DataFrame, ...]:
+    """parse's country-code step on ``__d`` (digits not after ``+``) read in the plan's
+    region (_maybe_extract_country_code): the settled rows, the rows with an international
+    prefix (``__rest`` after it), and the national ones (``__cc``, ``__n0``)."""
+    d, cc = pl.col("__d"), plan.cc
     length = d.str.len_bytes()
-    # _maybe_strip_i18n_prefix_and_normalize / _parse_prefix_as_idd
+    # _maybe_strip_i18n_prefix_and_normalize / _parse_prefix_as_idd: an IDD followed by 0
+    # is not stripped (the library then reads on; left to it here)
     idd = d.str.extract(f"^(?:{plan.idd})", 0) if plan.idd else pl.lit(None, pl.String)
     after = d.str.slice(idd.str.len_bytes().fill_null(0))
-    idd_hit = ~plus & idd.is_not_null()
     f = frame.with_columns(
-        viable=pl.when(plus).then(length >= 3).otherwise(length >= _NSN_MIN),  # _is_viable
-        idd_zero=idd_hit & after.str.starts_with("0"),  # not an IDD: read on by the library
-        intl=plus | (idd_hit & ~after.str.starts_with("0")),
-        rest=pl.when(plus).then(d).otherwise(after),
+        __none=length < _NSN_MIN,  # _is_viable_phone_number
+        __intl=idd.is_not_null(),
+        __idd_zero=idd.is_not_null() & after.str.starts_with("0"),
+        __rest=after,
     )
-    rest, intl = pl.col("rest"), pl.col("intl")
-    # _maybe_extract_country_code: the region's own code after + or IDD; without them, its
-    # code at the start when the number is not a national one as it stands (or too long)
-    stripped, undecided_cc = _strip_national_prefix(d.str.slice(len(cc)), plan)
-    lead = ~intl & d.str.starts_with(cc)
+    # the region's own code at the start, when the number is not a national one as it
+    # stands, or is too long
+    stripped, undecided = _strip_national_prefix(d.str.slice(len(cc)), plan)
+    lead = d.str.starts_with(cc)
     accept = lead & (
         (~_fullmatch(d, plan.general) & _fullmatch(stripped, plan.general))
         | length.is_in(plan.too_long)
     )
     f = f.with_columns(
-        short_after_idd=intl & (rest.str.len_bytes() <= _NSN_MIN),
-        other_cc=intl & ~rest.str.starts_with(cc),
-        undecided_cc=lead & undecided_cc,
-        n0=pl.when(intl).then(rest.str.slice(len(cc))).when(accept).then(stripped).otherwise(d),
+        __undecided=pl.col("__idd_zero") | ~pl.col("__intl") & lead & undecided,
+        __cc=pl.lit(cc),
+        __n0=pl.when(accept).then(stripped).otherwise(d),
     )
-    # parse: a national prefix kept stripped when the length then fits
-    n0 = pl.col("n0")
+    none, undecided, intl = pl.col("__none"), pl.col("__undecided"), pl.col("__intl")
+    settled = _settle(f, none, ~none & undecided)
+    open_ = f.filter(~none & ~undecided)
+    return settled, open_.filter(intl), open_.filter(~intl)
+
+
+def _phones_after_prefix(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``__rest`` after ``+`` or an IDD (_maybe_extract_country_code, _extract_country_code):
+    the settled rows, and the others with ``__cc`` (the first known code of 1-3 digits) and
+    ``__n0``. A code the library does not know is left to it (its retry without the +)."""
+    from phonenumbers import phonenumberutil as pnu
+
+    rest = pl.col("__rest")
+    codes = [str(c) for c in pnu.COUNTRY_CODE_TO_REGION_CODE]
+    cc = pl.lit(None, pl.String)
+    for n in (3, 2, 1):
+        head = rest.str.slice(0, n)
+        cc = pl.when((rest.str.len_bytes() >= n) & head.is_in(codes)).then(head).otherwise(cc)
+    f = frame.with_columns(__cc=pl.when(~rest.str.starts_with("0")).then(cc))
+    f = f.with_columns(__n0=rest.str.slice(pl.col("__cc").str.len_bytes()))
+    none = rest.str.len_bytes() <= _NSN_MIN  # TOO_SHORT_AFTER_IDD
+    undecided = pl.col("__cc").is_null()
+    return _settle(f, none, ~none & undecided), f.filter(~none & ~undecided)
+
+
+def _phones_national(frame: pl.DataFrame, plan: _PhonePlan) -> pl.DataFrame:
+    """The rest of parse on ``__n0``, the national number of the plan's country code, then
+    is_valid_number and E.164: ``__e164`` (null: no valid number) and ``__undecided``."""
+    n0 = pl.col("__n0")
     n1, undecided_np = _strip_national_prefix(n0, plan)
-    f = f.with_columns(
-        undecided_np=undecided_np,
-        n=pl.when(n1.str.len_bytes().is_in(plan.kept_lengths)).then(n1).otherwise(n0),
-    )
-    n = pl.col("n")
-    nlen = n.str.len_bytes()
-    none = (
-        ~pl.col("viable")
-        | (~pl.col("idd_zero") & pl.col("short_after_idd"))
-        | (n0.str.len_bytes() < _NSN_MIN)
-        | (nlen < _NSN_MIN)
-        | (nlen > _NSN_MAX)
-    )
+    # a stripped national prefix is kept when the length then fits (_test_number_length)
+    n = pl.when(n1.str.len_bytes().is_in(plan.kept_lengths)).then(n1).otherwise(n0)
+    f = frame.with_columns(__n=n, __undecided_np=undecided_np)
+    n, nlen = pl.col("__n"), pl.col("__n").str.len_bytes()
     # in parse's order: what raises first wins
     undecided = (
-        pl.when(~pl.col("viable"))
+        pl.when(n0.str.len_bytes() < _NSN_MIN)
         .then(False)
-        .when(pl.col("idd_zero") | pl.col("other_cc") & ~pl.col("short_after_idd"))
-        .then(True)
-        .when(pl.col("short_after_idd"))
-        .then(False)
-        .when(pl.col("undecided_cc"))
-        .then(True)
-        .when(n0.str.len_bytes() < _NSN_MIN)
-        .then(False)
-        .when(pl.col("undecided_np"))
+        .when(pl.col("__undecided_np"))
         .then(True)
         .when((nlen < _NSN_MIN) | (nlen > _NSN_MAX))
         .then(False)
         .otherwise(n.str.contains("^0+$"))  # a zero national number: format_number's own case
     )
-    e164 = pl.when(~none & _valid_expr(n, plan)).then(pl.lit("+" + cc) + n)
-    return f.select(
-        pl.exclude(
-            "viable",
-            "idd_zero",
-            "intl",
-            "rest",
-            "short_after_idd",
-            "other_cc",
-            "undecided_cc",
-            "n0",
-            "undecided_np",
-            "n",
-        ),
-        pl.when(undecided).then(None).otherwise(e164).alias("__e164"),
-        undecided.alias("__undecided"),
-    )
+    none = (n0.str.len_bytes() < _NSN_MIN) | (nlen < _NSN_MIN) | (nlen > _NSN_MAX)
+    e164 = pl.when(~none & ~undecided & _valid_expr(n, plan)).then(pl.lit("+" + plan.cc) + n)
+    return f.select("__j", e164.alias("__e164"), undecided.alias("__undecided"))
+
+
+def _phone_numbers(numbers: pl.DataFrame) -> pl.DataFrame:
+    """phonenumbers.parse, is_valid_number and E.164 on digit strings ``__d``, after a ``+``
+    (``__plus``) or not, read in ``__region``: ``__e164`` and ``__undecided`` by ``__j``.
+    Numbers after ``+`` need no region; national ones need a region with a plan."""
+    settled = [
+        _settle(numbers, pl.col("__plus") & (pl.col("__d").str.len_bytes() < 3), pl.lit(False))
+    ]  # _is_viable_phone_number: three digits after +
+    plus = numbers.filter(pl.col("__plus"), pl.col("__d").str.len_bytes() >= 3)
+    intl = [plus.with_columns(__rest=pl.col("__d"))]
+    national = []
+    domestic = numbers.filter(~pl.col("__plus"))
+    for (region,), part in domestic.partition_by("__region", as_dict=True).items():
+        plan = _phone_plan(region)
+        if plan is None:
+            settled.append(_settle(part, pl.lit(False), pl.lit(True)))
+            continue
+        done, prefixed, own = _phones_of_region(part, plan)
+        settled.append(done)
+        intl.append(prefixed)
+        national.append(own.select("__j", "__cc", "__n0"))
+    cols = ["__j", "__rest"]
+    done, coded = _phones_after_prefix(pl.concat([x.select(cols) for x in intl]))
+    settled.append(done)
+    national.append(coded.select("__j", "__cc", "__n0"))
+    from phonenumbers import phonenumberutil as pnu
+
+    for (cc,), part in pl.concat(national).partition_by("__cc", as_dict=True).items():
+        plan = _phone_plan(pnu.region_code_for_country_code(int(cc)))
+        if plan is None:
+            settled.append(_settle(part, pl.lit(False), pl.lit(True)))
+        else:
+            settled.append(_phones_national(part, plan))
+    return pl.concat([x.select(_SETTLED.keys()).cast(_SETTLED) for x in settled])
 
 
 def _phone_columns(pairs: pl.DataFrame) -> pl.DataFrame:
@@ -524,16 +564,7 @@ def _phone_columns(pairs: pl.DataFrame) -> pl.DataFrame:
         __digits=s.str.contains(rf"^\+?[0-9]{{1,{_PHONE_MAX_DIGITS}}}$"),
     )
     numbers = f.filter(~pl.col("__junk") & ~pl.col("__masked") & pl.col("__digits"))
-    parts = []
-    for (region,), part in numbers.partition_by("__region", as_dict=True).items():
-        plan = _phone_plan(region)
-        if plan is not None:
-            parts.append(_phone_numbers(part, plan).select("__j", "__e164", "__undecided"))
-    settled = pl.concat(parts) if parts else None
-    schema = {"__j": pl.UInt32, "__e164": pl.String, "__undecided": pl.Boolean}
-    f = f.join(
-        settled if settled is not None else pl.DataFrame(schema=schema), on="__j", how="left"
-    )
+    f = f.join(_phone_numbers(numbers), on="__j", how="left")
     f = f.with_columns(
         __by_library=~pl.col("__junk")
         & ~pl.col("__masked")

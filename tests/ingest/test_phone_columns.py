@@ -20,11 +20,13 @@ _OTHER_CODES = ("1", "44", "852", "86", "81", "49", "0", "7", "380")
 
 
 def _mutations(rng: random.Random, digits: str) -> list[str]:
-    """The number as written, and with one digit changed, dropped, added or doubled."""
+    """The number as written, and with one digit changed, and one dropped, added or tripled."""
     i = rng.randrange(len(digits)) if digits else 0
     d = str(rng.randrange(10))
-    return [digits, digits[:i] + d + digits[i + 1 :], digits[:i] + digits[i + 1 :],
-            digits[:i] + d + digits[i:], digits + digits[-3:]]  # fmt: skip
+    other = rng.choice(
+        [digits[:i] + digits[i + 1 :], digits[:i] + d + digits[i:], digits + digits[-3:]]
+    )
+    return [digits, digits[:i] + d + digits[i + 1 :], other]
 
 
 def _compact_samples(region: str, rng: random.Random, n_random: int) -> list[tuple[str, bool]]:
@@ -44,8 +46,8 @@ def _compact_samples(region: str, rng: random.Random, n_random: int) -> list[tup
         if desc is None or not desc.example_number:
             continue
         for number in _mutations(rng, desc.example_number):
-            out += [(p + number, True) for p in own]
-            out += [(p + number, False) for p in rng.sample(foreign, 4)]
+            out += [(p + number, True) for p in rng.sample(own, 6)]
+            out += [(p + number, False) for p in rng.sample(foreign, 3)]
     for _ in range(n_random):
         digits = "".join(str(rng.randrange(10)) for _ in range(rng.randrange(1, 20)))
         out += [(rng.choice(own) + digits, True), (rng.choice(foreign) + digits, False)]
@@ -81,7 +83,7 @@ def test_phone_columns_equal_phonenumbers_on_generated_numbers():
     then), on ~60,000 generated spellings: value and partial flag equal the library's, and
     polars settles most of them itself (the fallback is not the whole answer)."""
     rng = random.Random(20261127)
-    rows = [(c, "CN", True) for c in _cn_samples(rng, 2_000)]
+    rows = [(c, "CN", True) for c in _cn_samples(rng, 800)]
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         rows += [(c, region, own) for c, own in _compact_samples(region, rng, 20)]
     rows += [(c, r, False) for c, _ in _compact_samples("US", rng, 100) for r in ("XX", "cn")]
@@ -104,14 +106,16 @@ def test_phone_columns_equal_phonenumbers_on_generated_numbers():
         .iter_rows()
     )
     assert max(share[r] for r in ("CN", "US", "GB", "DE", "JP", "IN", "MX")) < 0.05, share
-    # an unknown region: its numbers are the library's answer (junk, all zeros, and masks
-    # are not read in a region)
+    # an unknown region: its national numbers are the library's answer (junk, all zeros, and
+    # masks are not read in a region); after + the region plays no part
     unknown = got.filter(
         pl.col("__region") == "XX",
-        pl.col("__compact").str.contains(r"^\+?\d+$"),
+        pl.col("__compact").str.contains(r"^\d+$"),
         ~pl.col("__compact").str.contains("^0*$"),
     )
     assert len(unknown) > 100 and unknown["__by_library"].all()
+    plus = got.filter(pl.col("__region") == "XX", pl.col("__compact").str.contains(r"^\+[1-9]\d+$"))
+    assert plus["__by_library"].mean() < 0.1
     supported = [r for r in phonenumbers.SUPPORTED_REGIONS if _phone_plan(r) is not None]
     assert len(supported) > 200
 
