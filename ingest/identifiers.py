@@ -239,13 +239,14 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
 
 # --------------------------------------------------------------------------- phones by column
 # ``phonenumbers.parse`` + ``is_valid_number`` + E.164, for the common spellings of a phone
-# (digits, optionally after ``+``), as polars expressions built from the region's own
-# ``phonenumbers`` metadata: its country code, international and national prefixes, and the
-# patterns and possible lengths of each number type. Each step mirrors the library's
-# function of the same role (named in the comments); what a step cannot settle with
-# certainty (another country code, a prefix rewritten by a transform rule, a region whose
-# patterns polars cannot compile...) is marked for ``_phone_from_compact``, the library
-# itself. ``test_phone_columns.py`` runs both on a large generated set and asserts equality.
+# (digits, optionally after ``+``), as polars expressions built from ``phonenumbers``' own
+# metadata for the region (after ``+`` or an IDD: for the country code's main region): its
+# country code, international and national prefixes, and the patterns and possible lengths
+# of each number type. Each step mirrors the library's function of the same role (named in
+# the comments); what a step cannot settle with certainty (a country code the library does
+# not know, a prefix a transform rule rewrites, a region whose patterns polars cannot
+# compile...) is marked for ``_phone_from_compact``, the library itself.
+# ``tests/ingest/test_phone_columns.py`` runs both on a large generated set: equal.
 _PHONE_DESCS = (  # in the order of phonenumberutil._number_type_helper
     "premium_rate",
     "toll_free",
@@ -546,9 +547,10 @@ def _phone_numbers(numbers: pl.DataFrame) -> pl.DataFrame:
 
 def _phone_columns(pairs: pl.DataFrame) -> pl.DataFrame:
     """``_phone_from_compact`` over a frame of distinct ``__compact`` (ASCII) and
-    ``__region``: the frame with ``value`` and ``is_partial``. Junk, masked phones and
-    digit strings of a supported region are settled by polars; the rest by
-    ``_phone_from_compact`` itself, one call per row (``__by_library``)."""
+    ``__region``: the frame with ``value`` and ``is_partial``, equal to calling it row by row.
+    Junk, masked phones and strings of digits (after ``+``, or read in a region with a plan)
+    are settled by polars; the rest by ``_phone_from_compact`` itself, one call per row
+    (``__by_library``)."""
     s = pl.col("__compact")
     masked = s.str.extract_groups(_MASKED_PHONE.pattern)
     head, tail = masked.struct.field("1"), masked.struct.field("2")
