@@ -135,12 +135,20 @@ def _interp(ts: list[float], values: list[float], t: float) -> float:
     return values[lo] + w * (values[hi] - values[lo])
 
 
+def step_cpu(step: Step, samples: list[dict]) -> float | None:
+    """CPU seconds of the sampled process tree across one step (None without its times or
+    without samples)."""
+    if not samples or step.start is None or step.end is None:
+        return None
+    ts = [s["t"] for s in samples]
+    cpu = [s["cpu"] for s in samples]
+    return max(0.0, _interp(ts, cpu, step.end) - _interp(ts, cpu, step.start))
+
+
 def stage_summary(steps: dict[str, Step], samples: list[dict]) -> dict[str, dict]:
     """Per stage: wall seconds (sum of step durations), CPU seconds (tree CPU growth across
     its steps), peak RSS MiB (largest sample inside its steps), the number of steps, and its
     three longest steps. Samples: dicts with t, rss (bytes), cpu (seconds)."""
-    ts = [s["t"] for s in samples]
-    cpu = [s["cpu"] for s in samples]
     out = {st: {"seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_mib": 0.0, "steps": 0, "top": []}
            for st in STAGES}  # fmt: skip
     for step in steps.values():
@@ -150,10 +158,9 @@ def stage_summary(steps: dict[str, Step], samples: list[dict]) -> dict[str, dict
         row["seconds"] += step.seconds
         row["steps"] += 1
         row["top"].append((step.key, round(step.seconds, 1)))
-        if step.start is not None and step.end is not None:
-            row["cpu_seconds"] += max(
-                0.0, _interp(ts, cpu, step.end) - _interp(ts, cpu, step.start)
-            )
+        used = step_cpu(step, samples)
+        if used is not None:
+            row["cpu_seconds"] += used
             inside = [s["rss"] for s in samples if step.start <= s["t"] <= step.end]
             if inside:
                 row["peak_rss_mib"] = max(row["peak_rss_mib"], max(inside) / 2**20)
@@ -242,62 +249,78 @@ def _zhongtai() -> str:
     return str(Path(sys.executable).parent / "zhongtai")
 
 
-def generate(root: Path, customers: int, days: int, seed: int) -> float:
+def generate(root: Path, customers: int, days: int, seed: int, hold_back: int = 1) -> float:
+    """The demo brand's landing files, its last ``hold_back`` days held back for
+    ``zhongtai demo deliver`` (the new day); wall seconds."""
     t0 = time.perf_counter()
     subprocess.run(
         [_zhongtai(), "demo", "generate", "--seed", str(seed), "--customers", str(customers),
-         "--days", str(days), "--out", str(root)],
+         "--days", str(days), "--hold-back-days", str(hold_back), "--out", str(root)],
         check=True, env=_env(root), stdout=subprocess.DEVNULL,
     )  # fmt: skip
     return time.perf_counter() - t0
 
 
-def read_events(home: Path) -> tuple[str, bool, list[dict], dict[str, dict]]:
-    """The latest run of a Dagster home: its id, success, event records for
-    ``steps_from_events`` and the materialisation metadata per asset key."""
+def dagster_runs(home: Path, since: float = 0.0) -> list[dict]:
+    """The Dagster runs of a home started at or after ``since`` (epoch s), oldest first: run
+    id, success, event records for ``steps_from_events`` and the materialisation metadata per
+    asset key."""
     import dagster as dg
 
     instance = dg.DagsterInstance.from_ref(dg._core.instance.InstanceRef.from_dir(str(home)))
-    run = instance.get_runs(limit=1)[0]
-    events, meta = [], {}
-    for entry in instance.all_logs(run.run_id):
-        ev = entry.dagster_event
-        if ev is None:
+    out = []
+    for rec in reversed(instance.get_run_records(limit=50)):
+        if rec.create_timestamp.timestamp() < since - 1:
             continue
-        rec = {
-            "step_key": entry.step_key,
-            "type": ev.event_type_value,
-            "timestamp": entry.timestamp,
-        }
-        if ev.event_type_value == "STEP_SUCCESS":
-            rec["duration_ms"] = ev.event_specific_data.duration_ms
-        elif ev.event_type_value == "ASSET_MATERIALIZATION":
-            mat = ev.event_specific_data.materialization
-            rec["asset_key"] = mat.asset_key.to_user_string()
-            meta[rec["asset_key"]] = {
-                k: v.value
-                for k, v in mat.metadata.items()
-                if isinstance(v.value, int | float | dict)
-                or (isinstance(v.value, str) and len(v.value) < 200)
-            }
-        elif ev.event_type_value == "ASSET_CHECK_EVALUATION":
-            rec["asset_key"] = ev.event_specific_data.asset_key.to_user_string()
-        events.append(rec)
-    return run.run_id, run.status.value == "SUCCESS", events, meta
+        run = rec.dagster_run
+        events, meta = [], {}
+        for entry in instance.all_logs(run.run_id):
+            ev = entry.dagster_event
+            if ev is None:
+                continue
+            row = {"step_key": entry.step_key, "type": ev.event_type_value,
+                   "timestamp": entry.timestamp}  # fmt: skip
+            if ev.event_type_value == "STEP_SUCCESS":
+                row["duration_ms"] = ev.event_specific_data.duration_ms
+            elif ev.event_type_value == "ASSET_MATERIALIZATION":
+                mat = ev.event_specific_data.materialization
+                row["asset_key"] = mat.asset_key.to_user_string()
+                meta[row["asset_key"]] = {
+                    k: v.value
+                    for k, v in mat.metadata.items()
+                    if isinstance(v.value, int | float | dict)
+                    or (isinstance(v.value, str) and len(v.value) < 200)
+                }
+            elif ev.event_type_value == "ASSET_CHECK_EVALUATION":
+                row["asset_key"] = ev.event_specific_data.asset_key.to_user_string()
+            events.append(row)
+        out.append({"run_id": run.run_id, "success": run.status.value == "SUCCESS",
+                    "events": events, "metadata": meta})  # fmt: skip
+    return out
 
 
-def materialize(root: Path, interval: float) -> dict:
-    for name in ("lake", "exports", "dagster_home"):
-        shutil.rmtree(root / name, ignore_errors=True)
-    for f in root.glob("warehouse.duckdb*"):
-        f.unlink()
-    log = root / "bench" / "materialize.log"
+def merged_steps(runs: list[dict]) -> dict[str, Step]:
+    """The steps of several runs of one call in one mapping; a step key met again in a later
+    run gets that run's id appended, so no step's time is lost."""
+    out: dict[str, Step] = {}
+    for run in runs:
+        for key, step in steps_from_events(run["events"]).items():
+            out[key if key not in out else f"{key}@{run['run_id'][:8]}"] = step
+    return out
+
+
+def call(args: list[str], env: dict, interval: float, log: Path) -> dict:
+    """One ``zhongtai`` call as a child process, its output to ``log``, sampled by ``Sampler``:
+    exit code, wall seconds, CPU seconds of the process tree (user + system of the waited-for
+    children, the steadier figure on a shared machine), peak RSS of the tree, the largest
+    single process (ru_maxrss, the largest of all children so far), load average (start, mean,
+    max) and the samples."""
     log.parent.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    load_start = os.getloadavg()
+    load_start = os.getloadavg()[0]
     t0 = time.time()
     with open(log, "w") as fh:
-        proc = subprocess.Popen([_zhongtai(), "materialize"], env=_env(root), stdout=fh, stderr=fh)
+        proc = subprocess.Popen([_zhongtai(), *args], env=env, stdout=fh, stderr=fh)
         sampler = Sampler(proc.pid, interval)
         sampler.start()
         code = proc.wait()
@@ -305,29 +328,64 @@ def materialize(root: Path, interval: float) -> dict:
     sampler.stop.set()
     sampler.join()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    (root / "bench" / "samples.json").write_text(json.dumps(sampler.samples))
-    run_id, ok, events, meta = read_events(root / "dagster_home")
-    steps = steps_from_events(events)
     samples = sampler.samples
-    loads = [s["load"] for s in samples] or [0.0]
+    loads = [s["load"] for s in samples] or [load_start]
     return {
-        "run_id": run_id,
+        "args": args,
+        "t0": t0,
         "exit_code": code,
-        "run_succeeded": ok,
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(
             (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 1
         ),
         "peak_rss_mib_tree": round(max((s["rss"] for s in samples), default=0) / 2**20),
         "max_rss_mib_one_process": round(after.ru_maxrss / 1024),
-        "load_start": round(load_start[0], 2),
+        "load_start": round(load_start, 2),
         "load_mean": round(sum(loads) / len(loads), 2),
         "load_max": round(max(loads), 2),
-        "steps": {k: asdict(s) | {"stage": stage_of(s)} for k, s in steps.items()},
+        "samples": samples,
+    }
+
+
+def measured_run(root: Path, args: list[str], interval: float, name: str) -> dict:
+    """A ``zhongtai materialize`` call (``args``) measured: ``call``'s figures, then its
+    Dagster runs' steps grouped into stages (``stage_summary``); the samples are written to
+    ``<root>/bench/<name>.samples.json``, the output to ``<name>.log``."""
+    bench = root / "bench"
+    result = call(args, _env(root), interval, bench / f"{name}.log")
+    samples = result.pop("samples")
+    (bench / f"{name}.samples.json").write_text(json.dumps(samples))
+    runs = dagster_runs(root / "dagster_home", result["t0"])
+    steps = merged_steps(runs)
+    return result | {
+        "run_ids": [r["run_id"] for r in runs],
+        "run_succeeded": bool(runs) and all(r["success"] for r in runs),
+        "steps": {
+            k: asdict(s) | {"stage": stage_of(s), "cpu_seconds": step_cpu(s, samples)}
+            for k, s in steps.items()
+        },  # fmt: skip
         "stages": stage_summary(steps, samples),
-        "metadata": meta,
+        "metadata": {k: v for r in runs for k, v in r["metadata"].items()},
         "samples": len(samples),
     }
+
+
+def materialize(root: Path, interval: float) -> dict:
+    """The whole graph from an empty lake, warehouse and Dagster home, measured."""
+    for name in ("lake", "exports", "dagster_home"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    for f in root.glob("warehouse.duckdb*"):
+        f.unlink()
+    return measured_run(root, ["materialize"], interval, "materialize")
+
+
+def new_day(root: Path, interval: float) -> dict:
+    """The held-back day (``zhongtai demo deliver``) then ``zhongtai materialize
+    --incremental`` (its ingest run and its downstream run), measured like the full build."""
+    deliver = call(["demo", "deliver"], _env(root), interval, root / "bench" / "deliver.log")
+    if deliver["exit_code"]:
+        sys.exit(f"zhongtai demo deliver failed in {root}: {root / 'bench' / 'deliver.log'}")
+    return measured_run(root, ["materialize", "--incremental"], interval, "new_day")
 
 
 def counts(root: Path) -> dict:
@@ -493,10 +551,34 @@ def _ratios(values: list) -> str:
     return " / ".join(out)
 
 
+def _pct(parts: list, wholes: list) -> str:
+    return " / ".join(
+        "–" if p is None or not w else f"{100 * p / w:.0f}"
+        for p, w in zip(parts, wholes, strict=True)
+    )
+
+
+def _outside(run: dict, what: str) -> float:
+    """A call's wall or CPU seconds outside its Dagster steps (process start, loading the
+    definitions, run bookkeeping): the call's figure less its stages' sum."""
+    inner = sum(run["stages"][s][what] for s in STAGES)
+    return run["wall_seconds" if what == "seconds" else "cpu_seconds"] - inner
+
+
 def report(results: list[dict]) -> str:
     """One markdown table: per stage the wall seconds, CPU seconds and peak RSS at each scale,
-    the growth ratio between consecutive scales, and the stage's peer in the same run."""
+    the growth ratio between consecutive scales, the stage's peer in the same run, and where
+    a scale has one the new day after the full build (``new_day``: deliver the held-back day,
+    ``materialize --incremental``): its wall s, CPU s, peak RSS and share of the full build's
+    same stage (wall, CPU)."""
     scales = " / ".join(f"{r['customers']:,}" for r in results)
+    days = [r.get("new_day") for r in results]
+    with_day = any(days)
+    head = ("| stage | wall s | CPU s | time ratio per 2× | CPU ratio per 2× | peak RSS MiB | "
+            "peer in the same run | peer wall s |")  # fmt: skip
+    if with_day:
+        head += (" new day wall s | new day CPU s | new day peak RSS MiB | "
+                 "new day % of full wall | new day % of full CPU |")  # fmt: skip
     lines = [
         f"Scales (customers × {results[0]['days']} days): {scales}; order lines "
         f"{_cells([r['order_lines'] for r in results])} (ratios {_ratios([r['order_lines'] for r in results])}); "
@@ -505,33 +587,57 @@ def report(results: list[dict]) -> str:
         "Load average (1 min, 2 cores) over each materialisation, mean (max): "
         + " / ".join(f"{r['load_mean']} ({r['load_max']})" for r in results) + ".",
         "",
-        "| stage | wall s | CPU s | time ratio per 2× | CPU ratio per 2× | peak RSS MiB | "
-        "peer in the same run | peer wall s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        head,
+        "|" + " --- |" * (head.count("|") - 1),
     ]  # fmt: skip
+    if with_day:
+        lines.insert(2, "New day (the generator's last day, held back from the full build, then "
+                     "`zhongtai materialize --incremental`): load mean (max) "
+                     + " / ".join("–" if d is None else f"{d['load_mean']} ({d['load_max']})"
+                                  for d in days) + ".")  # fmt: skip
+
+    def day_cells(full: list, part: list, rss: list) -> str:
+        """The new-day columns of one row: part = (wall, CPU) per scale, full likewise."""
+        if not with_day:
+            return ""
+        wall, cpu = [p and p[0] for p in part], [p and p[1] for p in part]
+        return (f" {_cells(wall, '{:,.1f}')} | {_cells(cpu, '{:,.1f}')} | {_cells(rss)} | "
+                f"{_pct(wall, [f[0] for f in full])} | {_pct(cpu, [f[1] for f in full])} |")  # fmt: skip
+
     for stage in STAGES:
         rows = [r["stages"][stage] for r in results]
         wall = [x["seconds"] for x in rows]
         cpu = [x["cpu_seconds"] for x in rows]
         peers = [r.get("peers", {}).get(stage) for r in results]
         what = next((p["what"] for p in peers if p), "")
+        part = [d and (d["stages"][stage]["seconds"], d["stages"][stage]["cpu_seconds"])
+                for d in days]  # fmt: skip
         lines.append(
             f"| {stage} | {_cells(wall)} | {_cells(cpu)} | {_ratios(wall)} | {_ratios(cpu)} | "
             f"{_cells([x['peak_rss_mib'] for x in rows])} | {what} | "
             f"{_cells([p and p['wall_seconds'] for p in peers], '{:,.1f}')} |"
-        )
-    overhead = [r["wall_seconds"] - sum(r["stages"][s]["seconds"] for s in STAGES) for r in results]
+            + day_cells(list(zip(wall, cpu, strict=True)), part,
+                        [d and d["stages"][stage]["peak_rss_mib"] for d in days])
+        )  # fmt: skip
+    overhead = [_outside(r, "seconds") for r in results]
+    overhead_cpu = [_outside(r, "cpu_seconds") for r in results]
     lines.append(
-        f"| outside steps (start-up, dbt parse, run bookkeeping) | {_cells(overhead)} | | "
-        f"{_ratios(overhead)} | | | | |"
-    )
+        f"| outside steps (start-up, definitions, run bookkeeping) | {_cells(overhead)} | "
+        f"{_cells(overhead_cpu)} | {_ratios(overhead)} | {_ratios(overhead_cpu)} | | | |"
+        + day_cells(list(zip(overhead, overhead_cpu, strict=True)),
+                    [d and (_outside(d, "seconds"), _outside(d, "cpu_seconds")) for d in days],
+                    [None for _ in days])
+    )  # fmt: skip
     wall = [r["wall_seconds"] for r in results]
     cpu = [r["cpu_seconds"] for r in results]
     lines.append(
         f"| **whole graph** | **{_cells(wall)}** | {_cells(cpu)} | **{_ratios(wall)}** | "
         f"{_ratios(cpu)} | {_cells([r['peak_rss_mib_tree'] for r in results])} "
         f"(largest process {_cells([r['max_rss_mib_one_process'] for r in results])}) | | |"
-    )
+        + day_cells(list(zip(wall, cpu, strict=True)),
+                    [d and (d["wall_seconds"], d["cpu_seconds"]) for d in days],
+                    [d and d["peak_rss_mib_tree"] for d in days])
+    )  # fmt: skip
     lines += ["", *extrapolation(results)]
     return "\n".join(lines) + "\n"
 
@@ -590,9 +696,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/zt-bench-scale"))
     ap.add_argument("--skip-generate", action="store_true", help="use the landing files there")
     ap.add_argument(
-        "--phases", default="materialize,peers,report",
+        "--phases", default="materialize,peers,newday,report",
         help="materialize (generate unless --skip-generate, then the whole graph), peers, "
-        "report; a later phase reads the scale.json an earlier invocation wrote",
+        "newday (deliver the held-back day, then materialize --incremental), report; a later "
+        "phase reads the scale.json an earlier invocation wrote",
     )  # fmt: skip
     ap.add_argument("--ets-sample", type=int, default=100, help="AutoETS series fitted")
     ap.add_argument("--interval", type=float, default=0.25, help="RSS/CPU sampling period, s")
@@ -621,6 +728,17 @@ def main() -> None:
             result["peers"] = run_peers(root, result, args.ets_sample)
             result_path.write_text(json.dumps(result, indent=1, default=str))
             print(f"[{customers} x {args.days}] peers: {json.dumps(result['peers'])}", flush=True)
+        if "newday" in phases:
+            result = json.loads(result_path.read_text())
+            if not any((root / "landing_next").rglob("*")):
+                sys.exit(f"{root / 'landing_next'} holds no day to deliver: generate again "
+                         "(without --skip-generate) for the new-day row")  # fmt: skip
+            print(f"[{customers} x {args.days}] new day …", flush=True)
+            result["new_day"] = new_day(root, args.interval)
+            result_path.write_text(json.dumps(result, indent=1, default=str))
+            day = result["new_day"]
+            print(f"[{customers} x {args.days}] new day {day['wall_seconds']} s, "
+                  f"{day['cpu_seconds']} CPU s, load {day['load_mean']}", flush=True)  # fmt: skip
     if "report" in phases:
         results = [
             json.loads((scale_dir(out, c, args.days) / "bench" / "scale.json").read_text())

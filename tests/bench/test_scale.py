@@ -127,3 +127,91 @@ def test_extrapolation_is_a_labelled_linear_fit(scale):
     dbt = next(line for line in text.splitlines() if line.startswith("| dbt |"))
     assert dbt == "| dbt | 10.0 | 10.00 | 110 | 0 |"
     assert "**110** | **1,500** |" in text
+
+
+def test_steps_of_two_runs_of_one_call_are_merged_without_loss(scale):
+    # an incremental call: the ingest run, then the downstream run; a step key met in both
+    ingest = [
+        ev("ingest_landing_files", "STEP_START", 10.0),
+        ev("ingest_landing_files", "ASSET_MATERIALIZATION", 11.0, asset_key="lake/orders"),
+        ev("ingest_landing_files", "STEP_SUCCESS", 12.0, duration_ms=2_000),
+        ev("lake__gx", "STEP_START", 12.0),
+        ev("lake__gx", "ASSET_CHECK_EVALUATION", 12.5, asset_key="lake/orders"),
+        ev("lake__gx", "STEP_SUCCESS", 13.0, duration_ms=1_000),
+    ]
+    downstream = [
+        ev("lake__gx", "STEP_START", 20.0),
+        ev("lake__gx", "ASSET_CHECK_EVALUATION", 20.5, asset_key="lake/orders"),
+        ev("lake__gx", "STEP_SUCCESS", 22.0, duration_ms=2_000),
+        ev("warehouse_models", "STEP_START", 22.0),
+        ev("warehouse_models", "ASSET_MATERIALIZATION", 23.0, asset_key="marts/fct_orders"),
+        ev("warehouse_models", "STEP_SUCCESS", 30.0, duration_ms=8_000),
+    ]
+    runs = [
+        {"run_id": "aaaaaaaa-1", "events": ingest},
+        {"run_id": "bbbbbbbb-2", "events": downstream},
+    ]
+    steps = scale.merged_steps(runs)
+    assert sorted(steps) == ["ingest_landing_files", "lake__gx", "lake__gx@bbbbbbbb",
+                             "warehouse_models"]  # fmt: skip
+    # CPU grows 2 s per wall second from t=20 on, 0 before: the step CPU follows the samples
+    samples = [{"t": float(t), "rss": 2**30, "cpu": float(max(0, 2 * (t - 20)))}
+               for t in range(0, 31)]  # fmt: skip
+    assert scale.step_cpu(steps["warehouse_models"], samples) == pytest.approx(16.0)
+    assert scale.step_cpu(steps["lake__gx"], samples) == pytest.approx(0.0)
+    assert scale.step_cpu(steps["lake__gx"], []) is None
+    stages = scale.stage_summary(steps, samples)
+    assert stages["ingest"]["seconds"] == pytest.approx(5.0)  # 2 + 1 + 2, both runs' gx steps
+    assert stages["ingest"]["cpu_seconds"] == pytest.approx(4.0)
+    assert stages["dbt"]["cpu_seconds"] == pytest.approx(16.0)
+
+
+def _full_and_day(scale, customers, day_factor):
+    """A scale's result with the full build of EVENTS and, unless day_factor is None, a new
+    day whose every stage took day_factor of the full build's."""
+    steps = scale.steps_from_events(EVENTS)
+    samples = [{"t": float(t), "rss": 2**30, "cpu": float(t - 100)} for t in range(100, 143)]
+    stages = scale.stage_summary(steps, samples)
+    full = {
+        "customers": customers, "days": 30, "order_lines": 1000, "events": None,
+        "landing_mb": 10, "load_mean": 1.0, "load_max": 2.0, "wall_seconds": 60.0,
+        "cpu_seconds": 50.0, "peak_rss_mib_tree": 1024, "max_rss_mib_one_process": 900,
+        "stages": stages,
+    }  # fmt: skip
+    if day_factor is not None:
+        day_stages = {
+            k: v | {"seconds": v["seconds"] * day_factor,
+                    "cpu_seconds": v["cpu_seconds"] * day_factor, "peak_rss_mib": 512}
+            for k, v in stages.items()
+        }  # fmt: skip
+        full["new_day"] = {
+            "wall_seconds": 60.0 * day_factor, "cpu_seconds": 50.0 * day_factor,
+            "peak_rss_mib_tree": 600, "load_mean": 1.5, "load_max": 3.0, "stages": day_stages,
+        }  # fmt: skip
+    return full
+
+
+def test_report_puts_the_new_day_beside_the_full_build(scale):
+    table = scale.report([_full_and_day(scale, 300, 0.25), _full_and_day(scale, 600, None)])
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith("| stage |"))
+    assert header.endswith("new day % of full wall | new day % of full CPU |")
+    width = header.count("|")
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line][:11]
+    assert all(line.count("|") == width for line in rows), rows  # every row has every column
+    ingest = next(line for line in lines if line.startswith("| ingest |"))
+    # full build: 11.5 s wall, 12 CPU s; the new day a quarter; the second scale has none
+    assert ingest.endswith("| 2.9 / – | 3.0 / – | 512 / – | 25 / – | 25 / – |")
+    whole = next(line for line in lines if "whole graph" in line)
+    assert whole.endswith("| 15.0 / – | 12.5 / – | 600 / – | 25 / – | 25 / – |")
+    # outside steps: the call's wall and CPU less its steps' (60 - 41.5 wall, 50 - 42 CPU)
+    outside = next(line for line in lines if "outside steps" in line)
+    assert "| 18 / 18 | 8 / 8 |" in outside
+    assert outside.endswith("| 4.6 / – | 2.0 / – | – / – | 25 / – | 25 / – |")
+    assert "New day" in table and "1.5 (3.0) / –" in table
+
+
+def test_report_without_a_new_day_keeps_the_full_build_columns(scale):
+    table = scale.report([_full_and_day(scale, 300, None)])
+    header = next(line for line in table.splitlines() if line.startswith("| stage |"))
+    assert header.endswith("| peer wall s |") and "New day" not in table
