@@ -41,7 +41,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor
 
 from models.forecast.features import FeatureBuilder
 from models.forecast.panel import Panel
@@ -76,28 +75,13 @@ class ModelSettings:
         return asdict(self)
 
 
-class _Regressor(HistGradientBoostingRegressor):
-    """HistGradientBoostingRegressor that can share the binning of its training rows with
-    the other models fitted on the same rows (``shared_bins``, set before ``fit``): the bin
-    mapper is fitted once and the binned matrix reused, which is what every one of them would
-    compute (same rows, bins, categorical columns and seed), so the fits are unchanged."""
+def __getattr__(name: str):
+    # fits stored before the regressor had its own module name it here (models.joblib)
+    if name == "_Regressor":
+        from models.forecast.regressor import Regressor
 
-    shared_bins: dict | None = None
-
-    def _bin_data(self, X, sample_weight, is_training_data):
-        cache = self.shared_bins
-        if not is_training_data or cache is None or sample_weight is not None:
-            return super()._bin_data(X, sample_weight, is_training_data)
-        key = (self.max_bins, self.random_state, repr(self.categorical_features), X.shape)
-        with cache["lock"]:
-            if "binned" not in cache:
-                cache["binned"] = super()._bin_data(X, sample_weight, is_training_data)
-                cache["mapper"], cache["key"] = self._bin_mapper, key
-            elif cache["key"] != key:
-                raise ValueError("shared_bins used by models that bin differently")
-            else:
-                self._bin_mapper = cache["mapper"]
-            return cache["binned"]
+        return Regressor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _regressor(settings: ModelSettings, loss: str, quantile: float | None, cats) -> object:
@@ -114,7 +98,11 @@ def _regressor(settings: ModelSettings, loss: str, quantile: float | None, cats)
     )
     if quantile is not None:
         kwargs["quantile"] = quantile
-    return _Regressor(**kwargs)
+    # scikit-learn is imported here, by the steps that fit, not by every import of the asset
+    # definitions (bench/README.md, "Fixed costs of a new day")
+    from models.forecast.regressor import Regressor
+
+    return Regressor(**kwargs)
 
 
 def _fillable(x: np.ndarray) -> np.ndarray:
