@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat constraints.txt pyproject.toml Makefile | cksum | cut -d' ' -f1)
 export ZHONGTAI_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(ZHONGTAI_DATA_DIR)/dagster_home
 
@@ -23,7 +23,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# uv (from PyPI) installs the pinned stack in seconds; plain pip is the fallback.
+# uv (from PyPI) installs the pinned stack in seconds; plain pip is the fallback. Then the
+# bytecode of every installed module is written once (uv does not, pip does; compileall skips
+# what is up to date): without it, and with PYTHONDONTWRITEBYTECODE set (containers, CI),
+# every process and every `dbt build` compiles dagster, dbt and scikit-learn from source
+# again (bench/README.md, "Fixed costs of a new day").
 $(STAMP): $(BIN)/python
 	@rm -f $(VENV)/.installed-*
 	@if $(BIN)/python -m pip install -q uv 2>/dev/null; then \
@@ -31,6 +35,8 @@ $(STAMP): $(BIN)/python
 	else \
 	  $(BIN)/python -m pip install -q -r constraints.txt -e ".[dev,eval,spark]" ; \
 	fi
+	@$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') > /dev/null \
+	  || echo "some modules were not compiled to bytecode (they compile at import)"
 	@touch $@
 
 install: $(STAMP)
