@@ -9,7 +9,9 @@ silently collapses to the last one, are errors here.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,13 +120,22 @@ def _walk(node: yaml.Node, here: Loc, out: LineMap, issues: list[Issue]) -> None
 
 
 def load_yaml(path: Path) -> tuple[object, LineMap]:
-    """Parse a definition file; a syntax error or a duplicate key raises DefinitionError."""
+    """Parse a definition file; a syntax error or a duplicate key raises DefinitionError. The
+    same text is parsed once per process (every tag and segment asset of a run reads every
+    definition file): the caller gets its own copy of the data and of the line map."""
     name = display_path(path)
-    lines = LineMap(name)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DefinitionError([Issue(name, 1, (), f"cannot read the file: {exc}")]) from exc
+    data, lines = _parsed(name, text)
+    return copy.deepcopy(data), LineMap(lines.file, dict(lines.lines))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(name: str, text: str) -> tuple[object, LineMap]:
+    """The data and line map of one file's text (errors are raised, not cached)."""
+    lines = LineMap(name)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
