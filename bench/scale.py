@@ -557,6 +557,10 @@ def _ratios(values: list) -> str:
     return " / ".join(out)
 
 
+def _bold(text: str) -> str:
+    return f"**{text}**" if text else ""
+
+
 def _pct(parts: list, wholes: list) -> str:
     return " / ".join(
         "–" if p is None or not w else f"{100 * p / w:.0f}"
@@ -637,7 +641,7 @@ def report(results: list[dict]) -> str:
     wall = [r["wall_seconds"] for r in results]
     cpu = [r["cpu_seconds"] for r in results]
     lines.append(
-        f"| **whole graph** | **{_cells(wall)}** | {_cells(cpu)} | **{_ratios(wall)}** | "
+        f"| **whole graph** | **{_cells(wall)}** | {_cells(cpu)} | {_bold(_ratios(wall))} | "
         f"{_ratios(cpu)} | {_cells([r['peak_rss_mib_tree'] for r in results])} "
         f"(largest process {_cells([r['max_rss_mib_one_process'] for r in results])}) | | |"
         + day_cells(list(zip(wall, cpu, strict=True)),

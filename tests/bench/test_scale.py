@@ -215,3 +215,4 @@ def test_report_without_a_new_day_keeps_the_full_build_columns(scale):
     table = scale.report([_full_and_day(scale, 300, None)])
     header = next(line for line in table.splitlines() if line.startswith("| stage |"))
     assert header.endswith("| peer wall s |") and "New day" not in table
+    assert "****" not in table  # one scale: no ratio to embolden
