@@ -1235,10 +1235,36 @@ def _write(df: pl.DataFrame, path: Path, sync_folder: bool = True) -> str:
 
 
 def _write_all(writes: list[tuple[pl.DataFrame, Path]]) -> None:
-    """Many ``_write``s: Parquet encoding releases the GIL, so threads overlap them; each
-    folder is flushed once at the end (not once per file), before the caller records them."""
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda w: _write(*w, sync_folder=False), writes))
+    """Many ``_write``s, the same files: every frame is encoded by one polars query of many
+    Parquet sinks (``pl.collect_all``), not one query each (``write_parquet`` starts the
+    streaming engine per call, the fixed cost of a small file), into hidden temporary names;
+    then each is flushed and renamed (threads overlap the flushes), and each folder is
+    flushed once at the end, before the caller records them. A failure removes every
+    temporary file and leaves the targets as they were."""
+    if not writes:
+        return
+    for folder in {p.parent for _, p in writes}:
+        folder.mkdir(parents=True, exist_ok=True)
+    suffix = f".{os.getpid()}-{threading.get_ident()}.tmp"
+    tmps = [p.with_name(f".{p.name}{suffix}") for _, p in writes]
+
+    def settle(k: int) -> None:
+        _fsync(tmps[k])
+        tmps[k].replace(writes[k][1])
+
+    try:
+        pl.collect_all(
+            [
+                df.lazy().sink_parquet(tmp, compression="zstd", lazy=True)
+                for (df, _), tmp in zip(writes, tmps, strict=True)
+            ]
+        )
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(settle, range(len(writes))))
+    except BaseException:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
     for folder in {p.parent for _, p in writes}:
         _fsync(folder)
 

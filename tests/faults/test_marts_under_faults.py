@@ -47,7 +47,7 @@ KILL_INGEST = textwrap.dedent(
     from ingest.engine import ingest_all
     from ingest.spec import load_specs_lenient
 
-    real, calls = pl.DataFrame.write_parquet, []
+    real, calls = pl.LazyFrame.sink_parquet, []
 
     def write_then_die(self, file, *args, **kwargs):
         calls.append(file)
@@ -56,7 +56,7 @@ KILL_INGEST = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, file, *args, **kwargs)
 
-    pl.DataFrame.write_parquet = write_then_die
+    pl.LazyFrame.sink_parquet = write_then_die
     ingest_all(load_specs_lenient()[0], data_paths(), workers=1)
     print("survived")
     """

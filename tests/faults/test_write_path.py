@@ -69,7 +69,7 @@ def test_disk_full_mid_batch_loads_nothing_half_and_a_rerun_completes(
 ):
     rels = pos_days(data_dir)
     ensure_schema_files(data_dir, ENTITIES)  # written before the disk fills up
-    real = pl.DataFrame.write_parquet
+    real = pl.LazyFrame.sink_parquet
     calls = []
 
     def disk_full_on_the_eighth_write(self, file, *args, **kwargs):
@@ -79,7 +79,7 @@ def test_disk_full_mid_batch_loads_nothing_half_and_a_rerun_completes(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
         return real(self, file, *args, **kwargs)
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", disk_full_on_the_eighth_write)
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", disk_full_on_the_eighth_write)
     with pytest.raises(LakeWriteError) as caught:
         ingest_channel(specs["pos"], data_dir, batch_files=2)
     err = caught.value
@@ -99,7 +99,7 @@ def test_disk_full_mid_batch_loads_nothing_half_and_a_rerun_completes(
     assert [balances[r].status for r in rels] == ["loaded"] * 2 + ["not ingested"] * 4
     assert all(balances[r].missing == 0 for r in rels[:2])
 
-    monkeypatch.setattr(pl.DataFrame, "write_parquet", real)
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", real)
     report = ingest_channel(specs["pos"], data_dir, batch_files=2)
     assert report.count("loaded") == 4 and report.count("unchanged") == 2
     assert lake_inventory(data_dir) == lake_inventory(clean_pos)
@@ -115,7 +115,7 @@ KILLER = textwrap.dedent(
     from ingest.engine import ingest_channel
     from ingest.spec import load_specs
 
-    real, calls = pl.DataFrame.write_parquet, []
+    real, calls = pl.LazyFrame.sink_parquet, []
 
     def write_then_die(self, file, *args, **kwargs):
         calls.append(file)
@@ -124,7 +124,7 @@ KILLER = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         return real(self, file, *args, **kwargs)
 
-    pl.DataFrame.write_parquet = write_then_die
+    pl.LazyFrame.sink_parquet = write_then_die
     ingest_channel(load_specs()["pos"], data_paths(), batch_files=2)
     print("survived")
     """
