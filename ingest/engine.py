@@ -128,28 +128,6 @@ def _utf8_bytes(path: Path, encoding: str) -> tuple[bytes, str]:
     return text.encode("utf-8"), text
 
 
-# Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
-# (a lone CR, VT, FF, FS/GS/RS, NEL, LS, PS): a file holding one is read the slow, exact way.
-_ODD_BREAKS = (
-    b"\x0b",
-    b"\x0c",
-    b"\x1c",
-    b"\x1d",
-    b"\x1e",
-    b"\x1f",
-    b"\xc2\x85",
-    b"\xe2\x80\xa8",
-    b"\xe2\x80\xa9",
-)
-
-
-def _odd_breaks(data: bytes) -> bool:
-    """Whether the file has a line break polars would not split on (or a lone CR)."""
-    if any(b in data for b in _ODD_BREAKS):
-        return True
-    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
-
-
 _QUOTED = r'"[^"]*"'
 
 
@@ -184,12 +162,12 @@ def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tup
     file polars cannot take exactly (see ``read_delimited``)."""
     out: list[tuple | None] = [None] * len(files)
     groups: dict[str, list[tuple[int, str]]] = {}
-    for i, (data, text) in enumerate(files):
+    for i, (_, text) in enumerate(files):
         head, sep, body = text.partition("\n")
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
         if not sep or not body or '"' in head or len(set(header)) != len(header):
             continue
-        if len(delim) != 1 or _odd_breaks(data):
+        if len(delim) != 1 or _odd_breaks_text(text):
             continue
         # the lines after the header, without the last line break: kept as one text (split
         # into lines by polars, not into one Python string per line)
@@ -433,15 +411,21 @@ def _read_ndjson_polars(data: bytes, text: str, source: SourceSpec) -> RawSource
     return _read_ndjson_many([(data, text)], source)[0]
 
 
-_SCHEMAS: dict[int, tuple[SourceSpec, tuple | None]] = {}
+_PER_SOURCE: dict[tuple[int, str], tuple[SourceSpec, object]] = {}
+
+
+def _once_per_source(source: SourceSpec, fn: Callable[[SourceSpec], object]):
+    """``fn(source)``, computed once per source spec object (not once per file)."""
+    key = (id(source), fn.__name__)
+    hit = _PER_SOURCE.get(key)
+    if hit is None or hit[0] is not source:
+        hit = _PER_SOURCE[key] = (source, fn(source))
+    return hit[1]
 
 
 def _json_schema_of(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]]] | None:
     """``_json_schema``, computed once per source spec object (not once per file)."""
-    hit = _SCHEMAS.get(id(source))
-    if hit is None or hit[0] is not source:
-        hit = _SCHEMAS[id(source)] = (source, _json_schema(source))
-    return hit[1]
+    return _once_per_source(source, _json_schema)
 
 
 _BLANK_INSIDE = re.compile(r"\n[ \t\r]*\n")
@@ -454,13 +438,15 @@ def _has_blank_line(body: str) -> bool:
     return bool(_BLANK_FIRST.match(body) or _BLANK_INSIDE.search(body))
 
 
+# Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
+# (VT, FF, FS/GS/RS/US, NEL, LS, PS; and a lone CR): a file holding one is read the slow, exact way.
 _ODD_CHARS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028", "\u2029")
 
 
 def _odd_breaks_text(text: str) -> bool:
-    """``_odd_breaks`` of the UTF-8 bytes of ``text``, on the text: each multi-byte break is one
-    character there, and a search for one character is a fast scan where one for a byte
-    pair is not."""
+    """Whether the text has a line break polars would not split on (or a lone CR). Searched
+    in the decoded text, not its UTF-8 bytes: each multi-byte break is one character there,
+    and a search for one character is a fast scan where one for a byte pair is not."""
     if any(c in text for c in _ODD_CHARS):
         return True
     return "\r" in text and text.count("\r") != text.count("\r\n")
@@ -479,7 +465,7 @@ def _ndjson_body(data: bytes, text: str) -> tuple[bytes, int, int] | None:
     whole = pl.Series([body])
     # the float search and marking by polars' regex engine, not ``re`` (one C pass over the
     # text, ~10x faster on large files); the two agree here: the characters where their
-    # ``\s`` differ (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks``)
+    # ``\s`` differ (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks_text``)
     if not whole.str.contains(_HAS_FLOAT).item():
         return body.encode("utf-8"), body.count("\n") + 1, n_lines
     marked = rf'${{1}}"{_MARK}${{2}}"${{3}}'
@@ -638,6 +624,11 @@ def _all_specs(espec: EntitySpec) -> list[FieldSpec | IdentifierSpec]:
     return [*espec.fields.values(), *espec.identifiers.values()]
 
 
+def _source_names(source: SourceSpec) -> set[str]:
+    """Every native column or JSON path any entity of a source reads."""
+    return set().union(*(_native_names(e) for e in source.entities.values()))
+
+
 def _native_names(espec: EntitySpec) -> set[str]:
     """Every native column or JSON path an entity reads."""
     names = {c for f in _all_specs(espec) for c in f.sources}
@@ -709,7 +700,7 @@ def _read_source(path: Path, source: SourceSpec) -> RawSource:
 
 def _delimited_source(read: tuple, source: SourceSpec) -> RawSource:
     frame, rejects, raw_records = read
-    used = set().union(*(_native_names(e) for e in source.entities.values()))
+    used = _once_per_source(source, _source_names)
     unmapped = [c for c in frame.columns if c not in used and c != ROW]
     frames = {name: frame for name in source.entities}
     return RawSource(frames, frame.height + len(rejects), rejects, unmapped, raw_records)
@@ -1387,13 +1378,9 @@ def load_batch(
     idents: list[pl.DataFrame] = []
     covered: list[pl.DataFrame] = []
     for members in groups.values():
+        stacked: dict[tuple[int, ...], pl.DataFrame] = {}  # a CSV's entities share its frame
         for entity, espec in source.entities.items():
-            frame = pl.concat(
-                [
-                    raws[i][1].frames[entity].lazy().with_columns(pl.lit(i, pl.Int32).alias(FILE))
-                    for i in members
-                ]
-            ).collect()
+            frame = _stacked([raws[i][1].frames[entity] for i in members], members, stacked)
             res = map_entity(frame, entity, espec, spec, ingested_at, with_raw, secret)
             kept[entity].append(res.kept)
             quarantine.append(res.rejected)
@@ -1417,6 +1404,10 @@ def load_batch(
     q_parts = finish(quarantine, list(QUARANTINE))
     parts, q_parts, tombstoned = tombstones.apply(parts, q_parts, paths)
     writes: list[tuple[pl.DataFrame, Path]] = []
+    # the lake's folders, each built once per batch (not a Path per file and entity)
+    lake, raw_dir = paths.lake, paths.lake_raw
+    folders = {e: raw_dir / e for e in parts}
+    folders[""] = paths.quarantine
     for i, (item, raw) in enumerate(raws):
         outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
         outcome.tombstoned = tombstoned.get(i, 0)
@@ -1427,14 +1418,14 @@ def load_batch(
         for entity, by_file in parts.items():
             part = by_file.get((i,))
             if part is not None and part.height:
-                writes.append((part, paths.lake_raw / entity / name))
-                outputs.append(paths.lake_raw / entity / name)
+                writes.append((part, folders[entity] / name))
+                outputs.append(writes[-1][1])
             outcome.kept[entity] = 0 if part is None else part.height
         q = q_parts.get((i,))
         if q is not None and q.height:
             q = q.sort("source_row", "entity", maintain_order=True)
-            writes.append((q, paths.quarantine / name))
-            outputs.append(paths.quarantine / name)
+            writes.append((q, folders[""] / name))
+            outputs.append(writes[-1][1])
             outcome.quarantined = q.height
             log.info(
                 "%s: %d rows quarantined (first: row %s: %s)",
@@ -1443,9 +1434,30 @@ def load_batch(
                 q["source_row"][0],
                 q["reason"][0],
             )
-        done.append((item, outcome, [str(o.relative_to(paths.lake)) for o in outputs]))
+        done.append((item, outcome, [str(o.relative_to(lake)) for o in outputs]))
     _write_all(writes)
     return done
+
+
+def _stacked(
+    frames: list[pl.DataFrame],
+    files: list[int],
+    done: dict[tuple[int, ...], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """Per-file frames of one shape stacked into one, with each row's file index (``FILE``)
+    from ``files``: one concatenation and one index column for the batch, not a column per
+    file. ``done`` keeps the result for the same frames asked again (by identity)."""
+    key = tuple(map(id, frames))
+    if done is not None and key in done:
+        return done[key]
+    heights = [f.height for f in frames]
+    index = np.repeat(np.asarray(files, dtype=np.int32), heights)
+    out = pl.concat(frames, how="vertical", rechunk=True).with_columns(
+        pl.Series(FILE, index, dtype=pl.Int32)
+    )
+    if done is not None:
+        done[key] = out
+    return out
 
 
 def quarantine_whole_file(
@@ -1499,12 +1511,9 @@ def _uncovered_rows(
     empty = _reject_frame([]).with_columns(pl.lit(None, pl.Int32).alias(FILE)).clear()
     if not roots:
         return empty
-    every = pl.concat(
-        [
-            raw.frames[roots[0]].select(pl.lit(i, pl.Int32).alias(FILE), ROW)
-            for i, (_, raw) in enumerate(raws)
-        ]
-    )
+    every = _stacked(
+        [raw.frames[roots[0]].select(ROW) for _, raw in raws], list(range(len(raws)))
+    ).select(FILE, ROW)
     missing = every.join(
         covered.rename({"source_row": ROW}).unique(),
         on=[FILE, ROW],

@@ -300,3 +300,62 @@ def test_reconcile_since_checks_only_the_files_loaded_then(data_dir, specs):
         frame.filter(pl.col("source_row") != frame["source_row"].max()).write_parquet(lost)
     broken = reconcile(data_dir, {"pos": specs["pos"]}, since=later)[0]
     assert (broken.file, broken.missing) == ("pos/pos_ST-SH-01_20250302.csv", 1)
+
+
+def test_a_mixed_batch_gives_each_file_what_it_gets_alone(tmp_path, specs):
+    """One batch mapping and writing clean files, files with bad and duplicate rows, a
+    truncated one (read the exact way), an empty one, one missing a column (a different
+    shape) and an undecodable one (quarantined whole) writes, file by file, the same lake
+    files and manifest records as batches of one file each."""
+    import datetime as dt
+
+    from ingest.config import DataPaths
+
+    spec = specs["pos"].model_copy(deep=True)
+    spec.sources[0].encoding = "utf-8"  # so that the GB18030 file below is undecodable
+    bad = POS_ROWS[:1] + [
+        POS_ROWS[0],  # exact duplicate
+        "ST-SH-01,2025-03-01,10:05:00,R0003,SELL,1,,,SK003,口红,12O.00,1,0,120.00,现金,E02",
+        "ST-SH-01,2099-03-01,10:06:00,R0004,SELL,1,,,SK003,口红,120.00,1,0,120.00,现金,E02",
+        "ST-SH-01,2025-03-01,10:07:00,R0005,SELL,1,,,SK003,口红,120.00,-2,0,-240.00,现金,E02",
+    ]
+    files = {
+        "pos_ST-SH-01_20250301.csv": pos_file(POS_ROWS),
+        "pos_ST-SH-01_20250302.csv": pos_file(bad),
+        "pos_ST-SH-01_20250303.csv": pos_file([*POS_ROWS, "ST-SH-01,2025-03-01,10:07"]),
+        "pos_ST-SH-01_20250304.csv": b"",
+        "pos_ST-SH-02_20250301.csv": (
+            POS_HEADER.replace("单价,", "")
+            + "\nST-SH-02,2025-03-01,10:01:02,R0001,SELL,1,,,SK001,精华,2,10.00,388.00,现金,E01\n"
+        ).encode("utf-8"),
+        "pos_ST-SH-02_20250302.csv": (POS_HEADER + "\n" + POS_ROWS[0] + "\n").encode("gb18030"),
+        "pos_ST-SH-03_20250301.csv": pos_file(
+            [r.replace("ST-SH-01", "ST-SH-03") for r in POS_ROWS]
+        ),
+    }
+    at = dt.datetime(2025, 3, 5)
+    lakes = {}
+    for batch in (500, 1):
+        paths = DataPaths(tmp_path / f"batch{batch}")
+        for name, data in files.items():
+            write(paths.landing / "pos" / name, data)
+        report = ingest_channel(spec, paths, ingested_at=at, batch_files=batch)
+        assert report.count("loaded") == len(files)
+        manifest = json.loads((paths.manifest_dir / "pos.json").read_text())["files"]
+        parquet = {
+            f.relative_to(paths.lake).as_posix(): pl.read_parquet(f)
+            for f in sorted(paths.lake.rglob("*.parquet"))
+        }
+        lakes[batch] = manifest, parquet
+    (m_batch, p_batch), (m_alone, p_alone) = lakes[500], lakes[1]
+    assert m_batch == m_alone
+    assert sorted(p_batch) == sorted(p_alone)
+    for rel, frame in p_batch.items():
+        assert frame.equals(p_alone[rel]), rel
+    # the mixed batch did hold every kind: kept rows, quarantined rows, a whole-file reject
+    q = pl.concat([f for rel, f in p_batch.items() if rel.startswith("quarantine/")])
+    codes = set(q["reason_code"])
+    assert {"duplicate_row", "invalid_value", "ragged_row", "unreadable_file"} <= codes
+    assert {"missing_column", "out_of_range", "future_timestamp"} <= codes
+    kept = [r for r in m_batch.values() if r["kept"].get("order_lines")]
+    assert len(kept) == 4, kept
