@@ -359,3 +359,36 @@ def test_a_mixed_batch_gives_each_file_what_it_gets_alone(tmp_path, specs):
     assert {"missing_column", "out_of_range", "future_timestamp"} <= codes
     kept = [r for r in m_batch.values() if r["kept"].get("order_lines")]
     assert len(kept) == 4, kept
+
+
+def test_clean_leaves_out_the_quirk_steps_only_where_no_value_needs_them():
+    from ingest.engine import _clean, _plain_columns
+
+    frame = pl.DataFrame(
+        {
+            "a": [" 12 ", "-", "", None, "x = y", "a'"],
+            "b": [' ="0012" ', " 'abc", "`7", "-", "ok", None],
+            "c": [1, 2, 3, 4, 5, 6],
+        }
+    )
+    plain = _plain_columns(frame, ["a", "b", "c", "absent"])
+    assert plain == {"a"}  # b has values beginning with =, ' and `; c is not text
+    for col in ("a", "b"):
+        fast = frame.select(_clean(pl.col(col), col not in plain))
+        assert fast.equals(frame.select(_clean(pl.col(col)))), col
+    assert frame.select(_clean(pl.col("b"))).to_series().to_list() == [
+        "0012",
+        "abc",
+        "7",
+        None,
+        "ok",
+        None,
+    ]
+    assert frame.select(_clean(pl.col("a"))).to_series().to_list() == [
+        "12",
+        None,
+        None,
+        None,
+        "x = y",
+        "a'",
+    ]
