@@ -189,11 +189,13 @@ def _read_delimited_group(
         FILE, np.repeat(np.array([i for i, _ in members], dtype=np.int32), counts), pl.Int32
     )
     lines = pl.Series([body for _, body in members], dtype=pl.String).str.split("\n").explode()
-    cells = (
-        lines.str.strip_suffix("\r")
-        .str.replace_all(_QUOTED, "")
-        .str.count_matches(re.escape(delim))
-    )
+    # a step that changes nothing in any file of the group is left out (each is a pass over
+    # every line): CRs before the line breaks, quoted cells (which may hold the delimiter)
+    if any("\r" in body for _, body in members):
+        lines = lines.str.strip_suffix("\r")
+    if any('"' in body for _, body in members):
+        lines = lines.str.replace_all(_QUOTED, "")
+    cells = lines.str.count_matches(delim, literal=True)
     # blank or ragged lines, or quotes spanning lines: that file is read the slow way
     bad = set(files.filter(cells != len(header) - 1).unique().to_list())
     del lines, cells
