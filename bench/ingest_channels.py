@@ -1,0 +1,66 @@
+"""Per channel, in one process: CPU seconds of the raw read and of the ingest of the same files.
+
+    .venv/bin/python bench/ingest_channels.py --landing /tmp/g20/landing --channels pos,erp
+
+The raw read is ``bench_ingest``'s (polars ``read_csv``/``read_ndjson`` of every landing
+file of the channel, one file at a time, all columns as text); the ingest is
+``ingest.engine.ingest_channel`` into an empty lake in a temporary folder (the landing folder
+is linked, never written). CPU seconds (``time.process_time``: every thread of this
+process), not wall time: on a shared machine the wall time is mostly waiting for a core.
+Polars is warmed up (one Parquet write, the schema files) before the first channel, so that
+the first one does not carry the start-up. Not a test: run on demand, figures go to
+bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+from bench_ingest import _read_channel
+
+from ingest.canonical import ENTITIES
+from ingest.config import DataPaths
+from ingest.engine import discover, ensure_schema_files, ingest_channel
+from ingest.spec import load_specs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--landing", type=Path, required=True, help="a landing folder (read only)")
+    ap.add_argument("--channels", default="", help="comma-separated; default: every channel")
+    args = ap.parse_args()
+    specs = load_specs()
+    channels = [c for c in args.channels.split(",") if c] or list(specs)
+    with tempfile.TemporaryDirectory(prefix="ingest_channels_") as tmp:
+        paths = DataPaths(Path(tmp))
+        paths.landing.symlink_to(args.landing.resolve())
+        pl.DataFrame({"a": [1]}).write_parquet(Path(tmp) / "warm.parquet")
+        ensure_schema_files(paths, ENTITIES)
+        print("| channel | files | MB | rows | raw read CPU s | ingest CPU s | raw / ingest |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        total = [0.0, 0.0]
+        for channel in channels:
+            spec = specs[channel]
+            files = len(discover(spec, paths))
+            c0 = time.process_time()
+            rows, nbytes = _read_channel((spec, paths))
+            c1 = time.process_time()
+            ingest_channel(spec, paths)
+            c2 = time.process_time()
+            raw, ingest = c1 - c0, c2 - c1
+            total[0] += raw
+            total[1] += ingest
+            print(
+                f"| {channel} | {files:,} | {nbytes / 2**20:.1f} | {rows:,} | {raw:.2f} | "
+                f"{ingest:.2f} | {raw / ingest:.0%} |",
+                flush=True,
+            )
+        print(f"| total | | | | {total[0]:.2f} | {total[1]:.2f} | {total[0] / total[1]:.0%} |")
+
+
+if __name__ == "__main__":
+    main()
