@@ -90,20 +90,23 @@ def forecast_at(
     ets_series=None,
     global_models: GlobalModels | None = None,
     fitted: Fitted | None = None,
+    series: np.ndarray | None = None,
 ):
     """``{model: (p10, p50, p90)}`` arrays series x horizon, made from periods <= cutoff;
     seconds spent per model in ``timings``; the global model's expected demand (its Poisson
     model, the same for every interval method) as ``out["hgb_mean"]``, a 1-tuple. AutoETS
     runs on ``ets_series`` (default all). ``global_models`` (of this panel, horizon and
     settings) holds global models already fitted; ``fitted`` (a stored fit,
-    ``models.forecast.store``) predicts from the features at the cutoff without fitting."""
+    ``models.forecast.store``) predicts from the features at the cutoff without fitting, only
+    the series of the boolean mask ``series`` when given (the others' global-model rows stay
+    NaN)."""
     out, timings = {}, {}
     mean = None
     methods = hgb_methods(models)
     if methods:
         t0 = time.perf_counter()
         if fitted is not None:
-            fc = predict(fitted, FeatureBuilder(panel, horizon), cutoff, methods, settings)
+            fc = predict(fitted, FeatureBuilder(panel, horizon), cutoff, methods, settings, series)
         else:
             fc = fit_predict(panel, cutoff, horizon, settings, methods, global_models)
         for m, f in fc.items():

@@ -372,17 +372,24 @@ def _fit_predict(models: GlobalModels, cutoff, methods) -> dict[str, Forecast]:
 
 
 def predict(
-    fitted: Fitted, builder: FeatureBuilder, cutoff: int, methods, settings: ModelSettings
+    fitted: Fitted,
+    builder: FeatureBuilder,
+    cutoff: int,
+    methods,
+    settings: ModelSettings,
+    series: np.ndarray | None = None,
 ) -> dict[str, Forecast]:
     """Forecast ``cutoff + 1 .. cutoff + horizon`` (the builder's horizon) from the features
     at ``cutoff`` with each interval method, with the models of ``fitted`` (trained up to
     ``cutoff`` or, stored, up to an earlier day). Series with no observation up to the
-    cutoff are not forecast."""
+    cutoff are not forecast, nor those outside the boolean mask ``series`` (a SKU group):
+    the features are still those of the whole panel, so a series' forecast is the same
+    whichever others are forecast beside it."""
     panel, horizon = builder.panel, builder.horizon
     empty = np.full((panel.n_series, horizon), np.nan)
     if fitted.quantile is None:  # no usable history at all: the caller falls back
         return {m: Forecast(empty, empty, empty, empty) for m in methods}
-    xp, s, t, scale = builder.rows(cutoff, range(1, horizon + 1))
+    xp, s, t, scale = builder.rows(cutoff, range(1, horizon + 1), series)
     hp = t - cutoff - 1
     band = _bands(t - cutoff, horizon)
     regs = [*fitted.quantile, *([fitted.mean] if fitted.mean else [])]

@@ -12,7 +12,7 @@ from models.forecast.backtest import forecast_at
 from models.forecast.model import ModelSettings
 from models.forecast.panel import Panel, make_panel
 from models.forecast.settle import Settled
-from models.forecast.store import FitInfo, fit_or_load
+from models.forecast.store import FitInfo, fit_or_load, stored_fit
 from models.forecast.warehouse import FUTURE_EXOG, PAST_EXOG, STATIC
 
 SLICES = ["channel", "category"]
@@ -45,6 +45,8 @@ def future_forecast(
     store: Path | None = None,
     refit_every: int = 0,
     settled: Settled | None = None,
+    series: np.ndarray | None = None,
+    refit: bool = True,
 ) -> tuple[pl.DataFrame, list[str], FitInfo | None]:
     """P10/P50/P90 for the ``horizon`` periods after the last one, with ``model``, for live
     series; the horizon is capped at half the history (said in the notes). With a ``store``
@@ -53,21 +55,36 @@ def future_forecast(
     (``models.forecast.store``; the returned FitInfo says which and why); without one they
     are fitted for this forecast alone. Either way a fit's training targets end
     ``settings.settle_lag`` periods before the cutoff (``settled`` says why, for the store's
-    manifest); the features are the panel's up to the cutoff."""
+    manifest); the features are the panel's up to the cutoff.
+
+    ``series`` (a boolean mask, one SKU group) forecasts only those series, with the features
+    of the whole panel (a series' scale floor is a share of every series' median scale), so
+    the rows equal the whole forecast's rows of those series. ``refit=False`` predicts from
+    the stored fit or raises ``models.forecast.store.StoreError`` saying why it cannot (a
+    group's predict never refits: the fit is one step before the groups)."""
     notes = []
     h = min(horizon, max(1, panel.n_periods // 2))
     if h != horizon:
         notes.append(f"future horizon capped from {horizon} to {h}: {panel.n_periods} periods")
     cutoff = panel.n_periods - 1
     fitted = info = None
-    if store is not None and model.startswith("hgb_"):
+    if store is not None and model.startswith("hgb_") and not refit:
+        # the fit step may just have fitted on this very cutoff (refit_every 0 included)
+        fitted, panel, info = stored_fit(panel, h, settings, store, max(refit_every, 1))
+    elif store is not None and model.startswith("hgb_"):
         fitted, panel, info = fit_or_load(panel, h, settings, store, refit_every, settled)
-    fc, _ = forecast_at(panel, cutoff, h, settings, [model, "seasonal_naive"], fitted=fitted)
+    elif not refit:
+        raise ValueError(f"{model}: only a stored global model predicts without fitting")
+    fc, _ = forecast_at(
+        panel, cutoff, h, settings, [model, "seasonal_naive"], fitted=fitted, series=series
+    )
     p10, p50, p90 = fc[model]
     mean = fc["hgb_mean"][0] if "hgb_mean" in fc else p50
     if p10 is None:
         p10 = p90 = p50
     live = live_series(panel)
+    if series is not None:
+        live &= series
     s, hp = np.nonzero(~np.isnan(p50) & live[:, None])
     ids = panel.ids.gather(s)
     sku_loc = ids.str.split_exact("|", 1).struct.unnest()

@@ -74,6 +74,10 @@ class NoFit(StoreError):
     """No fit is stored (the first run, or the store was deleted)."""
 
 
+class Stale(StoreError):
+    """A fit is stored, whole, but cannot serve the data (its message says why)."""
+
+
 @dataclass
 class FitInfo:
     """Whether this run refitted or predicted from the stored fit, and why."""
@@ -273,16 +277,11 @@ def fit_or_load(
     """The fit to forecast ``panel`` with: the stored one when it can serve the panel (the
     panel returned with its static codes on the fit's labels), else a new fit, stored."""
     directory = Path(directory)
-    reason = None
     try:
-        manifest = read_manifest(directory)
-        reason = why_refit(manifest, panel, horizon, settings, refit_every)
-        if reason is None:
-            fitted = load_models(directory, manifest)
-            mapped = on_labels(panel, manifest["static_labels"])
-            why = f"stored fit of {manifest['fit_date']} is fresh (cadence {refit_every} days)"
-            return fitted, mapped, FitInfo("predicted", why, manifest, directory)
+        return stored_fit(panel, horizon, settings, directory, refit_every)
     except NoFit as exc:
+        reason = str(exc)
+    except Stale as exc:
         reason = str(exc)
     except StoreError as exc:
         reason = f"stored fit unusable: {exc}"
@@ -290,3 +289,21 @@ def fit_or_load(
     if fitted.quantile is not None:  # a fit without training rows is not worth keeping
         manifest = save(directory, fitted, manifest)
     return fitted, panel, FitInfo("refitted", reason, manifest, directory)
+
+
+def stored_fit(
+    panel: Panel, horizon: int, settings: ModelSettings, directory: Path, refit_every: int
+) -> tuple[Fitted, Panel, FitInfo]:
+    """The stored fit and ``panel`` with its static codes on the fit's labels, when the fit
+    can serve the panel; :class:`NoFit`, :class:`Stale` (why it cannot serve) or
+    :class:`StoreError` (damaged) otherwise. What a predict that must not refit (one SKU group
+    of the partitioned forecast) calls."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    reason = why_refit(manifest, panel, horizon, settings, refit_every)
+    if reason is not None:
+        raise Stale(reason)
+    fitted = load_models(directory, manifest)
+    mapped = on_labels(panel, manifest["static_labels"])
+    why = f"stored fit of {manifest['fit_date']} is fresh (cadence {refit_every} days)"
+    return fitted, mapped, FitInfo("predicted", why, manifest, directory)
