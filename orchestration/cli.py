@@ -185,8 +185,7 @@ def _materialize(select: str, log_level: str, full_refresh: bool = False) -> Non
     if not keys:
         raise typer.BadParameter(f"selection {select!r} matches no asset")
     t0 = time.perf_counter()
-    result = _execute(defs, keys, log_level, full_refresh)
-    _finish([result], t0)
+    _finish(_execute_runs(defs, keys, log_level, full_refresh), t0)
 
 
 def _materialize_incremental(log_level: str) -> None:
@@ -224,20 +223,35 @@ def _materialize_incremental(log_level: str) -> None:
             f"{len(keys)} downstream assets"
         )
         # the row-level dbt tests of the incremental models read the rows this run adds
-        results.append(_execute(defs, keys, log_level, tags={DBT_TESTS_TAG: NEW_ROWS}))
+        results += _execute_runs(defs, keys, log_level, tags={DBT_TESTS_TAG: NEW_ROWS})
     _finish(results, t0)
+
+
+def _execute_runs(defs, keys, log_level: str, full_refresh: bool = False, tags=None) -> list:
+    """The runs of ``keys`` one after the other (``automation.run_plan``: the SKU-group
+    partitions of the forecast after the rest); a failed run stops the next."""
+    from orchestration.defs.automation import run_plan
+
+    results = []
+    for part, _ in run_plan(keys, defs.resolve_asset_graph()):
+        if results and not results[-1].success:
+            console.print(f"[red]run failed: {len(part)} assets after it were not run[/red]")
+            break
+        results.append(_execute(defs, part, log_level, full_refresh, tags))
+    return results
 
 
 def _execute(defs, keys, log_level: str, full_refresh: bool = False, tags: dict | None = None):
     import dagster as dg
 
-    from orchestration.defs.ingest import LAKE_KEYS, all_channels_tags
+    from orchestration.defs.automation import run_tags
     from orchestration.defs.transform import full_refresh_config
 
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-    # the lake is partitioned by channel: one run over every channel
-    tags = (all_channels_tags() if set(keys) & set(LAKE_KEYS) else {}) | (tags or {})
+    # the lake is partitioned by channel, the forecast's predict by SKU group: one run over
+    # every partition of the one it selects
+    tags = run_tags(keys) | (tags or {})
     if full_refresh:
         run_config |= full_refresh_config(job.get_subset(asset_selection=set(keys)))
     t0 = time.perf_counter()

@@ -310,8 +310,8 @@ def test_rerunning_the_whole_graph_changes_nothing(built, rerun_of_built_demo):
     assert after.equals(before)
     # the forecast: the first build fitted and stored the global models (none were stored);
     # the rerun predicted from them, without a fit, and forecast the same rows
-    first_fit = materialization_metadata(built[1], "forecast/demand_forecast")
-    rerun_fit = materialization_metadata(again, "forecast/demand_forecast")
+    first_fit = materialization_metadata(built[1], "forecast/forecast_model")
+    rerun_fit = materialization_metadata(again, "forecast/forecast_model")
     assert first_fit["fit"] == "refitted" and "no stored fit" in first_fit["fit_reason"]
     assert rerun_fit["fit"] == "predicted", rerun_fit["fit_reason"]
     assert (rerun_fit["fit_date"], rerun_fit["fitted_at"]) == (

@@ -4,7 +4,14 @@ A new file in ``data/landing/<channel>/`` -> ``landing_files_sensor`` requests o
 for that channel's partition (job ``ingest_channels``), one run per changed channel ->
 ``lake_files_sensor`` sees lake entities into which those runs loaded files and, once no
 ingest run is queued or running, requests one run of only what is downstream of them. The
-daily schedule and ``zhongtai materialize`` build everything in one run over every channel."""
+daily schedule and ``zhongtai materialize`` build everything over every channel.
+
+One run cannot span two partitions definitions (the lake's channels, the forecast's SKU
+groups), so a selection that holds both is two runs (``run_plan``): first everything that is
+not downstream of the SKU-group partitions, over the channel range; then the SKU-group range
+with what is downstream of it. ``zhongtai materialize`` runs them one after the other; the
+schedule and the lake sensor request the first with the second's selection in a tag
+(``THEN_TAG``), and ``then_sku_groups_sensor`` requests the second when the first succeeded."""
 
 from __future__ import annotations
 
@@ -14,6 +21,11 @@ import json
 import dagster as dg
 
 from orchestration.defs.cadence import without_fresh
+from orchestration.defs.forecast import (
+    DEMAND_FORECAST_BY_GROUP,
+    SKU_GROUP_PARTITIONS,
+    all_groups_tags,
+)
 from orchestration.defs.ingest import (
     CHANNEL_PARTITIONS,
     CHANNELS,
@@ -25,8 +37,65 @@ from orchestration.defs.ingest import (
 from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from orchestration.resources import paths
 
+# the second run's selection, asset keys joined by THEN_SEP, on a run that has one
+THEN_TAG = "zhongtai/then_select"
+THEN_SEP = ","
+
+
+def run_tags(keys) -> dict[str, str]:
+    """The partition range tags of a run of ``keys``: every channel when it ingests, every
+    SKU group when it predicts by group (never both: ``run_plan`` splits them)."""
+    keys = set(keys)
+    tags = all_channels_tags() if keys & set(LAKE_KEYS) else {}
+    if DEMAND_FORECAST_BY_GROUP in keys:
+        if tags:
+            raise ValueError("one run cannot span the channel and the SKU-group partitions")
+        tags = all_groups_tags()
+    return tags
+
+
+def run_plan(keys, graph) -> list[tuple[set[dg.AssetKey], dict[str, str]]]:
+    """The runs that materialise ``keys`` (in order) with their tags: what is downstream of
+    the SKU-group partitions (themselves included) in a second run, the rest in a first."""
+    keys = set(keys)
+    later = keys & dg.AssetSelection.assets(DEMAND_FORECAST_BY_GROUP).downstream().resolve(graph)
+    if DEMAND_FORECAST_BY_GROUP not in keys:
+        later = set()  # no partitioned predict selected: one run
+    runs = [(part, run_tags(part)) for part in (keys - later, later) if part]
+    return runs
+
+
+def then_tag(keys) -> dict[str, str]:
+    """The tag that asks ``then_sku_groups_sensor`` for a run of ``keys`` after this one."""
+    return {THEN_TAG: THEN_SEP.join(sorted(k.to_user_string() for k in keys))} if keys else {}
+
+
+def chained_request(keys, graph, run_key: str | None, tags: dict[str, str]) -> dg.RunRequest:
+    """The request of the first run of ``keys`` (``run_plan``), the second's in its tag."""
+    plan = run_plan(keys, graph)
+    first, first_tags = plan[0]
+    then = plan[1][0] if len(plan) > 1 else set()
+    return dg.RunRequest(
+        run_key=run_key,
+        asset_selection=sorted(first, key=lambda k: k.to_user_string()),
+        tags={**first_tags, **tags, **then_tag(then)},
+    )
+
+
+_BY_GROUP_ON = dg.AssetSelection.assets(DEMAND_FORECAST_BY_GROUP).downstream()
+# an asset job spans one partitions definition: the whole graph is these two jobs
 full_graph_job = dg.define_asset_job(
-    "full_graph", selection=dg.AssetSelection.all(), description="Every asset and check."
+    "full_graph",
+    selection=dg.AssetSelection.all() - _BY_GROUP_ON,
+    description="Every asset and check but the forecast's SKU-group predict and what follows "
+    "it (job forecast_by_sku_group, requested after this one by then_sku_groups_sensor).",
+)
+sku_groups_job = dg.define_asset_job(
+    "forecast_by_sku_group",
+    selection=_BY_GROUP_ON,
+    partitions_def=SKU_GROUP_PARTITIONS,
+    description="The forecast's predict per SKU group (a partition; a range in one run, a "
+    "backfill one run per partition side by side) and what is downstream of it.",
 )
 ingest_job = dg.define_asset_job(
     "ingest_channels",
@@ -133,10 +202,11 @@ def lake_files_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason("no lake entity got files from an ingest run")
     graph = context.repository_def.asset_graph
     keys, _ = without_fresh(incremental_selection(changed).resolve(graph), context.instance, graph)
-    return dg.RunRequest(
-        run_key=f"lake:{newest}",
-        asset_selection=sorted(keys, key=lambda k: k.to_user_string()),
-        tags={
+    return chained_request(
+        keys,
+        graph,
+        f"lake:{newest}",
+        {
             "trigger": "lake_files",
             "entities": ",".join(k.path[-1] for k in changed),
             DBT_TESTS_TAG: NEW_ROWS,
@@ -150,10 +220,42 @@ def lake_files_sensor(context: dg.SensorEvaluationContext):
     cron_schedule="0 6 * * *",
     execution_timezone="Asia/Shanghai",
     description="Daily full run at 06:00 Beijing time, after the channels' nightly exports: "
-    "every channel partition and every asset in one run.",
+    "every channel partition and every asset, in two runs (the SKU-group partitions of the "
+    "forecast after the rest, requested by then_sku_groups_sensor).",
 )
 def daily_full_run(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=None, tags={**all_channels_tags(), "trigger": "daily_full_run"})
+    graph = context.repository_def.asset_graph
+    keys = dg.AssetSelection.all().resolve(graph)
+    return chained_request(keys, graph, None, {"trigger": "daily_full_run"})
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[full_graph_job],
+    request_job=sku_groups_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a run that names a second run in its tag zhongtai/then_select (the "
+    "daily schedule's, the lake sensor's) succeeded: that run, over every SKU group.",
+)
+def then_sku_groups_sensor(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    return then_request(run.run_id, run.tags) or dg.SkipReason(
+        f"run {run.run_id[:8]} names no second run"
+    )
+
+
+def then_request(run_id: str, tags: dict[str, str]) -> dg.RunRequest | None:
+    """The second run a succeeded run names in its ``THEN_TAG`` (None: it names none)."""
+    then = tags.get(THEN_TAG)
+    if not then:
+        return None
+    keys = [dg.AssetKey.from_user_string(k) for k in then.split(THEN_SEP)]
+    inherited = {k: v for k, v in tags.items() if k in ("trigger", "entities", DBT_TESTS_TAG)}
+    return dg.RunRequest(
+        run_key=f"then:{run_id}",
+        asset_selection=keys,
+        tags={**inherited, **run_tags(keys), "after_run": run_id},
+    )
 
 
 def changed_lake_keys(result: dg.ExecuteInProcessResult) -> list[dg.AssetKey]:

@@ -58,20 +58,33 @@ def without_fresh(keys, instance: dg.DagsterInstance, graph) -> tuple[set, set]:
     return keep, fresh
 
 
+# the forecast after the backtest: its fit, every SKU group's predict and the load
+_FORECAST = [
+    dg.AssetKey(["forecast", k])
+    for k in ("forecast_model", "demand_forecast_by_group", "demand_forecast")
+]
 weekly_refresh_job = dg.define_asset_job(
     "weekly_refresh",
     selection=dg.AssetSelection.tag(REFRESH_TAG, str(WEEKLY.days))
-    | dg.AssetSelection.assets(dg.AssetKey(["forecast", "demand_forecast"])),
+    | dg.AssetSelection.assets(*_FORECAST),
     description="The assets refreshed weekly (tag zhongtai/refresh_every_days=7: the forecast "
     "backtest, the recommender's evaluation) and the forecast, on the warehouse as it is.",
 )
-weekly_refresh = dg.ScheduleDefinition(
+
+
+@dg.schedule(
     name="weekly_refresh",
     job=weekly_refresh_job,
     cron_schedule="0 5 * * 1",
     execution_timezone="Asia/Shanghai",
     description="Mondays 05:00 Beijing time: what the incremental runs leave out between two "
-    "full builds.",
+    "full builds (the forecast over every SKU group, one run).",
 )
+def weekly_refresh(context: dg.ScheduleEvaluationContext):
+    from orchestration.defs.forecast import all_groups_tags
+
+    return dg.RunRequest(run_key=None, tags={**all_groups_tags(), "trigger": "weekly_refresh"})
+
+
 JOBS = [weekly_refresh_job]
 SCHEDULES = [weekly_refresh]

@@ -3,7 +3,12 @@ import json
 import dagster as dg
 import polars as pl
 
-from orchestration.defs.automation import ingest_job, lake_files_sensor, landing_files_sensor
+from orchestration.defs.automation import (
+    THEN_TAG,
+    ingest_job,
+    lake_files_sensor,
+    landing_files_sensor,
+)
 from orchestration.defs.ingest import CHANNELS, LAKE_KEYS, all_channels_tags
 from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from tests.conftest import copy_landing
@@ -32,12 +37,26 @@ def test_landing_sensor_requests_one_run_per_changed_channel(data_dir):
     assert set(json.loads(ctx.cursor)) == {"pos", "web"}
 
 
-def test_schedule_runs_every_channel_in_one_run():
-    from orchestration.defs.automation import daily_full_run
+def test_schedule_runs_every_channel_in_one_run_then_every_sku_group():
+    from orchestration.definitions import defs
+    from orchestration.defs.automation import daily_full_run, then_request
+    from orchestration.defs.forecast import DEMAND_FORECAST_BY_GROUP, all_groups_tags
 
-    (req,) = daily_full_run.evaluate_tick(dg.build_schedule_context()).run_requests
+    ctx = dg.build_schedule_context(repository_def=defs.get_repository_def())
+    (req,) = daily_full_run.evaluate_tick(ctx).run_requests
     assert req.partition_key is None
     assert {k: req.tags[k] for k in all_channels_tags()} == all_channels_tags()
+    first = set(req.asset_selection)
+    assert set(LAKE_KEYS) <= first and DEMAND_FORECAST_BY_GROUP not in first
+    # the first run names the second; then_sku_groups_sensor requests it when it succeeded
+    second = then_request("run1", req.tags)
+    assert DEMAND_FORECAST_BY_GROUP in second.asset_selection
+    assert {k: second.tags[k] for k in all_groups_tags()} == all_groups_tags()
+    assert second.tags["trigger"] == "daily_full_run" and second.run_key == "then:run1"
+    everything = defs.resolve_asset_graph().get_all_asset_keys()
+    assert first | set(second.asset_selection) == set(everything)
+    assert not first & set(second.asset_selection)
+    assert then_request("run2", {"trigger": "x"}) is None  # a run that names no second
     assert all_channels_tags() == {
         "dagster/asset_partition_range_start": CHANNELS[0],
         "dagster/asset_partition_range_end": CHANNELS[-1],
@@ -81,6 +100,9 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     # its row-level dbt tests read the rows it adds (macros/tested_since.sql)
     assert req.tags[DBT_TESTS_TAG] == NEW_ROWS
     assert dg.AssetKey(["forecast", "backtest"]) in selected  # never run here: due
+    # the forecast's SKU-group partitions and what follows them: a second run, named in a tag
+    by_group = dg.AssetKey(["forecast", "demand_forecast_by_group"])
+    assert by_group not in selected and by_group.to_user_string() in req.tags[THEN_TAG]
     again = dg.build_sensor_context(instance=instance, definitions=defs, cursor=ctx.cursor)
     assert isinstance(lake_files_sensor(again), dg.SkipReason)  # nothing loaded since
 

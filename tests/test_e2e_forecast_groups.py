@@ -1,0 +1,125 @@
+"""The forecast's SKU-group partitions on the end-to-end demo: the whole build predicted every
+group in its own partition, the groups together are the unpartitioned forecast, and one
+partition's run writes its group's rows alone, the same on a re-run."""
+
+import shutil
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ingest.config import connect
+from models.forecast.groups import sku_groups
+
+
+@pytest.fixture
+def copy_of_built(built_demo, data_dir):
+    """The built demo's warehouse and forecast store, copied into a private data tree."""
+    paths, _ = built_demo
+    shutil.copy2(paths.warehouse, data_dir.warehouse)
+    shutil.copytree(paths.models, data_dir.models)
+    return data_dir
+
+
+def _table(paths) -> pl.DataFrame:
+    with connect(paths.warehouse, read_only=True) as con:
+        return (
+            con.sql("select * from forecast.demand_forecast").pl().sort("sku", "location_id", "ds")
+        )
+
+
+def test_every_sku_group_was_its_own_partition_and_every_sku_in_one(built_demo):
+    from orchestration.defs.forecast import DEMAND_FORECAST_BY_GROUP, SKU_GROUPS
+
+    paths, result = built_demo
+    parts = {
+        ev.partition
+        for ev in result.get_asset_materialization_events()
+        if ev.asset_key == DEMAND_FORECAST_BY_GROUP
+    }
+    assert parts == set(SKU_GROUPS)
+    folder = paths.models / "forecast" / "by_group"
+    skus = {g: set(pl.read_parquet(folder / f"{g}.parquet")["sku"]) for g in SKU_GROUPS}
+    table = _table(paths)
+    assert set().union(*skus.values()) == set(table["sku"])
+    assert sum(len(s) for s in skus.values()) == table["sku"].n_unique()  # none in two
+    for g, members in skus.items():
+        assert set(sku_groups(pl.Series(sorted(members), dtype=pl.String), len(SKU_GROUPS))) <= {g}
+
+
+def test_the_groups_together_equal_the_unpartitioned_forecast(copy_of_built):
+    from models.forecast.pipeline import demand_panel, future_forecast
+    from orchestration.defs.forecast import ForecastConfig, _read_frame, settled_for
+
+    table = _table(copy_of_built)
+    config = ForecastConfig()
+    panel = demand_panel(_read_frame())
+    settled = settled_for(config, panel.date(panel.n_periods - 1))
+    whole, _, info = future_forecast(
+        panel,
+        config.horizon,
+        config.settings(settled.lag_days),
+        table["model"][0],
+        store=copy_of_built.models / "forecast",
+        refit_every=config.refit_every_days,
+    )
+    assert info.action == "predicted"  # the build's stored fit, not a new one
+    keys = ["sku", "location_id", "ds", "cutoff", "horizon", "model"]
+    assert whole.height == table.height > 0
+    assert whole.select(keys).equals(table.select(keys))
+    for col in ("p10", "p50", "p90", "mean"):
+        diff = (whole[col] - table[col]).abs().max()
+        assert diff <= 1e-9, (col, diff)
+
+
+def test_a_partition_run_writes_its_group_alone_and_a_rerun_changes_nothing(copy_of_built):
+    from orchestration.definitions import defs
+    from orchestration.defs.forecast import (
+        DEMAND_FORECAST_BY_GROUP,
+        DEMAND_FORECAST_KEY,
+        SKU_GROUPS,
+    )
+
+    folder = copy_of_built.models / "forecast" / "by_group"
+    before = {g: (folder / f"{g}.parquet").read_bytes() for g in SKU_GROUPS}
+    frames = {g: pl.read_parquet(folder / f"{g}.parquet") for g in SKU_GROUPS}
+    table = _table(copy_of_built)
+    group = max(SKU_GROUPS, key=lambda g: frames[g].height)  # a group with rows
+    (folder / f"{group}.parquet").unlink()  # what the run writes, and nothing else
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.ephemeral()
+    run = job.execute_in_process(
+        asset_selection=[DEMAND_FORECAST_BY_GROUP], partition_key=group, instance=instance
+    )
+    assert run.success
+    (mat,) = run.get_asset_materialization_events()
+    assert mat.partition == group
+    assert mat.step_materialization_data.materialization.metadata["groups"].value == {
+        group: frames[group].height
+    }
+    for g in SKU_GROUPS:
+        if g != group:
+            assert (folder / f"{g}.parquet").read_bytes() == before[g]  # untouched
+    assert pl.read_parquet(folder / f"{group}.parquet").equals(frames[group])  # same rows
+    # the load of every group gives the same table
+    assert job.execute_in_process(asset_selection=[DEMAND_FORECAST_KEY], instance=instance).success
+    assert _table(copy_of_built).equals(table)
+
+
+def test_the_load_refuses_a_missing_or_stale_group(copy_of_built):
+    from orchestration.defs.forecast import SKU_GROUPS, GroupFilesError, read_group_files
+
+    folder = copy_of_built.models / "forecast" / "by_group"
+    full = max(SKU_GROUPS, key=lambda g: pl.read_parquet(folder / f"{g}.parquet").height)
+    other = next(g for g in SKU_GROUPS if g != full)
+    frame = pl.read_parquet(folder / f"{full}.parquet")
+    (folder / f"{other}.parquet").unlink()
+    with pytest.raises(GroupFilesError, match=f"{other}: materialise"):
+        read_group_files(folder, SKU_GROUPS)
+    stale = frame.with_columns(cutoff=pl.col("cutoff") - pl.duration(days=1))
+    stale.write_parquet(folder / f"{other}.parquet")
+    with pytest.raises(GroupFilesError, match=f"{other} were predicted at another"):
+        read_group_files(folder, SKU_GROUPS)
+    frame.write_parquet(folder / f"{other}.parquet")  # the same SKUs in two groups' files
+    with pytest.raises(GroupFilesError, match="in the files of two groups"):
+        read_group_files(folder, SKU_GROUPS)
