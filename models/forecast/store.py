@@ -102,7 +102,7 @@ class FitInfo:
         }
 
 
-def _write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
     """``write(file)`` into a temporary file beside ``path``, synced, then renamed over it."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -224,9 +224,9 @@ def save(directory: Path, fitted: Fitted, manifest: dict) -> dict:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_atomic(directory / MODEL_FILE, lambda f: joblib.dump(fitted, f, compress=3))
+    write_atomic(directory / MODEL_FILE, lambda f: joblib.dump(fitted, f, compress=3))
     manifest = {**manifest, "sha256": file_sha256(directory / MODEL_FILE)}
-    _write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
     return manifest
 
 

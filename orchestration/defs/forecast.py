@@ -32,7 +32,14 @@ from models.forecast.pipeline import SLICES, backtest_long, demand_panel, future
 from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
 from models.forecast.settle import ACTIVE_WITHIN, MAX_LAG, Settled, parse_settle_days, settle
-from models.forecast.store import FitInfo, StoreError, fit_or_load, matching_file, read_manifest
+from models.forecast.store import (
+    FitInfo,
+    StoreError,
+    fit_or_load,
+    matching_file,
+    read_manifest,
+    write_atomic,
+)
 from models.forecast.warehouse import delivered_days, write_tables
 from models.forecast.warehouse import demand_frame as build_demand_frame
 from orchestration.defs.cadence import WEEKLY, every
@@ -330,12 +337,6 @@ def _predict_groups(config: ForecastConfig, groups: list[str]) -> dict[str, pl.D
     return out
 
 
-def _write_parquet_atomic(frame: pl.DataFrame, path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
-
-
 @dg.asset(
     key=DEMAND_FORECAST_BY_GROUP,
     group_name="forecast",
@@ -358,7 +359,7 @@ def demand_forecast_by_group(
     folder.mkdir(parents=True, exist_ok=True)
     rows = {}
     for group, frame in _predict_groups(config, groups).items():
-        _write_parquet_atomic(frame, folder / f"{group}.parquet")
+        write_atomic(folder / f"{group}.parquet", frame.write_parquet)
         rows[group] = frame.height
     return dg.MaterializeResult(
         metadata={
