@@ -38,6 +38,11 @@ def test_every_sku_group_was_its_own_partition_and_every_sku_in_one(built_demo):
         if ev.asset_key == DEMAND_FORECAST_BY_GROUP
     }
     assert parts == set(SKU_GROUPS)
+    # one result for the range is recorded on every partition: no partition claims the
+    # range's rows as its own count
+    for ev in result.get_asset_materialization_events():
+        if ev.asset_key == DEMAND_FORECAST_BY_GROUP:
+            assert "dagster/row_count" not in ev.materialization.metadata
     folder = paths.models / "forecast" / "by_group"
     skus = {g: set(pl.read_parquet(folder / f"{g}.parquet")["sku"]) for g in SKU_GROUPS}
     table = _table(paths)
@@ -94,9 +99,9 @@ def test_a_partition_run_writes_its_group_alone_and_a_rerun_changes_nothing(copy
     assert run.success
     (mat,) = run.get_asset_materialization_events()
     assert mat.partition == group
-    assert mat.step_materialization_data.materialization.metadata["groups"].value == {
-        group: frames[group].height
-    }
+    metadata = mat.step_materialization_data.materialization.metadata
+    assert metadata["groups"].value == {group: frames[group].height}
+    assert metadata["dagster/row_count"].value == frames[group].height
     for g in SKU_GROUPS:
         if g != group:
             assert (folder / f"{g}.parquet").read_bytes() == before[g]  # untouched
