@@ -1233,22 +1233,12 @@ def _manifest_text(files: dict[str, dict]) -> str:
     return '{"files": {\n' + ",\n".join(lines) + "\n}}\n"
 
 
-def _write(df: pl.DataFrame, path: Path, sync_folder: bool = True) -> str:
-    """Parquet (zstd), atomically: written to a hidden temporary name in the same folder,
-    flushed to disk, then renamed over ``path``. Readers (globs over ``*.parquet``) never see
-    half a file, and a write that fails (a full disk) leaves nothing behind. With
-    ``sync_folder=False`` the caller flushes the folder (the rename) itself (``_write_all``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    try:
-        df.write_parquet(tmp, compression="zstd")  # same Arrow schema as pyarrow's, half the time
-        _fsync(tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if sync_folder:
-        _fsync(path.parent)
+def _write(df: pl.DataFrame, path: Path) -> str:
+    """Parquet (zstd), atomically (``_write_all`` of one file): written to a hidden temporary
+    name in the same folder, flushed to disk, then renamed over ``path``. Readers (globs over
+    ``*.parquet``) never see half a file, and a write that fails (a full disk) leaves nothing
+    behind."""
+    _write_all([(df, path)])
     return str(path)
 
 
@@ -1443,10 +1433,6 @@ def load_batch(
     q_parts = finish(quarantine, list(QUARANTINE))
     parts, q_parts, tombstoned = tombstones.apply(parts, q_parts, paths)
     writes: list[tuple[pl.DataFrame, Path]] = []
-    # the lake's folders, each built once per batch (not a Path per file and entity)
-    lake, raw_dir = paths.lake, paths.lake_raw
-    folders = {e: raw_dir / e for e in parts}
-    folders[""] = paths.quarantine
     for i, (item, raw) in enumerate(raws):
         outcome = FileOutcome(item.rel, item.file_hash, "loaded", rows=raw.rows)
         outcome.tombstoned = tombstoned.get(i, 0)
@@ -1457,13 +1443,13 @@ def load_batch(
         for entity, by_file in parts.items():
             part = by_file.get((i,))
             if part is not None and part.height:
-                writes.append((part, folders[entity] / name))
+                writes.append((part, paths.lake_raw / entity / name))
                 outputs.append(writes[-1][1])
             outcome.kept[entity] = 0 if part is None else part.height
         q = q_parts.get((i,))
         if q is not None and q.height:
             q = q.sort("source_row", "entity", maintain_order=True)
-            writes.append((q, folders[""] / name))
+            writes.append((q, paths.quarantine / name))
             outputs.append(writes[-1][1])
             outcome.quarantined = q.height
             log.info(
@@ -1473,7 +1459,7 @@ def load_batch(
                 q["source_row"][0],
                 q["reason"][0],
             )
-        done.append((item, outcome, [str(o.relative_to(lake)) for o in outputs]))
+        done.append((item, outcome, [str(o.relative_to(paths.lake)) for o in outputs]))
     _write_all(writes)
     return done
 
