@@ -102,6 +102,11 @@ def test_a_partition_run_writes_its_group_alone_and_a_rerun_changes_nothing(copy
     metadata = mat.step_materialization_data.materialization.metadata
     assert metadata["groups"].value == {group: frames[group].height}
     assert metadata["dagster/row_count"].value == frames[group].height
+    # the horizon cap of a short history is said, as the unpartitioned forecast said it
+    from orchestration.defs.forecast import ForecastConfig
+
+    capped = int(table["horizon"].max()) < ForecastConfig().horizon
+    assert capped == any("future horizon capped" in n for n in metadata["notes"].value)
     for g in SKU_GROUPS:
         if g != group:
             assert (folder / f"{g}.parquet").read_bytes() == before[g]  # untouched

@@ -37,6 +37,12 @@ def live_series(panel: Panel, recent: int = 28) -> np.ndarray:
     return (~np.isnan(panel.y[:, -recent:])).any(axis=1)
 
 
+def future_horizon(horizon: int, n_periods: int) -> int:
+    """The future horizon a forecast of ``n_periods`` of history gets: ``horizon``, capped at
+    half the history."""
+    return min(horizon, max(1, n_periods // 2))
+
+
 def future_forecast(
     panel: Panel,
     horizon: int,
@@ -63,7 +69,7 @@ def future_forecast(
     the stored fit or raises ``models.forecast.store.StoreError`` saying why it cannot (a
     group's predict never refits: the fit is one step before the groups)."""
     notes = []
-    h = min(horizon, max(1, panel.n_periods // 2))
+    h = future_horizon(horizon, panel.n_periods)
     if h != horizon:
         notes.append(f"future horizon capped from {horizon} to {h}: {panel.n_periods} periods")
     cutoff = panel.n_periods - 1

@@ -28,7 +28,13 @@ from models.forecast.backtest import COVERAGE_RANGE, backtest, choose_method, co
 from models.forecast.groups import group_keys, series_in_group
 from models.forecast.metrics import tail_calibrated
 from models.forecast.model import ModelSettings
-from models.forecast.pipeline import SLICES, backtest_long, demand_panel, future_forecast
+from models.forecast.pipeline import (
+    SLICES,
+    backtest_long,
+    demand_panel,
+    future_forecast,
+    future_horizon,
+)
 from models.forecast.report import write_report
 from models.forecast.schema import BACKTEST_FORECASTS, BACKTEST_METRICS, DEMAND_FORECAST
 from models.forecast.settle import ACTIVE_WITHIN, MAX_LAG, Settled, parse_settle_days, settle
@@ -274,11 +280,6 @@ def _chosen_from_warehouse(con, config: ForecastConfig) -> str:
     return choose_method(metrics)
 
 
-def _horizon(config: ForecastConfig, panel) -> int:
-    """The future horizon, capped at half the history as ``future_forecast`` caps it."""
-    return min(config.horizon, max(1, panel.n_periods // 2))
-
-
 @dg.asset(
     key=FORECAST_MODEL,
     group_name="forecast",
@@ -297,7 +298,7 @@ def forecast_model(config: ForecastConfig) -> dg.MaterializeResult:
     store = paths().models / "forecast"
     _, _, fit = fit_or_load(
         panel,
-        _horizon(config, panel),
+        future_horizon(config.horizon, panel.n_periods),
         config.settings(settled.lag_days),
         store,
         config.refit_every_days,
@@ -313,17 +314,20 @@ def forecast_model(config: ForecastConfig) -> dg.MaterializeResult:
     )
 
 
-def _predict_groups(config: ForecastConfig, groups: list[str]) -> dict[str, pl.DataFrame]:
+def _predict_groups(
+    config: ForecastConfig, groups: list[str]
+) -> tuple[dict[str, pl.DataFrame], list[str]]:
     """The forecast rows of each SKU group of ``groups``, from the stored fit (never refits:
-    the fit is ``forecast_model``'s)."""
+    the fit is ``forecast_model``'s), and the forecast's notes (the horizon cap: the same for
+    every group)."""
     panel = demand_panel(_read_frame())
     settled = settled_for(config, panel.date(panel.n_periods - 1))
     with connect(paths().warehouse, read_only=True) as con:
         chosen = _chosen_from_warehouse(con, config)
     n = len(SKU_GROUPS)
-    out = {}
+    out, notes = {}, []
     for group in groups:
-        frame, _, _ = future_forecast(
+        frame, notes, _ = future_forecast(
             panel,
             config.horizon,
             config.settings(settled.lag_days),
@@ -334,7 +338,7 @@ def _predict_groups(config: ForecastConfig, groups: list[str]) -> dict[str, pl.D
             refit=False,
         )
         out[group] = frame
-    return out
+    return out, notes
 
 
 @dg.asset(
@@ -358,7 +362,8 @@ def demand_forecast_by_group(
     folder = group_files_dir()
     folder.mkdir(parents=True, exist_ok=True)
     rows = {}
-    for group, frame in _predict_groups(config, groups).items():
+    frames, notes = _predict_groups(config, groups)
+    for group, frame in frames.items():
         write_atomic(folder / f"{group}.parquet", frame.write_parquet)
         rows[group] = frame.height
     # a run over a range records this one result on every partition of it: a row count is
@@ -368,6 +373,7 @@ def demand_forecast_by_group(
         metadata={
             **count,
             "groups": dg.MetadataValue.json(rows),
+            "notes": dg.MetadataValue.json(notes),
             "folder": dg.MetadataValue.path(str(folder)),
             "seconds": round(time.perf_counter() - t0, 2),
         }
