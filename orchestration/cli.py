@@ -192,8 +192,7 @@ def _materialize_incremental(log_level: str) -> None:
     """Ingest, then only the assets downstream of the lake entities that got files."""
     import dagster as dg
 
-    from orchestration.defs.automation import changed_lake_keys, incremental_selection
-    from orchestration.defs.cadence import without_fresh
+    from orchestration.defs.automation import changed_lake_keys, incremental_keys
     from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES, ingest_landing_files
     from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 
@@ -211,8 +210,7 @@ def _materialize_incremental(log_level: str) -> None:
         console.print("No new or corrected landing files: nothing downstream to run.")
     else:
         graph = defs.resolve_asset_graph()
-        keys = incremental_selection(changed).resolve(graph)
-        keys, fresh = without_fresh(keys, dg.DagsterInstance.get(), graph)
+        keys, fresh = incremental_keys(changed, dg.DagsterInstance.get(), graph)
         if fresh:
             console.print(
                 "Refreshed on their cadence, not due: left out "
@@ -220,7 +218,7 @@ def _materialize_incremental(log_level: str) -> None:
             )
         console.print(
             f"Files loaded into {', '.join(k.to_user_string() for k in changed)}: "
-            f"{len(keys)} downstream assets"
+            f"{len(keys)} assets downstream (and any never built that they read)"
         )
         # the row-level dbt tests of the incremental models read the rows this run adds
         results += _execute_runs(defs, keys, log_level, tags={DBT_TESTS_TAG: NEW_ROWS})

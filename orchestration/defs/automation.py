@@ -201,7 +201,7 @@ def lake_files_sensor(context: dg.SensorEvaluationContext):
     if not changed:
         return dg.SkipReason("no lake entity got files from an ingest run")
     graph = context.repository_def.asset_graph
-    keys, _ = without_fresh(incremental_selection(changed).resolve(graph), context.instance, graph)
+    keys, _ = incremental_keys(changed, context.instance, graph)
     return chained_request(
         keys,
         graph,
@@ -274,3 +274,28 @@ def incremental_selection(changed: list[dg.AssetKey]) -> dg.AssetSelection:
     other outputs of a multi-asset that cannot run one output alone)."""
     downstream = dg.AssetSelection.assets(*changed).downstream(include_self=False)
     return downstream.required_multi_asset_neighbors()
+
+
+def incremental_keys(
+    changed: list[dg.AssetKey], instance: dg.DagsterInstance, graph
+) -> tuple[set[dg.AssetKey], set[dg.AssetKey]]:
+    """(What a run after an ingest materialises, what it leaves out as not due on its cadence).
+
+    Every asset downstream of the changed lake entities (``incremental_selection``), and every
+    asset they read that was never materialised in ``instance``: on the first files of a new
+    instance (``dagster dev``, files dropped in data/landing/), models fed by no lake entity
+    (the seeds' reference models, such as the monthly FX rates the orders are converted with)
+    have never been built, and a run of the downstream alone fails on their missing tables.
+    The lake itself is the ingest runs' work and never added here. Less what is not due on its
+    cadence (``cadence.without_fresh``)."""
+    keys = incremental_selection(changed).resolve(graph)
+    read = dg.AssetSelection.assets(*keys).upstream().resolve(graph) - keys - set(LAKE_KEYS)
+    missing = {
+        k
+        for k in read
+        if graph.get(k).is_materializable and instance.get_latest_materialization_event(k) is None
+    }
+    if missing:
+        selection = dg.AssetSelection.assets(*keys, *missing).required_multi_asset_neighbors()
+        keys = selection.resolve(graph) - set(LAKE_KEYS)
+    return without_fresh(keys, instance, graph)

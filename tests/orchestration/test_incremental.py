@@ -19,7 +19,7 @@ from ingest.config import DataPaths
 from ingest.demo.holdback import NEXT_DIR, deliver, delivery_day, hold_back
 from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
-from orchestration.defs.automation import incremental_selection
+from orchestration.defs.automation import incremental_keys, incremental_selection
 from tests.conftest import DEMO_SCALE
 from tests.faults.conftest import DBT_SELECT, dbt_target, run_dbt
 
@@ -181,6 +181,27 @@ def test_incremental_selection_is_what_depends_on_the_changed_entities():
     assert dg.AssetKey(["staging", "stg_lake__events"]) not in orders
     job = defs.resolve_implicit_global_asset_job_def()
     assert job.get_subset(asset_selection=orders)  # multi-assets selected whole
+
+
+def test_a_first_incremental_run_builds_what_it_reads_that_was_never_built():
+    """On a new instance (files dropped into data/landing/ under `dagster dev`), the lake
+    sensor's run reads models fed by no lake entity (the FX rates of fct_orders): they are
+    added while never materialised, left out once they are, and the lake never is."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    orders = [dg.AssetKey(["lake", "orders"])]
+    fx = dg.AssetKey(["intermediate", "int_fx_rates"])
+    downstream = incremental_selection(orders).resolve(graph)
+    assert fx not in downstream and dg.AssetKey(["marts", "fct_orders"]) in downstream
+    with dg.DagsterInstance.ephemeral() as instance:
+        first, _ = incremental_keys(orders, instance, graph)
+        assert fx in first and downstream <= first
+        assert not any(k.path[0] == "lake" for k in first)
+        for key in first - downstream:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        again, _ = incremental_keys(orders, instance, graph)
+        assert again == downstream
 
 
 def test_full_refresh_reaches_every_dbt_step():
