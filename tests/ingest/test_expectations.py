@@ -87,3 +87,33 @@ def test_a_suite_since_validates_only_the_files_loaded_then(data_dir):
     assert both.rows == 3 and not both.passed and "138-0013-8000" in both.failures[0]
     none = run_suite(suite, data_dir, build_docs=False, since=dt.datetime(2025, 3, 3))
     assert none.rows == 0 and none.passed
+
+
+def test_docs_on_failure_builds_the_site_only_for_a_failing_or_warning_suite(data_dir):
+    """An incremental run's suites rebuild the data docs only when a rule failed or warned;
+    a passing result is still validated (rows, passed) and stored."""
+    from ingest.expectations import DOCS_ON_FAILURE
+
+    _identifiers(data_dir, [("phone", "+8613800138000", False)])
+    ok = run_suite(SUITE["lake_phones"], data_dir, build_docs=DOCS_ON_FAILURE)
+    assert ok.rows == 1 and ok.passed and ok.docs is None
+    assert not list((data_dir.root / "docs").rglob("index.html"))
+    _identifiers(data_dir, [("phone", "138-0013-8000", False)])
+    bad = run_suite(SUITE["lake_phones"], data_dir, build_docs=DOCS_ON_FAILURE)
+    assert not bad.passed and "138-0013-8000" in bad.failures[0]
+    assert bad.docs and list((data_dir.root / "docs").rglob("index.html"))
+
+
+def test_docs_policy_builds_every_time_in_a_full_build_only():
+    import pytest
+
+    from ingest.expectations import DOCS_ALWAYS, DOCS_ON_FAILURE
+    from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES
+    from orchestration.defs.quality import docs_policy
+    from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
+
+    assert docs_policy({}) == DOCS_ALWAYS
+    assert docs_policy({LAKE_CHECKS_TAG: NEW_FILES}) == DOCS_ON_FAILURE
+    assert docs_policy({DBT_TESTS_TAG: NEW_ROWS}) == DOCS_ON_FAILURE
+    with pytest.raises(ValueError, match="build_docs"):
+        run_suite(SUITE["lake_phones"], None, build_docs="sometimes")
