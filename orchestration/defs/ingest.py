@@ -4,7 +4,8 @@ partitioned by channel (one partition per channel spec, ``ingest/specs/<channel>
 A run for one channel (the landing sensor's) ingests that channel's files alone; a run over
 the whole range (the daily schedule, ``zhongtai materialize``, "Materialize all" in the UI,
 a single-run backfill) ingests every channel in one step, channels side by side in worker
-processes. Channels share no files: each has its own manifest, its own manifest lock and its
+processes (in the run's own process when the new files are small: a new day;
+``ingest.engine.PARALLEL_MIN_BYTES``). Channels share no files: each has its own manifest, its own manifest lock and its
 own output names, and every Parquet file is written atomically. Ingest still runs under the
 one-writer executor (``orchestration.resources``): the incremental dbt staging models take
 the rows ``ingested_at`` after their last build, so an ingest writing while dbt reads the lake

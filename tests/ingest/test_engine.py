@@ -392,3 +392,46 @@ def test_clean_leaves_out_the_quirk_steps_only_where_no_value_needs_them():
         "x = y",
         "a'",
     ]
+
+
+def _two_channels(data_dir) -> None:
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv", pos_file(POS_ROWS))
+    orders = "\n".join(json.dumps(shopify(i), ensure_ascii=False) for i in (1, 2)) + "\n"
+    write(data_dir.landing / "web" / "orders" / "shopify_orders_20250301.ndjson", orders)
+
+
+def test_ingest_all_loads_a_small_delivery_in_process_and_a_large_one_in_workers(
+    data_dir, specs, monkeypatch, tmp_path
+):
+    """Below PARALLEL_MIN_BYTES of files no manifest has seen, ingest_all spawns no worker;
+    above it, one per channel and core; both give the same lake and manifests."""
+    from ingest import engine
+    from ingest.config import DataPaths
+
+    two = {c: specs[c] for c in ("pos", "web")}
+    _two_channels(data_dir)
+    assert engine.new_bytes(specs["pos"], data_dir) == len(pos_file(POS_ROWS))
+    spawned = []
+    real_pool = engine.ProcessPoolExecutor
+    monkeypatch.setattr(
+        engine, "ProcessPoolExecutor", lambda **kw: spawned.append(kw) or real_pool(**kw)
+    )
+    serial = engine.ingest_all(two, data_dir)
+    assert spawned == [] and serial["pos"].count("loaded") == serial["web"].count("loaded") == 1
+    assert engine.new_bytes(specs["pos"], data_dir) == engine.new_bytes(specs["web"], data_dir) == 0
+
+    other = DataPaths(tmp_path / "other")
+    _two_channels(other)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    parallel = engine.ingest_all(two, other)
+    assert len(spawned) == 1 and spawned[0]["max_workers"] == 2
+    for entity in ("orders", "order_lines", "identifiers"):
+        cols = [c for c in lake(data_dir, entity).columns if c != "ingested_at"]
+        assert (
+            lake(data_dir, entity)
+            .select(cols)
+            .sort(cols)
+            .equals(lake(other, entity).select(cols).sort(cols))
+        )
+    assert {c: r.count("loaded") for c, r in parallel.items()} == {"pos": 1, "web": 1}
