@@ -169,10 +169,15 @@ def test_an_incremental_ingest_run_checks_only_the_files_it_loaded(tiny_demo, da
     )
     assert second["gx_lake_order_lines"]["rows"] == new_lines.height > 0
     assert all(c["passed"] for n, c in second.items() if n.startswith("gx_lake"))
+    # a passing suite of an incremental run leaves the data docs site as it is
+    assert all(
+        c["data_docs"].startswith("not rebuilt") for n, c in second.items() if n.startswith("gx_")
+    )
     # untagged (a full build): the whole lake again
     full = checks(job.execute_in_process(partition_key="pos", instance=instance))
     assert full["every_landing_row_accounted_for"]["files_checked"] == before + 1 == loaded()
     assert full["gx_lake_order_lines"]["rows"] == whole_lake + new_lines.height
+    assert full["gx_lake_order_lines"]["data_docs"].endswith("index.html")
 
 
 def test_weekly_assets_are_left_out_of_incremental_runs_for_a_week():
