@@ -128,9 +128,6 @@ def _utf8_bytes(path: Path, encoding: str) -> tuple[bytes, str]:
     return text.encode("utf-8"), text
 
 
-_QUOTED = r'"[^"]*"'
-
-
 def _delimiter(source: SourceSpec) -> str:
     return source.delimiter or ("\t" if source.format == "tsv" else ",")
 
@@ -139,10 +136,12 @@ def read_delimited(path: Path, source: SourceSpec) -> tuple[pl.DataFrame, list[d
     """All cells as strings; header cells trimmed. Rows with the wrong number of cells
     (a truncated file) are returned as rejects, not guessed at.
 
-    polars reads the file when a vectorised check proves every line is one record with as
-    many cells as the header (cells counted outside quotes, lines counted against the rows
-    polars returns); any other file (ragged rows, quoted line breaks, blank lines, a repeated
-    header name) is read record by record with the csv module, which names each bad row."""
+    polars reads the file when it sees every line as one record with as many cells as the
+    header (a sentinel cell appended to every line must land in the column after the last:
+    ``_read_delimited_group``); a line with too few cells and no quote is the ragged row the
+    csv module would reject, and is rejected the same way. Any other file (a quoted line
+    break, too many cells, a short row with quotes, a repeated header name) is read record
+    by record with the csv module, which names each bad row."""
     delim = _delimiter(source)
     data, text = _utf8_bytes(path, source.encoding)
     fast = _read_delimited_polars(data, text, delim)
@@ -155,58 +154,76 @@ def _read_delimited_polars(data: bytes, text: str, delim: str):
     return _read_delimited_many([(data, text)], delim)[0]
 
 
+_SENTINEL = "\x01"  # the cell appended to every line (its value does not matter, see below)
+
+
 def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tuple | None]:
     """``(utf-8 bytes, text)`` of delimited files, read by polars: files with the same header
     line are read in one pass (a batch of small files costs one parse, not one each). Per
     file ``(frame, rejects, raw_records)`` as ``read_delimited`` returns, or ``None`` for a
     file polars cannot take exactly (see ``read_delimited``)."""
     out: list[tuple | None] = [None] * len(files)
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for i, (_, text) in enumerate(files):
-        head, sep, body = text.partition("\n")
+    groups: dict[str, list[tuple[int, bytes]]] = {}
+    for i, (data, text) in enumerate(files):
+        end = text.find("\n")
+        head = text[:end]
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
-        if not sep or not body or '"' in head or len(set(header)) != len(header):
+        if end < 0 or end + 1 == len(text) or '"' in head or len(set(header)) != len(header):
             continue
         if len(delim) != 1 or _odd_breaks_text(text):
             continue
-        # the lines after the header, without the last line break: kept as one text (split
-        # into lines by polars, not into one Python string per line)
-        groups.setdefault(head, []).append((i, body[:-1] if body.endswith("\n") else body))
+        # the lines after the header, without the last line break, as bytes
+        body = data[data.index(b"\n") + 1 :]
+        groups.setdefault(head, []).append((i, body[:-1] if body.endswith(b"\n") else body))
     for head, members in groups.items():
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
-        for i, frame in _read_delimited_group(head, header, members, delim).items():
-            out[i] = (frame, [], _cell_records(frame, header))
+        texts = {i: files[i][1] for i, _ in members}
+        for i, (frame, rejects) in _read_delimited_group(
+            head, header, members, delim, texts
+        ).items():
+            out[i] = (frame, rejects, _cell_records(frame, header))
+    return out
+
+
+def _with_sentinel(body: bytes, cell: bytes) -> bytes:
+    """``body`` with ``cell`` appended to every line (before a CR of a CRLF)."""
+    out = body.replace(b"\n", cell + b"\n") + cell
+    if b"\r" in body:  # every CR is one of a CRLF here (a lone CR sends the file the slow way)
+        out = out.replace(b"\r" + cell + b"\n", cell + b"\r\n")
+        if body.endswith(b"\r"):
+            out = out[: -len(cell) - 1] + cell + b"\r"
     return out
 
 
 def _read_delimited_group(
-    head: str, header: list[str], members: list[tuple[int, str]], delim: str
-) -> dict[int, pl.DataFrame]:
+    head: str,
+    header: list[str],
+    members: list[tuple[int, bytes]],
+    delim: str,
+    texts: dict[int, str],
+) -> dict[int, tuple[pl.DataFrame, list[dict]]]:
     """Files of one header line read together; a file that fails a check is left out.
-    ``members``: (file index, the file's lines after the header, joined by line breaks)."""
-    counts = [body.count("\n") + 1 for _, body in members]
-    files = pl.Series(
-        FILE, np.repeat(np.array([i for i, _ in members], dtype=np.int32), counts), pl.Int32
+    ``members``: (file index, the file's lines after the header, without the last line
+    break, as UTF-8 bytes); ``texts``: each file's text, for its odd lines.
+
+    Every line, the header's included, gets a sentinel cell appended: polars puts it in the
+    column after the last exactly when the line has as many cells as the header (fewer
+    cells leave that column empty, more make polars fail), whatever the cells hold. A file
+    whose lines all pass is taken whole; one with short lines goes to ``_short_lines``."""
+    counts = [body.count(b"\n") + 1 for _, body in members]
+    cell = (delim + _SENTINEL).encode("utf-8")
+    sentinel = f"{_SENTINEL}{len(header)}"  # a column name no header holds (they are unique)
+    while sentinel in header:
+        sentinel += _SENTINEL
+    data = b"\n".join(
+        [
+            _with_sentinel(head.encode("utf-8"), delim.encode("utf-8") + sentinel.encode("utf-8")),
+            *(_with_sentinel(body, cell) for _, body in members),
+        ]
     )
-    lines = pl.Series([body for _, body in members], dtype=pl.String).str.split("\n").explode()
-    # a step that changes nothing in any file of the group is left out (each is a pass over
-    # every line): CRs before the line breaks, quoted cells (which may hold the delimiter)
-    if any("\r" in body for _, body in members):
-        lines = lines.str.strip_suffix("\r")
-    if any('"' in body for _, body in members):
-        lines = lines.str.replace_all(_QUOTED, "")
-    cells = lines.str.count_matches(delim, literal=True)
-    # blank or ragged lines, or quotes spanning lines: that file is read the slow way
-    bad = set(files.filter(cells != len(header) - 1).unique().to_list())
-    del lines, cells
-    if bad:
-        files = files.filter(~files.is_in(list(bad)))
-        members = [m for m in members if m[0] not in bad]
-    if not members:
-        return {}
     try:
         frame = pl.read_csv(
-            (head + "\n" + "\n".join(body for _, body in members) + "\n").encode("utf-8"),
+            data + b"\n",
             separator=delim,
             infer_schema=False,
             has_header=True,
@@ -215,21 +232,75 @@ def _read_delimited_group(
         )
     except pl.exceptions.PolarsError:
         frame = None
-    if frame is None or frame.width != len(header) or frame.height != len(files):
+    if frame is None or frame.width != len(header) + 1 or frame.height != sum(counts):
         if len(members) == 1:
             return {}
         out = {}  # one odd file spoils the pass: each half again, down to that file
         for half in (members[: len(members) // 2], members[len(members) // 2 :]):
-            out.update(_read_delimited_group(head, header, half, delim))
+            out.update(_read_delimited_group(head, header, half, delim, texts))
         return out
+    files = pl.Series(
+        FILE, np.repeat(np.array([i for i, _ in members], dtype=np.int32), counts), pl.Int32
+    )
     frame = (
-        frame.rename(dict(zip(frame.columns, header, strict=True)))
+        frame.rename(dict(zip(frame.columns, [*header, sentinel], strict=True)))
         .with_columns(files)
         .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE).alias(ROW))
     )
+    # a line with fewer cells than the header; in a one-column file also an empty cell (an
+    # empty line has as many cells there, and the csv module skips it)
+    short = pl.col(sentinel) != _SENTINEL
+    odd = short | (pl.col(header[0]) == "") if len(header) == 1 else short
+    odd_rows = frame.filter(odd).select(FILE, ROW, short.alias("short"))
+    odd_rows = odd_rows.partition_by(FILE, as_dict=True, include_key=False)
     with_nulls = set(frame.filter(pl.any_horizontal(pl.all().is_null()))[FILE].unique().to_list())
-    parts = frame.partition_by(FILE, as_dict=True, include_key=False)
-    return {i: parts[(i,)] for i, _ in members if i not in with_nulls}
+    parts = frame.drop(sentinel).partition_by(FILE, as_dict=True, include_key=False)
+    out = {}
+    for i, _ in members:
+        if i in with_nulls:
+            continue
+        part, rejects = parts[(i,)], []
+        if (i,) in odd_rows:
+            found = _short_lines(texts[i], odd_rows[(i,)].rows(), delim, len(header))
+            if found is None:
+                continue
+            dropped, rejects = found
+            part = part.filter(~pl.col(ROW).is_in(dropped))
+        out[i] = (part, rejects)
+    return out
+
+
+def _short_lines(
+    text: str, rows: list[tuple[int, bool]], delim: str, width: int
+) -> tuple[list[int], list[dict]] | None:
+    """Of the data rows (one per line here) ``(row, short)`` that polars padded (``short``)
+    or read as one empty cell: the rows the csv module skips (an empty line) or rejects (a
+    ragged row: ``_read_delimited_python``'s reject), or ``None`` when a short one may be a
+    record the csv module reads otherwise (it holds a quote)."""
+    lines = text.split("\n", rows[-1][0] + 1)  # the header, then row r on line r
+    dropped, rejects = [], []
+    for r, short in rows:
+        line = lines[r].removesuffix("\r")
+        if not line:
+            dropped.append(r)  # an empty line: no record
+        elif not short:
+            continue  # one empty cell, e.g. ``""``: a record
+        elif '"' in line or "\x00" in line:
+            return None
+        else:
+            dropped.append(r)
+            rejects.append(_ragged(r, line.split(delim), width, delim))
+    return dropped, rejects
+
+
+def _ragged(row: int, cells: list[str], width: int, delim: str) -> dict:
+    return {
+        "row": row,
+        "field": None,
+        "code": "ragged_row",
+        "reason": f"row has {len(cells)} cells, header has {width} (truncated or malformed line)",
+        "raw": delim.join(cells),
+    }
 
 
 def _cell_records(frame: pl.DataFrame, header: list[str]) -> Callable[[list[int]], dict]:
@@ -255,16 +326,7 @@ def _read_delimited_python(text: str, delim: str):
         if not rec:
             continue
         if len(rec) != len(header):
-            rejects.append(
-                {
-                    "row": i,
-                    "field": None,
-                    "code": "ragged_row",
-                    "reason": f"row has {len(rec)} cells, header has {len(header)} "
-                    "(truncated or malformed line)",
-                    "raw": delim.join(rec),
-                }
-            )
+            rejects.append(_ragged(i, rec, len(header), delim))
             continue
         raws[i] = json.dumps(dict(zip(header, rec, strict=False)), ensure_ascii=False)
         for c, v in zip(cols, rec, strict=True):
@@ -336,9 +398,14 @@ def read_ndjson(path: Path, source: SourceSpec) -> RawSource:
 # turned into Python's text afterwards. (Inside a JSON string the quoting breaks the line,
 # and the file goes the slow, exact way.)
 _NUMBER = r"-?\d+(?:\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)|-0"
-_HAS_FLOAT = rf"[:\[,]\s*(?:{_NUMBER})\s*[,}}\]]"
 _FLOAT_TOKEN = rf"([:\[,]\s*)({_NUMBER})(\s*[,}}\]])"
 _MARK = "\ue000"  # a private-use character: no export writes it
+_MARKED = rf'${{1}}"{_MARK}${{2}}"${{3}}'
+# A float the first marking pass left: its leading delimiter was the trailing one of a
+# marked float (``[1.5,2.5]``). Every such float follows a marked one, so the search starts
+# at the marker (a literal the regex engine jumps to): a cheap test of whether a second pass
+# is needed, where a search for any float token is a pass as slow as the marking itself.
+_LEFT_AFTER_MARK = rf'{_MARK}[^"]*"\s*,\s*-?\d'
 
 
 def _json_schema(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]]] | None:
@@ -430,14 +497,10 @@ def _json_schema_of(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]
     return _once_per_source(source, _json_schema)
 
 
+# A blank line: ``(?:^|\n)[ \t\r]*\n`` split in two: a pattern that begins with a literal
+# line break lets ``re`` jump from break to break (30x faster on large files)
 _BLANK_INSIDE = re.compile(r"\n[ \t\r]*\n")
 _BLANK_FIRST = re.compile(r"[ \t\r]*\n")
-
-
-def _has_blank_line(body: str) -> bool:
-    """``re.search(r"(?:^|\n)[ \t\r]*\n", body)`` split in two: a pattern that begins with a
-    literal line break lets ``re`` jump from break to break (30x faster on large files)."""
-    return bool(_BLANK_FIRST.match(body) or _BLANK_INSIDE.search(body))
 
 
 # Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
@@ -457,38 +520,55 @@ def _odd_breaks_text(text: str) -> bool:
 def _ndjson_body(data: bytes, text: str) -> tuple[bytes, int, int] | None:
     """What polars parses of one file (its lines, floats marked), the number of lines
     polars must return, and the number of lines as ``splitlines`` counts them; ``None`` when
-    the file must be read the slow, exact way."""
+    the file must be read the slow, exact way. ``data``: the UTF-8 bytes of ``text``."""
     if _MARK in text or _odd_breaks_text(text):
         return None
-    body = text.rstrip()
-    if not body or _has_blank_line(body):
+    end = _rstripped_length(text)  # the text without trailing whitespace: text[:end]
+    if not end or _BLANK_FIRST.match(text, 0, end) or _BLANK_INSIDE.search(text, 0, end):
         return None  # empty, or blank lines inside: polars would renumber the lines after them
     n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)  # as splitlines() counts
-    whole = pl.Series([body])
-    # the float search and marking by polars' regex engine, not ``re`` (one C pass over the
-    # text, ~10x faster on large files); the two agree here: the characters where their
-    # ``\s`` differ (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks_text``)
-    if not whole.str.contains(_HAS_FLOAT).item():
-        return body.encode("utf-8"), body.count("\n") + 1, n_lines
-    marked = rf'${{1}}"{_MARK}${{2}}"${{3}}'
-    whole = whole.str.replace_all(_FLOAT_TOKEN, marked)
+    # the body as polars' string from the bytes (no Python string encoded again), cut where
+    # the text's trailing whitespace begins
+    cut = len(data) - (len(text[end:].encode("utf-8")) if end < len(text) else 0)
+    whole = pl.Series([data[:cut]], dtype=pl.Binary).cast(pl.String)
+    # the float marking by polars' regex engine, not ``re`` (one C pass over the text, ~10x
+    # faster on large files); the two agree here: the characters where their ``\s`` differ
+    # (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks_text``)
+    marked = whole.str.replace_all(_FLOAT_TOKEN, _MARKED)
+    lines = text.count("\n", 0, end) + 1  # the marking adds no line and takes none
+    if marked.str.len_bytes().item() == cut:  # no float: the bytes as they were
+        return data[:cut], lines, n_lines
     # a float right after a marked one shared its delimiter with it: a second pass, only
     # when one is left
-    if whole.str.contains(_HAS_FLOAT).item():
-        whole = whole.str.replace_all(_FLOAT_TOKEN, marked)
-    data = whole.cast(pl.Binary).item()  # the UTF-8 bytes, without a Python string between
-    return data, data.count(b"\n") + 1, n_lines
+    if marked.str.contains(_LEFT_AFTER_MARK).item():
+        marked = marked.str.replace_all(_FLOAT_TOKEN, _MARKED)
+    return marked.cast(pl.Binary).item(), lines, n_lines  # bytes, no Python string between
+
+
+def _rstripped_length(text: str) -> int:
+    """``len(text.rstrip())`` without copying the text (``rstrip`` copies all of it)."""
+    end, step = len(text), 64
+    while end:
+        tail = text[max(0, end - step) : end]
+        kept = len(tail.rstrip())
+        if kept:
+            return end - len(tail) + kept
+        end -= len(tail)
+    return 0
 
 
 def _read_ndjson_many(
     files: list[tuple[bytes, str]],
     source: SourceSpec,
     bodies: list[tuple[bytes, int, int] | None] | None = None,
+    taken_out: dict[int, tuple[np.ndarray, list[dict]]] | None = None,
 ) -> list[RawSource | None]:
     """``(utf-8 bytes, text)`` of NDJSON files of one source, parsed by polars in one pass
     (a batch of small files costs one parse, not one each); ``None`` for a file polars cannot
     take exactly (see ``read_ndjson``), which is then read line by line. ``bodies``: the
-    files' ``_ndjson_body``, when already built (the retry on halves reuses them)."""
+    files' ``_ndjson_body``, when already built (the retries reuse them); ``taken_out``:
+    per file whose malformed lines were taken out of its body (``_without_malformed``), the
+    source line of each line left and the rejects of the lines taken out."""
     out: list[RawSource | None] = [None] * len(files)
     built = _json_schema_of(source)
     if built is None:
@@ -504,24 +584,54 @@ def _read_ndjson_many(
     schema = {k: _dtype(v) for k, v in tree.items()}
     try:
         root = pl.read_ndjson(
-            io.BytesIO(b"\n".join(bodies[i][0] for i in idx)),
+            [bodies[i][0] for i in idx],  # one scan of many sources, in order (no joined copy)
             schema=schema or {"__none": pl.String},
         )
     except (pl.exceptions.PolarsError, ValueError):
         root = None
     counts = [bodies[i][1] for i in idx]
     if root is None or root.height != sum(counts):
+        if taken_out is None:
+            # a malformed line spoils the pass: such lines (found without parsing the good
+            # ones, see ``_without_malformed``) are taken out with their rejects, once
+            found = {i: _without_malformed(files[i][1], bodies[i]) for i in idx}
+            found = {i: f for i, f in found.items() if f is not None}
+            if found:
+                again = [(found[i][0] if i in found else b) for i, b in enumerate(every)]
+                return _read_ndjson_many(files, source, again, {i: f[1] for i, f in found.items()})
+            taken_out = {}
         if len(idx) > 1:  # one odd file spoils the pass: each half again, down to that file
             for half in (idx[: len(idx) // 2], idx[len(idx) // 2 :]):
                 again = _read_ndjson_many(
-                    [files[i] for i in half], source, [every[i] for i in half]
+                    [files[i] for i in half],
+                    source,
+                    [every[i] for i in half],
+                    {j: taken_out[i] for j, i in enumerate(half) if i in taken_out},
                 )
                 for i, raw in zip(half, again, strict=True):
                     out[i] = raw
         return out
+    taken_out = taken_out or {}
     root = root.with_columns(
-        pl.Series(FILE, [i for i, c in zip(idx, counts, strict=True) for _ in range(c)], pl.Int32)
-    ).with_columns((pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE)).alias(ROW))
+        pl.Series(FILE, np.repeat(np.array(idx, dtype=np.int32), counts), pl.Int32)
+    )
+    if taken_out:  # the source line of each line parsed
+        root = root.with_columns(
+            pl.Series(
+                ROW,
+                np.concatenate(
+                    [
+                        taken_out[i][0] if i in taken_out else np.arange(1, c + 1)
+                        for i, c in zip(idx, counts, strict=True)
+                    ]
+                ),
+                pl.Int64,
+            )
+        )
+    else:
+        root = root.with_columns(
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE).alias(ROW)
+        )
     frames: dict[str, pl.DataFrame] = {}
     nested: set[int] = set()
     for name, espec in source.entities.items():
@@ -569,14 +679,92 @@ def _read_ndjson_many(
             continue
         text, n_lines = files[i][1], bodies[i][2]
         per_file = {name: split[name].get((i,), frames[name].clear().drop(FILE)) for name in frames}
-        out[i] = RawSource(per_file, n_lines, [], [], _line_records(text))
+        rejects = taken_out[i][1] if i in taken_out else []
+        records = _line_records(text, (r["row"] for r in rejects))
+        out[i] = RawSource(per_file, n_lines, rejects, [], records)
     return out
 
 
-def _line_records(text: str) -> Callable[[list[int]], dict[int, str]]:
+def _without_malformed(
+    text: str, body: tuple[bytes, int, int]
+) -> tuple[tuple[bytes, int, int], tuple[np.ndarray, list[dict]]] | None:
+    """A file's ``_ndjson_body`` without its malformed lines, the source line of each line
+    left, and the rejects of the lines taken out (as ``_read_ndjson_python`` gives them: a
+    line blank to Python is skipped without one); ``None`` when no line was taken out (or
+    every line was).
+
+    Only a line that does not begin with ``{`` and end with ``}`` can be malformed
+    in a way that polars cannot be trusted to see as Python does (a truncated line, a value
+    that is not an object): those few lines are parsed by ``json``, and the ones it refuses
+    are taken out. Every other line stays for polars: if one of them is malformed after
+    all, the parse fails again and the file is read line by line."""
+    data = body[0]
+    if not data:
+        return None
+    # each line's first byte, and its last before a CR, from the positions of the breaks
+    # (no Python string per line: the file has thousands of good lines per bad one)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    breaks = np.flatnonzero(arr == ord("\n"))
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(arr)]))  # one past each line's last byte
+    last = np.maximum(ends - 1, starts)
+    last = np.where((arr[last] == ord("\r")) & (last > starts), last - 1, last)
+    looks_whole = (ends > starts) & (arr[starts] == ord("{")) & (arr[last] == ord("}"))
+    odd = np.flatnonzero(~looks_whole).tolist()
+    if not odd:
+        return None
+    source_lines = text.split("\n", odd[-1] + 1)  # as splitlines() (no odd breaks here)
+    out, rejects = [], []
+    for k in odd:
+        line = source_lines[k].removesuffix("\r")
+        if not line.strip():  # blank to Python (e.g. an ideographic space): skipped there
+            out.append(k)
+            continue
+        reject = _json_line(k + 1, line)[1]
+        if reject is not None:
+            out.append(k)
+            rejects.append(reject)
+    if not out or len(out) == len(starts):
+        return None
+    pieces, run = [], 0  # the runs of lines kept, cut out of the bytes whole
+    for k in [*out, len(starts)]:
+        if k > run:
+            pieces.append(data[starts[run] : ends[k - 1]])
+        run = k + 1
+    keep = np.ones(len(starts), dtype=bool)
+    keep[out] = False
+    return (b"\n".join(pieces), int(keep.sum()), body[2]), (np.flatnonzero(keep) + 1, rejects)
+
+
+def _json_line(n: int, line: str) -> tuple[dict | None, dict | None]:
+    """Line ``n`` parsed by ``json``: ``(object, None)``, or ``(None, reject)`` when it is
+    not JSON or not a JSON object."""
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ValueError("line is not a JSON object")
+    except ValueError as exc:
+        return None, {
+            "row": n,
+            "field": None,
+            "code": "malformed_record",
+            "reason": f"malformed JSON: {exc}",
+            "raw": line,
+        }
+    return obj, None
+
+
+def _line_records(text: str, rejected: Iterable[int] = ()) -> Callable[[list[int]], dict[int, str]]:
+    """The source record of each row asked for: its line (none for a blank or rejected line)."""
+    rejected = set(rejected)
+
     def raw_records(rows: list[int]) -> dict[int, str]:
         lines = text.splitlines()
-        return {r: lines[r - 1] for r in rows if 0 < r <= len(lines) and lines[r - 1].strip()}
+        return {
+            r: lines[r - 1]
+            for r in rows
+            if 0 < r <= len(lines) and lines[r - 1].strip() and r not in rejected
+        }
 
     return raw_records
 
@@ -591,20 +779,9 @@ def _read_ndjson_python(text: str, source: SourceSpec) -> RawSource:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict):
-                raise ValueError("line is not a JSON object")
-        except ValueError as exc:
-            rejects.append(
-                {
-                    "row": n,
-                    "field": None,
-                    "code": "malformed_record",
-                    "reason": f"malformed JSON: {exc}",
-                    "raw": line,
-                }
-            )
+        obj, reject = _json_line(n, line)
+        if reject is not None:
+            rejects.append(reject)
             continue
         raws[n] = line
         for name, espec in source.entities.items():

@@ -78,10 +78,10 @@ def test_regular_csv_is_read_by_polars_identically(tmp_path, data):
 @pytest.mark.parametrize(
     "data",
     [
-        b"id,b,c\n1,2,3\n4,5\n",  # truncated last row
         b"id,b,c\n1,2,3,4\n",  # one cell too many
         b'id,b\n1,"two\nlines"\n',  # a quoted line break
-        b"id,b\n1,2\n\n3,4\n",  # a blank line (Python numbers rows around it)
+        b'id,b,c\n1,2,3\n4,"5,6"\n',  # a short row with a quote: the sentinel cannot tell
+        b'id,b,c\n1,"x\n",3\n4,5\n',  # a quoted break whose pieces look like short rows
         b"id,id\n1,2\n",  # a repeated header name
         b"id,b\r1,2\r",  # old Mac line ends
         b"",  # empty file
@@ -90,6 +90,28 @@ def test_regular_csv_is_read_by_polars_identically(tmp_path, data):
 def test_irregular_csv_declines_the_fast_path(tmp_path, data):
     fast, _slow = _both_csv(tmp_path, data)
     assert fast is None
+
+
+@pytest.mark.parametrize(
+    ("data", "rejected"),
+    [
+        (b"id,b,c\n1,2,3\n4,5", [2]),  # truncated last row
+        (b"id,b,c\r\n1,2\r\n  \r\n7,8,9\r\n", [1, 2]),  # short rows, CRLF
+        (b"id,b\n1,2\n\n3,4\n\n", []),  # blank lines: no record, rows numbered around them
+        (b"id\n1\n\n\"\"\n2\n", []),  # one column: a blank line is no record, "" is one
+        (b'id,b,c\n1,"x,y",3\n4\n', [2]),  # quotes in a good row, a short row without
+    ],
+)
+def test_short_csv_rows_are_rejected_as_python_rejects_them(tmp_path, data, rejected):
+    """A line polars padded (fewer cells than the header) and that holds no quote is the
+    csv module's ragged row (or, empty, no record): rejected or skipped the same way."""
+    fast, slow = _both_csv(tmp_path, data)
+    assert [r["row"] for r in slow[1]] == rejected
+    assert fast is not None, "short rows without quotes take the fast path"
+    assert fast[0].equals(slow[0])
+    assert fast[1] == slow[1]
+    rows = slow[0][E.ROW].to_list()
+    assert fast[2](rows) == slow[2](rows)
 
 
 def _both_json(tmp_path, text: str):
@@ -143,10 +165,39 @@ def test_irregular_ndjson_declines_or_matches(tmp_path, text):
         _same(fast, slow)
 
 
-def test_malformed_ndjson_declines(tmp_path):
-    fast, slow = _both_json(tmp_path, '{"id": 1}\nnot json\n')
+@pytest.mark.parametrize(
+    ("text", "rejected"),
+    [
+        ('{"id": 1}\nnot json\n{"id": 3, "amount": {"value": 1.5}}\n', [2]),
+        ('{"id": 1}\r\n{"id": 2, "items": [{"id": 7\r\n{"id": 3}\r\n', [2]),  # truncated
+        ('{"id": 1}\n[1, 2]\n"x"\n{"id": 4}', [2, 3]),  # lines that are not objects
+        ('{"id": 1}\n\u3000\n{"id": 2}\nnot json\n', [4]),  # a line blank to Python only
+    ],
+)
+def test_malformed_ndjson_lines_are_taken_out_as_python_rejects_them(tmp_path, text, rejected):
+    """A line that does not look like an object is parsed by ``json``; the ones it refuses
+    are taken out with Python's reject (row, reason, raw line), the rest read by polars."""
+    fast, slow = _both_json(tmp_path, text)
+    assert [r["row"] for r in slow.rejects] == rejected
+    assert fast is not None, "the good lines of a file with malformed ones take the fast path"
+    _same(fast, slow)
+    assert fast.rejects == slow.rejects
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"id": 1}{"id": 2}\n{"id": 3}\n',  # extra data after an object
+        '{"id": 1,, "note": "x"}\n{"id": 3}\n',  # looks like an object, is not JSON
+        "not json\n",  # every line malformed
+    ],
+)
+def test_malformed_ndjson_that_looks_like_objects_declines(tmp_path, text):
+    """A malformed line that begins with ``{`` and ends with ``}`` is left to polars, whose
+    parse then fails: the file is read line by line, and the row is named as before."""
+    fast, slow = _both_json(tmp_path, text)
     assert fast is None
-    assert [r["row"] for r in slow.rejects] == [2]
+    assert [r["row"] for r in slow.rejects] == [1]
 
 
 def test_fast_path_frames_are_strings(tmp_path):
@@ -160,15 +211,17 @@ def test_fast_path_frames_are_strings(tmp_path):
 # come out as it does alone, and an odd file (declined alone) must not spoil the others.
 JSON_BATCH = [
     '{"id": 1, "amount": {"value": 12.0}, "items": [{"id": 7, "qty": 2}, {"id": 8}]}\n',
-    '{"id": 1}\nnot json\n',  # malformed: the one-pass parse fails, halves are retried
+    '{"id": 1}\nnot json\n',  # a malformed line: taken out, the batch parsed again
     '{"id": "2", "items": [], "fulfillments": [{"location_id": "WH-1"}]}\n{"id": 3}',
     '{"id": 1, "note": {"b": 1, "a": 2}}\n',  # a leaf holding an object: declined alone
+    '{"id": 1}{"id": 2}\n',  # malformed but looks like an object: halves are retried
     '{"id": 4, "items": [{"id": 9, "qty": 1}]}\n{"id": 5, "note": 3.10}\r\n',
     '{"id": 1}\n\n{"id": 2}\n',  # a blank line inside: declined before the parse
 ]
 CSV_BATCH = [
     b"id,b,c\n1,x,y\n2,,z\n",
-    b"id,b,c\n1,2,3\n4,5\n",  # truncated: declined, the others still read
+    b"id,b,c\n1,2,3\n4,5\n",  # truncated: its last row rejected, the others still read
+    b"id,b,c\n1,2,3,4\n",  # a row too long: polars fails, halves are retried: declined
     b"id,b,c\r\n7,8,9\r\n",
     b'id,b,c\n1,"two\nlines",3\n',  # a quoted line break: declined
     b"id,b\n1,2\n",  # another header: read in a pass of its own
@@ -190,23 +243,26 @@ def test_ndjson_batch_reads_each_file_as_alone(tmp_path):
     together = E._read_ndjson_many(files, JSON)
     alone = [E._read_ndjson_polars(data, text, JSON) for data, text in files]
     assert [r is None for r in together] == [r is None for r in alone] == [
-        False, True, False, True, False, True
+        False, False, False, True, True, False, True
     ]  # fmt: skip
     for (_, text), fast in zip(files, together, strict=True):
         if fast is not None:
-            _same(fast, E._read_ndjson_python(text, JSON))
+            slow = E._read_ndjson_python(text, JSON)
+            _same(fast, slow)
+            assert fast.rejects == slow.rejects
 
 
 def test_csv_batch_reads_each_file_as_alone(tmp_path):
     files = _decoded(tmp_path, CSV_BATCH)
     together = E._read_delimited_many(files, ",")
-    assert [r is None for r in together] == [False, True, False, True, False, False]
+    assert [r is None for r in together] == [False, False, True, False, True, False, False]
     for (data, text), fast in zip(files, together, strict=True):
         if fast is None:
             assert E._read_delimited_polars(data, text, ",") is None
             continue
         slow = E._read_delimited_python(text, ",")
         assert fast[0].equals(slow[0])
+        assert fast[1] == slow[1]
         rows = slow[0][E.ROW].to_list()
         assert fast[2](rows) == slow[2](rows)
 
@@ -236,4 +292,4 @@ def test_ndjson_batch_checks_each_file_once(tmp_path, monkeypatch):
     monkeypatch.setattr(E, "_ndjson_body", lambda d, t: calls.append(t) or body(d, t))
     together = E._read_ndjson_many(files, JSON)
     assert len(calls) == len(files)
-    assert [r is None for r in together] == [False, True, False, True, False, True] * 3
+    assert [r is None for r in together] == [False, False, False, True, True, False, True] * 3
