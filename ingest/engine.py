@@ -170,7 +170,7 @@ def _read_delimited_many(files: list[tuple[bytes, str]], delim: str) -> list[tup
         header = [h.strip() for h in head.rstrip("\r").split(delim)]
         if end < 0 or end + 1 == len(text) or '"' in head or len(set(header)) != len(header):
             continue
-        if len(delim) != 1 or _odd_breaks_text(text):
+        if len(delim) != 1 or _odd_breaks(data):
             continue
         # the lines after the header, without the last line break, as bytes
         body = data[data.index(b"\n") + 1 :]
@@ -499,43 +499,51 @@ def _json_schema_of(source: SourceSpec) -> tuple[dict, dict[str, dict[str, list]
 
 # A blank line: ``(?:^|\n)[ \t\r]*\n`` split in two: a pattern that begins with a literal
 # line break lets ``re`` jump from break to break (30x faster on large files)
-_BLANK_INSIDE = re.compile(r"\n[ \t\r]*\n")
-_BLANK_FIRST = re.compile(r"[ \t\r]*\n")
+_BLANK_INSIDE = re.compile(rb"\n[ \t\r]*\n")
+_BLANK_FIRST = re.compile(rb"[ \t\r]*\n")
 
 
 # Line breaks that Python's ``str.splitlines`` (and the csv module) honour but polars does not
-# (VT, FF, FS/GS/RS/US, NEL, LS, PS; and a lone CR): a file holding one is read the slow, exact way.
-_ODD_CHARS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028", "\u2029")
+# (VT, FF, FS/GS/RS/US, NEL, LS, PS; and a lone CR), as UTF-8: a file holding one is read the
+# slow, exact way. The multi-byte ones by their lead byte first (absent from most files).
+_ODD_BYTES = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x1f")
+_ODD_SEQUENCES = {b"\xc2": (b"\xc2\x85",), b"\xe2": (b"\xe2\x80\xa8", b"\xe2\x80\xa9")}
 
 
-def _odd_breaks_text(text: str) -> bool:
-    """Whether the text has a line break polars would not split on (or a lone CR). Searched
-    in the decoded text, not its UTF-8 bytes: each multi-byte break is one character there,
-    and a search for one character is a fast scan where one for a byte pair is not."""
-    if any(c in text for c in _ODD_CHARS):
+def _odd_breaks(data: bytes) -> bool:
+    """Whether UTF-8 bytes hold a line break polars would not split on (or a lone CR).
+    Searched in the bytes, not the decoded text: a one-byte search is a ``memchr`` scan, and
+    the text of a file with Chinese in it takes two bytes a character (3x slower in all)."""
+    if any(b in data for b in _ODD_BYTES):
         return True
-    return "\r" in text and text.count("\r") != text.count("\r\n")
+    for lead, sequences in _ODD_SEQUENCES.items():
+        if lead in data and any(seq in data for seq in sequences):
+            return True
+    return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
+_MARK_BYTES = _MARK.encode("utf-8")
 
 
 def _ndjson_body(data: bytes, text: str) -> tuple[bytes, int, int] | None:
     """What polars parses of one file (its lines, floats marked), the number of lines
     polars must return, and the number of lines as ``splitlines`` counts them; ``None`` when
     the file must be read the slow, exact way. ``data``: the UTF-8 bytes of ``text``."""
-    if _MARK in text or _odd_breaks_text(text):
+    if _MARK_BYTES in data or _odd_breaks(data):
         return None
     end = _rstripped_length(text)  # the text without trailing whitespace: text[:end]
-    if not end or _BLANK_FIRST.match(text, 0, end) or _BLANK_INSIDE.search(text, 0, end):
-        return None  # empty, or blank lines inside: polars would renumber the lines after them
-    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)  # as splitlines() counts
-    # the body as polars' string from the bytes (no Python string encoded again), cut where
-    # the text's trailing whitespace begins
+    # its UTF-8 bytes: data[:cut]
     cut = len(data) - (len(text[end:].encode("utf-8")) if end < len(text) else 0)
+    if not end or _BLANK_FIRST.match(data, 0, cut) or _BLANK_INSIDE.search(data, 0, cut):
+        return None  # empty, or blank lines inside: polars would renumber the lines after them
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)  # as splitlines() counts
+    # the body as polars' string from the bytes (no Python string encoded again)
     whole = pl.Series([data[:cut]], dtype=pl.Binary).cast(pl.String)
     # the float marking by polars' regex engine, not ``re`` (one C pass over the text, ~10x
     # faster on large files); the two agree here: the characters where their ``\s`` differ
-    # (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks_text``)
+    # (FS/GS/RS/US) sent the file the exact way above (``_odd_breaks``)
     marked = whole.str.replace_all(_FLOAT_TOKEN, _MARKED)
-    lines = text.count("\n", 0, end) + 1  # the marking adds no line and takes none
+    lines = data.count(b"\n", 0, cut) + 1  # the marking adds no line and takes none
     if marked.str.len_bytes().item() == cut:  # no float: the bytes as they were
         return data[:cut], lines, n_lines
     # a float right after a marked one shared its delimiter with it: a second pass, only

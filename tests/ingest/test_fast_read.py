@@ -293,3 +293,19 @@ def test_ndjson_batch_checks_each_file_once(tmp_path, monkeypatch):
     together = E._read_ndjson_many(files, JSON)
     assert len(calls) == len(files)
     assert [r is None for r in together] == [False, False, False, True, True, False, True] * 3
+
+
+@pytest.mark.parametrize(
+    "char", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\u2028", "\u2029", "\r"]
+)
+def test_every_odd_line_break_is_found_in_the_bytes(tmp_path, char):
+    """The breaks ``str.splitlines`` honours and polars does not are searched in the UTF-8
+    bytes (a multi-byte one after its lead byte): each sends the file the exact way, and a
+    neighbour sharing the lead byte (``“…”``, ``©``) does not."""
+    text = '{"id": 1, "note": "“a…”©' + char + 'b"}\n{"id": 2}\n'
+    assert E._odd_breaks(text.encode("utf-8"))
+    assert not E._odd_breaks(text.replace(char, "").encode("utf-8"))
+    fast, slow = _both_json(tmp_path, text)
+    assert fast is None
+    csv_fast, _ = _both_csv(tmp_path, f"id,b\n1,x{char}y\n2,z\n".encode())
+    assert csv_fast is None
