@@ -11,7 +11,10 @@ The write floor (``--write-floor``) is the CPU of writing the lake files that in
 produced, again, with the engine's own writer (``ingest.engine._write_all``: the same
 files, one per source file per entity) from frames already in memory: a cost no ingest
 under the lake's contract can avoid, so raw / (raw + floor) bounds the ratio any ingest
-could reach. Polars is warmed up (one Parquet write, the schema files) before the first channel, so that
+could reach. ``--read-only`` times the engine's read instead of the whole ingest: ``read_sources`` of
+the channel's files in the batches ``ingest_channel`` makes (per source, at most 500 files or
+64 MiB), the checks that decide between polars and the exact reader included.
+Polars is warmed up (one Parquet write, the schema files) before the first channel, so that
 the first one does not carry the start-up. Not a test: run on demand, figures go to
 bench/README.md.
 """
@@ -19,6 +22,7 @@ bench/README.md.
 from __future__ import annotations
 
 import argparse
+import inspect
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +32,15 @@ from bench_ingest import _read_channel
 
 from ingest.canonical import ENTITIES
 from ingest.config import DataPaths
-from ingest.engine import _write_all, discover, ensure_schema_files, ingest_channel
+from ingest.engine import (
+    _chunks,
+    _Item,
+    _write_all,
+    discover,
+    ensure_schema_files,
+    ingest_channel,
+    read_sources,
+)
 from ingest.spec import load_specs
 
 
@@ -41,6 +53,11 @@ def main() -> None:
         action="store_true",
         help="also time writing the channel's lake files again from memory (the floor)",
     )
+    ap.add_argument(
+        "--read-only",
+        action="store_true",
+        help="time the engine's read (read_sources, batched as the ingest) instead of the ingest",
+    )
     args = ap.parse_args()
     specs = load_specs()
     channels = [c for c in args.channels.split(",") if c] or list(specs)
@@ -49,9 +66,10 @@ def main() -> None:
         paths.landing.symlink_to(args.landing.resolve())
         pl.DataFrame({"a": [1]}).write_parquet(Path(tmp) / "warm.parquet")
         ensure_schema_files(paths, ENTITIES)
+        what = "engine read" if args.read_only else "ingest"
         floor_cols = " write floor CPU s | raw / (raw + floor) |" if args.write_floor else ""
         print(
-            "| channel | files | MB | rows | raw read CPU s | ingest CPU s | raw / ingest |"
+            f"| channel | files | MB | rows | raw read CPU s | {what} CPU s | raw / {what} |"
             + floor_cols
         )
         print(
@@ -66,7 +84,10 @@ def main() -> None:
             rows, nbytes = _read_channel((spec, paths))
             c1 = time.process_time()
             before = set(paths.lake.rglob("*.parquet"))
-            ingest_channel(spec, paths)
+            if args.read_only:
+                _engine_read(spec, paths)
+            else:
+                ingest_channel(spec, paths)
             c2 = time.process_time()
             raw, ingest = c1 - c0, c2 - c1
             total[0] += raw
@@ -88,6 +109,19 @@ def main() -> None:
         print(
             f"| total | | | | {total[0]:.2f} | {total[1]:.2f} | {total[0] / total[1]:.0%} |" + last
         )
+
+
+def _engine_read(spec, paths: DataPaths) -> None:
+    """``read_sources`` of every landing file of the channel, in ``ingest_channel``'s batches."""
+    batch = inspect.signature(ingest_channel).parameters
+    items = [_Item(p, rel, "", s, None, 0, None) for s, p, rel in discover(spec, paths)]
+    items.sort(key=lambda it: (it.source.name, it.rel))
+    for chunk in _chunks(items, batch["batch_files"].default, batch["batch_bytes"].default):
+        by_source: dict[str, list[_Item]] = {}
+        for item in chunk:
+            by_source.setdefault(item.source.name, []).append(item)
+        for group in by_source.values():
+            read_sources([(it.path, it.rel) for it in group], group[0].source)
 
 
 def _write_floor(written: list[Path], tmp: Path) -> float:
