@@ -98,7 +98,7 @@ def test_irregular_csv_declines_the_fast_path(tmp_path, data):
         (b"id,b,c\n1,2,3\n4,5", [2]),  # truncated last row
         (b"id,b,c\r\n1,2\r\n  \r\n7,8,9\r\n", [1, 2]),  # short rows, CRLF
         (b"id,b\n1,2\n\n3,4\n\n", []),  # blank lines: no record, rows numbered around them
-        (b"id\n1\n\n\"\"\n2\n", []),  # one column: a blank line is no record, "" is one
+        (b'id\n1\n\n""\n2\n', []),  # one column: a blank line is no record, "" is one
         (b'id,b,c\n1,"x,y",3\n4\n', [2]),  # quotes in a good row, a short row without
     ],
 )
