@@ -238,7 +238,8 @@ def test_row_level_tests_of_an_incremental_run_read_the_new_rows_only(
 ):
     """With the cutoffs an incremental run passes (macros/tested_since.sql), not_null and
     accepted_values of an incremental model read the rows ingested after its cutoff; unique
-    reads the whole table; without cutoffs (a full build) every test reads the whole table."""
+    reads the rows whose key occurs among them; without cutoffs (a full build) every test
+    reads the whole table."""
     from orchestration.defs.transform import TESTS_SINCE_ENV
 
     target = dbt_target(tmp_path / "dbt")
@@ -254,5 +255,63 @@ def test_row_level_tests_of_an_incremental_run_read_the_new_rows_only(
     assert {"not_null", "accepted_values", "unique"} <= kinds
     for name, sql in since.items():
         row_level = name.startswith(("not_null", "accepted_values", "expression_is_true"))
-        assert (cut in sql) == row_level, name
+        assert (cut in sql) == (row_level or name.startswith("unique")), name
         assert cut not in whole[name], name
+        if name.startswith("unique"):
+            assert f"where {cut})" in sql and ") in (select" in sql, sql
+
+
+def test_unique_of_an_incremental_run_finds_a_new_row_duplicating_an_old_one(
+    new_day, tmp_path, monkeypatch
+):
+    """The new-keys `unique` (macros/tested_since.sql) fails when a row newer than the cutoff
+    repeats the key of an old row, and passes on the same table when that row is old too
+    (the old rows were tested by an earlier build)."""
+    import subprocess
+
+    from orchestration.defs.transform import TESTS_SINCE_ENV
+    from tests.faults.conftest import dbt_command, dbt_env
+
+    tree = DataPaths(tmp_path / "data")
+    tree.warehouse.parent.mkdir(parents=True)
+    shutil.copy(new_day.inc.warehouse, tree.warehouse)
+    con = duckdb.connect(str(tree.warehouse))
+    cutoff = con.execute("select max(ingested_at) from staging.stg_lake__orders").fetchone()[0]
+    con.execute(
+        "insert into staging.stg_lake__orders select * replace "
+        "(? + interval 1 second as ingested_at) "
+        "from staging.stg_lake__orders order by ingested_at limit 1",
+        [cutoff],
+    )
+    con.close()
+    target = dbt_target(tmp_path / "dbt")
+    select = ["unique_stg_lake__orders_channel_order_id"]
+
+    def unique_test(since) -> tuple[int, str]:
+        monkeypatch.setenv(TESTS_SINCE_ENV, json.dumps({"model.zhongtai.stg_lake__orders": since}))
+        done = subprocess.run(
+            dbt_command(target, select, "test"), env=dbt_env(tree), capture_output=True, text=True
+        )
+        return done.returncode, done.stdout
+
+    code, out = unique_test(str(cutoff))
+    assert code == 1 and "Got 1 result" in out, out[-2000:]
+    code, out = unique_test(str(cutoff + dt.timedelta(seconds=2)))
+    assert code == 0 and "ERROR=0" in out, out[-2000:]
+
+
+def test_a_dbt_build_keeps_its_partial_parse_for_the_next(tmp_path):
+    """The invocation's parse replaces the project's (orchestration/defs/transform.py
+    keep_partial_parse): the next `dbt build` on the same data tree skips the parse."""
+    from orchestration.defs.transform import PARTIAL_PARSE, keep_partial_parse
+
+    invocation, project = tmp_path / "invocation", tmp_path / "target"
+    invocation.mkdir()
+    project.mkdir()
+    (project / PARTIAL_PARSE).write_bytes(b"parsed for another tree")
+    keep_partial_parse(invocation, project)  # nothing written (a failed start): kept
+    assert (project / PARTIAL_PARSE).read_bytes() == b"parsed for another tree"
+    (invocation / PARTIAL_PARSE).write_bytes(b"parsed for this tree")
+    keep_partial_parse(invocation, project)
+    assert (project / PARTIAL_PARSE).read_bytes() == b"parsed for this tree"
+    assert sorted(p.name for p in project.iterdir()) == [PARTIAL_PARSE]  # no temporary left
