@@ -136,7 +136,9 @@ def warehouse_models(
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def keep_partial_parse(target_path: Path, dest_dir: Path = DBT_PROJECT.target_path) -> None:
+def keep_partial_parse(
+    target_path: Path, dest_dir: Path = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
+) -> None:
     """Keep the parse of this `dbt build` for the next one. dagster-dbt seeds each invocation's
     own target folder with the project's `target/partial_parse.msgpack`, written by `dbt
     parse` (``prepare_dbt``) only when the models change; dbt drops a partial parse whose
@@ -144,7 +146,7 @@ def keep_partial_parse(target_path: Path, dest_dir: Path = DBT_PROJECT.target_pa
     run on another tree (a test's, a bench copy) every `dbt build` parsed the whole project
     again (7.6 against 3.8 CPU s for `dbt parse`: bench/README.md, "Incremental"). Replaced
     atomically: a reader sees the old file or the new one; a stale one only costs a parse."""
-    made = target_path / PARTIAL_PARSE
+    made = DBT_PROJECT.project_dir / target_path / PARTIAL_PARSE  # as dagster-dbt resolves it
     if not made.exists():
         return
     dest = dest_dir / PARTIAL_PARSE

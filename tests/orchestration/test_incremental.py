@@ -6,6 +6,7 @@ lake entities that got files."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import shutil
 from types import SimpleNamespace
@@ -315,3 +316,6 @@ def test_a_dbt_build_keeps_its_partial_parse_for_the_next(tmp_path):
     keep_partial_parse(invocation, project)
     assert (project / PARTIAL_PARSE).read_bytes() == b"parsed for this tree"
     assert sorted(p.name for p in project.iterdir()) == [PARTIAL_PARSE]  # no temporary left
+    # by default the project's target folder, whatever the working directory of the run
+    default = inspect.signature(keep_partial_parse).parameters["dest_dir"].default
+    assert default.is_absolute() and default.name == "target"
