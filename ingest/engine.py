@@ -914,9 +914,8 @@ def _plain_columns(frame: pl.DataFrame, names: Iterable[str]) -> frozenset[str]:
     cols = [n for n in names if frame.schema.get(n) == pl.String]
     if not cols or frame.is_empty():
         return frozenset(cols)
-    odd = frame.select(
-        pl.col(c).str.strip_chars().str.contains(r"^[='`]").any().alias(c) for c in cols
-    ).row(0)
+    # ``\s`` is Unicode white space, as ``strip_chars`` trims: no trimmed copy is built
+    odd = frame.select(pl.col(c).str.contains(r"^\s*[='`]").any().alias(c) for c in cols).row(0)
     return frozenset(c for c, hit in zip(cols, odd, strict=True) if not hit)
 
 
@@ -1033,6 +1032,7 @@ def map_entity(
     now: dt.datetime | None = None,
     with_raw: Callable[[pl.DataFrame], pl.DataFrame] = _no_raw,
     digest_key: bytes | None = None,
+    plain: frozenset[str] | None = None,
 ) -> EntityResult:
     """Native string columns -> canonical columns; rows with any error are rejected with
     every reason, naming the field and the native column.
@@ -1040,7 +1040,9 @@ def map_entity(
     ``with_raw`` adds the source record (``RAW``) to a frame of ``FILE``/``ROW``: it is
     asked only for rejected rows and for rows that repeat a key. The reasons are built only
     for the rows whose checks fail (a first pass computes the checks alone). ``digest_key``
-    keys the fields marked ``digest`` (``ingest.tombstones.record_digest``)."""
+    keys the fields marked ``digest`` (``ingest.tombstones.record_digest``). ``plain``: the
+    columns ``_plain_columns`` finds plain in ``frame`` (or a frame holding it), when the
+    caller knows them already."""
     columns = ENTITIES[entity]["columns"]
     for cond in espec.filters:
         if cond.field in frame.columns:
@@ -1050,7 +1052,8 @@ def map_entity(
     if FILE not in frame.columns:
         frame = frame.with_columns(pl.lit(0, pl.Int32).alias(FILE))
     frame = frame.with_row_index(UID)
-    plain = _plain_columns(frame, sorted(_native_names(espec)))
+    if plain is None:  # plain in the whole frame is plain in any part of it
+        plain = _plain_columns(frame, sorted(_native_names(espec)))
     exprs: list[pl.Expr] = []
     errors: list[tuple[pl.Expr, str, str, pl.Expr]] = []  # (condition, field, code, message)
     # Three stages, each column computed once: the cleaned native text of every field
@@ -1185,7 +1188,7 @@ def map_entity(
 
     key = ENTITIES[entity]["key"]
     if espec.one_row_per:
-        good = good.sort(FILE, ROW, UID).unique(
+        good = (good if _in_row_order(good) else good.sort(FILE, ROW, UID)).unique(
             subset=[FILE, *espec.one_row_per], keep="first", maintain_order=True
         )
     else:
@@ -1210,9 +1213,12 @@ def _split_duplicates(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows repeating an earlier row's key are rejected: as an exact duplicate when the whole
     source record is identical, as a conflict otherwise. The first occurrence is kept."""
-    good = good.sort(FILE, ROW, UID).with_columns(
-        pl.col(ROW).first().over([FILE, *key]).alias("__first")
-    )
+    if not _in_row_order(good):
+        good = good.sort(FILE, ROW, UID)
+    # a key met once per file needs no window (rows of one source line may share a key)
+    if good.select(pl.struct(FILE, *key).n_unique() == pl.len()).item():
+        return good, good.clear()
+    good = good.with_columns(pl.col(ROW).first().over([FILE, *key]).alias("__first"))
     dup = pl.col(ROW) != pl.col("__first")
     if not good.select(dup.any()).item():
         return good.drop("__first"), good.clear().drop("__first")
@@ -1244,6 +1250,17 @@ def _split_duplicates(
     return good.filter(~dup).drop("__first"), dups.drop("__first", "__first_raw", RAW)
 
 
+def _in_row_order(frame: pl.DataFrame) -> bool:
+    """True when ``frame`` is already sorted by ``FILE``, ``ROW``, ``UID`` (the stacked
+    batch, filtered, usually is): its sort can be left out."""
+    f, r, u = (pl.col(c).diff().slice(1) for c in (FILE, ROW, UID))
+    step = (f > 0) | (f == 0) & ((r > 0) | (r == 0) & (u > 0))
+    ordered = frame.select(
+        step.all(ignore_nulls=False) & (pl.sum_horizontal(pl.col(FILE, ROW, UID).null_count()) == 0)
+    )
+    return frame.height < 2 or ordered.item() is True
+
+
 def _identifiers(
     frame: pl.DataFrame,
     good: pl.DataFrame,
@@ -1257,8 +1274,12 @@ def _identifiers(
     if not espec.identifiers or good.is_empty():
         return pl.DataFrame(schema=cols)
     record_id = pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/")
-    rows = frame.join(good.select(UID, record_id.alias("record_id")), on=UID, how="inner")
-    parts = []
+    used = {c for i in espec.identifiers.values() for c in _identifier_columns(i)}
+    native = [c for c in frame.columns if c in used and c not in (UID, ROW, FILE)]
+    rows = frame.select(UID, ROW, FILE, *native).join(
+        good.select(UID, record_id.alias("record_id")), on=UID, how="inner"
+    )
+    subs = []
     for label, ispec in espec.identifiers.items():
         raw, _ = _raw_expr(ispec, rows, plain)
         if ispec.scope_from and ispec.scope_from in rows.columns:
@@ -1277,35 +1298,44 @@ def _identifiers(
             )
         else:
             region = pl.lit(region_default, dtype=pl.String)
-        sub = rows.select(
-            pl.col("record_id"),
-            pl.col(ROW),
-            pl.col(FILE),
-            raw.alias("raw"),
-            scope.alias("scope"),
-            kind.alias("identifier_type"),
-            region.str.to_uppercase().alias("region"),
-        ).filter(pl.col("raw").is_not_null() & pl.col("identifier_type").is_not_null())
-        # normalised once per distinct (type, value, region), then joined back
-        on = ["identifier_type", "raw", "region"]
-        lookup = normalize_ids(sub.select(on).unique()).filter(pl.col("value").is_not_null())
-        if lookup.is_empty():
-            continue
-        sub = sub.join(lookup, on=on, how="inner", maintain_order="left")
-        parts.append(
-            sub.select(
-                pl.lit(entity).alias("entity"),
-                "record_id",
-                pl.lit(label).alias("field"),
-                "identifier_type",
-                pl.col("value").alias("identifier_value"),
-                "is_partial",
-                pl.col("scope"),
-                pl.col(ROW).alias("source_row"),
+        subs.append(
+            rows.lazy()
+            .select(
+                pl.col("record_id"),
+                pl.col(ROW),
                 pl.col(FILE),
+                raw.alias("raw"),
+                scope.alias("scope"),
+                kind.alias("identifier_type"),
+                region.str.to_uppercase().alias("region"),
+                pl.lit(label, dtype=pl.String).alias("field"),
             )
+            .filter(pl.col("raw").is_not_null() & pl.col("identifier_type").is_not_null())
         )
-    return pl.concat(parts) if parts else pl.DataFrame(schema=cols)
+    # every identifier field in one frame (in the spec's order), each distinct (type, value,
+    # region) normalised once, then joined back
+    found = pl.concat(subs).collect()
+    on = ["identifier_type", "raw", "region"]
+    lookup = normalize_ids(found.select(on).unique()).filter(pl.col("value").is_not_null())
+    found = found.join(lookup, on=on, how="inner", maintain_order="left")
+    if found.is_empty():
+        return pl.DataFrame(schema=cols)
+    return found.select(
+        pl.lit(entity).alias("entity"),
+        "record_id",
+        "field",
+        "identifier_type",
+        pl.col("value").alias("identifier_value"),
+        "is_partial",
+        pl.col("scope"),
+        pl.col(ROW).alias("source_row"),
+        pl.col(FILE),
+    )
+
+
+def _identifier_columns(ispec: IdentifierSpec) -> list[str]:
+    """The native columns an identifier reads (its value, scope, kind and region)."""
+    return [*ispec.sources, *filter(None, (ispec.scope_from, ispec.type_from, ispec.region_from))]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -1593,9 +1623,15 @@ def load_batch(
     covered: list[pl.DataFrame] = []
     for members in groups.values():
         stacked: dict[tuple[int, ...], pl.DataFrame] = {}  # a CSV's entities share its frame
+        plains: dict[int, frozenset[str]] = {}  # and its plain columns (by the frame's id)
         for entity, espec in source.entities.items():
             frame = _stacked([raws[i][1].frames[entity] for i in members], members, stacked)
-            res = map_entity(frame, entity, espec, spec, ingested_at, with_raw, secret)
+            if id(frame) not in plains:
+                used = sorted(_once_per_source(source, _source_names))
+                plains[id(frame)] = _plain_columns(frame, used)
+            res = map_entity(
+                frame, entity, espec, spec, ingested_at, with_raw, secret, plains[id(frame)]
+            )
             kept[entity].append(res.kept)
             quarantine.append(res.rejected)
             idents.append(res.identifiers)

@@ -58,7 +58,10 @@ def clean_text(value: object) -> str | None:
 
 
 def is_junk(value: str | None) -> bool:
-    return value is None or value.strip().lower() in _JUNK or set(value.strip()) <= {"0"}
+    if value is None:
+        return True
+    text = value.strip()
+    return text.lower() in _JUNK or not text.strip("0")  # only zeros
 
 
 @lru_cache(maxsize=262_144)
@@ -221,8 +224,9 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     phone = phone.join(pairs, on=["__compact", "__region"], how="left").select(
         "__i", "value", "is_partial"
     )
-    done = pl.concat([fast, phone]).get_column("__i")
-    rest = f.filter(~pl.col("__i").is_in(done.implode()))
+    settled = (plain_id | plain_email).fill_null(False)  # the rows of ``fast`` and ``phone``
+    settled = settled | ((typ == "phone") & pl.col("__wide")).fill_null(False)
+    rest = f.filter(~settled)
     found = [
         normalize_id(t, v, r) if v is not None else None
         for t, v, r in rest.select("identifier_type", "raw", "__region").iter_rows()
@@ -827,8 +831,12 @@ def address_frame(frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
         return frame
     raw = frame.select(**{p: pl.col(c).cast(pl.String) for p, c in cols.items()})
     uniq = raw.unique()
+    at = [list(cols).index(p) if p in cols else None for p in ADDRESS_PARTS]
     parsed = pl.DataFrame(
-        [normalize_address(**row) for row in uniq.iter_rows(named=True)],
+        [
+            normalize_address(*(None if i is None else row[i] for i in at))
+            for row in uniq.iter_rows()
+        ],
         schema={p: pl.String for p in ADDRESS_PARTS},
         orient="row",
     )
