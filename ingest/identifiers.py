@@ -184,9 +184,6 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     region = region.otherwise(pl.col("region"))
     f = frame.with_row_index("__i").with_columns(
         raw.str.contains(r"^[!-~]+$").fill_null(False).alias("__plain"),
-        raw.str.contains(r"^[ -~]*$").fill_null(False).alias("__ascii"),
-        # full-width forms (U+FF01-FF5E) and the ideographic space fold to printable ASCII
-        raw.str.contains("^[ -~\u3000\uff01-\uff5e]*$").fill_null(False).alias("__wide"),
         region.alias("__region"),
     )
     # platform ids: trimmed of quotes, junk dropped, device ids lower-cased, masked = partial
@@ -210,8 +207,13 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
         .alias("is_partial"),
     )
     # phones of (folded) ASCII text: the text steps of ``normalize_phone``, then the number
+    phones = f.filter(typ == "phone").with_columns(
+        raw.str.contains(r"^[ -~]*$").fill_null(False).alias("__ascii"),
+        # full-width forms (U+FF01-FF5E) and the ideographic space fold to printable ASCII
+        raw.str.contains("^[ -~\u3000\uff01-\uff5e]*$").fill_null(False).alias("__wide"),
+    )
     folded = pl.when(pl.col("__ascii")).then(raw).otherwise(raw.str.normalize("NFKC"))
-    phone = f.filter((typ == "phone") & pl.col("__wide")).select(
+    phone = phones.filter(pl.col("__wide")).select(
         "__i",
         folded.str.strip_chars(" ")
         .str.strip_chars_start("'`")
@@ -224,21 +226,20 @@ def normalize_ids(frame: pl.DataFrame) -> pl.DataFrame:
     phone = phone.join(pairs, on=["__compact", "__region"], how="left").select(
         "__i", "value", "is_partial"
     )
-    settled = (plain_id | plain_email).fill_null(False)  # the rows of ``fast`` and ``phone``
-    settled = settled | ((typ == "phone") & pl.col("__wide")).fill_null(False)
-    rest = f.filter(~settled)
+    # the rows neither ``fast`` nor ``phone`` settle
+    rest = pl.concat(
+        [
+            f.filter(~(plain_id | plain_email | (typ == "phone")).fill_null(False)),
+            phones.filter(~pl.col("__wide")).select(f.columns),
+        ]
+    )
     found = [
         normalize_id(t, v, r) if v is not None else None
         for t, v, r in rest.select("identifier_type", "raw", "__region").iter_rows()
     ]
     rest = rest.select("__i").with_columns(_as_columns(found))
-    out = pl.concat([fast, phone, rest])
-    return (
-        f.drop("__plain", "__ascii", "__wide", "__region")
-        .join(out, on="__i", how="left")
-        .sort("__i")
-        .drop("__i")
-    )
+    out = pl.concat([fast, phone, rest]).sort("__i")  # each row of ``frame`` once
+    return frame.hstack(out.select("value", "is_partial"))
 
 
 # --------------------------------------------------------------------------- phones by column
