@@ -972,7 +972,11 @@ def _digested(text: pl.Expr, secret: bytes | None, label: str) -> pl.Expr:
     return text.map_batches(run, return_dtype=pl.String)
 
 
-def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Expr:
+def _typed(
+    raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str, formats: list[str] | None = None
+) -> pl.Expr:
+    """The typed value of a field's text (``formats``: those of the spec by default)."""
+    formats = fspec.formats if formats is None else formats
     if fspec.map is not None:
         raw = raw.replace_strict(
             {str(k): str(v) for k, v in fspec.map.items()}, default=None, return_dtype=pl.String
@@ -981,7 +985,7 @@ def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Ex
     if kind == "timestamp":
         raw = raw.str.replace(r"Z$", "+00:00")  # ISO-8601 'Z' is UTC
         parsed = []
-        for fmt in fspec.formats:
+        for fmt in formats:
             if "%z" in fmt or "%s" in fmt:  # an offset or a Unix epoch: the instant is known
                 p = raw.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
             else:
@@ -993,7 +997,7 @@ def _typed(raw: pl.Expr, fspec: FieldSpec, dtype: pl.DataType, tz: str) -> pl.Ex
             parsed.append(p.dt.replace_time_zone(None))
         out = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
     elif kind == "date":
-        parsed = [raw.str.strptime(pl.Date, fmt, strict=False) for fmt in fspec.formats]
+        parsed = [raw.str.strptime(pl.Date, fmt, strict=False) for fmt in formats]
         out = pl.coalesce(parsed) if len(parsed) > 1 else parsed[0]
     elif kind == "float":
         out = raw.str.replace_all(r"[,\s]", "").cast(pl.Float64, strict=False)
@@ -1059,6 +1063,7 @@ def map_entity(
     # Three stages, each column computed once: the cleaned native text of every field
     # (``__r<i>``), its typed value (the canonical name), then the checks on both.
     texts: list[pl.Expr] = []
+    retry: list[tuple[str, pl.Expr, pl.Expr]] = []  # (field, its text, typed by every format)
     for i, (name, fspec) in enumerate(espec.fields.items()):
         raw_text, missing = _raw_expr(fspec, frame, plain)
         if fspec.extract is not None:  # a value the pattern does not match reads as empty
@@ -1070,7 +1075,13 @@ def map_entity(
             raw_text = _digested(raw_text, digest_key, f"{entity}.{name}")
         texts.append(raw_text.alias(f"__r{i}"))
         raw = pl.col(f"__r{i}")
-        exprs.append(_typed(raw, fspec, columns[name], spec.timezone).alias(name))
+        if fspec.type in ("timestamp", "date") and len(fspec.formats) > 1:
+            # the first format alone; the others only on the values it does not read
+            exprs.append(_typed(raw, fspec, columns[name], spec.timezone, fspec.formats[:1]))
+            retry.append((name, raw, _typed(raw, fspec, columns[name], spec.timezone)))
+        else:
+            exprs.append(_typed(raw, fspec, columns[name], spec.timezone))
+        exprs[-1] = exprs[-1].alias(name)
         typed = pl.col(name)
         src = "+".join(fspec.sources)
         label = f"{name} <- {src}" if src else name
@@ -1129,9 +1140,15 @@ def map_entity(
         frame.lazy()
         .select(*texts, pl.col(FILE), pl.col(UID), pl.col(ROW))
         .with_columns(exprs)
-        .with_columns(failed.alias("__failed"))
         .collect()
     )
+    for name, raw, every_format in retry:
+        missed = staged.select((raw.is_not_null() & pl.col(name).is_null()).arg_true())
+        if missed.height:
+            rows = missed.to_series()
+            again = staged[rows].select(every_format).to_series()
+            staged = staged.with_columns(staged[name].scatter(rows, again))
+    staged = staged.with_columns(failed.alias("__failed"))
     mapped = staged.select(*espec.fields, FILE, UID, ROW, "__failed")
     suspects = mapped.filter(pl.col("__failed"))
     if suspects.height:
@@ -1760,8 +1777,8 @@ def _uncovered_rows(
     every = _stacked(
         [raw.frames[roots[0]].select(ROW) for _, raw in raws], list(range(len(raws)))
     ).select(FILE, ROW)
-    missing = every.join(
-        covered.rename({"source_row": ROW}).unique(),
+    missing = every.join(  # an anti join needs no distinct right side
+        covered.rename({"source_row": ROW}),
         on=[FILE, ROW],
         how="anti",
         maintain_order="left",

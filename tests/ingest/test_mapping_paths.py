@@ -4,6 +4,8 @@ by the caller."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from ingest import engine as E
@@ -198,3 +200,39 @@ def test_plain_columns_given_by_the_caller_change_nothing():
         "+8613900139000",
         "+8613700137000",
     ]
+
+
+def test_a_timestamp_in_any_of_its_formats_whatever_the_first_reads():
+    """A field with several formats: each value is read by the first format that reads it,
+    whether the batch's first format reads every value, some or none."""
+    spec = _consents({})
+    espec = spec.sources[0].entities["consents"]
+    espec.fields["consent_ts"].formats = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%d.%m.%Y"]
+    values = {
+        "2024-01-02 03:04:05": dt.datetime(2024, 1, 2, 3, 4, 5),
+        "2024/01/02 03:04": dt.datetime(2024, 1, 2, 3, 4),
+        "02.01.2024": dt.datetime(2024, 1, 2),
+    }
+    batches = [
+        ["2024-01-02 03:04:05", "2024-01-02 03:04:05"],  # the first format reads all
+        ["2024/01/02 03:04", "2024-01-02 03:04:05", "", "02.01.2024", "soon", "2024/01/02 03:04"],
+        ["02.01.2024", "2024/01/02 03:04"],  # the first reads none
+    ]
+    for texts in batches:
+        frame = pl.DataFrame(
+            {
+                "id": [f"c{i}" for i in range(len(texts))],
+                "ts": texts,
+                E.ROW: range(1, len(texts) + 1),
+            }
+        )
+        res = E.map_entity(frame, "consents", espec, spec)
+        kept = dict(zip(res.kept["consent_id"], res.kept["consent_ts"], strict=True))
+        for i, text in enumerate(texts):
+            if text in values:
+                assert kept[f"c{i}"] == values[text], text
+            elif text == "":
+                assert kept[f"c{i}"] is None
+        bad = [t for t in texts if t and t not in values]
+        assert res.rejected["reason_code"].to_list() == ["invalid_value"] * len(bad)
+        assert all(f"'{t}'" in r for t, r in zip(bad, res.rejected["reason"], strict=True))
