@@ -31,14 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ingest.engine import file_sha256
+from models import fitstore
+from models.fitstore import NoFit, Stale, StoreError, write_atomic  # noqa: F401 (re-exported)
+from models.fitstore import sklearn_version as _sklearn_version
 from models.forecast.features import FeatureBuilder
 from models.forecast.model import (
     METHODS,
@@ -66,18 +66,6 @@ FIT_SETTINGS = tuple(
 )
 
 
-class StoreError(ValueError):
-    """The stored fit cannot be used: the message names the file and what is wrong."""
-
-
-class NoFit(StoreError):
-    """No fit is stored (the first run, or the store was deleted)."""
-
-
-class Stale(StoreError):
-    """A fit is stored, whole, but cannot serve the data (its message says why)."""
-
-
 @dataclass
 class FitInfo:
     """Whether this run refitted or predicted from the stored fit, and why."""
@@ -102,62 +90,23 @@ class FitInfo:
         }
 
 
-def write_atomic(path: Path, write) -> None:
-    """``write(file)`` into a temporary file beside ``path``, synced, then renamed over it."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _sklearn_version() -> str:
-    import sklearn
-
-    return sklearn.__version__
-
-
 def read_manifest(directory: Path) -> dict:
     """The stored fit's manifest; :class:`StoreError` naming the file when there is none or
     it cannot be read."""
-    path = Path(directory) / MANIFEST
-    if not path.exists():
-        raise NoFit(f"no stored fit ({path} does not exist)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable manifest: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise StoreError(f"{path}: not a format-{FORMAT} forecast fit manifest")
-    return manifest
+    return fitstore.read_manifest(Path(directory) / MANIFEST, FORMAT, "forecast")
 
 
 def matching_file(directory: Path, manifest: dict) -> Path:
     """The model file, when its SHA-256 is the manifest's; :class:`StoreError` naming it
     otherwise."""
-    path = Path(directory) / MODEL_FILE
-    if not path.exists():
-        raise StoreError(f"{path}: model file missing (the manifest names it)")
-    digest = file_sha256(path)
-    if digest != manifest.get("sha256"):
-        raise StoreError(
-            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
-            f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
-        )
-    return path
+    return fitstore.matching_file(Path(directory) / MODEL_FILE, manifest)
 
 
 def load_models(directory: Path, manifest: dict) -> Fitted:
     """The stored :class:`Fitted`, checked against the manifest (SHA-256 of the file, the
     number of columns of every model); :class:`StoreError` naming the file otherwise."""
-    import joblib
-
-    path = matching_file(directory, manifest)
-    try:
-        fitted = joblib.load(path)
-    except Exception as exc:  # any unpickling failure is a damaged store
-        raise StoreError(f"{path}: cannot load the models: {exc!r}") from exc
+    path = Path(directory) / MODEL_FILE
+    fitted = fitstore.load(path, manifest)
     if not isinstance(fitted, Fitted) or fitted.quantile is None or len(fitted.quantile) != 3:
         raise StoreError(f"{path}: not a fit of three quantile models")
     n = len(manifest["features"])
@@ -218,16 +167,8 @@ def why_refit(
 
 
 def save(directory: Path, fitted: Fitted, manifest: dict) -> dict:
-    """Write the models, then the manifest with their SHA-256 (a crash between the two
-    leaves a manifest that does not match: the next run refits)."""
-    import joblib
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(directory / MODEL_FILE, lambda f: joblib.dump(fitted, f, compress=3))
-    manifest = {**manifest, "sha256": file_sha256(directory / MODEL_FILE)}
-    write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-    return manifest
+    """Write the models, then the manifest with their SHA-256 (``models.fitstore.save``)."""
+    return fitstore.save(directory, MODEL_FILE, MANIFEST, fitted, manifest)
 
 
 def fit(

@@ -1,0 +1,98 @@
+"""What the stores of fitted models kept between runs share (``DataPaths.models``; generated,
+never in git): a model file and a JSON manifest beside it that names the fit and holds the
+file's SHA-256, written atomically, read back with an error naming the file when it cannot be
+used. ``models/forecast/store.py`` (the forecast's global models) and ``models/recs/store.py``
+(the recommender's ranker) decide, each for its own fit, when it can serve the data."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ingest.engine import file_sha256
+
+
+class StoreError(ValueError):
+    """The stored fit cannot be used: the message names the file and what is wrong."""
+
+
+class NoFit(StoreError):
+    """No fit is stored (the first run, or the store was deleted)."""
+
+
+class Stale(StoreError):
+    """A fit is stored, whole, but cannot serve the data (its message says why)."""
+
+
+def write_atomic(path: Path, write) -> None:
+    """``write(file)`` into a temporary file beside ``path``, synced, then renamed over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def sklearn_version() -> str:
+    import sklearn
+
+    return sklearn.__version__
+
+
+def read_manifest(path: Path, fmt: int, kind: str) -> dict:
+    """The manifest at ``path`` (format ``fmt``, a ``kind`` fit); :class:`NoFit` when there is
+    none, :class:`StoreError` naming the file when it cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise NoFit(f"no stored fit ({path} does not exist)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
+        raise StoreError(f"{path}: not a format-{fmt} {kind} fit manifest")
+    return manifest
+
+
+def matching_file(path: Path, manifest: dict) -> Path:
+    """``path`` (the model file), when its SHA-256 is the manifest's; :class:`StoreError`
+    naming it otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"{path}: model file missing (the manifest names it)")
+    digest = file_sha256(path)
+    if digest != manifest.get("sha256"):
+        raise StoreError(
+            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
+            f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
+        )
+    return path
+
+
+def save(directory: Path, model_file: str, manifest_file: str, obj, manifest: dict) -> dict:
+    """Write ``obj`` (joblib), then the manifest with its SHA-256 (a crash between the two
+    leaves a manifest that does not match: the next run refits). The manifest written."""
+    import joblib
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(directory / model_file, lambda f: joblib.dump(obj, f, compress=3))
+    manifest = {**manifest, "sha256": file_sha256(directory / model_file)}
+    write_atomic(
+        directory / manifest_file, lambda f: f.write(json.dumps(manifest, indent=1).encode())
+    )
+    return manifest
+
+
+def load(path: Path, manifest: dict):
+    """The object in the model file ``path``, checked against the manifest's SHA-256;
+    :class:`StoreError` naming the file when it does not match or cannot be unpickled."""
+    import joblib
+
+    matching_file(path, manifest)
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # any unpickling failure is a damaged store
+        raise StoreError(f"{path}: cannot load the model: {exc!r}") from exc
