@@ -58,7 +58,8 @@ class DataPaths:
 
     @property
     def models(self) -> Path:
-        """Fitted models kept between runs (``models.forecast.store``); never in git."""
+        """Fitted models kept between runs (``models.forecast.store``, ``models.recs.store``);
+        never in git."""
         return self.root / "models"
 
     @property

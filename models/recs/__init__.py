@@ -11,6 +11,7 @@ Framework-free; ``orchestration/defs/recs.py`` wraps it in assets and checks, an
 | ``model`` | the Zhongtai recommender: components (decayed profile, buy-again, BM25 item-kNN, popularity), candidates, ranker |
 | ``evaluate`` | time split, baselines (popularity, buy-again, implicit ALS / item-kNN), the comparison, by user group, the ceiling |
 | ``metrics`` | precision@k, recall@k, NDCG@k, coverage |
+| ``store`` | the fitted ranker kept between runs (``data/models/recs/``), reused with each run's components, refitted weekly or when it cannot serve |
 | ``serving`` | stock, assortment, durable and diversity rules |
 | ``warehouse`` | reads the warehouse (with fallbacks), writes ``recs.*`` and the exports |
 | ``report`` | metrics.csv, recommendations.parquet, report.md/html |

@@ -68,6 +68,8 @@ FEATURES = (
 
 
 COLD_ORDERS = ("pop", "pop_recent", "trend", "first", "first_trend")
+# what ``ZhongtaiRecommender.fit`` learns beyond the components of its data (``learned``)
+LEARNED = ("ranker", "feature_names", "cold_order", "ranker_info")
 
 
 @dataclass
@@ -527,14 +529,17 @@ class Components:
             "user_due": (self.now - self.user_last_bought[u]) / self.user_cadence[u],
             "item_share_of_user": n_days / np.maximum(self.user_rows[u], 1.0),
         }
-        names = list(FEATURES)
         for g, scores in knn.items():
             cols[f"knn_{g}"] = scores[rows, items]
-            names.append(f"knn_{g}")
         cols["knn_rank"] = _row_ranks(knn_total[rows, items], rows)
-        names.append("knn_rank")
+        names = self.feature_names()
         x = np.column_stack([cols[n] for n in names]).astype(np.float32)
         return u, items, x, names
+
+    def feature_names(self) -> list[str]:
+        """The columns of ``candidates_and_features``: the fixed features, one kNN score per
+        signal group, the kNN rank (what a ranker fitted on other components must match)."""
+        return [*FEATURES, *(f"knn_{g}" for g in self.sims), "knn_rank"]
 
     def _cat(self, matrix: np.ndarray | None, u: np.ndarray, items: np.ndarray) -> np.ndarray:
         if matrix is None:
@@ -594,6 +599,7 @@ class ZhongtaiRecommender:
         self.cfg = cfg or RecsConfig()
         self.horizon_days = horizon_days
         self.ranker = None
+        self.feature_names: list[str] | None = None
         self.cold_order = "pop_recent"
         self.ranker_info: dict = {}
         self.segment_index: dict = {}
@@ -603,14 +609,45 @@ class ZhongtaiRecommender:
     ) -> ZhongtaiRecommender:
         """``segments``: user -> segment; ``categories``: item -> category (or any item
         attribute that groups items), both optional."""
-        self.index = Index.of(train)
-        enc = self.index.encode(train)
+        enc = self._encode(train, segments, categories)
         now = float(enc["ts"].max())
         span = now - float(enc["ts"].min())
         horizon = self.horizon_days or max(1.0, 0.2 * span)
+        self._fit_ranker(enc, now, horizon)
+        self._fit_components(enc, now)
+        return self
+
+    def learned(self) -> dict:
+        """What the fit learned beyond the components (``LEARNED``: the ranker, its feature
+        columns, the cold users' popularity order, what the ranker saw): the part a later
+        run can reuse with components of its own data (``refresh``)."""
+        return {k: getattr(self, k) for k in LEARNED}
+
+    def refresh(
+        self,
+        train: pl.DataFrame,
+        learned: dict,
+        segments: dict | None = None,
+        categories: dict | None = None,
+    ) -> ZhongtaiRecommender:
+        """The components fitted on ``train`` (every interaction up to now: the profiles,
+        buy-again, item-kNN similarities, popularity, trends) with the ranker and cold order
+        of an earlier fit (``learned``) instead of fitting them again: the ranker's features
+        are per candidate, not per item or user id, so it scores users and SKUs it never
+        saw. The caller checks ``components.feature_names()`` against the ranker's."""
+        for k in LEARNED:
+            setattr(self, k, learned[k])
+        enc = self._encode(train, segments, categories)
+        self._fit_components(enc, float(enc["ts"].max()))
+        return self
+
+    def _encode(self, train: pl.DataFrame, segments: dict | None, categories: dict | None):
+        self.index = Index.of(train)
         self.segment_codes = self._segment_codes(segments)
         self.category_codes = self._category_codes(categories)
-        self._fit_ranker(enc, now, horizon)
+        return self.index.encode(train)
+
+    def _fit_components(self, enc: pl.DataFrame, now: float) -> None:
         self.components = Components(
             enc,
             len(self.index.users),
@@ -621,7 +658,6 @@ class ZhongtaiRecommender:
             self.category_codes,
         )
         self.components.popular_order = self.components.order(self.cold_order)
-        return self
 
     def _segment_codes(self, segments: dict | None) -> np.ndarray | None:
         if not segments:

@@ -10,8 +10,9 @@ import polars as pl
 
 from ingest.config import DBT_PROJECT_DIR, connect
 from models.recs.evaluate import evaluate
-from models.recs.model import RecsConfig, ZhongtaiRecommender
+from models.recs.model import RecsConfig
 from models.recs.report import write_report
+from models.recs.store import fit_or_load
 from models.recs.warehouse import (
     SECONDS_PER_DAY,
     build_recommendations,
@@ -59,6 +60,13 @@ _INPUTS = [
 # (bench/recs_bayes_bound.py, bench/README.md), so the check is expected to warn there.
 POPULARITY_RATIO = 1.5
 TEST_WEEKS = 4
+# The recommendations keep their fitted ranker between runs (data/models/recs/,
+# models/recs/store.py) and refit it when the fit is this many days of data old or cannot
+# serve the data (no fit, a damaged store, other settings or library versions, another set of
+# kNN signal groups): the forecast's weekly cadence. Every run fits the components (histories,
+# item-kNN, popularity) on all of its interactions. RecsRunConfig.refit_every_days = 0 refits
+# on every run.
+REFIT_EVERY = WEEKLY
 
 
 class RecsRunConfig(dg.Config):
@@ -67,6 +75,7 @@ class RecsRunConfig(dg.Config):
     shrink: float = 10.0
     per_customer: int = 10
     max_per_category: int = 4
+    refit_every_days: int = REFIT_EVERY.days
 
 
 def _cfg(config: RecsRunConfig) -> RecsConfig:
@@ -91,13 +100,16 @@ def _cfg(config: RecsRunConfig) -> RecsConfig:
             deps=_INPUTS,
             kinds={"duckdb", "polars"},
             description="Top 10 per customer with a reason, after the stock, channel, durable "
-            "and diversity rules; exported to data/exports/recommendations/<date>/",
+            "and diversity rules; exported to data/exports/recommendations/<date>/. The ranker "
+            "is kept in data/models/recs/ and refitted weekly or when it cannot serve the data "
+            "(metadata `fit`, `fit_date`, `fit_reason`)",
         ),
     ]
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
-    """Fit on every interaction up to now, recommend to every customer with a purchase or a
-    product event, write both tables, export CSV + Parquet for the app and e-mail."""
+    """Fit the components on every interaction up to now (with the stored ranker while it is
+    fresh, else a new fit), recommend to every customer with a purchase or a product event,
+    write both tables, export CSV + Parquet for the app and e-mail."""
     t0 = time.perf_counter()
     p = paths()
     with connect(p.warehouse) as con:
@@ -111,8 +123,14 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
         durables, _ = recent_durables(frame, products, now)
         segments = dict(customers.select("customer_id", "segment").iter_rows())
         categories = dict(products.select("sku", "category").iter_rows())
-        model = ZhongtaiRecommender(_cfg(config), horizon_days=7 * TEST_WEEKS).fit(
-            frame.drop("channel"), segments, categories
+        model, fit = fit_or_load(
+            frame.drop("channel"),
+            _cfg(config),
+            7 * TEST_WEEKS,
+            p.models / "recs",
+            config.refit_every_days,
+            segments,
+            categories,
         )
         similar = similar_items(model, products)
         recs, removed = build_recommendations(
@@ -156,6 +174,7 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
             "rules_removed": dg.MetadataValue.json(removed),
             "inputs": dg.MetadataValue.json({**customer_sources, **stock_sources}),
             "ranker": dg.MetadataValue.json(model.ranker_info),
+            **fit.metadata(),
             "files": dg.MetadataValue.json(files),
             "seconds": seconds,
         },
