@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.engine import file_sha256
@@ -23,6 +24,28 @@ class NoFit(StoreError):
 
 class Stale(StoreError):
     """A fit is stored, whole, but cannot serve the data (its message says why)."""
+
+
+@dataclass
+class FitInfo:
+    """Whether this run refitted or used the stored fit (``action``), and why."""
+
+    action: str
+    reason: str
+    manifest: dict
+    directory: Path
+
+    def metadata(self) -> dict:
+        """The asset metadata: ``fit``, ``fit_reason``, ``fit_date``, ``fitted_at``,
+        ``fit_store``."""
+        m = self.manifest
+        return {
+            "fit": self.action,
+            "fit_reason": self.reason,
+            "fit_date": m.get("fit_date", ""),
+            "fitted_at": m.get("fitted_at", ""),
+            "fit_store": str(self.directory),
+        }
 
 
 def write_atomic(path: Path, write) -> None:

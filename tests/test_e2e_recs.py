@@ -7,6 +7,8 @@ import polars as pl
 import pytest
 
 from ingest.config import connect
+from models.fitstore import matching_file
+from models.recs.store import MODEL_FILE, read_manifest
 from tests.conftest import materialization_metadata
 
 MODELS = {"zhongtai", "popularity", "trending", "buy_again", "implicit_als", "implicit_itemknn"}
@@ -91,6 +93,19 @@ def test_rule_checks_ran_and_passed(recs):
     assert checks["recommendations_respect_stock_and_channel"].passed
     assert checks["recommendations_are_well_formed"].passed
     assert "recs_beat_the_baselines" in checks
+
+
+def test_the_fit_is_stored_for_the_next_day(recs):
+    """The first build refits (no store) and leaves a whole store: the ranker file with the
+    manifest's SHA-256, its fit date the one the asset reports."""
+    paths, result, _ = recs
+    meta = materialization_metadata(result, "recs/recommendations")
+    assert meta["fit"] == "refitted" and meta["fit_reason"].startswith("no stored fit")
+    store = paths.models / "recs"
+    manifest = read_manifest(store)
+    matching_file(store / MODEL_FILE, manifest)
+    assert manifest["fit_date"] == meta["fit_date"]
+    assert manifest["features"][-1] == "knn_rank"
 
 
 def test_exports_and_report(recs):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,27 +65,18 @@ FIT_SETTINGS = tuple(
 )
 
 
-@dataclass
-class FitInfo:
-    """Whether this run refitted or predicted from the stored fit, and why."""
-
-    action: str  # "refitted" | "predicted"
-    reason: str
-    manifest: dict
-    directory: Path
+class FitInfo(fitstore.FitInfo):
+    """Whether this run refitted or predicted from the stored fit (``action``: "refitted" |
+    "predicted"), and why; the metadata adds the fit's training window and settle day."""
 
     def metadata(self) -> dict:
         m = self.manifest
         return {
-            "fit": self.action,
-            "fit_reason": self.reason,
-            "fit_date": m.get("fit_date", ""),
-            "fitted_at": m.get("fitted_at", ""),
+            **super().metadata(),
             "fit_training_window": f"{m.get('first_anchor', '')} .. "
             f"{m.get('complete_through', m.get('fit_date', ''))}",
             "fit_complete_through": m.get("complete_through", m.get("fit_date", "")),
             "fit_settle_reason": m.get("settle_reason", ""),
-            "fit_store": str(self.directory),
         }
 
 

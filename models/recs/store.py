@@ -31,39 +31,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from models import fitstore
-from models.fitstore import NoFit, Stale, StoreError
+from models.fitstore import FitInfo, NoFit, Stale, StoreError
 from models.recs.model import LEARNED, RecsConfig, ZhongtaiRecommender
 
 FORMAT = 1
 MODEL_FILE = "ranker.joblib"
 MANIFEST = "manifest.json"
 SECONDS_PER_DAY = 86_400.0
-
-
-@dataclass
-class FitInfo:
-    """Whether this run refitted or reused the stored fit, and why."""
-
-    action: str  # "refitted" | "reused"
-    reason: str
-    manifest: dict
-    directory: Path
-
-    def metadata(self) -> dict:
-        m = self.manifest
-        return {
-            "fit": self.action,
-            "fit_reason": self.reason,
-            "fit_date": m.get("fit_date", ""),
-            "fitted_at": m.get("fitted_at", ""),
-            "fit_store": str(self.directory),
-        }
 
 
 def settings_of(cfg: RecsConfig, horizon_days: float | None) -> dict:
@@ -152,39 +131,6 @@ def fit(
     return model, manifest
 
 
-def stored_fit(
-    train: pl.DataFrame,
-    cfg: RecsConfig,
-    horizon_days: float | None,
-    directory: Path,
-    refit_every: int,
-    segments: dict | None = None,
-    categories: dict | None = None,
-) -> tuple[ZhongtaiRecommender, FitInfo]:
-    """The stored fit refreshed on ``train`` when it can serve it; :class:`NoFit`,
-    :class:`Stale` (why it cannot) or :class:`StoreError` (damaged) otherwise."""
-    directory = Path(directory)
-    manifest = read_manifest(directory)
-    now = float(train["ts"].max())
-    reason = why_refit(manifest, now, settings_of(cfg, horizon_days), refit_every)
-    if reason is not None:
-        raise Stale(reason)
-    learned = load_learned(directory, manifest)
-    model = ZhongtaiRecommender(cfg, horizon_days=horizon_days).refresh(
-        train, learned, segments, categories
-    )
-    names = model.components.feature_names()
-    if names != manifest["features"] or (
-        learned["feature_names"] is not None and names != learned["feature_names"]
-    ):
-        added = [n for n in names if n not in manifest["features"]]
-        dropped = [n for n in manifest["features"] if n not in names]
-        raise Stale(f"feature columns changed: added {added}, dropped {dropped}")
-    age = math.floor(now) - math.floor(manifest["fit_now"])
-    why = f"stored fit of {manifest['fit_date']} is {age} days old (cadence {refit_every} days)"
-    return model, FitInfo("reused", why, manifest, directory)
-
-
 def fit_or_load(
     train: pl.DataFrame,
     cfg: RecsConfig,
@@ -195,10 +141,29 @@ def fit_or_load(
     categories: dict | None = None,
 ) -> tuple[ZhongtaiRecommender, FitInfo]:
     """The recommender for ``train``: the stored fit's ranker with components of ``train``
-    when it can serve them, else a new fit, stored (``refit_every`` 0: always a new fit)."""
+    when it can serve them (``FitInfo`` action "reused"), else a new fit, stored ("refitted",
+    with the reason: no fit, stale, damaged, incompatible; ``refit_every`` 0: always)."""
     directory = Path(directory)
     try:
-        return stored_fit(train, cfg, horizon_days, directory, refit_every, segments, categories)
+        manifest = read_manifest(directory)
+        now = float(train["ts"].max())
+        reason = why_refit(manifest, now, settings_of(cfg, horizon_days), refit_every)
+        if reason is not None:
+            raise Stale(reason)
+        learned = load_learned(directory, manifest)
+        model = ZhongtaiRecommender(cfg, horizon_days=horizon_days).refresh(
+            train, learned, segments, categories
+        )
+        names = model.components.feature_names()
+        if names != manifest["features"] or (
+            learned["feature_names"] is not None and names != learned["feature_names"]
+        ):
+            added = [n for n in names if n not in manifest["features"]]
+            dropped = [n for n in manifest["features"] if n not in names]
+            raise Stale(f"feature columns changed: added {added}, dropped {dropped}")
+        age = math.floor(now) - math.floor(manifest["fit_now"])
+        why = f"stored fit of {manifest['fit_date']} is {age} days old (cadence {refit_every} days)"
+        return model, FitInfo("reused", why, manifest, directory)
     except (NoFit, Stale) as exc:
         reason = str(exc)
     except StoreError as exc:

@@ -16,6 +16,7 @@ Inputs, with the fallback used when a table of another area is not (yet) in the 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -547,6 +548,60 @@ def build_recommendations(
     ).with_columns(pl.col("rank").cast(pl.Int64))
     info = {f"removed: {k}": int(v) for k, v in removed.iter_rows()}
     return out, info
+
+
+@dataclass
+class ServingInputs:
+    """What the ``recommendations`` asset reads to fit and serve: the interactions, the
+    catalogue, the customers in scope, the stock and listings, the durables each customer
+    bought lately, segments and categories, the last moment of data (``now``, days) and which
+    tables the customers and the stock came from (``sources``)."""
+
+    frame: pl.DataFrame
+    products: pl.DataFrame
+    customers: pl.DataFrame
+    availability: pl.DataFrame
+    assortment: pl.DataFrame
+    durables: pl.DataFrame
+    segments: dict
+    categories: dict
+    now: float
+    sources: dict
+
+    def serve(self, model, n: int, max_per_category: int) -> tuple[pl.DataFrame, dict]:
+        """``build_recommendations`` of ``model`` for every customer in scope."""
+        return build_recommendations(
+            model,
+            self.customers,
+            self.availability,
+            self.assortment,
+            self.durables,
+            self.products,
+            self.segments,
+            self.now,
+            n=n,
+            max_per_category=max_per_category,
+        )
+
+
+def read_serving_inputs(con) -> ServingInputs:
+    frame = read_interactions(con)
+    products = read_products(con)
+    customers, customer_sources = read_customers(con, frame)
+    availability, stock_sources = read_availability(con)
+    now = float(frame["ts"].max())
+    return ServingInputs(
+        frame=frame,
+        products=products,
+        customers=customers,
+        availability=availability,
+        assortment=read_assortment(con),
+        durables=recent_durables(frame, products, now)[0],
+        segments=dict(customers.select("customer_id", "segment").iter_rows()),
+        categories=dict(products.select("sku", "category").iter_rows()),
+        now=now,
+        sources={**customer_sources, **stock_sources},
+    )
 
 
 def rules_on_lists(

@@ -15,15 +15,13 @@ from models.recs.report import write_report
 from models.recs.store import fit_or_load
 from models.recs.warehouse import (
     SECONDS_PER_DAY,
-    build_recommendations,
     email_consented,
     export,
     read_assortment,
     read_availability,
-    read_customers,
     read_interactions,
     read_products,
-    recent_durables,
+    read_serving_inputs,
     serving_cost,
     similar_items,
     usual_channels,
@@ -113,40 +111,21 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
     t0 = time.perf_counter()
     p = paths()
     with connect(p.warehouse) as con:
-        frame = read_interactions(con)
-        products = read_products(con)
-        customers, customer_sources = read_customers(con, frame)
-        availability, stock_sources = read_availability(con)
-        assortment = read_assortment(con)
+        inputs = read_serving_inputs(con)
         consented = email_consented(con)
-        now = float(frame["ts"].max())
-        durables, _ = recent_durables(frame, products, now)
-        segments = dict(customers.select("customer_id", "segment").iter_rows())
-        categories = dict(products.select("sku", "category").iter_rows())
         model, fit = fit_or_load(
-            frame.drop("channel"),
+            inputs.frame.drop("channel"),
             _cfg(config),
             7 * TEST_WEEKS,
             p.models / "recs",
             config.refit_every_days,
-            segments,
-            categories,
+            inputs.segments,
+            inputs.categories,
         )
-        similar = similar_items(model, products)
-        recs, removed = build_recommendations(
-            model,
-            customers,
-            availability,
-            assortment,
-            durables,
-            products,
-            segments,
-            now,
-            n=config.per_customer,
-            max_per_category=config.max_per_category,
-        )
+        similar = similar_items(model, inputs.products)
+        recs, removed = inputs.serve(model, config.per_customer, config.max_per_category)
         written = write_tables(con, {"similar_items": similar, "recommendations": recs})
-    day = dt.datetime.fromtimestamp(now * SECONDS_PER_DAY, dt.UTC).date()
+    day = dt.datetime.fromtimestamp(inputs.now * SECONDS_PER_DAY, dt.UTC).date()
     email = recs.filter(pl.col("customer_id").is_in(consented.implode()))
     files = export(
         {"app_recommendations": recs, "email_recommendations": email, "similar_items": similar},
@@ -166,13 +145,13 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
         metadata={
             "dagster/row_count": written["recommendations"],
             "customers": recs["customer_id"].n_unique(),
-            "customers_in_scope": customers.height,
+            "customers_in_scope": inputs.customers.height,
             "email_customers": email["customer_id"].n_unique(),
             "by_source": dg.MetadataValue.json(
                 dict(recs.group_by("source").len().sort("source").iter_rows())
             ),
             "rules_removed": dg.MetadataValue.json(removed),
-            "inputs": dg.MetadataValue.json({**customer_sources, **stock_sources}),
+            "inputs": dg.MetadataValue.json(inputs.sources),
             "ranker": dg.MetadataValue.json(model.ranker_info),
             **fit.metadata(),
             "files": dg.MetadataValue.json(files),
