@@ -34,16 +34,7 @@ from ingest.config import connect  # noqa: E402
 from models.recs.evaluate import _pad, popularity_list, time_split  # noqa: E402
 from models.recs.metrics import score_lists  # noqa: E402
 from models.recs.model import ZhongtaiRecommender  # noqa: E402
-from models.recs.warehouse import (  # noqa: E402
-    build_recommendations,
-    read_assortment,
-    read_availability,
-    read_customers,
-    read_interactions,
-    read_products,
-    recent_durables,
-    usual_channels,
-)
+from models.recs.warehouse import read_serving_inputs, usual_channels  # noqa: E402
 from orchestration.defs.recs import TEST_WEEKS, RecsRunConfig, _cfg  # noqa: E402
 from orchestration.resources import paths  # noqa: E402
 
@@ -93,30 +84,13 @@ def main() -> None:
     config = RecsRunConfig()
     cfg, horizon = _cfg(config), 7.0 * TEST_WEEKS
     with connect(paths().warehouse, read_only=True) as con:
-        frame = read_interactions(con)
-        products = read_products(con)
-        customers, _ = read_customers(con, frame)
-        availability, _ = read_availability(con)
-        assortment = read_assortment(con)
-    now = float(frame["ts"].max())
-    durables, _ = recent_durables(frame, products, now)
-    segments = dict(customers.select("customer_id", "segment").iter_rows())
-    categories = dict(products.select("sku", "category").iter_rows())
+        inputs = read_serving_inputs(con)
+    frame, customers, segments = inputs.frame, inputs.customers, inputs.segments
+    categories = inputs.categories
     train = frame.drop("channel")
 
     def served(model):
-        return build_recommendations(
-            model,
-            customers,
-            availability,
-            assortment,
-            durables,
-            products,
-            segments,
-            now,
-            n=config.per_customer,
-            max_per_category=config.max_per_category,
-        )[0]
+        return inputs.serve(model, config.per_customer, config.max_per_category)[0]
 
     print(f"load {os.getloadavg()}; {frame.height} interactions, {customers.height} customers")
     t = cpu()
