@@ -2,7 +2,7 @@
 
 What a fit costs is the ranker: ``ZhongtaiRecommender._fit_ranker`` rebuilds the components on
 up to six held-out windows and trains a gradient-boosted classifier on their candidates (16.2
-of the step's ~22 CPU s at 2,500 customers x 400 days; the components of the whole history,
+of the step's 24-25 CPU s at 2,500 customers x 400 days; the components of the whole history,
 item-kNN similarities included, 0.2: bench/README.md, "Incremental"). So the store keeps what
 the fit learned (``ZhongtaiRecommender.learned``: the ranker, its feature columns, the cold
 users' popularity order) and every run refits the components on all of today's interactions
