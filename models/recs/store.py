@@ -38,11 +38,11 @@ import polars as pl
 from models import fitstore
 from models.fitstore import FitInfo, NoFit, Stale, StoreError
 from models.recs.model import LEARNED, RecsConfig, ZhongtaiRecommender
+from models.recs.warehouse import SECONDS_PER_DAY
 
 FORMAT = 1
 MODEL_FILE = "ranker.joblib"
 MANIFEST = "manifest.json"
-SECONDS_PER_DAY = 86_400.0
 
 
 def settings_of(cfg: RecsConfig, horizon_days: float | None) -> dict:
@@ -62,7 +62,14 @@ def day_of(ts: float) -> str:
 
 
 def read_manifest(directory: Path) -> dict:
-    return fitstore.read_manifest(Path(directory) / MANIFEST, FORMAT, "recommender")
+    """The stored fit's manifest, with the fields the checks read; :class:`StoreError` naming
+    the file otherwise."""
+    path = Path(directory) / MANIFEST
+    manifest = fitstore.read_manifest(path, FORMAT, "recommender")
+    missing = [k for k in ("fit_date", "fit_now", "features", "settings") if k not in manifest]
+    if missing or not isinstance(manifest.get("fit_now"), int | float):
+        raise StoreError(f"{path}: no {missing or ['numeric fit_now']} in the manifest")
+    return manifest
 
 
 def load_learned(directory: Path, manifest: dict) -> dict:

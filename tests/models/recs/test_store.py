@@ -154,6 +154,11 @@ def test_a_damaged_store_is_refitted_with_the_file_named(stored):
     (stored / MANIFEST).write_text(json.dumps({**manifest, "sha256": file_sha256(path)}))
     _, info = _call(_frame(), stored)
     assert info.action == "refitted" and "not a recommender fit" in info.reason
+    manifest = json.loads((stored / MANIFEST).read_text())
+    del manifest["fit_now"]
+    (stored / MANIFEST).write_text(json.dumps(manifest))
+    _, info = _call(_frame(), stored)
+    assert info.action == "refitted" and "no ['fit_now'] in the manifest" in info.reason
     (stored / MANIFEST).write_text("{not json")
     _, info = _call(_frame(), stored)
     assert info.action == "refitted" and "unreadable manifest" in info.reason
