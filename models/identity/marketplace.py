@@ -119,6 +119,8 @@ def marketplace_links(
     notes: list[str] | None = None,
     rule: ProbabilisticRule | None = None,
     shared_threshold: int = 3,
+    model: dict | None = None,
+    used: dict | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Links (record_l = the candidate, record_r = a record of the anchor customer or, for
     two masked records, of the other candidate; match_weight, match_probability, evidence)
@@ -129,7 +131,10 @@ def marketplace_links(
     agree). Masked records sharing one phone pattern, initial and address across more than
     ``shared_threshold`` clusters are a shared value (a brushing ring's throw-away accounts,
     a company's reception desk), as the rules treat a shared identifier: none of them links
-    that way."""
+    that way.
+
+    ``model`` and ``used``: a trained Splink model to predict with, and what was used, as
+    :func:`models.identity.records.probabilistic_links` takes them."""
     rule = rule or ProbabilisticRule(threshold=threshold, seed=seed)
     notes = notes if notes is not None else []
     empty = pl.DataFrame(schema=LINK_SCHEMA)
@@ -167,6 +172,8 @@ def marketplace_links(
         seed=seed,
         notes=notes,
         strict=[list(FUZZY)],  # the prior: digits and initial agree, as without addresses
+        model=model,
+        used=used,
     )
     keys = ("c", "rec", "phone_digits", "initial", "address")
     side = rows.select("record_id", "c", pl.col("record").alias("rec"), *keys[2:])
@@ -485,13 +492,18 @@ def resolve_linked(
     previous: pl.DataFrame | None = None,
     issued_up_to: int = 0,
     attributes: pl.DataFrame | None = None,
+    model: dict | None = None,
 ) -> tuple[Resolution, pl.DataFrame, pl.DataFrame, dict]:
     """Deterministic resolution, then the probabilistic links of this module (when the rules
     enable them and there are names), then the final resolution with those links as the last
-    tier. Returns (final Resolution, links, record tiers, stats)."""
+    tier. Returns (final Resolution, links, record tiers, stats). ``model``: a trained Splink
+    model to predict with instead of training (``models.identity.store``); ``stats["splink"]``
+    says what was used (``probabilistic_links``' ``used``)."""
     first = resolve(ids, rules, attributes=attributes)
     stats: dict = {"probabilistic_enabled": rules.probabilistic.enabled}
     links = pl.DataFrame(schema=LINK_SCHEMA)
+    used: dict = {}
+    stats["splink"] = used
     if rules.probabilistic.enabled and attributes is not None:
         notes: list[str] = []
         links, found = marketplace_links(
@@ -502,10 +514,20 @@ def resolve_linked(
             notes,
             rules.probabilistic,
             rules.shared.threshold,
+            model,
+            used,
         )
         stats.update(found)
         stats["probabilistic_notes"] = "; ".join(notes)
-    final = resolve(ids, rules, previous, issued_up_to, record_links=links, attributes=attributes)
+    final = resolve(
+        ids,
+        rules,
+        previous,
+        issued_up_to,
+        record_links=links,
+        attributes=attributes,
+        graph=first.graph,  # the same identifiers and rules: the same graph
+    )
     records, id_tiers = link_tiers(first, final, links)
     final.merges = merge_tiers(final.merges, first, links, previous)
     final.customer_identifiers = with_link_tier(final.customer_identifiers, id_tiers)

@@ -21,6 +21,7 @@ record, null where deterministic links or nothing decided its cluster).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -341,11 +342,20 @@ def probabilistic_links(
     seed: int = 42,
     notes: list[str] | None = None,
     strict: list[list[str]] | None = None,
+    model: dict | None = None,
+    used: dict | None = None,
 ) -> pl.DataFrame:
     """Pairs of records (record_l, record_r, match_weight, match_probability) that Splink
     scores at or above ``threshold``. ``strict``: equality rules (lists of columns) nearly
-    free of false matches, for the prior; default: agreement on three or more attributes."""
+    free of false matches, for the prior; default: agreement on three or more attributes.
+
+    ``model``: a trained Splink model (the settings ``linker.misc.save_model_to_json``
+    returns) to predict with instead of training on ``frame``, when its comparisons are the
+    ones this data builds (``model_mismatch``; otherwise it trains). ``used`` (a dict, filled
+    in): ``trained`` (True or False), ``model`` (the model predicted with) and ``mismatch``
+    (why ``model`` was not used); left empty when nothing was scored."""
     notes = notes if notes is not None else []
+    used = used if used is not None else {}
     schema = {
         "record_l": pl.String,
         "record_r": pl.String,
@@ -369,7 +379,9 @@ def probabilistic_links(
     quiet.setLevel(logging.ERROR)  # Splink narrates every step at INFO and WARNING
     try:
         strict = strict if strict is not None else _strict_rules(filled)
-        return _splink_links(data, filled, rules, threshold, seed, budget, notes, strict)
+        return _splink_links(
+            data, filled, rules, threshold, seed, budget, notes, strict, model, used
+        )
     finally:
         quiet.setLevel(level)
 
@@ -383,27 +395,99 @@ def _splink_links(
     budget: int,
     notes: list[str],
     strict: list[list[str]],
+    model: dict | None,
+    used: dict,
 ) -> pl.DataFrame:
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    n = data.height
     schema = {
         "record_l": pl.String,
         "record_r": pl.String,
         "match_weight": pl.Float64,
         "match_probability": pl.Float64,
     }
+
+    def settings():
+        return SettingsCreator(
+            link_type="dedupe_only",
+            unique_id_column_name="unique_id",
+            comparisons=_comparisons(data, filled),
+            blocking_rules_to_generate_predictions=[block_on(*r) for r in rules],
+            retain_intermediate_calculation_columns=False,
+            retain_matching_columns=False,
+        )
+
     db = DuckDBAPI()
     sdf = db.register(data.to_arrow(), dataset_display_name="records")
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        unique_id_column_name="unique_id",
-        comparisons=_comparisons(data, filled),
-        blocking_rules_to_generate_predictions=[block_on(*r) for r in rules],
-        retain_intermediate_calculation_columns=False,
-        retain_matching_columns=False,
+    linker = None
+    if model is not None:
+        fresh = settings().get_settings(db.sql_dialect.sql_dialect_str).as_dict()
+        why = model_mismatch(model, fresh)
+        if why is None:
+            # the trained m, u and prior; this data's blocking rules (each fits its budget)
+            blocking = fresh["blocking_rules_to_generate_predictions"]
+            reused = {**model, "blocking_rules_to_generate_predictions": blocking}
+            linker = Linker(sdf, reused, log_level=logging.ERROR)
+            used["trained"] = False
+            notes.append("trained model reused (no training)")
+        else:
+            used["mismatch"] = why
+    if linker is None:
+        linker = Linker(sdf, settings(), log_level=logging.ERROR)
+        _train(linker, data, filled, seed, budget, notes, strict)
+        used["trained"] = True
+    used["model"] = linker.misc.save_model_to_json()
+    pred = linker.inference.predict(threshold_match_probability=threshold)
+    out = pred.as_duckdbpyrelation().pl()  # (from_arrow fails on an empty prediction)
+    if out.is_empty():
+        return pl.DataFrame(schema=schema)
+    return out.select(
+        pl.col("unique_id_l").cast(pl.String).alias("record_l"),
+        pl.col("unique_id_r").cast(pl.String).alias("record_r"),
+        pl.col("match_weight").cast(pl.Float64),
+        pl.col("match_probability").cast(pl.Float64),
     )
-    linker = Linker(sdf, settings, log_level=logging.ERROR)
+
+
+_TRAINED = ("m_probability", "u_probability")
+
+
+def _shape(settings: dict) -> list:
+    """The comparisons of a Splink settings dict without what training sets (m and u)."""
+    return [
+        {
+            **c,
+            "comparison_levels": [
+                {k: v for k, v in level.items() if k not in _TRAINED}
+                for level in c.get("comparison_levels", [])
+            ],
+        }
+        for c in settings.get("comparisons", [])
+    ]
+
+
+def model_mismatch(model: dict, fresh: dict) -> str | None:
+    """Why the trained ``model`` cannot score data whose untrained settings are ``fresh``
+    (other comparisons: a column filled or emptied, another kind, changed code), else None."""
+    if not isinstance(model, dict) or not isinstance(model.get("comparisons"), list):
+        return "the stored model has no comparisons"
+    if model.get("link_type") != fresh.get("link_type"):
+        return f"link type {model.get('link_type')!r}, this data {fresh.get('link_type')!r}"
+    have, want = _shape(json.loads(json.dumps(model))), _shape(json.loads(json.dumps(fresh)))
+    if have != want:
+        names_have = [c.get("output_column_name") for c in have]
+        names_want = [c.get("output_column_name") for c in want]
+        if names_have != names_want:
+            return f"comparisons changed: the model has {names_have}, this data {names_want}"
+        return "comparisons changed: same columns, other levels"
+    return None
+
+
+def _train(linker, data, filled, seed, budget, notes, strict) -> None:
+    """The prior, u by random sampling and m by the EM sessions, on ``data``."""
+    from splink import block_on
+
+    n = data.height
     # prior: strict agreement on several attributes, assumed to find 60% of true pairs
     if strict:
         try:
@@ -426,16 +510,6 @@ def _splink_links(
         except Exception as exc:  # a session with no comparisons, or that cannot converge
             notes.append(f"EM on {'+'.join(cols)} skipped ({exc.__class__.__name__})")
     notes.append(f"EM sessions: {trained}")
-    pred = linker.inference.predict(threshold_match_probability=threshold)
-    out = pred.as_duckdbpyrelation().pl()  # (from_arrow fails on an empty prediction)
-    if out.is_empty():
-        return pl.DataFrame(schema=schema)
-    return out.select(
-        pl.col("unique_id_l").cast(pl.String).alias("record_l"),
-        pl.col("unique_id_r").cast(pl.String).alias("record_r"),
-        pl.col("match_weight").cast(pl.Float64),
-        pl.col("match_probability").cast(pl.Float64),
-    )
 
 
 def _strict_rules(fuzzy: dict[str, str]) -> list[list[str]]:

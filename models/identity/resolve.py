@@ -87,6 +87,7 @@ def resolve(
     record_links: pl.DataFrame | None = None,
     records_anchor_ids: bool = False,
     attributes: pl.DataFrame | None = None,
+    graph: Graph | None = None,
 ) -> Resolution:
     """Resolve ``ids`` (see ``models.identity.graph`` for its columns).
 
@@ -97,9 +98,12 @@ def resolve(
     ``records_anchor_ids``: a record alone is a customer too (the command line: every input
     row gets a cluster); otherwise a customer needs at least one linking identifier.
     ``attributes``: record, name_key (``models.identity.attributes``): a weak or
-    probabilistic link never joins two clusters whose records name different persons."""
+    probabilistic link never joins two clusters whose records name different persons.
+    ``graph``: ``build_graph(ids, rules, all_records)`` when the caller has it already (a
+    second resolution of the same identifiers), not built again."""
     t0 = time.perf_counter()
-    graph = build_graph(ids, rules, all_records)
+    if graph is None:
+        graph = build_graph(ids, rules, all_records)
     if record_links is not None:
         graph = add_record_links(graph, record_links)
     t1 = time.perf_counter()

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 
 from ingest.config import connect
+from ingest.engine import file_sha256
 from models.identity.attributes import read_record_attributes
 from models.identity.ceiling import ceiling_warehouse
 from models.identity.cluster import NAME_LIMIT
@@ -15,7 +16,9 @@ from models.identity.history import TABLE as HISTORY_TABLE
 from models.identity.history import append_snapshot, duplicate_keys
 from models.identity.marketplace import resolve_linked
 from models.identity.rules import RULES_PATH, load_rules
+from models.identity.store import after_run, model_for_run
 from models.identity.warehouse import read_identifiers, read_previous, write_tables
+from orchestration.defs.cadence import WEEKLY
 from orchestration.resources import paths
 
 CUSTOMER_IDENTIFIERS = dg.AssetKey(["identity", "customer_identifiers"])
@@ -25,6 +28,18 @@ CUSTOMER_360_HISTORY = dg.AssetKey(["history", "customer_360"])
 
 PRECISION_FLOOR = 0.99
 RECALL_FLOOR = 0.95
+
+# The probabilistic tier predicts with the Splink model stored by its last training
+# (data/models/identity/, models/identity/store.py) and trains again when that model is this
+# many days of data old, or cannot serve the data (no model, a damaged store, the rules file
+# or Splink changed, other comparisons): the forecast's weekly cadence (REFIT_EVERY). The
+# evidence ceiling (evaluation only) is computed on the runs that train.
+# IdentityConfig.retrain_every_days = 0 trains on every run.
+RETRAIN_EVERY = WEEKLY
+
+
+class IdentityConfig(dg.Config):
+    retrain_every_days: int = RETRAIN_EVERY.days
 
 
 @dg.asset(
@@ -36,23 +51,35 @@ RECALL_FLOOR = 0.95
     "customer_identifiers, record_customers, identifier_links, blocked_identifiers, "
     "limit_audit, identity_merges), by the rules in profiles/identity.yml",
 )
-def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def customer_identifiers(
+    context: dg.AssetExecutionContext, config: IdentityConfig
+) -> dg.MaterializeResult:
     """Resolve the staged identifiers into customers. Ids stay stable across runs (the
     previous run's customer_identifiers is read first); merges and splits are appended to
-    identity.identity_merges. The warehouse is opened read-write only here, and closed before
-    returning (one writer at a time)."""
+    identity.identity_merges. The Splink model of the probabilistic tier is the stored one
+    while it is fresh (RETRAIN_EVERY), else trained and stored. The warehouse is opened
+    read-write only here, and closed before returning (one writer at a time)."""
     t0 = time.perf_counter()
     rules = load_rules()
+    rules_sha = file_sha256(RULES_PATH)
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    store = paths().models / "identity"
     with connect(paths().warehouse) as con:
         ids = read_identifiers(con)
         attributes = read_record_attributes(con)
         previous, issued = read_previous(con)
-        result, _, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes)
+        through = _data_through(ids, run_at)
+        model, planned = model_for_run(store, through, rules_sha, config.retrain_every_days)
+        result, _, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes, model)
+        splink = after_run(planned, linked.pop("splink"), through, rules_sha)
         written = write_tables(con, result, run_at, tiers)
-        # evaluation only (the demo brand's truth, when it is there): nothing above reads it
+        # evaluation only (the demo brand's truth, when it is there): nothing above reads it.
+        # The scores of this run's result every run; the evidence ceiling (the identifiers'
+        # best reachable recall, which one day barely moves) on the runs that train
         accuracy = evaluate_warehouse(con, paths().truth)
-        ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
+        ceiling = None
+        if splink.action != "reused":
+            ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
     meta = result.metadata()
     kinds = result.merges.group_by("kind").len().rows() if result.merges.height else []
     context.log.info(f"identity: {meta}")
@@ -78,14 +105,22 @@ def customer_identifiers(context: dg.AssetExecutionContext) -> dg.MaterializeRes
             ),
             "probabilistic_address_compared": rules.probabilistic.compare_address,
             "probabilistic_threshold": rules.probabilistic.threshold,
+            **splink.metadata(),
             **_accuracy_metadata(accuracy),
             **(ceiling or {}),
+            "evidence_ceiling_computed": ceiling is not None,
             "seconds": round(time.perf_counter() - t0, 2),
             "tables": dg.MetadataValue.json(written),
             "rules": str(RULES_PATH),
             "dagster/row_count": written["customer_identifiers"],
         }
     )
+
+
+def _data_through(ids, run_at: dt.datetime) -> dt.date:
+    """The last day of the identifiers' records (the run's day when none has a time)."""
+    last = ids["seen_at"].max() if "seen_at" in ids.columns else None
+    return last.date() if last is not None else run_at.date()
 
 
 def _accuracy_metadata(accuracy) -> dict:

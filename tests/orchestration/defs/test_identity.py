@@ -4,6 +4,8 @@ warehouse; the check scores against a truth when there is one."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -205,6 +207,74 @@ def test_the_asset_and_its_check_are_in_the_graph():
     assert dg.AssetKey(["staging", "stg_lake__identifiers"]) in node.parent_keys
     checks = {(k.asset_key, k.name) for k in graph.asset_check_keys}
     assert (key, "identity_matches_the_demo_truth") in checks
+
+
+def _marketplace_warehouse(root) -> None:
+    """The masked-receiver demo of tests/models/identity/test_names_and_tiers.py as staging
+    tables: CRM members with their names, JD orders with the masked buyer name."""
+    from tests.models.identity.test_names_and_tiers import _marketplace_demo
+
+    ids, names = _marketplace_demo(n=200)
+    split = pl.col("record").str.split("|")
+    entity = (
+        pl.when(split.list.first() == "crm").then(pl.lit("members")).otherwise(pl.lit("orders"))
+    )
+    keyed = ids.with_columns(
+        split.list.first().alias("channel"), entity.alias("entity"), split.list.last().alias("key")
+    )
+    rows = [
+        (c, e, k, t, t, v, p, sc, f"{c}/a.csv")
+        for c, e, k, t, v, p, sc in keyed.select(
+            "channel", "entity", "key", "identifier_type", "identifier_value", "is_partial", "scope"
+        ).iter_rows()
+    ]
+    _warehouse(root, rows)
+    named = names.with_columns(split.list.first().alias("channel"), split.list.last().alias("key"))
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    members = named.filter(pl.col("channel") == "crm").select(
+        "channel", pl.col("key").alias("member_no"), "name"
+    )
+    orders = named.filter(pl.col("channel") == "jd").select(
+        "channel",
+        pl.col("key").alias("order_id"),
+        pl.col("name").alias("buyer_name"),
+        pl.lit(dt.datetime(2025, 3, 1, 12)).alias("ordered_at"),
+    )
+    con.register("m", members.to_arrow())
+    con.register("o", orders.to_arrow())
+    con.execute("create table staging.stg_lake__members as select * from m")
+    con.execute("create or replace table staging.stg_lake__orders as select * from o")
+    con.close()
+
+
+def _meta(result) -> dict:
+    return {k: getattr(v, "value", v) for k, v in result.metadata.items()}
+
+
+def test_a_new_day_predicts_with_the_stored_model_and_retrains_on_its_cadence(data_dir):
+    from orchestration.defs.identity import IdentityConfig
+
+    _marketplace_warehouse(data_dir.root)
+    first = _meta(customer_identifiers(dg.build_asset_context()))
+    assert first["splink_model"] == "trained" and "no stored model" in first["splink_model_reason"]
+    assert first["probabilistic_links"] > 50 and first["splink_trained_through"] == "2025-03-01"
+    assert (data_dir.models / "identity" / "splink_model.json").exists()
+    ci = _read(data_dir.root, "select * from identity.record_customers order by all")
+    again = _meta(customer_identifiers(dg.build_asset_context()))
+    assert again["splink_model"] == "reused" and "fresh" in again["splink_model_reason"]
+    assert again["probabilistic_links"] == first["probabilistic_links"]
+    assert again["evidence_ceiling_computed"] is False
+    assert _read(data_dir.root, "select * from identity.record_customers order by all").equals(ci)
+    every = _meta(
+        customer_identifiers(dg.build_asset_context(), IdentityConfig(retrain_every_days=0))
+    )
+    assert every["splink_model"] == "trained" and "cadence 0" in every["splink_model_reason"]
+    # a damaged store is retrained, with the reason
+    (data_dir.models / "identity" / "splink_model.json").write_text("{}")
+    damaged = _meta(customer_identifiers(dg.build_asset_context()))
+    assert damaged["splink_model"] == "trained"
+    assert "stored model unusable" in damaged["splink_model_reason"]
+    assert damaged["probabilistic_links"] == first["probabilistic_links"]
 
 
 def _write_360(path, as_of: str, rows: list[tuple]) -> None:

@@ -1,0 +1,201 @@
+"""The trained Splink model of the probabilistic tier, kept between runs, so a new day
+predicts with it instead of training again (``models.identity.records.probabilistic_links``:
+the prior, u by random sampling and the EM sessions are most of the identity step's CPU).
+
+``data/models/identity/`` (``DataPaths.models``; generated, never in git) holds the model as
+Splink writes it (``splink_model.json``: ``linker.misc.save_model_to_json``, the settings with
+their trained m and u, loaded by passing the dict to ``Linker``) and a small manifest
+(``manifest.json``): the last day of data it was trained on (the identifiers' latest
+``seen_at``), when, the SHA-256 of the rules file it was trained under, Splink's version and
+the model file's SHA-256.
+
+:func:`stored_model` gives the stored model unless it cannot serve this run; the caller then
+trains (and :func:`save` replaces the store), with the reason in the asset's metadata:
+
+- no model is stored, or the manifest or the model file cannot be read, or the file does not
+  match the manifest's SHA-256 (a damaged store is retrained, never predicted with);
+- the model is ``retrain_every`` days of data or more older than the data (the cadence, 7
+  days, as the forecast's ``REFIT_EVERY``), or the data ends before it;
+- the rules file (``profiles/identity.yml``) or Splink's version changed.
+
+A model whose comparisons are not the ones this data builds (a column filled or emptied, the
+address compared or not) is refused where it is used
+(``records.model_mismatch``), and retrained with that reason too.
+``zhongtai identity resolve`` never reads the store: it trains on its own input every time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.engine import file_sha256
+from models.forecast.store import write_atomic
+
+FORMAT = 1
+MODEL_FILE = "splink_model.json"
+MANIFEST = "manifest.json"
+
+
+class StoreError(ValueError):
+    """The stored model cannot be used: the message names the file and what is wrong."""
+
+
+class NoModel(StoreError):
+    """No model is stored (the first run, or the store was deleted)."""
+
+
+class Stale(StoreError):
+    """A model is stored, whole, but is not to be used for this run (its message says why)."""
+
+
+@dataclass
+class ModelInfo:
+    """Whether this run trained the Splink model or predicted with the stored one, and why."""
+
+    action: str  # "trained" | "reused" | "none" (no probabilistic links were scored)
+    reason: str
+    manifest: dict
+    directory: Path
+
+    def metadata(self) -> dict:
+        m = self.manifest
+        return {
+            "splink_model": self.action,
+            "splink_model_reason": self.reason,
+            "splink_trained_through": m.get("data_through", ""),
+            "splink_trained_at": m.get("trained_at", ""),
+            "splink_model_store": str(self.directory),
+        }
+
+
+def _splink_version() -> str:
+    import splink
+
+    return splink.__version__
+
+
+def read_manifest(directory: Path) -> dict:
+    """The stored model's manifest; :class:`StoreError` naming the file when there is none or
+    it cannot be read."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        raise NoModel(f"no stored model ({path} does not exist)")
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable manifest: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise StoreError(f"{path}: not a format-{FORMAT} identity model manifest")
+    return manifest
+
+
+def load_model(directory: Path, manifest: dict) -> dict:
+    """The stored Splink settings, when the file's SHA-256 is the manifest's and it reads as a
+    model with comparisons; :class:`StoreError` naming the file otherwise."""
+    path = Path(directory) / MODEL_FILE
+    if not path.exists():
+        raise StoreError(f"{path}: model file missing (the manifest names it)")
+    digest = file_sha256(path)
+    if digest != manifest.get("sha256"):
+        raise StoreError(
+            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
+            f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
+        )
+    try:
+        model = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable model: {exc}") from exc
+    if not isinstance(model, dict) or not isinstance(model.get("comparisons"), list):
+        raise StoreError(f"{path}: not a Splink model (no comparisons)")
+    return model
+
+
+def why_retrain(
+    manifest: dict, data_through: dt.date, rules_sha256: str, retrain_every: int
+) -> str | None:
+    """Why the stored model of ``manifest`` is not to serve data ending ``data_through``
+    under the rules file of ``rules_sha256`` (None: it is)."""
+    trained = dt.date.fromisoformat(manifest["data_through"])
+    age = (data_through - trained).days
+    if age < 0:
+        return f"the data ends {data_through}, before the model's last day {trained}"
+    if age >= retrain_every:
+        return f"the model ({trained}) is {age} days older than the data (cadence {retrain_every})"
+    if manifest.get("rules_sha256") != rules_sha256:
+        return "the rules file changed since the model was trained"
+    if manifest.get("splink") != _splink_version():
+        return f"Splink changed: trained with {manifest.get('splink')}, now {_splink_version()}"
+    return None
+
+
+def stored_model(
+    directory: Path, data_through: dt.date, rules_sha256: str, retrain_every: int
+) -> tuple[dict, ModelInfo]:
+    """The stored model and its info when it can serve this run; :class:`NoModel`,
+    :class:`Stale` or :class:`StoreError` (damaged) otherwise."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    try:
+        reason = why_retrain(manifest, data_through, rules_sha256, retrain_every)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoreError(f"{Path(directory) / MANIFEST}: incomplete manifest: {exc!r}") from exc
+    if reason is not None:
+        raise Stale(reason)
+    model = load_model(directory, manifest)
+    why = f"stored model of {manifest['data_through']} is fresh (cadence {retrain_every} days)"
+    return model, ModelInfo("reused", why, manifest, directory)
+
+
+def model_for_run(
+    directory: Path, data_through: dt.date, rules_sha256: str, retrain_every: int
+) -> tuple[dict | None, ModelInfo]:
+    """(the stored model, "reused" and why) when it can serve this run, else (None,
+    "trained" and why the run trains)."""
+    try:
+        return stored_model(directory, data_through, rules_sha256, retrain_every)
+    except (NoModel, Stale) as exc:
+        reason = str(exc)
+    except StoreError as exc:
+        reason = f"stored model unusable: {exc}"
+    return None, ModelInfo("trained", reason, {}, Path(directory))
+
+
+def after_run(
+    planned: ModelInfo, used: dict, data_through: dt.date, rules_sha256: str
+) -> ModelInfo:
+    """What the run did with the model (``used``: ``probabilistic_links``' report); a model
+    it trained replaces the store."""
+    if not used:
+        return ModelInfo("none", "no probabilistic links scored", {}, planned.directory)
+    if not used["trained"]:
+        return planned
+    reason = planned.reason
+    if "mismatch" in used:
+        reason = f"the stored model does not fit this data: {used['mismatch']}"
+    manifest = save(planned.directory, used["model"], data_through, rules_sha256, reason)
+    return ModelInfo("trained", reason, manifest, planned.directory)
+
+
+def save(
+    directory: Path, model: dict, data_through: dt.date, rules_sha256: str, reason: str
+) -> dict:
+    """Write the model, then the manifest with its SHA-256 (a crash between the two leaves a
+    manifest that does not match: the next run retrains). Returns the manifest."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(directory / MODEL_FILE, lambda f: f.write(json.dumps(model, indent=1).encode()))
+    manifest = {
+        "format": FORMAT,
+        "data_through": str(data_through),
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "trained_because": reason,
+        "rules_sha256": rules_sha256,
+        "splink": _splink_version(),
+        "model_file": MODEL_FILE,
+        "sha256": file_sha256(directory / MODEL_FILE),
+    }
+    write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    return manifest
