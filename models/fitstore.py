@@ -64,6 +64,17 @@ def sklearn_version() -> str:
     return sklearn.__version__
 
 
+def too_old(fit_date, cutoff, every: int, what: str = "fit") -> str | None:
+    """Why a stored ``what`` of the data up to ``fit_date`` (a date) is not to serve data up to
+    ``cutoff`` on a cadence of ``every`` days (None: it is young enough)."""
+    age = (cutoff - fit_date).days
+    if age < 0:
+        return f"the data ends {cutoff}, before the {what}'s last day {fit_date}"
+    if age >= every:
+        return f"the {what} ({fit_date}) is {age} days older than the data (cadence {every})"
+    return None
+
+
 def read_manifest(path: Path, fmt: int, kind: str) -> dict:
     """The manifest at ``path`` (format ``fmt``, a ``kind`` fit); :class:`NoFit` when there is
     none, :class:`StoreError` naming the file when it cannot be read."""

@@ -128,12 +128,9 @@ def why_refit(
 ) -> str | None:
     """Why the stored fit of ``manifest`` cannot serve ``panel`` (None: it can)."""
     cutoff = panel.date(panel.n_periods - 1)
-    fit_date = dt.date.fromisoformat(manifest["fit_date"])
-    age = (cutoff - fit_date).days
-    if age < 0:
-        return f"the data ends {cutoff}, before the fit's last day {fit_date}"
-    if age >= refit_every:
-        return f"the fit ({fit_date}) is {age} days older than the data (cadence {refit_every})"
+    old = fitstore.too_old(dt.date.fromisoformat(manifest["fit_date"]), cutoff, refit_every)
+    if old is not None:
+        return old
     wanted = {
         "freq": panel.freq,
         "horizon": horizon,

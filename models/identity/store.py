@@ -5,8 +5,8 @@ the prior, u by random sampling and the EM sessions are most of the identity ste
 ``data/models/identity/`` (``DataPaths.models``; generated, never in git) holds the model as
 Splink writes it (``splink_model.json``: ``linker.misc.save_model_to_json``, the settings with
 their trained m and u, loaded by passing the dict to ``Linker``) and a small manifest
-(``manifest.json``): the last day of data it was trained on (the identifiers' latest
-``seen_at``), when, the SHA-256 of the rules file it was trained under, Splink's version and
+(``manifest.json``): the last day of data it was trained on
+(``models.identity.warehouse.data_through``: the orders' last day), when, the SHA-256 of the rules file it was trained under, Splink's version and
 the model file's SHA-256.
 
 :func:`stored_model` gives the stored model unless it cannot serve this run; the caller then
@@ -32,41 +32,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.engine import file_sha256
-from models.forecast.store import write_atomic
+from models import fitstore
+from models.fitstore import FitInfo, Stale, StoreError, too_old, write_atomic
+from models.fitstore import NoFit as NoModel
 
 FORMAT = 1
 MODEL_FILE = "splink_model.json"
 MANIFEST = "manifest.json"
 
 
-class StoreError(ValueError):
-    """The stored model cannot be used: the message names the file and what is wrong."""
-
-
-class NoModel(StoreError):
-    """No model is stored (the first run, or the store was deleted)."""
-
-
-class Stale(StoreError):
-    """A model is stored, whole, but is not to be used for this run (its message says why)."""
-
-
 @dataclass
-class ModelInfo:
-    """Whether this run trained the Splink model or predicted with the stored one, and why."""
-
-    action: str  # "trained" | "reused" | "none" (no probabilistic links were scored)
-    reason: str
-    manifest: dict
-    directory: Path
+class ModelInfo(FitInfo):
+    """Whether this run trained the Splink model or predicted with the stored one, and why:
+    ``action`` "trained", "reused" or "none" (no probabilistic links were scored)."""
 
     def metadata(self) -> dict:
-        m = self.manifest
         return {
             "splink_model": self.action,
             "splink_model_reason": self.reason,
-            "splink_trained_through": m.get("data_through", ""),
-            "splink_trained_at": m.get("trained_at", ""),
+            "splink_trained_through": self.manifest.get("data_through", ""),
+            "splink_trained_at": self.manifest.get("trained_at", ""),
             "splink_model_store": str(self.directory),
         }
 
@@ -78,32 +63,15 @@ def _splink_version() -> str:
 
 
 def read_manifest(directory: Path) -> dict:
-    """The stored model's manifest; :class:`StoreError` naming the file when there is none or
-    it cannot be read."""
-    path = Path(directory) / MANIFEST
-    if not path.exists():
-        raise NoModel(f"no stored model ({path} does not exist)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable manifest: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise StoreError(f"{path}: not a format-{FORMAT} identity model manifest")
-    return manifest
+    """The stored model's manifest; :class:`StoreError` naming the file when there is none
+    (``NoModel``) or it cannot be read (``models.fitstore``)."""
+    return fitstore.read_manifest(Path(directory) / MANIFEST, FORMAT, "identity model")
 
 
 def load_model(directory: Path, manifest: dict) -> dict:
     """The stored Splink settings, when the file's SHA-256 is the manifest's and it reads as a
     model with comparisons; :class:`StoreError` naming the file otherwise."""
-    path = Path(directory) / MODEL_FILE
-    if not path.exists():
-        raise StoreError(f"{path}: model file missing (the manifest names it)")
-    digest = file_sha256(path)
-    if digest != manifest.get("sha256"):
-        raise StoreError(
-            f"{path}: sha256 {digest[:12]}... does not match the manifest's "
-            f"{str(manifest.get('sha256'))[:12]}... (damaged or replaced)"
-        )
+    path = fitstore.matching_file(Path(directory) / MODEL_FILE, manifest)
     try:
         model = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -119,11 +87,9 @@ def why_retrain(
     """Why the stored model of ``manifest`` is not to serve data ending ``data_through``
     under the rules file of ``rules_sha256`` (None: it is)."""
     trained = dt.date.fromisoformat(manifest["data_through"])
-    age = (data_through - trained).days
-    if age < 0:
-        return f"the data ends {data_through}, before the model's last day {trained}"
-    if age >= retrain_every:
-        return f"the model ({trained}) is {age} days older than the data (cadence {retrain_every})"
+    old = too_old(trained, data_through, retrain_every, "model")
+    if old is not None:
+        return old
     if manifest.get("rules_sha256") != rules_sha256:
         return "the rules file changed since the model was trained"
     if manifest.get("splink") != _splink_version():

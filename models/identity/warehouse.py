@@ -124,6 +124,20 @@ def read_identifiers(con) -> pl.DataFrame:
     return pl.from_arrow(con.execute(sql).arrow())
 
 
+def data_through(ids: pl.DataFrame) -> dt.date | None:
+    """The last day of the data: of the order records (the business's own clock; an entity
+    without a time column of its own carries its load time, e.g. ``order_contacts``), else of
+    any record; None when no record has a time."""
+    if "seen_at" not in ids.columns:
+        return None
+    entity = pl.col("record").str.split(RECORD_SEP).list.get(1, null_on_oob=True)
+    for frame in (ids.filter(entity == "orders"), ids):
+        last = frame["seen_at"].max()
+        if last is not None:
+            return last.date()
+    return None
+
+
 def read_previous(con) -> tuple[pl.DataFrame | None, int]:
     """The previous run's customer_identifiers, and the largest id number ever issued."""
     tables = table_names(con)

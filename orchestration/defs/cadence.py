@@ -11,7 +11,10 @@ left-out asset reads its last table.
 
 The daily forecast is not left out (it must predict from the new day): it keeps its fitted
 models between runs and refits them on the same weekly cadence
-(``orchestration.defs.forecast.REFIT_EVERY``, ``models/forecast/store.py``)."""
+(``orchestration.defs.forecast.REFIT_EVERY``, ``models/forecast/store.py``). Identity
+resolution is not left out either (a new day's identifiers need their customers): it keeps its
+trained Splink model and trains again on the same cadence
+(``orchestration.defs.identity.RETRAIN_EVERY``, ``models/identity/store.py``)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,12 @@ from models.identity.history import append_snapshot, duplicate_keys
 from models.identity.marketplace import resolve_linked
 from models.identity.rules import RULES_PATH, load_rules
 from models.identity.store import after_run, model_for_run
-from models.identity.warehouse import read_identifiers, read_previous, write_tables
+from models.identity.warehouse import (
+    data_through,
+    read_identifiers,
+    read_previous,
+    write_tables,
+)
 from orchestration.defs.cadence import WEEKLY
 from orchestration.resources import paths
 
@@ -68,7 +73,7 @@ def customer_identifiers(
         ids = read_identifiers(con)
         attributes = read_record_attributes(con)
         previous, issued = read_previous(con)
-        through = _data_through(ids, run_at)
+        through = data_through(ids) or run_at.date()
         model, planned = model_for_run(store, through, rules_sha, config.retrain_every_days)
         result, _, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes, model)
         splink = after_run(planned, linked.pop("splink"), through, rules_sha)
@@ -115,12 +120,6 @@ def customer_identifiers(
             "dagster/row_count": written["customer_identifiers"],
         }
     )
-
-
-def _data_through(ids, run_at: dt.datetime) -> dt.date:
-    """The last day of the identifiers' records (the run's day when none has a time)."""
-    last = ids["seen_at"].max() if "seen_at" in ids.columns else None
-    return last.date() if last is not None else run_at.date()
 
 
 def _accuracy_metadata(accuracy) -> dict:
