@@ -6,8 +6,8 @@ the prior, u by random sampling and the EM sessions are most of the identity ste
 Splink writes it (``splink_model.json``: ``linker.misc.save_model_to_json``, the settings with
 their trained m and u, loaded by passing the dict to ``Linker``) and a small manifest
 (``manifest.json``): the last day of data it was trained on
-(``models.identity.warehouse.data_through``: the orders' last day), when, the SHA-256 of the rules file it was trained under, Splink's version and
-the model file's SHA-256.
+(``models.identity.warehouse.data_through``: the orders' last day), when, the SHA-256 of the
+rules file it was trained under, Splink's version and the model file's SHA-256.
 
 :func:`stored_model` gives the stored model unless it cannot serve this run; the caller then
 trains (and :func:`save` replaces the store), with the reason in the asset's metadata:
@@ -19,9 +19,9 @@ trains (and :func:`save` replaces the store), with the reason in the asset's met
 - the rules file (``profiles/identity.yml``) or Splink's version changed.
 
 A model whose comparisons are not the ones this data builds (a column filled or emptied, the
-address compared or not) is refused where it is used
-(``records.model_mismatch``), and retrained with that reason too.
-``zhongtai identity resolve`` never reads the store: it trains on its own input every time.
+address compared or not) is refused where it is used (``records.model_mismatch``), and
+retrained with that reason too. ``zhongtai identity resolve`` never reads the store: it
+trains on its own input every time.
 """
 
 from __future__ import annotations
