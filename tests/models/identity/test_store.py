@@ -96,7 +96,7 @@ def _trained_store(store, day=DAY, sha=SHA):
 def test_no_store_trains_then_the_model_is_reused_while_fresh(tmp_path):
     store = tmp_path / "identity"
     model, planned = model_for_run(store, DAY, SHA, 7)
-    assert model is None and "no stored model" in planned.reason
+    assert model is None and "no stored fit" in planned.reason
     info = after_run(planned, {"trained": True, "model": MODEL}, DAY, SHA)
     assert info.action == "trained" and info.manifest["data_through"] == "2025-03-01"
     assert json.loads((store / MODEL_FILE).read_text()) == MODEL

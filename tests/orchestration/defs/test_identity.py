@@ -256,7 +256,7 @@ def test_a_new_day_predicts_with_the_stored_model_and_retrains_on_its_cadence(da
 
     _marketplace_warehouse(data_dir.root)
     first = _meta(customer_identifiers(dg.build_asset_context()))
-    assert first["splink_model"] == "trained" and "no stored model" in first["splink_model_reason"]
+    assert first["splink_model"] == "trained" and "no stored fit" in first["splink_model_reason"]
     assert first["probabilistic_links"] > 50 and first["splink_trained_through"] == "2025-03-01"
     assert (data_dir.models / "identity" / "splink_model.json").exists()
     ci = _read(data_dir.root, "select * from identity.record_customers order by all")
