@@ -105,14 +105,21 @@ def matching_file(path: Path, manifest: dict) -> Path:
     return path
 
 
-def save(directory: Path, model_file: str, manifest_file: str, obj, manifest: dict) -> dict:
-    """Write ``obj`` (joblib), then the manifest with its SHA-256 (a crash between the two
-    leaves a manifest that does not match: the next run refits). The manifest written."""
-    import joblib
+def save(
+    directory: Path, model_file: str, manifest_file: str, obj, manifest: dict, dump=None
+) -> dict:
+    """Write ``obj`` (``dump(obj, file)``; joblib by default), then the manifest with its
+    SHA-256 (a crash between the two leaves a manifest that does not match: the next run
+    refits). The manifest written."""
+    if dump is None:
+        import joblib
+
+        def dump(o, f):
+            joblib.dump(o, f, compress=3)
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(directory / model_file, lambda f: joblib.dump(obj, f, compress=3))
+    write_atomic(directory / model_file, lambda f: dump(obj, f))
     manifest = {**manifest, "sha256": file_sha256(directory / model_file)}
     write_atomic(
         directory / manifest_file, lambda f: f.write(json.dumps(manifest, indent=1).encode())

@@ -31,9 +31,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.engine import file_sha256
 from models import fitstore
-from models.fitstore import FitInfo, Stale, StoreError, too_old, write_atomic
+from models.fitstore import FitInfo, Stale, StoreError, too_old
 from models.fitstore import NoFit as NoModel
 
 FORMAT = 1
@@ -148,11 +147,8 @@ def after_run(
 def save(
     directory: Path, model: dict, data_through: dt.date, rules_sha256: str, reason: str
 ) -> dict:
-    """Write the model, then the manifest with its SHA-256 (a crash between the two leaves a
-    manifest that does not match: the next run retrains). Returns the manifest."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    write_atomic(directory / MODEL_FILE, lambda f: f.write(json.dumps(model, indent=1).encode()))
+    """Write the model (JSON, as Splink saves it), then the manifest with its SHA-256
+    (``models.fitstore.save``). Returns the manifest."""
     manifest = {
         "format": FORMAT,
         "data_through": str(data_through),
@@ -161,7 +157,9 @@ def save(
         "rules_sha256": rules_sha256,
         "splink": _splink_version(),
         "model_file": MODEL_FILE,
-        "sha256": file_sha256(directory / MODEL_FILE),
     }
-    write_atomic(directory / MANIFEST, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
-    return manifest
+    return fitstore.save(directory, MODEL_FILE, MANIFEST, model, manifest, dump=_dump_json)
+
+
+def _dump_json(model: dict, f) -> None:
+    f.write(json.dumps(model, indent=1).encode())

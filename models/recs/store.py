@@ -56,9 +56,9 @@ def versions() -> dict:
     return {"sklearn": fitstore.sklearn_version(), "numpy": numpy.__version__}
 
 
-def day_of(ts: float) -> str:
+def date_of(ts: float) -> dt.date:
     """The calendar day of ``ts`` (days since 1970-01-01, as the warehouse reads them)."""
-    return str(dt.datetime.fromtimestamp(math.floor(ts) * SECONDS_PER_DAY, dt.UTC).date())
+    return dt.datetime.fromtimestamp(math.floor(ts) * SECONDS_PER_DAY, dt.UTC).date()
 
 
 def read_manifest(directory: Path) -> dict:
@@ -91,14 +91,9 @@ def load_learned(directory: Path, manifest: dict) -> dict:
 def why_refit(manifest: dict, now: float, settings: dict, refit_every: int) -> str | None:
     """Why the stored fit of ``manifest`` cannot serve data ending at ``now`` (None: it can,
     as far as the manifest tells; the feature columns are checked on today's components)."""
-    age = math.floor(now) - math.floor(manifest["fit_now"])
-    if age < 0:
-        return f"the data ends {day_of(now)}, before the fit's last day {manifest['fit_date']}"
-    if age >= refit_every:
-        return (
-            f"the fit ({manifest['fit_date']}) is {age} days older than the data "
-            f"(cadence {refit_every})"
-        )
+    old = fitstore.too_old(date_of(manifest["fit_now"]), date_of(now), refit_every)
+    if old is not None:
+        return old
     wanted = {"settings": settings, **versions()}
     for key, value in wanted.items():
         was = manifest.get(key)
@@ -123,7 +118,7 @@ def fit(
     now = float(train["ts"].max())
     manifest = {
         "format": FORMAT,
-        "fit_date": day_of(now),
+        "fit_date": str(date_of(now)),
         "fit_now": now,
         "fitted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "rows": train.height,
