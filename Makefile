@@ -68,8 +68,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite on every core (pytest-xdist; a test module stays on one worker, so its module
+# fixtures are built once); the e2e build runs beside the workers in a process of its own
+# (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Benchmarks: on demand, never in make test (figures in bench/README.md). The scale bench:
 # the demo brand at each scale, the whole graph materialised, time and peak RSS per stage

@@ -12,6 +12,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths, data_paths
+from ingest.locks import exclusive
 
 
 def paths() -> DataPaths:
@@ -48,7 +49,16 @@ def manifest_is_stale(project: DbtProject = DBT_PROJECT) -> bool:
 def prepare_dbt(project: DbtProject = DBT_PROJECT) -> None:
     """Write the dbt manifest (``dbt parse``) when it is missing or older than the models."""
     paths()
-    if manifest_is_stale(project):
+    if not manifest_is_stale(project):
+        return
+    # one `dbt parse` at a time: processes importing the definitions together (the test
+    # suite's workers, `dagster dev` beside the CLI) would otherwise write the same manifest
+    # at once; the second to take the lock finds it fresh
+    target = project.project_dir / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with exclusive(target / ".parse.lock", "dbt parse", wait=600):
+        if not manifest_is_stale(project):
+            return
         cmd = [
             dbt_executable(),
             "parse",
@@ -92,8 +102,6 @@ class _OneWriter(dg.Executor):
         return self._inner.step_dependency_config
 
     def execute(self, plan_context, execution_plan):
-        from ingest.locks import exclusive
-
         run = plan_context.dagster_run
         purpose = f"dagster run {run.run_id[:8]} of {run.job_name}"
         with exclusive(paths().warehouse_lock, purpose, wait=self._wait):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from dagster._core.execution.execution_result import ExecutionResult
 
 from ingest.config import REPO_ROOT, DataPaths
+from ingest.locks import exclusive
 
 # The tiny demo brand every test shares (generated once per session, read-only).
 DEMO_SCALE = {"seed": 3, "customers": 300, "days": 30}
@@ -94,42 +96,72 @@ class BuiltRun(ExecutionResult):
 
 class _E2EBuild:
     """``tests/e2e_build.py`` running beside the tests: generates the e2e demo and materialises
-    the whole graph (then, if the re-run test is selected, again on a copy)."""
+    the whole graph (then, if the re-run test is selected, again on a copy). One per session:
+    under pytest-xdist (``make test`` runs two workers) the first worker that asks starts it in
+    the folder all workers share, the others wait on the same files; the controlling process
+    stops it when the session ends (``pytest_sessionfinish``)."""
 
     def __init__(self, base: Path, rerun: bool):
+        self.base = base
         self.root = base / "e2e" / "data"
         self.again = base / "e2e_rerun" / "data" if rerun else None
-        self.root.parent.mkdir(parents=True)
         self.log = base / "e2e_build.log"
+        self.exit_code = base / "exit_code"  # written by the shell around the build
+
+    def start(self) -> None:
+        self.root.parent.mkdir(parents=True)
         args = [str(self.root), json.dumps(E2E_SCALE)]
         if self.again is not None:
             self.again.parent.mkdir(parents=True)
             args.append(str(self.again))
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         env.pop("ZHONGTAI_DATA_DIR", None)
+        env.pop("PYTEST_XDIST_WORKER", None)
+        # the shell records the exit code, so a worker that did not start it sees it end
+        script = '"$@"; echo $? > "$0"'
+        build = [sys.executable, "-m", "tests.e2e_build", *args]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.e2e_build", *args],
+            proc = subprocess.Popen(
+                ["sh", "-c", script, str(self.exit_code), *build],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # stop() ends it with the dbt it may be running
+                start_new_session=True,  # stopped with the dbt it may be running
             )
+        (self.base / E2E_PGID).write_text(str(proc.pid))
 
     def wait_for(self, marker: Path, timeout: float = 3600) -> None:
         t0 = time.monotonic()
         while not marker.exists():
-            if self.proc.poll() is not None and not marker.exists():
+            if self.exit_code.exists() and not marker.exists():
+                code = self.exit_code.read_text().strip()
                 tail = self.log.read_text(errors="replace")[-5000:]
-                pytest.fail(f"the e2e build process exited {self.proc.returncode}:\n{tail}")
+                pytest.fail(f"the e2e build process exited {code}:\n{tail}")
             assert time.monotonic() - t0 < timeout, "the e2e build did not finish"
             time.sleep(0.2)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=60)
+
+E2E_PGID = "e2e_build.pgid"
+
+
+def _shared_tmp(tmp_path_factory) -> Path:
+    """The session's temporary folder every xdist worker shares (each worker's is beneath)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The controlling process (the only one without xdist) stops the e2e build if it is still
+    running: every worker has finished, so no test waits for it."""
+    if hasattr(session.config, "workerinput"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    for pgid in factory.getbasetemp().glob(f"e2e_build/{E2E_PGID}"):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(pgid.read_text()), signal.SIGKILL)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -145,15 +177,19 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def _e2e_build(request, tmp_path_factory):
-    """Starts the e2e build when the session begins if a selected test uses ``built_demo``."""
+    """Starts the e2e build when the session begins if a selected test uses ``built_demo``
+    (once, whichever xdist worker comes first)."""
     items = request.session.items
     if not any("built_demo" in item.fixturenames for item in items):
-        yield None
-        return
+        return None
     rerun = any(item.originalname == RERUN_TEST for item in items)
-    build = _E2EBuild(tmp_path_factory.mktemp("e2e_build"), rerun)
-    yield build
-    build.stop()
+    shared = _shared_tmp(tmp_path_factory)
+    build = _E2EBuild(shared / "e2e_build", rerun)
+    with exclusive(shared / "e2e_build.lock", "start the e2e build", wait=60):
+        if not build.base.exists():
+            build.base.mkdir()
+            build.start()
+    return build
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,7 @@ with what the generator says it sold (its truth files, not a re-derivation by ou
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -13,7 +11,6 @@ import polars as pl
 import pytest
 
 from ingest.config import DataPaths
-from tests.conftest import materialization_metadata
 
 SLICE_CHANNELS = ["pos", "web"]
 
@@ -293,44 +290,6 @@ def test_every_planted_defect_is_quarantined_flagged_or_handled(built):
         else:
             raise AssertionError(f"no expectation for planted defect kind {kind!r}")
     assert {"exact_duplicate_row", "duplicate_file", "truncated_file", "test_order"} <= seen_kinds
-
-
-def test_rerunning_the_whole_graph_changes_nothing(built, rerun_of_built_demo):
-    """The whole graph materialised again on a file copy of the built demo (the build process
-    runs it while the other tests run) changes no lake file, manifest or mart row."""
-    paths, _ = built
-    before = _warehouse(paths, "select * from marts.fct_daily_sales order by daily_sales_id")
-    lake_files = sorted(p.name for p in paths.lake.rglob("*.parquet"))
-    again_paths, again = rerun_of_built_demo
-    assert again_paths.root != paths.root
-    assert again.success
-    assert sorted(p.name for p in again_paths.lake.rglob("*.parquet")) == lake_files
-    assert set(_manifest_status(again_paths).values()) <= {"loaded", "duplicate", "superseded"}
-    after = _warehouse(again_paths, "select * from marts.fct_daily_sales order by daily_sales_id")
-    assert after.equals(before)
-    # the forecast: the first build fitted and stored the global models (none were stored);
-    # the rerun predicted from them, without a fit, and forecast the same rows
-    first_fit = materialization_metadata(built[1], "forecast/forecast_model")
-    rerun_fit = materialization_metadata(again, "forecast/forecast_model")
-    assert first_fit["fit"] == "refitted" and "no stored fit" in first_fit["fit_reason"]
-    assert rerun_fit["fit"] == "predicted", rerun_fit["fit_reason"]
-    assert (rerun_fit["fit_date"], rerun_fit["fitted_at"]) == (
-        first_fit["fit_date"],
-        first_fit["fitted_at"],
-    )
-    assert Path(rerun_fit["fit_store"]).resolve() == (again_paths.models / "forecast").resolve()
-    # the fit trained on settled days only: its targets end where the channels that still
-    # deliver have all delivered (models.forecast.settle), recorded with the reason
-    last = _warehouse(
-        paths, "select channel, max(order_date) as d from marts.fct_order_lines group by 1"
-    )
-    cutoff = dt.date.fromisoformat(first_fit["fit_date"])
-    settled = min([cutoff] + [d for d in last["d"] if d >= cutoff - dt.timedelta(days=28)])
-    assert first_fit["fit_complete_through"] == first_fit["complete_through"] == str(settled)
-    assert first_fit["settle_lag_days"] == (cutoff - settled).days
-    assert first_fit["fit_settle_reason"] == first_fit["settle_reason"] != ""
-    sql = "select * from forecast.demand_forecast order by sku, location_id, ds"
-    assert _warehouse(again_paths, sql).equals(_warehouse(paths, sql))
 
 
 def _orders_with_truth(paths: DataPaths) -> pl.DataFrame:
