@@ -11,8 +11,9 @@ import pytest
 from ingest.engine import ingest_channel
 from ingest.reconcile import reconcile
 from ingest.spec import load_specs
+from models.privacy import retention
 from models.privacy.config import PrivacyConfigError, Retention, load
-from models.privacy.retention import purge_events
+from models.privacy.retention import date_ranges, purge_events
 from tests.conftest import copy_landing
 
 
@@ -50,8 +51,39 @@ def test_old_events_are_purged_and_aggregates_kept(tiny_demo, data_dir):
     assert set(ids["record_id"].to_list()) <= set(after["event_id"].to_list())
     # landing rows = lake rows + quarantined rows + purged rows, file by file
     assert [b for b in reconcile(data_dir, specs) if b.missing] == []
-    # a second purge finds nothing older
-    assert purge_events(data_dir, keep).purged_rows == 0
+    # a second purge finds nothing older, from the files' footers: no events file is read
+    read = []
+    real = retention.pl.read_parquet
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(retention.pl, "read_parquet", lambda p, **kw: read.append(p) or real(p, **kw))
+        again = purge_events(data_dir, keep)
+    assert (again.purged_rows, again.files) == (0, 0)
+    assert [p for p in read if "events" in str(p)] == []
+
+
+def test_footer_dates_are_the_rows_dates_and_a_file_without_statistics_is_read(tiny_demo, data_dir):
+    copy_landing(tiny_demo, data_dir, "web")
+    ingest_channel(load_specs()["web"], data_dir)
+    ranges = date_ranges(data_dir)
+    assert ranges and all(r.rows for r in ranges)
+    for r in ranges:
+        dates = pl.read_parquet(r.path)["business_date"]
+        assert (r.rows, r.first, r.last) == (dates.len(), dates.min(), dates.max()), r.path
+    # the oldest file rewritten without column statistics: its dates come from its rows, and
+    # the purge still finds its old rows
+    oldest = min(ranges, key=lambda r: r.first)
+    frame = pl.read_parquet(oldest.path)
+    frame.write_parquet(oldest.path, statistics=False)
+    (again,) = [r for r in date_ranges(data_dir) if r.path == oldest.path]
+    assert (again.first, again.last) == (oldest.first, oldest.last)
+    newest = max(r.last for r in ranges)
+    days = (newest - oldest.first).days - 1  # cut at the day after the oldest file starts
+    report = purge_events(data_dir, Retention(raw_events_days=days, clock="newest_event"))
+    assert report.cutoff == oldest.first + dt.timedelta(days=1)
+    gone = frame.filter(pl.col("business_date") < report.cutoff).height
+    assert gone > 0 and report.purged_rows >= gone
+    left = pl.read_parquet(oldest.path)
+    assert left.height == frame.height - gone
 
 
 def test_wall_clock_keeps_everything_younger_than_the_age(tiny_demo, data_dir):
