@@ -20,6 +20,7 @@ from models.ops.funnel_warehouse import (
     write_tables,
 )
 from models.ops.uplift import UpliftDesign, balance, conclusion, customer_outcomes, uplift
+from orchestration.defs.cadence import WEEKLY, every
 from orchestration.resources import paths
 
 JOURNEYS = dg.AssetKey(["marts", "ops_customer_journeys"])
@@ -102,6 +103,10 @@ def ops_funnel(context: dg.AssetExecutionContext, config: FunnelConfig) -> dg.Ma
     group_name="ops",
     deps=[JOURNEYS, ORDERS],
     kinds={"duckdb", "polars"},
+    # a study over the whole customer history with bootstrap intervals: one more day moves
+    # it by a day's customers out of years; weekly, not on every new day
+    # (orchestration/defs/cadence.py), like the backtest and the recommender's evaluation
+    tags=every(WEEKLY),
     description="Omnichannel uplift: multi- vs single-channel customers on retention, annual "
     "value and AOV; naive, first-window (channels in a first window, outcomes after it) and "
     "exactly matched on acquisition month and first category (and first-window frequency), "
