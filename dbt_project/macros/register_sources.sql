@@ -18,11 +18,11 @@
 
 {% macro spark__register_sources() -%}
     {%- if execute -%}
-        {%- set lake_root = env_var('ZHONGTAI_DATA_DIR', '../data') ~ '/lake/raw' -%}
+        {%- set root = lake_root() -%}
         {%- set parquet_dir = var('source_parquet_dir', none) -%}
         {%- for source in graph.sources.values() | sort(attribute='unique_id') -%}
             {%- if source.source_name == 'lake' -%}
-                {%- set location = lake_root ~ '/' ~ source.name -%}
+                {%- set location = root ~ '/' ~ source.name -%}
             {%- elif parquet_dir -%}
                 {%- set location = parquet_dir ~ '/' ~ source.source_name ~ '/' ~ source.name -%}
             {%- else -%}

@@ -8,13 +8,14 @@
   each row passes or fails alone) of such a model then reads only the rows ingested after it:
   the older rows passed it in an earlier build. A `unique` test of such a model reads the
   rows whose key occurs among the new rows, old rows included: a duplicate the run makes
-  has a new row in it, and the old rows, which only lose rows in an incremental run
-  (`drop_withdrawn_deliveries`), were unique among themselves when an earlier build tested
+  has a new row in it, and the old rows, which an incremental run only deletes or replaces
+  by key (`lake_deliveries`, delete+insert), were unique among themselves when an earlier build tested
   them (a full build, or this rule one run before). Tests across models (relationships: a
   parent can lose rows), has_no_rows and every test of a full build read the whole table. Read at execution only
   (`execute`), so the value never enters dbt's parse and a new cutoff re-parses nothing.
   Rows rebuilt without a new delivery (an order re-keyed by identity, a line re-mapped to
-  another SKU) keep their `ingested_at`: their row-level tests are not re-run.
+  another SKU, the rows of a lake file rewritten in place by retention or erasure) keep their
+  `ingested_at`: their row-level tests are not re-run.
 -#}
 {% macro tested_since() %}
     {%- if not execute or model.resource_type != 'test' or not model.test_metadata -%}

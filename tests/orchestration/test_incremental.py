@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+import os
 import shutil
 from types import SimpleNamespace
 
@@ -63,12 +64,13 @@ def _table(paths: DataPaths, schema: str, name: str) -> list[tuple]:
 
 
 def _incremental_runs(target) -> set[str]:
-    """The models the last dbt run built incrementally (reading only newer lake rows)."""
+    """The models the last dbt run built incrementally (reading the new lake files, their rows
+    kept where the table holds no later delivery: macros/incremental_deliveries.sql)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
     return {
         r["unique_id"].split(".")[-1]
         for r in results
-        if "where ingested_at >" in (r.get("compiled_code") or "")
+        if " as built" in (r.get("compiled_code") or "")
     }
 
 
@@ -167,6 +169,140 @@ def test_rows_purged_from_the_lake_leave_staging(new_day):
 
 def test_a_rerun_with_nothing_new_changes_nothing(new_day):
     assert new_day.after == new_day.again
+
+
+def _copy_tree(src: DataPaths, dest: DataPaths) -> None:
+    """The lake and the warehouse, file times kept (the ledger compares them)."""
+    shutil.copytree(src.lake, dest.lake)
+    shutil.copy2(src.warehouse, dest.warehouse)
+
+
+def _lake_file(paths: DataPaths, entity: str, rows: int = 2):
+    """A lake file of the entity with at least `rows` rows (sorted: the same on every run)."""
+    return next(
+        p
+        for p in sorted((paths.lake_raw / entity).glob("*__*.parquet"))
+        if pl.read_parquet(p).height >= rows
+    )
+
+
+@pytest.fixture(scope="module")
+def lake_files(new_day, tmp_path_factory):
+    """After the new day: a run with nothing new while an old lake file cannot be read (size
+    and time kept), then a run after a file was rewritten in place, one rewritten with its old
+    modification time, one removed and one added; and a full build of the same lake."""
+    target = dbt_target(tmp_path_factory.mktemp("lake_files_dbt"))
+    tree = DataPaths(tmp_path_factory.mktemp("lake_files") / "data")
+    _copy_tree(new_day.inc, tree)
+
+    # nothing new: the run opens no lake file, so an unreadable old one goes unnoticed
+    old = _lake_file(tree, "order_lines")
+    data, stat = old.read_bytes(), old.stat()
+    old.write_bytes(b"x" * len(data))
+    os.utime(old, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    run_dbt(tree, target, INCREMENTAL)
+    untouched = {m: _table(tree, "staging", m) for m in INCREMENTAL}
+    old.write_bytes(data)
+    os.utime(old, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    # rewritten in place, same name, same ingested_at: a status changes
+    rewritten = _lake_file(tree, "orders")
+    frame = pl.read_parquet(rewritten)
+    every = pl.read_parquet(tree.lake_raw / "orders" / "*__*.parquet")["order_id"].value_counts()
+    once = set(every.filter(pl.col("count") == 1)["order_id"])
+    order = next(o for o in frame["order_id"] if o in once)  # no other delivery outranks it
+    frame.with_columns(
+        pl.when(pl.col("order_id") == order)
+        .then(pl.lit("rewritten"))
+        .otherwise(pl.col("status"))
+        .alias("status")
+    ).write_parquet(rewritten)
+    # rewritten with its old modification time: found by its size
+    shrunk = _lake_file(tree, "returns")
+    stat = shrunk.stat()
+    frame = pl.read_parquet(shrunk)
+    cut = frame.select("source_file", "source_row").row(0)
+    frame.slice(1).write_parquet(shrunk)
+    os.utime(shrunk, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert shrunk.stat().st_size != stat.st_size
+    # removed
+    removed = _lake_file(tree, "order_lines")
+    removed_rows = set(pl.read_parquet(removed).select("source_file", "source_row").iter_rows())
+    removed.unlink()
+    # added: a copy of an order file under another name, its orders renumbered, ingested later
+    source = _lake_file(tree, "orders")
+    added = source.with_name(source.name.replace("__", "__added_", 1))
+    pl.read_parquet(source).with_columns(
+        (pl.col("order_id") + "-added").alias("order_id"),
+        (pl.col("source_file") + ".added").alias("source_file"),
+        (pl.col("ingested_at") + pl.duration(days=1)).alias("ingested_at"),
+    ).write_parquet(added)
+    run_dbt(tree, target, INCREMENTAL)
+    after = {m: _table(tree, "staging", m) for m in INCREMENTAL}
+
+    full = DataPaths(tmp_path_factory.mktemp("lake_files_full") / "data")
+    shutil.copytree(tree.lake, full.lake)
+    run_dbt(full, target, INCREMENTAL)
+    return SimpleNamespace(
+        tree=tree,
+        full=full,
+        untouched=untouched,
+        after=after,
+        order=order,
+        cut=cut,
+        removed=removed_rows,
+        added=pl.read_parquet(added)["order_id"].to_list(),
+    )
+
+
+def test_a_run_with_nothing_new_reads_no_lake_file(new_day, lake_files):
+    assert lake_files.untouched == new_day.again
+
+
+def test_rewritten_removed_and_new_lake_files_equal_a_full_build(lake_files):
+    for model in INCREMENTAL:
+        assert lake_files.after[model] == _table(lake_files.full, "staging", model), model
+    con = duckdb.connect(str(lake_files.tree.warehouse), read_only=True)
+    try:
+        status = con.execute(
+            "select status from staging.stg_lake__orders where order_id = ?", [lake_files.order]
+        ).fetchall()
+        returns = set(
+            con.execute("select source_file, source_row from staging.stg_lake__returns").fetchall()
+        )
+        lines = set(
+            con.execute(
+                "select source_file, source_row from staging.stg_lake__order_lines"
+            ).fetchall()
+        )
+        added = con.execute(
+            "select count(*) from staging.stg_lake__orders where list_contains(?, order_id)",
+            [lake_files.added],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert status == [("rewritten",)]  # the rewritten file was read again
+    assert lake_files.cut not in returns  # the row cut from the file left staging
+    assert lake_files.removed and not lake_files.removed & lines
+    assert added == len(lake_files.added) > 0
+
+
+def test_the_ledger_holds_every_lake_file_of_the_model(lake_files):
+    con = duckdb.connect(str(lake_files.tree.warehouse), read_only=True)
+    try:
+        for model in INCREMENTAL:
+            entity = model.removeprefix("stg_lake__")
+            held = dict(
+                con.execute(f"select lake_file, size from staging.{model}__lake_files").fetchall()
+            )
+            lake = {
+                p.name: p.stat().st_size
+                for p in (lake_files.tree.lake_raw / entity).glob("*.parquet")
+                if p.name != "_schema.parquet"
+            }
+            assert held == lake, model
+    finally:
+        con.close()
 
 
 def test_incremental_selection_is_what_depends_on_the_changed_entities():

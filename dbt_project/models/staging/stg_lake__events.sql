@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'event_id'], 'events')) }}
 
 with source as (
-    select * from {{ source('lake', 'events') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('events', ['channel', 'event_id']) }}
 ),
 
 latest as (

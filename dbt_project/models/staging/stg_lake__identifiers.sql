@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'entity', 'record_id', 'field', 'identifier_type', 'identifier_value'], 'identifiers')) }}
 
 with source as (
-    select * from {{ source('lake', 'identifiers') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('identifiers', ['channel', 'entity', 'record_id', 'field', 'identifier_type', 'identifier_value']) }}
 ),
 
 latest as (

@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['snapshot_date', 'location_id', 'sku'], 'inventory')) }}
 
 with source as (
-    select * from {{ source('lake', 'inventory') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('inventory', ['snapshot_date', 'location_id', 'sku']) }}
 ),
 
 latest as (

@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'order_id', 'contact_role'], 'order_contacts')) }}
 
 with source as (
-    select * from {{ source('lake', 'order_contacts') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('order_contacts', ['channel', 'order_id', 'contact_role']) }}
 ),
 
 latest as (

@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'order_id', 'line_id'], 'order_lines')) }}
 
 with source as (
-    select * from {{ source('lake', 'order_lines') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('order_lines', ['channel', 'order_id', 'line_id']) }}
 ),
 
 latest as (

@@ -3,8 +3,7 @@
 {{ config(**delivery_incremental(['channel', 'order_id'], 'orders')) }}
 
 with source as (
-    select * from {{ source('lake', 'orders') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('orders', ['channel', 'order_id']) }}
 ),
 
 latest as (

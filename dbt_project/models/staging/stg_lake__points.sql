@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'points_txn_id'], 'points')) }}
 
 with source as (
-    select * from {{ source('lake', 'points') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('points', ['channel', 'points_txn_id']) }}
 ),
 
 latest as (

@@ -3,8 +3,7 @@
 {{ config(**delivery_incremental(['channel', 'return_id', 'line_id'], 'returns')) }}
 
 with source as (
-    select * from {{ source('lake', 'returns') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('returns', ['channel', 'return_id', 'line_id']) }}
 ),
 
 latest as (

@@ -2,8 +2,7 @@
 {{ config(**delivery_incremental(['channel', 'activity_id'], 'social')) }}
 
 with source as (
-    select * from {{ source('lake', 'social') }}
-    {{ new_deliveries_only() }}
+    {{ lake_deliveries('social', ['channel', 'activity_id']) }}
 ),
 
 latest as (
