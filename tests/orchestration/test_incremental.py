@@ -74,6 +74,20 @@ def _incremental_runs(target) -> set[str]:
     }
 
 
+def _built(paths: DataPaths, target, select: list[str]) -> dict[str, list[tuple]]:
+    """A dbt run of `select`, then the rows of every incremental model."""
+    run_dbt(paths, target, select)
+    return {m: _table(paths, "staging", m) for m in INCREMENTAL}
+
+
+def _full_build(paths: DataPaths, target, select: list[str], folder) -> DataPaths:
+    """A full build from scratch on a copy of the same lake."""
+    full = DataPaths(folder / "data")
+    shutil.copytree(paths.lake, full.lake)
+    run_dbt(full, target, select)
+    return full
+
+
 @pytest.fixture(scope="module")
 def new_day(tiny_demo, tmp_path_factory):
     """The tiny demo built without its last day, that day delivered (with a corrected
@@ -106,16 +120,10 @@ def new_day(tiny_demo, tmp_path_factory):
     delivered = deliver(inc.root)
     assert len(delivered) == len(held) + 1
     ingest_all(specs, inc, workers=1)
-    run_dbt(inc, target, SELECT)
+    after = _built(inc, target, SELECT)
     incremental = _incremental_runs(target)
-    after = {m: _table(inc, "staging", m) for m in INCREMENTAL}
-    run_dbt(inc, target, INCREMENTAL)  # nothing new
-    again = {m: _table(inc, "staging", m) for m in INCREMENTAL}
-
-    # a full build from scratch on the same lake
-    full = DataPaths(tmp_path_factory.mktemp("full") / "data")
-    shutil.copytree(inc.lake, full.lake)
-    run_dbt(full, target, SELECT)
+    again = _built(inc, target, INCREMENTAL)  # nothing new
+    full = _full_build(inc, target, SELECT, tmp_path_factory.mktemp("full"))
     return SimpleNamespace(
         inc=inc,
         full=full,
@@ -200,8 +208,7 @@ def lake_files(new_day, tmp_path_factory):
     data, stat = old.read_bytes(), old.stat()
     old.write_bytes(b"x" * len(data))
     os.utime(old, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    run_dbt(tree, target, INCREMENTAL)
-    untouched = {m: _table(tree, "staging", m) for m in INCREMENTAL}
+    untouched = _built(tree, target, INCREMENTAL)
     old.write_bytes(data)
     os.utime(old, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
@@ -237,22 +244,11 @@ def lake_files(new_day, tmp_path_factory):
         (pl.col("source_file") + ".added").alias("source_file"),
         (pl.col("ingested_at") + pl.duration(days=1)).alias("ingested_at"),
     ).write_parquet(added)
-    run_dbt(tree, target, INCREMENTAL)
-    after = {m: _table(tree, "staging", m) for m in INCREMENTAL}
-
-    full = DataPaths(tmp_path_factory.mktemp("lake_files_full") / "data")
-    shutil.copytree(tree.lake, full.lake)
-    run_dbt(full, target, INCREMENTAL)
-    return SimpleNamespace(
-        tree=tree,
-        full=full,
-        untouched=untouched,
-        after=after,
-        order=order,
-        cut=cut,
-        removed=removed_rows,
-        added=pl.read_parquet(added)["order_id"].to_list(),
-    )
+    after = _built(tree, target, INCREMENTAL)
+    full = _full_build(tree, target, INCREMENTAL, tmp_path_factory.mktemp("lake_files_full"))
+    new = pl.read_parquet(added)["order_id"].to_list()
+    changes = {"order": order, "cut": cut, "removed": removed_rows, "added": new}
+    return SimpleNamespace(tree=tree, full=full, untouched=untouched, after=after, **changes)
 
 
 def test_a_run_with_nothing_new_reads_no_lake_file(new_day, lake_files):
