@@ -105,7 +105,8 @@
         size,
         case when last_modified < now() - interval 2 second then last_modified end as modified
     from read_blob('{{ folder }}/*.parquet')
-    where parse_filename(filename) <> '_schema.parquet';
+    where parse_filename(filename) <> '_schema.parquet'
+    order by path;  -- sorted: a parallel insert of one-row tasks costs 1-2 CPU s per 4,000 files
     {%- if is_incremental() %}
     create table if not exists {{ _ledger() }} (
         lake_file varchar, source_file varchar, size bigint, modified timestamptz
