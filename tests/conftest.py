@@ -180,16 +180,23 @@ def _e2e_build(request, tmp_path_factory):
     """Starts the e2e build when the session begins if a selected test uses ``built_demo``
     (once, whichever xdist worker comes first)."""
     items = request.session.items
-    if not any("built_demo" in item.fixturenames for item in items):
-        return None
-    rerun = any(item.originalname == RERUN_TEST for item in items)
-    shared = _shared_tmp(tmp_path_factory)
-    build = _E2EBuild(shared / "e2e_build", rerun)
-    with exclusive(shared / "e2e_build.lock", "start the e2e build", wait=60):
-        if not build.base.exists():
-            build.base.mkdir()
-            build.start()
+    build = None
+    if any("built_demo" in item.fixturenames for item in items):
+        rerun = any(item.originalname == RERUN_TEST for item in items)
+        shared = _shared_tmp(tmp_path_factory)
+        build = _E2EBuild(shared / "e2e_build", rerun)
+        with exclusive(shared / "e2e_build.lock", "start the e2e build", wait=60):
+            if not build.base.exists():
+                build.base.mkdir()
+                build.start()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # the workers yield to the build (started above at the workers' niceness): its second
+        # materialisation, which the re-run test waits for, is the last thing the session does
+        os.nice(WORKER_NICENESS)
     return build
+
+
+WORKER_NICENESS = 5
 
 
 @pytest.fixture(scope="session")

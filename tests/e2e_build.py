@@ -1,5 +1,5 @@
 """Build the end-to-end demo in a process of its own (started by ``tests/conftest.py`` when the
-session begins, so the unit tests run beside it on the second core).
+session begins, by the first xdist worker that needs it, so the other tests run beside it).
 
     python -m tests.e2e_build ROOT SCALE_JSON [RERUN_ROOT]
 
