@@ -96,3 +96,36 @@ def test_replenishment_runs_after_the_forecast_and_the_inventory_marts():
     assert dg.AssetKey(["marts", "inventory_position"]) in parents
     sim = graph.get(dg.AssetKey(["replenishment", "policy_simulation"])).parent_keys
     assert dg.AssetKey(["forecast", "backtest"]) in sim
+
+
+def test_the_dbt_resource_knows_its_dbt_version_without_running_dbt(monkeypatch, tmp_path):
+    """dagster-dbt asks `dbt --version` (a new process) in the first dbt step of every run; the
+    resource answers from the installed dbt-core for the dbt of this environment, and still
+    asks any other executable."""
+    import importlib.metadata
+    import sys
+    from pathlib import Path
+
+    import dagster_dbt.core.resource as dbt_core_resource
+    from packaging import version
+
+    from orchestration.resources import DBT_PROJECT, DbtCli, dbt_resource
+
+    asked = []
+
+    def check_output(cmd, *args, **kwargs):
+        asked.append(cmd)
+        return b"Core:\n  - installed: 9.8.7\n"
+
+    monkeypatch.setattr(dbt_core_resource, "check_output", check_output)
+    resource = dbt_resource()
+    assert Path(resource.dbt_executable).parent == Path(sys.executable).parent
+    assert resource._cli_version == version.parse(importlib.metadata.version("dbt-core"))
+    assert asked == []
+    elsewhere = tmp_path / "bin" / "dbt"  # another installation (asked, answered above)
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("#!/bin/sh\n")
+    elsewhere.chmod(0o755)
+    other = DbtCli(project_dir=DBT_PROJECT, dbt_executable=str(elsewhere))
+    assert other._cli_version == version.parse("9.8.7")
+    assert asked == [[str(elsewhere), "--version"]]
