@@ -76,17 +76,15 @@ def date_ranges(paths: DataPaths) -> list[DateRange]:
 
 
 def cutoff_date(
-    paths: DataPaths,
-    retention: Retention,
-    today: dt.date | None = None,
-    ranges: list[DateRange] | None = None,
+    retention: Retention, ranges: list[DateRange], today: dt.date | None = None
 ) -> dt.date | None:
     """The first business date kept. ``newest_event``: counted back from the newest event in
-    the lake (None when there is none); ``wall``: from today (UTC)."""
+    the lake's events files (``ranges``; None when there is none); ``wall``: from today
+    (UTC)."""
     if retention.clock == "wall":
         now = today or dt.datetime.now(dt.UTC).date()
     else:
-        lasts = [r.last for r in (date_ranges(paths) if ranges is None else ranges) if r.last]
+        lasts = [r.last for r in ranges if r.last]
         if not lasts:
             return None
         now = max(lasts)
@@ -109,7 +107,7 @@ def purge_events(
     paths: DataPaths, retention: Retention, today: dt.date | None = None
 ) -> PurgeReport:
     ranges = date_ranges(paths)
-    cutoff = cutoff_date(paths, retention, today, ranges)
+    cutoff = cutoff_date(retention, ranges, today)
     report = PurgeReport(cutoff)
     if cutoff is None:
         return report
