@@ -3,12 +3,14 @@ reconciliation invariant, and a dbt run of the sales marts on a data tree."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -139,20 +141,43 @@ def dbt_command(target: Path, select: list[str] = DBT_SELECT, verb: str = "run")
     ]
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+_ALIAS: list[Path] = []
+
+
+def _alias_dir() -> Path:
+    """This process's folder of the data-tree alias and the dbt parse made under it."""
+    if not _ALIAS:
+        _ALIAS.append(Path(tempfile.mkdtemp(prefix="zhongtai-dbt-")))
+        atexit.register(shutil.rmtree, _ALIAS[0], True)
+    return _ALIAS[0]
+
+
 def dbt_target(tmp: Path) -> Path:
     """A private dbt target folder (runs here must not touch the project's manifest),
-    seeded with the project's partial parse so dbt does not parse from scratch."""
+    seeded with the parse of the last ``run_dbt`` of this process (made under the same
+    profile, ``dbt_env``), so dbt does not parse from scratch."""
     tmp.mkdir(parents=True, exist_ok=True)
-    cached = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    cached = _alias_dir() / PARTIAL_PARSE
     if cached.exists():
-        shutil.copy(cached, tmp / "partial_parse.msgpack")
+        shutil.copy(cached, tmp / PARTIAL_PARSE)
     return tmp
 
 
 def dbt_env(paths: DataPaths) -> dict:
+    """The environment of a dbt run on ``paths``. dbt sees the tree under one path for every
+    run of this process (a symlink, pointed at ``paths.root`` here): its profile holds
+    ZHONGTAI_DATA_DIR, and a parse made under another profile is dropped, so each new tree
+    cost a parse of the whole project (~8 CPU s) where the parse of the last run now serves.
+    Runs of one process are sequential; start the next only when this one has ended."""
+    alias = _alias_dir() / "data"
+    tmp = alias.with_name("data.retarget")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(paths.root.resolve(), target_is_directory=True)
+    tmp.replace(alias)
     return {
         **os.environ,
-        "ZHONGTAI_DATA_DIR": str(paths.root),
+        "ZHONGTAI_DATA_DIR": str(alias),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "0",
     }
 
@@ -168,6 +193,13 @@ def run_dbt(
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+    keep_parse(target)
+
+
+def keep_parse(target: Path) -> None:
+    """The parse of a finished dbt run, for the next target of this process (``dbt_target``)."""
+    if (target / PARTIAL_PARSE).exists():
+        shutil.copy(target / PARTIAL_PARSE, _alias_dir() / PARTIAL_PARSE)
 
 
 def kill_dbt_midway(paths: DataPaths, target: Path) -> str:
