@@ -38,7 +38,9 @@ RECALL_FLOOR = 0.95
 # (data/models/identity/, models/identity/store.py) and trains again when that model is this
 # many days of data old, or cannot serve the data (no model, a damaged store, the rules file
 # or Splink changed, other comparisons): the forecast's weekly cadence (REFIT_EVERY). The
-# evidence ceiling (evaluation only) is computed on the runs that train.
+# evaluation against the demo truth (the pairwise scores and the evidence ceiling) is
+# computed in the asset on the runs that train; the check identity_matches_the_demo_truth
+# scores the run's result on every run.
 # IdentityConfig.retrain_every_days = 0 trains on every run.
 RETRAIN_EVERY = WEEKLY
 
@@ -79,11 +81,12 @@ def customer_identifiers(
         splink = after_run(planned, linked.pop("splink"), through, rules_sha)
         written = write_tables(con, result, run_at, tiers)
         # evaluation only (the demo brand's truth, when it is there): nothing above reads it.
-        # The scores of this run's result every run; the evidence ceiling (the identifiers'
-        # best reachable recall, which one day barely moves) on the runs that train
-        accuracy = evaluate_warehouse(con, paths().truth)
-        ceiling = None
+        # On the runs that train: the pairwise scores of this run's result and the evidence
+        # ceiling (the identifiers' best reachable recall, which one day barely moves). A day
+        # that reuses the model leaves both to the check, which scores the result every run
+        accuracy = ceiling = None
         if splink.action != "reused":
+            accuracy = evaluate_warehouse(con, paths().truth)
             ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
     meta = result.metadata()
     kinds = result.merges.group_by("kind").len().rows() if result.merges.height else []
@@ -112,6 +115,7 @@ def customer_identifiers(
             "probabilistic_threshold": rules.probabilistic.threshold,
             **splink.metadata(),
             **_accuracy_metadata(accuracy),
+            "pairwise_scores_computed": accuracy is not None,
             **(ceiling or {}),
             "evidence_ceiling_computed": ceiling is not None,
             "seconds": round(time.perf_counter() - t0, 2),

@@ -277,6 +277,32 @@ def test_a_new_day_predicts_with_the_stored_model_and_retrains_on_its_cadence(da
     assert damaged["probabilistic_links"] == first["probabilistic_links"]
 
 
+def test_a_day_that_reuses_the_model_leaves_the_pairwise_scores_to_the_check(data_dir):
+    """The pairwise scores against the truth are asset metadata on the runs that train; a
+    day that predicts with the stored model does not compute them (the check does)."""
+    _marketplace_warehouse(data_dir.root)
+    keys = [str(i) for i in range(200)]
+    truth = pl.DataFrame(
+        {
+            "channel": ["crm"] * 200 + ["jd"] * 100,
+            "source_file": ["crm/a.csv"] * 200 + ["jd/a.csv"] * 100,
+            "record_key": keys + keys[:100],
+            "person_id": list(range(200)) + list(range(100)),
+        }
+    )
+    data_dir.truth.mkdir()
+    truth.write_parquet(data_dir.truth / "identifiers.parquet")
+    first = _meta(customer_identifiers(dg.build_asset_context()))
+    assert first["splink_model"] == "trained" and first["pairwise_scores_computed"] is True
+    assert first["pairwise_precision"] == 1.0 and first["pairwise_recall"] > 0.9
+    again = _meta(customer_identifiers(dg.build_asset_context()))
+    assert again["splink_model"] == "reused" and again["pairwise_scores_computed"] is False
+    assert "pairwise_precision" not in again and "truth_persons" not in again
+    check = identity_matches_the_demo_truth()
+    assert _meta(check)["precision"] == first["pairwise_precision"]
+    assert _meta(check)["recall"] == first["pairwise_recall"]
+
+
 def _write_360(path, as_of: str, rows: list[tuple]) -> None:
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists marts")
