@@ -44,6 +44,13 @@ ADDRESS = {"address": "address"}
 _PLACE = pl.concat_str(["city", "district"], separator=" ", ignore_nulls=True)
 
 
+def strongest(frame: pl.DataFrame, by: str | list[str], ties: list[str]) -> pl.DataFrame:
+    """The row of the largest match_weight per ``by``, equal weights decided by ``ties``
+    (ascending): the same row on every run, whatever order the rows came in."""
+    order = frame.sort(["match_weight", *ties], descending=[True] + [False] * len(ties))
+    return order.unique(by, keep="first", maintain_order=True)
+
+
 def masked_phones(ids: pl.DataFrame) -> pl.DataFrame:
     """record, head, tail: the visible digits of every masked phone (``138****5678``) of a
     long identifiers table."""
@@ -155,7 +162,9 @@ def marketplace_links(
     anchors = _anchors(first, attributes, templates)
     fuzzy = {**FUZZY, **(ADDRESS if rule.compare_address else {})}
     rows = pl.concat(
-        frame.with_row_index("i").select(
+        frame.sort(pl.all(), nulls_last=True)
+        .with_row_index("i")
+        .select(
             (pl.lit(prefix) + pl.col("i").cast(pl.String)).alias("record_id"),
             "phone_digits",
             "initial",
@@ -174,6 +183,9 @@ def marketplace_links(
         strict=[list(FUZZY)],  # the prior: digits and initial agree, as without addresses
         model=model,
         used=used,
+        # only pairs with the same visible digits and initial are kept below: the blocking
+        # compares no others (the address rule alone found ~40 times as many, all dropped)
+        agree=list(FUZZY),
     )
     keys = ("c", "rec", "phone_digits", "initial", "address")
     side = rows.select("record_id", "c", pl.col("record").alias("rec"), *keys[2:])
@@ -213,10 +225,10 @@ def marketplace_links(
         pl.col("c_anchor").n_unique().alias("customers")
     )
     ambiguous = per_candidate.filter(pl.col("customers") > 1)
-    anchor_links = (
-        to_anchor.join(ambiguous, on="rec_cand", how="anti")
-        .sort("match_weight", descending=True)
-        .unique("rec_cand", keep="first")
+    anchor_links = strongest(
+        to_anchor.join(ambiguous, on="rec_cand", how="anti"),
+        "rec_cand",
+        ["rec_anchor", "address_cand", "address_anchor"],
     )
     # two masked records of different clusters, neither matching any full phone: linked when
     # Splink scores them at the stricter threshold and their delivery addresses agree
@@ -242,8 +254,11 @@ def marketplace_links(
             )
             .filter(pl.col("clusters") <= shared_threshold)
             .drop("clusters")
-            .sort("match_weight", descending=True)
-            .unique(["rec_cand", "rec_anchor"], keep="first")
+        )
+        masked_links = strongest(
+            masked_links,
+            ["rec_cand", "rec_anchor"],
+            ["phone_digits_cand", "initial_cand", "address_cand"],
         )
     place = pl.when(pl.col("address_cand").is_not_null()).then(
         pl.format(", delivery address {}", pl.col("address_cand"))
@@ -317,15 +332,14 @@ def link_tiers(
     """
     c1 = _first_cluster(first)
     cust = final.records.select("record", "customer_id")
-    accepted = (
+    accepted = strongest(
         links.join(cust.rename({"record": "record_l", "customer_id": "c_l"}), on="record_l")
         .join(cust.rename({"record": "record_r", "customer_id": "c_r"}), on="record_r")
         .filter(pl.col("c_l") == pl.col("c_r"))
-        .join(c1.rename({"record": "record_l"}), on="record_l")
-        .sort("match_weight", descending=True)
-        .unique("c1", keep="first")
-        .select("c1", "match_weight", "match_probability", "evidence")
-    )
+        .join(c1.rename({"record": "record_l"}), on="record_l"),
+        "c1",
+        ["record_l", "record_r"],
+    ).select("c1", "match_weight", "match_probability", "evidence")
     graph = final.graph
     by_types = (
         graph.edges.filter(pl.col("tier").is_between(0, 1))
@@ -438,18 +452,14 @@ def merge_tiers(
     # the strongest link between a cluster of the one id and a cluster of the other (through
     # a chain of links when no single link joins them: then the weakest cluster pair is unknown
     # and the strongest link touching either is given)
-    direct = (
-        pairs.join(both_ways, left_on=["c_from", "c_to"], right_on=["c_l", "c_r"])
-        .sort("match_weight", descending=True)
-        .unique("_row", keep="first")
-        .select("_row", "match_weight", "evidence")
-    )
-    touching = (
-        pairs.join(both_ways, left_on="c_from", right_on="c_l")
-        .sort("match_weight", descending=True)
-        .unique("_row", keep="first")
-        .select("_row", "match_weight", "evidence")
-    )
+    direct = strongest(
+        pairs.join(both_ways, left_on=["c_from", "c_to"], right_on=["c_l", "c_r"]),
+        "_row",
+        ["evidence"],
+    ).select("_row", "match_weight", "evidence")
+    touching = strongest(
+        pairs.join(both_ways, left_on="c_from", right_on="c_l"), "_row", ["c_r", "evidence"]
+    ).select("_row", "match_weight", "evidence")
     prob = (
         pl.concat([direct, touching.join(direct, on="_row", how="anti")])
         .join(same, on="_row", how="anti")

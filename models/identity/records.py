@@ -344,10 +344,17 @@ def probabilistic_links(
     strict: list[list[str]] | None = None,
     model: dict | None = None,
     used: dict | None = None,
+    agree: list[str] | None = None,
 ) -> pl.DataFrame:
     """Pairs of records (record_l, record_r, match_weight, match_probability) that Splink
     scores at or above ``threshold``. ``strict``: equality rules (lists of columns) nearly
     free of false matches, for the prior; default: agreement on three or more attributes.
+
+    ``agree``: columns on which the caller keeps only pairs that agree (equal, not null):
+    the blocking rules are chosen as without it, then each is narrowed to pairs that also
+    agree on them (``narrowed``), so only pairs the caller keeps are compared; a pair's
+    score does not depend on the rule that found it (the term frequencies are the whole
+    frame's), so the pairs returned are those without ``agree`` that agree on them.
 
     ``model``: a trained Splink model (the settings ``linker.misc.save_model_to_json``
     returns) to predict with instead of training on ``frame``, when its comparisons are the
@@ -373,6 +380,8 @@ def probabilistic_links(
     if not rules:
         notes.append("no blocking rule fits the comparison budget: no probabilistic links")
         return pl.DataFrame(schema=schema)
+    if agree:
+        rules = narrowed(rules, [c for c in agree if c in filled])
     notes.append("blocking on " + " | ".join("+".join(r) for r in rules))
     quiet = logging.getLogger("splink")
     level = quiet.level
@@ -384,6 +393,22 @@ def probabilistic_links(
         )
     finally:
         quiet.setLevel(level)
+
+
+def narrowed(rules: list[list[str]], agree: list[str]) -> list[list[str]]:
+    """Each blocking rule with the columns of ``agree`` added; a rule whose columns hold
+    another's is left out (every pair it finds, that one finds). The union of the pairs
+    found is the union of ``rules``' pairs that agree on ``agree``."""
+    wide = [[*r, *(c for c in agree if c not in r)] for r in rules]
+    return [
+        cols
+        for i, cols in enumerate(wide)
+        if not any(
+            set(other) < set(cols) or (set(other) == set(cols) and j < i)
+            for j, other in enumerate(wide)
+            if j != i
+        )
+    ]
 
 
 def _splink_links(
