@@ -59,6 +59,14 @@
     {{ this.schema }}.{{ this.identifier }}__lake_files
 {%- endmacro -%}
 
+{#- The ledger's one definition, created when missing: by the pre-hook of an incremental run
+    on a table built before the ledger existed, by the post-hook of a full build. -#}
+{%- macro _create_ledger() -%}
+    create table if not exists {{ _ledger() }} (
+        lake_file varchar, source_file varchar, size bigint, modified timestamptz
+    );
+{%- endmacro -%}
+
 {#- The hooks' temporary tables (per connection; named per model all the same). -#}
 {%- macro _scratch() -%}
     {{ return([this.identifier ~ '__lake_listing', this.identifier ~ '__lake_changed',
@@ -108,9 +116,7 @@
     where parse_filename(filename) <> '_schema.parquet'
     order by path;  -- sorted: a parallel insert of one-row tasks costs 1-2 CPU s per 4,000 files
     {%- if is_incremental() %}
-    create table if not exists {{ _ledger() }} (
-        lake_file varchar, source_file varchar, size bigint, modified timestamptz
-    );
+    {{ _create_ledger() }}
     create or replace temp table {{ changed }} as
     select lake_file, source_file from {{ _ledger() }} as l
     where not exists (
@@ -145,9 +151,7 @@
     Their source_file is read from the files again (one column of the few files read). -#}
 {% macro record_lake_files() %}
     {%- set listing, changed, to_read = _scratch() %}
-    create table if not exists {{ _ledger() }} (
-        lake_file varchar, source_file varchar, size bigint, modified timestamptz
-    );
+    {{ _create_ledger() }}
     {%- if not is_incremental() %}
     delete from {{ _ledger() }};
     {%- endif %}
