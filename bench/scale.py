@@ -7,7 +7,7 @@ For each scale (a data directory ``<out>/c<customers>d<days>``):
   1. generate: ``zhongtai demo generate --seed S --customers N --days D --hold-back-days 1``
      (the last day is held back for step 4; skip with --skip-generate: the landing files
      already there are used);
-  2. materialize: lake, warehouse, exports and Dagster home are removed, then
+  2. materialize: lake, warehouse, exports, Dagster home and the model store are removed, then
      ``zhongtai materialize`` (the whole graph, in-process executor) runs as a child process.
      A sampler thread in this process reads /proc every --interval seconds: the resident set
      (VmRSS) and CPU time of the child and all its descendants (dbt, ingest workers), summed,
@@ -377,8 +377,9 @@ def measured_run(root: Path, args: list[str], interval: float, name: str) -> dic
 
 
 def materialize(root: Path, interval: float) -> dict:
-    """The whole graph from an empty lake, warehouse and Dagster home, measured."""
-    for name in ("lake", "exports", "dagster_home"):
+    """The whole graph from an empty lake, warehouse, Dagster home and model store (the
+    stored identity, recs and forecast fits), measured."""
+    for name in ("lake", "exports", "dagster_home", "models"):
         shutil.rmtree(root / name, ignore_errors=True)
     for f in root.glob("warehouse.duckdb*"):
         f.unlink()
