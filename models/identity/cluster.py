@@ -45,6 +45,7 @@ class Clustering:
     labels: np.ndarray
     refusals: pl.DataFrame
     stats: dict = field(default_factory=dict)
+    components: np.ndarray | None = None  # per node, its component of the edges before limits
 
 
 REFUSAL_SCHEMA = {
@@ -266,6 +267,7 @@ def cluster(
     return Clustering(
         labels=dense.astype(np.int64),
         refusals=pl.DataFrame(refusals, schema=REFUSAL_SCHEMA, orient="row"),
+        components=comp,
         stats={
             "components": int(comp.max() + 1) if n else 0,
             "constrained_components": n_bad,

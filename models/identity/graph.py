@@ -185,11 +185,19 @@ def _shared(usable: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_graph(ids: pl.DataFrame, rules: Rules, records: pl.Series | None = None) -> Graph:
+def build_graph(
+    ids: pl.DataFrame,
+    rules: Rules,
+    records: pl.Series | None = None,
+    shared: pl.DataFrame | None = None,
+) -> Graph:
     """Type, block and link the identifiers of ``ids`` (see the module docstring).
 
     ``records`` optionally lists every record key, also those without any identifier (the
-    command line gives every input row a cluster)."""
+    command line gives every input row a cluster). ``shared`` (node_key, reason): the shared
+    identifiers as known from more records than ``ids`` holds (an incremental run resolves a
+    part of the records, ``models.identity.incremental``), used instead of counting them
+    over ``ids``."""
     typed = _typed(ids, rules).with_columns(
         node_key(pl.col("identifier_type"), pl.col("scope"), pl.col("identifier_value")).alias(
             "node_key"
@@ -206,7 +214,8 @@ def build_graph(ids: pl.DataFrame, rules: Rules, records: pl.Series | None = Non
     listed = _blocklisted(typed, rules)
     typed = typed.join(listed, on=["identifier_type", "identifier_value"], how="left")
     candidates = typed.filter(pl.col("reason").is_null() & ~pl.col("is_partial"))
-    shared = _shared(candidates)
+    if shared is None:
+        shared = _shared(candidates)
     typed = typed.join(shared.rename({"reason": "shared_reason"}), on="node_key", how="left")
     typed = typed.with_columns(pl.coalesce("reason", "shared_reason").alias("reason")).drop(
         "shared_reason"

@@ -118,6 +118,67 @@ def _anchors(first: Resolution, attributes: pl.DataFrame, templates: pl.DataFram
     return masked.join(initials, on="c")
 
 
+ROW_SCHEMA = {
+    "kind": pl.String,  # "c" a candidate (masked record), "a" an anchor (a full phone)
+    "c": pl.String,  # the deterministic cluster
+    "record": pl.String,  # the cluster's first record with these values
+    "phone_digits": pl.String,
+    "initial": pl.String,
+    "address": pl.String,
+}
+
+
+def templates_of(rows: pl.DataFrame) -> list[tuple[int, int]]:
+    """The (visible head, visible tail) lengths of the candidates' masked phones, sorted."""
+    cand = rows.filter(pl.col("kind") == "c")
+    digits = cand["phone_digits"]
+    head = digits.str.extract(_MASKED, 1).str.len_chars().cast(pl.Int64)
+    tail = digits.str.extract(_MASKED, 2).str.len_chars().cast(pl.Int64)
+    return sorted(set(zip(head.to_list(), tail.to_list(), strict=True)))
+
+
+def splink_rows(
+    first: Resolution,
+    attributes: pl.DataFrame,
+    templates: list[tuple[int, int]] | None = None,
+) -> pl.DataFrame:
+    """The rows Splink compares (``ROW_SCHEMA``): one per candidate (deterministic cluster,
+    masked phone, initial, address) and per anchor (cluster, full phone masked as a candidate
+    shows it, letter, address). ``templates``: the masks to cut full phones to (default: the
+    ones the candidates of ``first`` show; an incremental run gives those of every record)."""
+    empty = pl.DataFrame(schema=ROW_SCHEMA)
+    if first.graph is None or attributes.is_empty():
+        return empty
+    attributes = attributes.with_columns(
+        pl.lit(None, pl.String).alias(c)
+        for c in ("city", "district")
+        if c not in attributes.columns
+    )
+    cand = _candidates(first, attributes)
+    if templates is None:
+        templates = sorted(
+            set(
+                zip(
+                    cand["head"].str.len_chars().cast(pl.Int64).to_list(),
+                    cand["tail"].str.len_chars().cast(pl.Int64).to_list(),
+                    strict=True,
+                )
+            )
+        )
+    if not templates:
+        return empty
+    frame = pl.DataFrame(templates, schema={"h": pl.Int64, "t": pl.Int64}, orient="row")
+    anchors = _anchors(first, attributes, frame)
+    return pl.concat(
+        [
+            cand.select(pl.lit("c").alias("kind"), "c", "record", "phone_digits", "initial",
+                        "address"),
+            anchors.select(pl.lit("a").alias("kind"), "c", "record", "phone_digits", "initial",
+                           "address"),
+        ]
+    ).cast(ROW_SCHEMA)  # fmt: skip
+
+
 def marketplace_links(
     first: Resolution,
     attributes: pl.DataFrame,
@@ -128,10 +189,12 @@ def marketplace_links(
     shared_threshold: int = 3,
     model: dict | None = None,
     used: dict | None = None,
+    rows: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict]:
     """Links (record_l = the candidate, record_r = a record of the anchor customer or, for
-    two masked records, of the other candidate; match_weight, match_probability, evidence)
-    from a deterministic resolution ``first``, and counts for the asset's metadata.
+    two masked records, of the other candidate, the smaller record key on the left;
+    match_weight, match_probability, evidence) from a deterministic resolution ``first``,
+    and counts for the asset's metadata.
 
     ``rule`` (``profiles/identity.yml`` ``probabilistic``) says whether the delivery address
     is compared and the threshold of links between two masked records (whose addresses must
@@ -141,28 +204,23 @@ def marketplace_links(
     that way.
 
     ``model`` and ``used``: a trained Splink model to predict with, and what was used, as
-    :func:`models.identity.records.probabilistic_links` takes them."""
+    :func:`models.identity.records.probabilistic_links` takes them. ``rows``: the rows to
+    compare (``splink_rows``) when the caller has them (an incremental run: the stored rows
+    of the clusters it keeps and the new rows of the ones it resolves again); the links
+    depend on the rows only, whatever the cluster labels ``c`` are."""
     rule = rule or ProbabilisticRule(threshold=threshold, seed=seed)
     notes = notes if notes is not None else []
     empty = pl.DataFrame(schema=LINK_SCHEMA)
-    if first.graph is None or attributes.is_empty():
-        return empty, {"candidates": 0}
-    attributes = attributes.with_columns(
-        pl.lit(None, pl.String).alias(c)
-        for c in ("city", "district")
-        if c not in attributes.columns
-    )
-    cand = _candidates(first, attributes)
+    if rows is None:
+        rows = splink_rows(first, attributes)
+    cand = rows.filter(pl.col("kind") == "c")
     if cand.is_empty():
         return empty, {"candidates": 0}
-    templates = cand.select(
-        pl.col("head").str.len_chars().cast(pl.Int64).alias("h"),
-        pl.col("tail").str.len_chars().cast(pl.Int64).alias("t"),
-    ).unique()
-    anchors = _anchors(first, attributes, templates)
+    anchors = rows.filter(pl.col("kind") == "a")
     fuzzy = {**FUZZY, **(ADDRESS if rule.compare_address else {})}
     rows = pl.concat(
-        frame.sort(pl.all(), nulls_last=True)
+        frame.drop("kind")
+        .sort(pl.all(), nulls_last=True)
         .with_row_index("i")
         .select(
             (pl.lit(prefix) + pl.col("i").cast(pl.String)).alias("record_id"),
@@ -202,8 +260,12 @@ def marketplace_links(
             & (pl.col("c_l") != pl.col("c_r"))
         )
     )
-    # orient: candidate on the left
-    swap = pl.col("r_is_candidate") & ~pl.col("l_is_candidate")
+    # orient: candidate on the left; of two candidates, the smaller record key (not the
+    # order Splink gave them, which follows the row numbering)
+    both = pl.col("l_is_candidate") & pl.col("r_is_candidate")
+    swap = (pl.col("r_is_candidate") & ~pl.col("l_is_candidate")) | (
+        both & (pl.col("rec_r") < pl.col("rec_l"))
+    )
     oriented = pairs.filter(pl.col("l_is_candidate") | pl.col("r_is_candidate")).select(
         *[
             pl.when(swap).then(pl.col(f"{x}_r")).otherwise(pl.col(f"{x}_l")).alias(f"{x}_cand")
@@ -508,14 +570,34 @@ def resolve_linked(
     enable them and there are names), then the final resolution with those links as the last
     tier. Returns (final Resolution, links, record tiers, stats). ``model``: a trained Splink
     model to predict with instead of training (``models.identity.store``); ``stats["splink"]``
-    says what was used (``probabilistic_links``' ``used``)."""
+    says what was used (``probabilistic_links``' ``used``); ``stats["rows"]`` holds the rows
+    Splink compared (``splink_rows``)."""
     first = resolve(ids, rules, attributes=attributes)
+    links, stats = probabilistic_tier(first, rules, attributes, model)
+    final, records = finish(ids, rules, first, links, previous, issued_up_to, attributes)
+    stats["probabilistic_records"] = int((records["link_tier"] == "probabilistic").sum())
+    return final, links, records, stats
+
+
+def probabilistic_tier(
+    first: Resolution,
+    rules: Rules,
+    attributes: pl.DataFrame | None,
+    model: dict | None,
+    rows: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict]:
+    """The links of ``marketplace_links`` when the rules enable them and there are names,
+    and the stats (``splink``: what model was used; ``rows``: the rows compared)."""
     stats: dict = {"probabilistic_enabled": rules.probabilistic.enabled}
     links = pl.DataFrame(schema=LINK_SCHEMA)
     used: dict = {}
     stats["splink"] = used
+    stats["rows"] = pl.DataFrame(schema=ROW_SCHEMA)
     if rules.probabilistic.enabled and attributes is not None:
         notes: list[str] = []
+        if rows is None:
+            rows = splink_rows(first, attributes)
+        stats["rows"] = rows
         links, found = marketplace_links(
             first,
             attributes,
@@ -526,9 +608,24 @@ def resolve_linked(
             rules.shared.threshold,
             model,
             used,
+            rows=rows,
         )
         stats.update(found)
         stats["probabilistic_notes"] = "; ".join(notes)
+    return links, stats
+
+
+def finish(
+    ids: pl.DataFrame,
+    rules: Rules,
+    first: Resolution,
+    links: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    issued_up_to: int,
+    attributes: pl.DataFrame | None,
+) -> tuple[Resolution, pl.DataFrame]:
+    """The final resolution of ``ids`` with ``links`` as the last tier, its link tiers on
+    the identifiers and the merges; returns it and the record tiers."""
     final = resolve(
         ids,
         rules,
@@ -541,5 +638,4 @@ def resolve_linked(
     records, id_tiers = link_tiers(first, final, links)
     final.merges = merge_tiers(final.merges, first, links, previous)
     final.customer_identifiers = with_link_tier(final.customer_identifiers, id_tiers)
-    stats["probabilistic_records"] = int((records["link_tier"] == "probabilistic").sum())
-    return final, links, records, stats
+    return final, records

@@ -451,8 +451,16 @@ def _splink_links(
         if why is None:
             # the trained m, u and prior; this data's blocking rules (each fits its budget)
             blocking = fresh["blocking_rules_to_generate_predictions"]
-            reused = {**model, "blocking_rules_to_generate_predictions": blocking}
+            reused = {k: v for k, v in model.items() if k != TERM_FREQUENCIES}
+            reused["blocking_rules_to_generate_predictions"] = blocking
             linker = Linker(sdf, reused, log_level=logging.ERROR)
+            for col, table in model[TERM_FREQUENCIES].items():
+                frame = pl.DataFrame(
+                    table, schema={col: pl.String, f"tf_{col}": pl.Float64}, orient="row"
+                )
+                linker.table_management.register_term_frequency_lookup(
+                    db.register(frame.to_arrow(), dataset_display_name=f"tf_{col}"), col
+                )
             used["trained"] = False
             notes.append("trained model reused (no training)")
         else:
@@ -461,7 +469,12 @@ def _splink_links(
         linker = Linker(sdf, settings(), log_level=logging.ERROR)
         _train(linker, data, filled, seed, budget, notes, strict)
         used["trained"] = True
-    used["model"] = linker.misc.save_model_to_json()
+    used["model"] = {
+        **linker.misc.save_model_to_json(),
+        TERM_FREQUENCIES: model[TERM_FREQUENCIES]
+        if not used["trained"]
+        else _term_frequencies(linker),
+    }
     pred = linker.inference.predict(threshold_match_probability=threshold)
     out = pred.as_duckdbpyrelation().pl()  # (from_arrow fails on an empty prediction)
     if out.is_empty():
@@ -475,6 +488,30 @@ def _splink_links(
 
 
 _TRAINED = ("m_probability", "u_probability")
+# The term frequencies of a trained model's data, kept with the model: a model predicts with
+# the frequencies it was trained with (values it never saw get no adjustment), so a record's
+# weights do not move when other records arrive (models/identity/store.py)
+TERM_FREQUENCIES = "zhongtai_term_frequencies"
+
+
+def _tf_columns(settings: dict) -> list[str]:
+    return sorted(
+        {
+            level["tf_adjustment_column"]
+            for c in settings.get("comparisons", [])
+            for level in c.get("comparison_levels", [])
+            if level.get("tf_adjustment_column")
+        }
+    )
+
+
+def _term_frequencies(linker) -> dict[str, list[list]]:
+    """column -> [[value, term frequency], ...] over the linker's data (Splink's tables)."""
+    out = {}
+    for col in _tf_columns(linker.misc.save_model_to_json()):
+        tf = linker.table_management.compute_tf_table(col).as_duckdbpyrelation().pl()
+        out[col] = sorted([[v, float(f)] for v, f in tf.select(col, f"tf_{col}").iter_rows()])
+    return out
 
 
 def _shape(settings: dict) -> list:
@@ -496,6 +533,8 @@ def model_mismatch(model: dict, fresh: dict) -> str | None:
     (other comparisons: a column filled or emptied, another kind, changed code), else None."""
     if not isinstance(model, dict) or not isinstance(model.get("comparisons"), list):
         return "the stored model has no comparisons"
+    if not isinstance(model.get(TERM_FREQUENCIES), dict):
+        return "the stored model keeps no term frequencies (an older store)"
     if model.get("link_type") != fresh.get("link_type"):
         return f"link type {model.get('link_type')!r}, this data {fresh.get('link_type')!r}"
     have, want = _shape(json.loads(json.dumps(model))), _shape(json.loads(json.dumps(fresh)))

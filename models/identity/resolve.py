@@ -46,6 +46,7 @@ class Resolution:
     next_number: int
     stats: dict = field(default_factory=dict)
     graph: Graph | None = None
+    components: np.ndarray | None = None  # per graph node: its component before limits
 
     def metadata(self) -> dict:
         return {
@@ -88,6 +89,7 @@ def resolve(
     records_anchor_ids: bool = False,
     attributes: pl.DataFrame | None = None,
     graph: Graph | None = None,
+    shared: pl.DataFrame | None = None,
 ) -> Resolution:
     """Resolve ``ids`` (see ``models.identity.graph`` for its columns).
 
@@ -100,10 +102,11 @@ def resolve(
     ``attributes``: record, name_key (``models.identity.attributes``): a weak or
     probabilistic link never joins two clusters whose records name different persons.
     ``graph``: ``build_graph(ids, rules, all_records)`` when the caller has it already (a
-    second resolution of the same identifiers), not built again."""
+    second resolution of the same identifiers), not built again. ``shared``: see
+    ``build_graph``."""
     t0 = time.perf_counter()
     if graph is None:
-        graph = build_graph(ids, rules, all_records)
+        graph = build_graph(ids, rules, all_records, shared)
     if record_links is not None:
         graph = add_record_links(graph, record_links)
     t1 = time.perf_counter()
@@ -188,6 +191,7 @@ def resolve(
         next_number=assignment.next_number,
         stats=stats,
         graph=graph,
+        components=clustering.components,
     )
 
 

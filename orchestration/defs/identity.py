@@ -10,19 +10,13 @@ from ingest.config import connect
 from ingest.engine import file_sha256
 from models.identity.attributes import read_record_attributes
 from models.identity.ceiling import ceiling_warehouse
-from models.identity.cluster import NAME_LIMIT
 from models.identity.evaluate import evaluate_warehouse
 from models.identity.history import TABLE as HISTORY_TABLE
 from models.identity.history import append_snapshot, duplicate_keys
-from models.identity.marketplace import resolve_linked
+from models.identity.incremental import run, summary
 from models.identity.rules import RULES_PATH, load_rules
 from models.identity.store import after_run, model_for_run
-from models.identity.warehouse import (
-    data_through,
-    read_identifiers,
-    read_previous,
-    write_tables,
-)
+from models.identity.warehouse import data_through, read_identifiers
 from orchestration.defs.cadence import WEEKLY
 from orchestration.resources import paths
 
@@ -47,6 +41,8 @@ RETRAIN_EVERY = WEEKLY
 
 class IdentityConfig(dg.Config):
     retrain_every_days: int = RETRAIN_EVERY.days
+    # False: resolve every record even when the previous run's state allows a part only
+    incremental: bool = True
 
 
 @dg.asset(
@@ -74,12 +70,17 @@ def customer_identifiers(
     with connect(paths().warehouse) as con:
         ids = read_identifiers(con)
         attributes = read_record_attributes(con)
-        previous, issued = read_previous(con)
         through = data_through(ids) or run_at.date()
         model, planned = model_for_run(store, through, rules_sha, config.retrain_every_days)
-        result, _, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes, model)
-        splink = after_run(planned, linked.pop("splink"), through, rules_sha)
-        written = write_tables(con, result, run_at, tiers)
+        # only the part the new and changed records can change, when the previous run's
+        # state allows it (models/identity/incremental.py); else every record
+        outcome = run(
+            con, ids, attributes, rules, rules_sha, model, run_at, incremental=config.incremental
+        )
+        linked = outcome.linked
+        used = linked.pop("splink", None)
+        splink = planned if used is None else after_run(planned, used, through, rules_sha)
+        meta = summary(con)
         # evaluation only (the demo brand's truth, when it is there): nothing above reads it.
         # On the runs that train: the pairwise scores of this run's result and the evidence
         # ceiling (the identifiers' best reachable recall, which one day barely moves). A day
@@ -88,25 +89,25 @@ def customer_identifiers(
         if splink.action != "reused":
             accuracy = evaluate_warehouse(con, paths().truth)
             ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
-    meta = result.metadata()
-    kinds = result.merges.group_by("kind").len().rows() if result.merges.height else []
-    context.log.info(f"identity: {meta}")
+    result = outcome.resolution
+    merges = result.merges if result is not None else None
+    kinds = merges.group_by("kind").len().rows() if merges is not None and merges.height else []
+    context.log.info(f"identity: {outcome.mode} ({outcome.reason}): {meta}")
     return dg.MaterializeResult(
         metadata={
-            "customers": meta["customers"],
-            "identifiers": meta["identifiers"],
-            "partial_identifiers": meta["partial_identifiers"],
-            "blocked": meta["blocked"],
-            "refusals": meta["refusals"],
-            "records": meta["records"],
-            "records_without_customer": meta["records_without_customer"],
+            **meta,
+            "identity_run": outcome.mode,
+            "identity_run_reason": outcome.reason,
+            "records_resolved": outcome.records_resolved,
+            "records_resolved_share": round(
+                outcome.records_resolved / max(outcome.records_total, 1), 4
+            ),
             "merges": dict(kinds).get("merge", 0),
             "splits": dict(kinds).get("split", 0),
             "retired": dict(kinds).get("retired", 0),
-            "constrained_components": meta["constrained_components"],
-            "name_refusals": int((result.limit_audit["limit_type"] == NAME_LIMIT).sum()),
-            "probabilistic_links": linked.get("links", 0),
-            "probabilistic_records": linked["probabilistic_records"],
+            "constrained_components": (result.stats if result is not None else {}).get(
+                "constrained_components", 0
+            ),
             "probabilistic_ambiguous": linked.get("ambiguous_candidates", 0),
             "probabilistic_links_between_masked_records": linked.get(
                 "links_between_masked_records", 0
@@ -119,9 +120,9 @@ def customer_identifiers(
             **(ceiling or {}),
             "evidence_ceiling_computed": ceiling is not None,
             "seconds": round(time.perf_counter() - t0, 2),
-            "tables": dg.MetadataValue.json(written),
+            "rows_written": dg.MetadataValue.json(outcome.written),
             "rules": str(RULES_PATH),
-            "dagster/row_count": written["customer_identifiers"],
+            "dagster/row_count": meta["customer_identifier_rows"],
         }
     )
 
