@@ -141,11 +141,13 @@ def _held_within(nodes: list[int], start: np.ndarray, end: np.ndarray) -> int:
 
 
 def cluster(
-    graph: Graph, names: np.ndarray | None = None, name_labels: list[str] | None = None
+    graph: Graph, names: np.ndarray | None = None, name_shown: list[str | None] | None = None
 ) -> Clustering:
     """Cluster the graph's nodes; see the module docstring. ``names``: per node, a code of
-    the person's name its record gives (-1: none; identifiers have none), an index into
-    ``name_labels`` (for the audit)."""
+    the person's name its record gives (-1: none; identifiers have none); ``name_shown``: per
+    node, the name as its record writes it (for the audit: a name is shown as the smallest
+    spelling of its code within the component, so the audit of a component depends on that
+    component only)."""
     t0 = time.perf_counter()
     n = graph.n_nodes
     edges = graph.edges
@@ -183,8 +185,12 @@ def cluster(
         for node in np.flatnonzero(bad[comp] & (node_key >= 0)).tolist():
             members[node] = {int(node_key[node]): [node]}
         held: dict[int, set[int]] = {}
+        label: dict[tuple[int, int], str] = {}
         for node in np.flatnonzero(bad[comp] & named).tolist():
             held[node] = {int(names[node])}
+            key, spelt = (int(comp[node]), int(names[node])), name_shown and name_shown[node]
+            if spelt is not None and (key not in label or spelt < label[key]):
+                label[key] = spelt
 
         def find(x: int) -> int:
             root = x
@@ -232,7 +238,7 @@ def cluster(
             na, nb = held.get(ra), held.get(rb)
             if tiers[i] >= TIER_WEAK and na and nb and na.isdisjoint(nb):
                 sides = " / ".join(
-                    ",".join(name_labels[x] if name_labels else str(x) for x in sorted(side))
+                    ",".join(label.get((int(comp[a]), x), str(x)) for x in sorted(side))
                     for side in (na, nb)
                 )
                 refusals.append(

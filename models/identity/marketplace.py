@@ -389,8 +389,8 @@ def link_tiers(
       ``probabilistic`` for the records of a deterministic cluster that a probabilistic link
       joined to its customer (with that link's weight and evidence), else ``deterministic``
       (evidence: the identifier types the record links by);
-    - per identifier (identifier_type, scope, identifier_value, is_partial, link_tier,
-      match_weight): the same, for the identifiers of those clusters.
+    - per customer and identifier (customer_id, identifier_type, scope, identifier_value,
+      is_partial, link_tier, match_weight): the same, for the identifiers of those clusters.
     """
     c1 = _first_cluster(first)
     cust = final.records.select("record", "customer_id")
@@ -443,9 +443,13 @@ def link_tiers(
         "identifier_value",
         "is_partial",
     )
+    # each deterministic cluster lies in one final customer: a partial identifier (listed on
+    # every customer whose records carry it) takes the tier of that customer's link only
+    final_of = c1.join(cust, on="record").select("c1", "customer_id").unique("c1")
     identifiers = (
         first_ids.join(accepted, on="c1")
-        .group_by("identifier_type", "scope", "identifier_value", "is_partial")
+        .join(final_of, on="c1")
+        .group_by("customer_id", "identifier_type", "scope", "identifier_value", "is_partial")
         .agg(pl.col("match_weight").max())
         .with_columns(pl.lit("probabilistic").alias("link_tier"))
     )
@@ -454,8 +458,9 @@ def link_tiers(
 
 def with_link_tier(customer_identifiers: pl.DataFrame, tiers: pl.DataFrame) -> pl.DataFrame:
     """``customer_identifiers`` with link_tier (deterministic | probabilistic) and
-    match_weight (of the probabilistic link that brought the identifier, else null)."""
-    keys = ["identifier_type", "scope", "identifier_value", "is_partial"]
+    match_weight (of the probabilistic link that brought the identifier to the customer,
+    else null)."""
+    keys = ["customer_id", "identifier_type", "scope", "identifier_value", "is_partial"]
     joined = customer_identifiers.join(
         tiers, on=keys, how="left", nulls_equal=True, maintain_order="left"
     )

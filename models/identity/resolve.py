@@ -197,10 +197,11 @@ def resolve(
 
 def _name_codes(
     graph: Graph, attributes: pl.DataFrame | None
-) -> tuple[np.ndarray | None, list[str]]:
-    """Per graph node, a code of the name its record gives (-1: none), and the names."""
+) -> tuple[np.ndarray | None, list[str | None] | None]:
+    """Per graph node, a code of the name its record gives (-1: none), and the name as the
+    record writes it (None: no name)."""
     if attributes is None or attributes.is_empty():
-        return None, []
+        return None, None
     shown = pl.col("name") if "name" in attributes.columns else pl.col("name_key")
     named = (
         graph.records.select("record", "node")
@@ -212,8 +213,10 @@ def _name_codes(
     )
     codes = np.full(graph.n_nodes, -1, dtype=np.int64)
     codes[named["node"].to_numpy()] = named["code"].to_numpy()
-    labels = named.group_by("code").agg(pl.col("shown").min()).sort("code")["shown"].to_list()
-    return codes, labels
+    shown: list[str | None] = [None] * graph.n_nodes
+    for node, name in named.select("node", "shown").iter_rows():
+        shown[node] = name
+    return codes, shown
 
 
 def _node_table(graph: Graph) -> pl.DataFrame:

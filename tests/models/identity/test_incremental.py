@@ -116,6 +116,24 @@ def test_a_new_record_making_an_identifier_shared_splits_its_customer(rules):
     assert out.records_resolved == 3 < out.records_total
 
 
+def test_an_identifier_shared_before_stays_blocked_when_a_part_of_its_records_is_resolved(
+    rules,
+):
+    """A device on two members' records is shared: a new record of one of them resolves
+    that member's component again, where the device is on one member's record only."""
+    base = _base() + [
+        ("pos|v1", "member_no", "MV1"),
+        ("pos|v1", "device_id", "DV"),
+        ("pos|v2", "member_no", "MV2"),
+        ("pos|v2", "device_id", "DV"),
+    ]
+    day1 = base + [("web|n3", "member_no", "MV1"), ("web|n3", "email", "v@x.cn")]
+    out, inc, _, _ = _days(rules, _ids(base), _ids(day1))
+    blocked = inc.execute("select identifier_value from identity.blocked_identifiers").pl()
+    assert "DV" in blocked["identifier_value"].to_list()
+    assert out.records_resolved == 2  # pos|v1 and the new record: pos|v2 is apart
+
+
 def test_a_corrected_old_record_is_resolved_again(rules):
     base = _base()
     # web|z3 now shows customer z4's phone (a corrected export), web|z5 lost its e-mail
@@ -172,6 +190,46 @@ def test_a_new_record_that_makes_an_old_link_ambiguous(rules):
     jd9, crm9 = _customers(inc, "jd|9", "crm|9")
     assert jd9 != crm9
     assert out.records_resolved < out.records_total / 10
+
+
+def test_a_partial_identifier_takes_the_tier_of_its_own_customer(rules):
+    """A masked phone on a member's record and on a marketplace order linked
+    probabilistically to another customer: resolving the member again does not see that
+    link, and must not need it."""
+    ids, names = _marketplace_demo(n=60)
+    masked = ids.filter(pl.col("record") == "jd|5").filter(pl.col("is_partial"))
+    value = masked["identifier_value"].item()
+    extra = [("web|q", "member_no", "MQ1"), ("web|q", "phone", value, None, True)]
+    ids0 = pl.concat([ids, ids_table(extra)])
+    ids1 = pl.concat([ids0, ids_table([("web|q2", "member_no", "MQ1")])])
+    ids0, ids1 = (f.with_columns(pl.col("record").str.split("|").list.first().alias("channel"))
+                  for f in (ids0, ids1))  # fmt: skip
+    out, inc, _, _ = _days(rules, ids0, ids1, names, names)
+    tiers = inc.execute(
+        "select c.link_tier from identity.customer_identifiers c join identity.record_customers"
+        f" r using (customer_id) where {RECORD_KEY} = 'web|q' and c.identifier_value = ?",
+        [value],
+    ).fetchall()
+    assert tiers == [("deterministic",)]
+    assert out.records_resolved == 2
+
+
+def test_the_name_audit_of_a_component_reads_its_own_records(rules):
+    """The same name spelt two ways in two customers: a refusal shows the spelling of its
+    own component, whatever other components hold."""
+    base = _base() + [
+        ("pos|n1", "member_no", "MN1"),
+        ("pos|n1", "phone", "+8613500000001"),
+        ("web|n2", "phone", "+8613500000001"),
+        ("web|n2", "email", "n2@x.cn"),
+        ("crm|n9", "member_no", "MN9"),
+    ]
+    names = attributes([("pos|n1", "宋子"), ("web|n2", "潘杰"), ("crm|n9", "子 宋")])
+    day1 = base + [("web|n3", "member_no", "MN1"), ("web|n3", "email", "n3@x.cn")]
+    out, inc, _, _ = _days(rules, _ids(base), _ids(day1), names, names)
+    reasons = inc.execute("select reason from identity.limit_audit").pl()["reason"].to_list()
+    assert reasons and all("宋子" in r for r in reasons), reasons
+    assert out.records_resolved == 3
 
 
 def test_a_run_without_new_records_writes_nothing(rules):
