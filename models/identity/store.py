@@ -18,6 +18,15 @@ trains (and :func:`save` replaces the store), with the reason in the asset's met
   days, as the forecast's ``REFIT_EVERY``), or the data ends before it;
 - the rules file (``profiles/identity.yml``) or Splink's version changed.
 
+The model file also keeps the term frequencies of the data it was trained on
+(``records.TERM_FREQUENCIES``: per column with a frequency adjustment, the initial's and the
+address's, each value with its share of the rows, as Splink computed them for training). A run
+that reuses the model registers those tables instead of computing them over its own rows, in a
+full resolution and in an incremental one alike (``models.identity.incremental``), so the two
+give the same weights, and a record's weights do not move when other records arrive; a value
+the training data did not hold gets no frequency adjustment (Splink's rule for a missing term
+frequency). A model stored without them (an older store) does not fit: it is retrained.
+
 A model whose comparisons are not the ones this data builds (a column filled or emptied, the
 address compared or not) is refused where it is used (``records.model_mismatch``), and
 retrained with that reason too. ``zhongtai identity resolve`` never reads the store: it

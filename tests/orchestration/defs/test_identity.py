@@ -166,6 +166,56 @@ def test_new_evidence_appends_a_merge(data_dir):
     assert merges["run_at"].null_count() == 0
 
 
+def test_a_new_day_resolves_a_part_equal_to_a_full_resolution(data_dir):
+    """The asset on a new day re-resolves the part its new record can change, and writes
+    the rows a full resolution of the same staging writes (the merge included)."""
+    import shutil
+
+    from orchestration.defs.identity import IdentityConfig
+
+    _warehouse(data_dir.root, ROWS[:4] + ROWS[6:])
+    first = _meta(customer_identifiers(dg.build_asset_context()))
+    assert first["identity_run"] == "full" and first["identity_run_reason"] == (
+        "no state of a previous run"
+    )
+    saved = data_dir.root / "saved.duckdb"
+    shutil.copy(data_dir.warehouse, saved)
+    new = (
+        "insert into staging.stg_lake__identifiers values "
+        "('tmall', 'orders', '2413', 'open_uid', 'marketplace_buyer_id', 'AAF1', false, 'flagship', 'tmall/y.csv', 1),"
+        "('tmall', 'orders', '2413', 'mobile', 'phone', '+8613900000001', false, null, 'tmall/y.csv', 1)"
+    )
+    tables = (
+        "customer_identifiers",
+        "record_customers",
+        "identifier_links",
+        "blocked_identifiers",
+        "limit_audit",
+    )
+    merges = "select * exclude (run_at) from identity.identity_merges order by all"
+
+    def day(config: IdentityConfig):
+        shutil.copy(saved, data_dir.warehouse)
+        con = duckdb.connect(str(data_dir.warehouse))
+        con.execute(new)
+        con.close()
+        meta = _meta(customer_identifiers(dg.build_asset_context(), config))
+        con = duckdb.connect(str(data_dir.warehouse), read_only=True)
+        rows = [con.execute(f"select * from identity.{t} order by all").pl() for t in tables]
+        rows.append(con.execute(merges).pl())
+        con.close()
+        return meta, rows
+
+    part, part_rows = day(IdentityConfig())
+    full, full_rows = day(IdentityConfig(incremental=False))
+    assert part["identity_run"] == "incremental" and full["identity_run"] == "full"
+    assert 0 < part["records_resolved"] < part["records"] == full["records_resolved"]
+    assert part["merges"] == full["merges"] == 1
+    for name, a, b in zip([*tables, "identity_merges"], part_rows, full_rows, strict=True):
+        assert a.equals(b), name
+    assert all(r.height for r in part_rows[:3])
+
+
 def test_the_check_passes_with_a_note_without_truth(data_dir):
     _warehouse(data_dir.root)
     customer_identifiers(dg.build_asset_context())
