@@ -24,8 +24,9 @@ enough:
   stored model is cheap. Every link that differs from the previous run's adds its records'
   components to the part.
 
-The previous run's input is kept in ``identity.state_inputs`` and ``state_attributes`` (the
-erasure scrubs them like every warehouse table). Anything this cannot handle is resolved
+The previous run's input is kept in ``identity.state_inputs`` (the erasure scrubs it like
+every warehouse table) and, as a hash per record, ``state_attributes`` (no names or
+addresses). Anything this cannot handle is resolved
 in full, with the reason: no state, another state format, the rules file changed, another
 Splink model (or one trained on this run), the masks of marketplace phones changed, the
 identity tables changed since the previous run wrote them (an erasure, a hand edit).
@@ -128,7 +129,17 @@ def _inputs(ids: pl.DataFrame) -> pl.DataFrame:
 
 
 def _attributes(attributes: pl.DataFrame | None) -> pl.DataFrame:
-    return attributes if attributes is not None else pl.DataFrame(schema={"record": pl.String})
+    """record, digest (a hash of the record's attributes: the state keeps no name or
+    address, which an erasure could not reach by lineage)."""
+    if attributes is None or attributes.width < 2:
+        return pl.DataFrame(schema={"record": pl.String, "digest": pl.UInt64})
+    return attributes.select(
+        "record", pl.struct(pl.exclude("record")).hash(seed=11).alias("digest")
+    )
+
+
+def _attribute_columns(attributes: pl.DataFrame | None) -> list[str]:
+    return [] if attributes is None else attributes.columns
 
 
 def _read(con, table: str) -> pl.DataFrame:
@@ -202,6 +213,8 @@ def run(
     reason = "asked for a full resolution" if not incremental else None
     if incremental:
         reason = _why_full(con, state, rules_sha256, model)
+    if reason is None and state.get("attribute_columns") != _attribute_columns(attributes):
+        reason = "the record attributes have other columns than the previous run's"
     if reason is None:
         try:
             return _incremental(con, ids, attributes, rules, model, run_at, state)
@@ -217,6 +230,8 @@ def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) ->
         return f"state format {state.get('format')}, this code {STATE_FORMAT}"
     if state.get("rules_sha256") != rules_sha256:
         return "the rules file changed since the previous run"
+    if state.get("polars") != pl.__version__:
+        return f"the state was written with polars {state.get('polars')}, now {pl.__version__}"
     if state.get("model") != fingerprint(model):
         return (
             "the Splink model is trained on this run"
@@ -252,6 +267,8 @@ def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> O
         {
             "format": STATE_FORMAT,
             "rules_sha256": rules_sha256,
+            "polars": pl.__version__,  # the attributes' digests are polars' hashes
+            "attribute_columns": _attribute_columns(attributes),
             "model": fingerprint(scored_with),
             "templates": templates_of(rows),
             "issued": max(issued, result.next_number - 1),
@@ -272,15 +289,10 @@ def _changed_records(con, ids: pl.DataFrame, attributes) -> tuple[pl.DataFrame, 
     gone = before.join(now, on=cols, how="anti", nulls_equal=True)
     diff = pl.concat([added, gone])
     records = [diff["record"]]
-    attr_before = _read(con, "state_attributes")
+    attr_before = _read(con, "state_attributes").cast({"digest": pl.UInt64})
     attr_now = _attributes(attributes)
-    if attr_before.columns != attr_now.columns:
-        raise Fallback("the record attributes have other columns than the previous run's")
-    else:
-        attr_before = attr_before.cast(dict(attr_now.schema))
-        acols = attr_now.columns
-        for a, b in ((attr_now, attr_before), (attr_before, attr_now)):
-            records.append(a.join(b, on=acols, how="anti", nulls_equal=True)["record"])
+    for a, b in ((attr_now, attr_before), (attr_before, attr_now)):
+        records.append(a.join(b, on=["record", "digest"], how="anti")["record"])
     return diff, pl.concat(records).unique()
 
 
@@ -512,7 +524,7 @@ def _replace_state(con, ids, attributes, part, new_comps, fresh, links) -> None:
     )  # fmt: skip
     if attributes is not None:
         _delete_insert(
-            con, "state_attributes", attributes.filter(pl.col("record").is_in(inside)),
+            con, "state_attributes", _attributes(attributes.filter(pl.col("record").is_in(inside))),
             by_record, part.records,
         )  # fmt: skip
     _delete_insert(

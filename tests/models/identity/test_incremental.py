@@ -232,6 +232,24 @@ def test_the_name_audit_of_a_component_reads_its_own_records(rules):
     assert out.records_resolved == 3
 
 
+def test_a_record_whose_name_changed_is_resolved_again(rules):
+    """Only a name changes (a corrected CRM row): the name rule no longer refuses the
+    phone, and the two records become one customer."""
+    base = _base() + [
+        ("pos|n1", "member_no", "MN1"),
+        ("pos|n1", "phone", "+8613500000001"),
+        ("web|n2", "phone", "+8613500000001"),
+        ("web|n2", "email", "n2@x.cn"),
+    ]
+    names0 = attributes([("pos|n1", "宋子"), ("web|n2", "潘杰")])
+    names1 = attributes([("pos|n1", "潘杰"), ("web|n2", "潘杰")])
+    out, inc, _, zero = _days(rules, _ids(base), _ids(base), names0, names1)
+    assert zero.resolution.limit_audit.height
+    n1, n2 = _customers(inc, "pos|n1", "web|n2")
+    assert n1 == n2 is not None
+    assert out.records_resolved == 2
+
+
 def test_a_run_without_new_records_writes_nothing(rules):
     base = _ids(_base())
     inc = duckdb.connect()
