@@ -56,6 +56,8 @@ from models.identity.resolve import Resolution, resolve
 from models.identity.rules import Rules
 from models.identity.warehouse import (
     SCHEMA,
+    append_merges,
+    identity_frames,
     read_previous,
     replace_tables,
     table_names,
@@ -364,7 +366,9 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
     )
     ends = pl.concat([moved["record_l"], moved["record_r"]]).unique()
     more = ends.filter(~ends.is_in(part.records["record"].implode()))
+    by_links = 0
     if more.len():
+        by_links = _part(comps, more).comps.len()
         part = _part(comps, pl.concat([part.records["record"], more]))
         first, sub_ids, sub_attr = _first(ids, attributes, rules, part, known)
         if sub_attr is not None:  # the clusters added are as before: so are their rows
@@ -392,7 +396,8 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
     n = part.records.height
     why = (
         f"{changed.len()} new or changed records; {n} of {total} records resolved again "
-        f"({part.comps.len()} components)"
+        f"({part.comps.len()} components, {by_links} of them added by a changed "
+        "probabilistic link)"
     )
     return Outcome("incremental", why, final, part_links, tiers, linked, written, n, total)
 
@@ -467,49 +472,29 @@ _BY_RECORD = f"{RECORD_KEY} in (select record from _keys)"
 
 
 def _replace_part(con, final, tiers, blocked_now, touched_keys, part, previous, run_at) -> dict:
-    """Replace the part's rows of the identity tables by the new resolution's, and append its
-    merges (``write_tables`` writes the same frames in full)."""
-    scratch = "_identity_part"
-    con.execute(f"create schema if not exists {scratch}")
-    try:
-        # write_tables lays the frames out: write them to a scratch schema, move the rows
-        write_tables(con, final, run_at, tiers, schema=scratch)
-        keys = part.records
-        written = {}
-        customers = previous.select("customer_id").unique()
-        con.register("_keys", customers.to_arrow())
-        try:
-            con.execute(
-                f"delete from {SCHEMA}.customer_identifiers "
-                "where customer_id in (select customer_id from _keys)"
-            )
-        finally:
-            con.unregister("_keys")
-        con.execute(
-            f"insert into {SCHEMA}.customer_identifiers by name "
-            f"select * from {scratch}.customer_identifiers"
-        )
-        written["customer_identifiers"] = final.customer_identifiers.height
-        for table in ("record_customers", "identifier_links", "limit_audit"):
-            rows = con.execute(f"select * from {scratch}.{table}").pl()
-            written[table] = _delete_insert(con, table, rows, _BY_RECORD, keys)
-        blocked = blocked_now.drop("node_key")
-        written["blocked_identifiers"] = _delete_insert(
+    """Replace the part's rows of the identity tables by the new resolution's (laid out as
+    ``write_tables`` lays out the whole), and append its merges."""
+    frames = identity_frames(final, tiers)
+    written = {
+        "customer_identifiers": _delete_insert(
             con,
-            "blocked_identifiers",
-            blocked,
-            "identifier_type || '|' || coalesce(scope, '') || '|' || identifier_value "
-            "in (select node_key from _keys)",
-            touched_keys.alias("node_key").to_frame(),
+            "customer_identifiers",
+            frames["customer_identifiers"],
+            "customer_id in (select customer_id from _keys)",
+            previous.select("customer_id").unique(),
         )
-        written["identity_merges"] = con.execute(
-            f"select count(*) from {scratch}.identity_merges"
-        ).fetchone()[0]
-        con.execute(
-            f"insert into {SCHEMA}.identity_merges by name select * from {scratch}.identity_merges"
-        )
-    finally:
-        con.execute(f"drop schema if exists {scratch} cascade")
+    }
+    for table in ("record_customers", "identifier_links", "limit_audit"):
+        written[table] = _delete_insert(con, table, frames[table], _BY_RECORD, part.records)
+    written["blocked_identifiers"] = _delete_insert(
+        con,
+        "blocked_identifiers",
+        blocked_now.drop("node_key"),
+        "identifier_type || '|' || coalesce(scope, '') || '|' || identifier_value "
+        "in (select node_key from _keys)",
+        touched_keys.alias("node_key").to_frame(),
+    )
+    written["identity_merges"] = append_merges(con, final.merges, run_at)
     return written
 
 

@@ -167,18 +167,11 @@ def split_record(frame: pl.DataFrame, column: str = "record") -> pl.DataFrame:
     ).drop(column)
 
 
-def write_tables(
-    con,
-    resolution: Resolution,
-    run_at: dt.datetime,
-    record_tiers: pl.DataFrame | None = None,
-    schema: str = SCHEMA,
-) -> dict[str, int]:
-    """Replace identity.customer_identifiers, record_customers, blocked_identifiers,
-    limit_audit and (given ``record_tiers``) identifier_links; append this run's rows to
-    identity.identity_merges. ``schema``: another schema to lay the same tables in (an
-    incremental run moves their rows into ``identity`` from there)."""
-    con.execute(f"create schema if not exists {schema}")
+def identity_frames(
+    resolution: Resolution, record_tiers: pl.DataFrame | None = None
+) -> dict[str, pl.DataFrame]:
+    """The rows of identity.customer_identifiers, record_customers, blocked_identifiers,
+    limit_audit and (given ``record_tiers``) identifier_links, as the tables hold them."""
     tables = {
         "customer_identifiers": resolution.customer_identifiers,
         "record_customers": split_record(resolution.records.drop("cluster")).select(
@@ -207,25 +200,40 @@ def write_tables(
             "match_probability",
             "evidence",
         )
-    counts = replace_tables(con, schema, tables)
-    merges = resolution.merges.with_columns(pl.lit(run_at).cast(pl.Datetime("us")).alias("run_at"))
+    return tables
+
+
+def write_tables(
+    con, resolution: Resolution, run_at: dt.datetime, record_tiers: pl.DataFrame | None = None
+) -> dict[str, int]:
+    """Replace identity.customer_identifiers, record_customers, blocked_identifiers,
+    limit_audit and (given ``record_tiers``) identifier_links; append this run's rows to
+    identity.identity_merges."""
+    counts = replace_tables(con, SCHEMA, identity_frames(resolution, record_tiers))
+    counts["identity_merges"] = append_merges(con, resolution.merges, run_at)
+    return counts
+
+
+def append_merges(con, merges: pl.DataFrame, run_at: dt.datetime) -> int:
+    """Append a run's merges, splits and retirements to identity.identity_merges."""
+    con.execute(f"create schema if not exists {SCHEMA}")
+    merges = merges.with_columns(pl.lit(run_at).cast(pl.Datetime("us")).alias("run_at"))
     merges = merges.with_columns(
         pl.lit(None, dtype=d).alias(c) for c, d in MERGES_SCHEMA.items() if c not in merges.columns
     )
     merges = merges.select(list(MERGES_SCHEMA)).cast(MERGES_SCHEMA)
     con.register("_frame", merges.to_arrow())
     con.execute(
-        f"create table if not exists {schema}.identity_merges as select * from _frame limit 0"
+        f"create table if not exists {SCHEMA}.identity_merges as select * from _frame limit 0"
     )
     # a table of an earlier version gains the newer columns (older rows keep them null)
     for col, sql_type in (("link_tier", "varchar"), ("match_weight", "double")):
         con.execute(
-            f"alter table {schema}.identity_merges add column if not exists {col} {sql_type}"
+            f"alter table {SCHEMA}.identity_merges add column if not exists {col} {sql_type}"
         )
-    con.execute(f"insert into {schema}.identity_merges by name select * from _frame")
+    con.execute(f"insert into {SCHEMA}.identity_merges by name select * from _frame")
     con.unregister("_frame")
-    counts["identity_merges"] = merges.height
-    return counts
+    return merges.height
 
 
 def read_lake_identifiers(lake_raw) -> pl.DataFrame:
