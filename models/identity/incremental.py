@@ -219,10 +219,23 @@ def run(
         reason = "the record attributes have other columns than the previous run's"
     if reason is None:
         try:
-            return _incremental(con, ids, attributes, rules, model, run_at, state)
+            return _atomic(con, _incremental, ids, attributes, rules, model, run_at, state)
         except Fallback as exc:
             reason = str(exc)
-    return _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason)
+    return _atomic(con, _full, ids, attributes, rules, rules_sha256, model, run_at, reason)
+
+
+def _atomic(con, work, *args) -> Outcome:
+    """``work(con, *args)`` in one transaction: a run that stops half way leaves the previous
+    run's tables and state as they were (the next run could not tell a half-written part)."""
+    con.execute("begin transaction")
+    try:
+        out = work(con, *args)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+    return out
 
 
 def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) -> str | None:

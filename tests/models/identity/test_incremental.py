@@ -338,3 +338,25 @@ def test_the_demo_with_its_last_day_held_back(rules, demo_days):
     again = run(inc, ids1, attrs1, rules, SHA, zero.linked["splink"]["model"], DAY1)
     assert again.mode == "incremental" and again.written == {}
     _assert_same(inc, ref)
+
+
+def test_a_run_that_stops_half_way_leaves_the_previous_tables_and_state(rules, monkeypatch):
+    import models.identity.incremental as incremental
+
+    base = _ids(_base())
+    con = duckdb.connect()
+    run(con, base, None, rules, SHA, None, DAY0, incremental=False)
+    before = _tables(con, DAY0)
+    state = con.execute("select * from identity.state_inputs order by all").pl()
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(incremental, "_replace_state", stop)
+    day1 = _ids(_base() + [("web|n1", "email", "x@x.cn"), ("web|n1", "phone", "+8613700000001")])
+    with pytest.raises(KeyboardInterrupt):
+        run(con, day1, None, rules, SHA, None, DAY1)
+    after = _tables(con, DAY0)
+    assert all(before[t].equals(after[t]) for t in before)
+    assert con.execute("select * from identity.state_inputs order by all").pl().equals(state)
+    assert con.execute("select count(*) from identity.identity_merges").fetchone()[0] == 0
