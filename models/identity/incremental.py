@@ -295,15 +295,19 @@ def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> O
 
 
 def _changed_records(con, ids: pl.DataFrame, attributes) -> tuple[pl.DataFrame, pl.Series]:
-    """The identifier rows added or gone since the previous run, and every record whose rows
-    or attributes changed (new, corrected, gone)."""
+    """Every identifier row, before and now, of the records whose rows changed, and every
+    record whose rows or attributes changed (new, corrected, gone)."""
     now = _inputs(ids)
     before = _read(con, "state_inputs").cast(INPUT_COLUMNS)
     cols = list(INPUT_COLUMNS)
     added = now.join(before, on=cols, how="anti", nulls_equal=True)
     gone = before.join(now, on=cols, how="anti", nulls_equal=True)
-    diff = pl.concat([added, gone])
-    records = [diff["record"]]
+    records = [pl.concat([added["record"], gone["record"]]).unique()]
+    # every row, old and new, of a record whose rows changed: an identifier it kept may
+    # change its shared status too (the record gained or lost a strong identifier beside it)
+    inside = records[0].implode()
+    diff = pl.concat([now.filter(pl.col("record").is_in(inside)),
+                      before.filter(pl.col("record").is_in(inside))])  # fmt: skip
     attr_before = _read(con, "state_attributes").cast({"digest": pl.UInt64})
     attr_now = _attributes(attributes)
     for a, b in ((attr_now, attr_before), (attr_before, attr_now)):
@@ -319,8 +323,8 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
     if changed.is_empty():
         return Outcome("incremental", "no new or changed records", None, empty, None, {}, {}, 0,
                        total)  # fmt: skip
-    # every identifier of a changed row, keyed as the graph keys it; and the records that
-    # carry its value now (any type: a superset)
+    # every identifier of a changed record, keyed as the graph keys it; and the records
+    # that carry its value now (any type: a superset)
     diff_nodes = build_graph(diff.drop("record").with_row_index("record").with_columns(
         pl.col("record").cast(pl.String)), rules)  # fmt: skip
     values = diff["identifier_value"].drop_nulls().unique()
@@ -354,7 +358,8 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
     first, sub_ids, sub_attr = _first(ids, attributes, rules, part, known)
     kept_rows = stored_rows.join(part.records, on="record", how="anti")
     fresh = pl.DataFrame(schema=ROW_SCHEMA)
-    if sub_attr is not None:
+    scored = rules.probabilistic.enabled and sub_attr is not None  # as probabilistic_tier
+    if scored:
         # the masks (templates) are every candidate's: the same as before, or all anchors
         # change
         fresh = splink_rows(first, sub_attr)
@@ -384,7 +389,7 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
         by_links = _part(comps, more).comps.len()
         part = _part(comps, pl.concat([part.records["record"], more]))
         first, sub_ids, sub_attr = _first(ids, attributes, rules, part, known)
-        if sub_attr is not None:  # the clusters added are as before: so are their rows
+        if scored:  # the clusters added are as before: so are their rows
             fresh = splink_rows(first, sub_attr, templates)
             kept_rows = stored_rows.join(part.records, on="record", how="anti")
     inside = part.records["record"].implode()

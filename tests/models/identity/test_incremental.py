@@ -134,6 +134,22 @@ def test_an_identifier_shared_before_stays_blocked_when_a_part_of_its_records_is
     assert out.records_resolved == 2  # pos|v1 and the new record: pos|v2 is apart
 
 
+def test_an_identifier_a_record_kept_becomes_shared_when_the_record_gains_a_member(rules):
+    """web|w2 keeps its device and gains a member card: the device is now on two members'
+    records (shared), though no row of the device changed."""
+    base = _base() + [
+        ("pos|w1", "member_no", "MW1"),
+        ("pos|w1", "device_id", "DW"),
+        ("web|w2", "device_id", "DW"),
+        ("web|w2", "email", "w2@x.cn"),
+    ]
+    day1 = base + [("web|w2", "member_no", "MW2")]
+    out, inc, _, _ = _days(rules, _ids(base), _ids(day1))
+    blocked = inc.execute("select identifier_value from identity.blocked_identifiers").pl()
+    assert "DW" in blocked["identifier_value"].to_list()
+    assert out.records_resolved == 2
+
+
 def test_a_corrected_old_record_is_resolved_again(rules):
     base = _base()
     # web|z3 now shows customer z4's phone (a corrected export), web|z5 lost its e-mail
