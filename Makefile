@@ -70,10 +70,12 @@ format: install
 
 # The suite on every core (pytest-xdist; a test module stays on one worker, so its module
 # fixtures are built once); the e2e build runs beside the workers in a process of its own
-# (tests/conftest.py). TEST_WORKERS=0 runs it in one process.
+# (tests/conftest.py). The modules go to the workers in the order tests/conftest.py sets (long
+# ones first, those that wait for the e2e build after the rest), not xdist's default (most
+# tests first). TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 test: lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Benchmarks: on demand, never in make test (figures in bench/README.md). The scale bench:
 # the demo brand at each scale, the whole graph materialised, time and peak RSS per stage

@@ -61,8 +61,9 @@ def copy_landing(demo: DataPaths, target: DataPaths, *channels: str) -> None:
 # The end-to-end demo: bigger than DEMO_SCALE so every channel and mart has rows.
 E2E_SCALE = {"seed": 11, "customers": 400, "days": 45}
 
-# The test that materialises the whole graph a second time (on a file copy of built_demo).
-RERUN_TEST = "test_rerunning_the_whole_graph_changes_nothing"
+# The fixture of the tests that need the whole graph materialised a second time (on a file copy
+# of built_demo, by the e2e build process).
+RERUN = "rerun_of_built_demo"
 
 
 def materialization_metadata(result, key: str) -> dict:
@@ -108,7 +109,7 @@ class BuiltRun(ExecutionResult):
 
 class _E2EBuild:
     """``tests/e2e_build.py`` running beside the tests: generates the e2e demo and materialises
-    the whole graph (then, if the re-run test is selected, again on a copy). One per session:
+    the whole graph (then, if a re-run test is selected, again on a copy). One per session:
     under pytest-xdist (``make test`` runs two workers) the first worker that asks starts it in
     the folder all workers share, the others wait on the same files; the controlling process
     stops it when the session ends (``pytest_sessionfinish``)."""
@@ -177,14 +178,22 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Modules that use ``built_demo`` run last (in their order), so the tests that do not
-    need it run while the build process builds it; the re-run test runs at the very end, so
-    the others run while the build process materialises the graph the second time."""
+    """Modules that use ``built_demo`` run last, so the tests that do not need it run while
+    the build process builds it; the re-run tests run at the very end, so the others run
+    while the build process materialises the graph the second time. In each of the two
+    groups the modules marked ``slow`` come first (a long module started last runs on one
+    worker while the other has nothing left). ``make test`` hands the
+    modules to the xdist workers in this order (``--no-loadscope-reorder``)."""
     uses = {item.module for item in items if "built_demo" in item.fixturenames}
-    rerun = [i for i in items if i.originalname == RERUN_TEST]
-    rest = [i for i in items if i.originalname != RERUN_TEST]
-    items[:] = [i for i in rest if i.module not in uses] + [i for i in rest if i.module in uses]
-    items += rerun
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    rerun = {item.module for item in items if RERUN in item.fixturenames}
+
+    def group(item) -> int:
+        if item.module in rerun:
+            return 4
+        return 2 * (item.module in uses) + (item.module not in slow)
+
+    items.sort(key=group)  # stable: a module's tests stay in their order
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -194,7 +203,7 @@ def _e2e_build(request, tmp_path_factory):
     items = request.session.items
     build = None
     if any("built_demo" in item.fixturenames for item in items):
-        rerun = any(item.originalname == RERUN_TEST for item in items)
+        rerun = any(RERUN in item.fixturenames for item in items)
         shared = _shared_tmp(tmp_path_factory)
         build = _E2EBuild(shared / "e2e_build", rerun)
         with exclusive(shared / "e2e_build.lock", "start the e2e build", wait=60):
@@ -203,7 +212,7 @@ def _e2e_build(request, tmp_path_factory):
                 build.start()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # the workers yield to the build (started above at the workers' niceness): its second
-        # materialisation, which the re-run test waits for, is the last thing the session does
+        # materialisation, which the re-run tests wait for, is the last thing the session does
         os.nice(WORKER_NICENESS)
     return build
 
@@ -227,7 +236,7 @@ def built_demo(_e2e_build):
 def rerun_of_built_demo(built_demo, _e2e_build):
     """The whole graph materialised a second time, on a file copy of ``built_demo`` made right
     after it was built (by the same build process): ``(DataPaths, result)``."""
-    assert _e2e_build.again is not None, f"{RERUN_TEST} was not selected"
+    assert _e2e_build.again is not None, f"no selected test uses {RERUN}"
     out = _e2e_build.again.parent / "rerun.json"
     _e2e_build.wait_for(out)
     return DataPaths(_e2e_build.again), BuiltRun(out)

@@ -34,6 +34,9 @@ from tests.faults.conftest import (
     write,
 )
 
+# a long module: scheduled first in its group (tests/conftest.py)
+pytestmark = pytest.mark.slow
+
 # What the sales marts do not read is left out (inventory snapshots, clickstreams, CRM,
 # social): a third of the ingest work of the tiny demo.
 SKIP = shutil.ignore_patterns("inventory", "clickstream", "events", "mp_events", "crm", "social")
