@@ -178,12 +178,13 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Modules that use ``built_demo`` run last, so the tests that do not need it run while
-    the build process builds it; the re-run tests run at the very end, so the others run
-    while the build process materialises the graph the second time. In each of the two
-    groups the modules marked ``slow`` come first (a long module started last runs on one
-    worker while the other has nothing left). ``make test`` hands the
-    modules to the xdist workers in this order (``--no-loadscope-reorder``)."""
+    """The order ``make test`` hands the modules to the xdist workers in
+    (``--no-loadscope-reorder``): the modules marked ``slow`` first, those that do not use
+    ``built_demo`` before those that do (the Spark build, which waits for it on one worker
+    while the other goes on), then the rest, those that use ``built_demo`` last, so the tests
+    that do not need it run while the build process builds it; a long module started last
+    runs on one worker while the other has nothing left. The re-run tests run at the very end,
+    so the others run while the build process materialises the graph the second time."""
     uses = {item.module for item in items if "built_demo" in item.fixturenames}
     slow = {item.module for item in items if item.get_closest_marker("slow")}
     rerun = {item.module for item in items if RERUN in item.fixturenames}
@@ -191,7 +192,7 @@ def pytest_collection_modifyitems(session, config, items):
     def group(item) -> int:
         if item.module in rerun:
             return 4
-        return 2 * (item.module in uses) + (item.module not in slow)
+        return 2 * (item.module not in slow) + (item.module in uses)
 
     items.sort(key=group)  # stable: a module's tests stay in their order
 

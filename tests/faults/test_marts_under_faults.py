@@ -34,7 +34,7 @@ from tests.faults.conftest import (
     write,
 )
 
-# a long module: scheduled first in its group (tests/conftest.py)
+# a long module: scheduled first (tests/conftest.py)
 pytestmark = pytest.mark.slow
 
 # What the sales marts do not read is left out (inventory snapshots, clickstreams, CRM,

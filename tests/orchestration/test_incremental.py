@@ -25,7 +25,7 @@ from orchestration.defs.automation import incremental_keys, incremental_selectio
 from tests.conftest import DEMO_SCALE
 from tests.faults.conftest import DBT_SELECT, dbt_target, run_dbt
 
-# a long module: scheduled first in its group (tests/conftest.py)
+# a long module: scheduled first (tests/conftest.py)
 pytestmark = pytest.mark.slow
 
 INCREMENTAL = [

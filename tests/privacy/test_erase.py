@@ -25,9 +25,6 @@ from models.privacy.erase import read_requests_file
 from models.privacy.subject import SubjectError, parse_identifier
 from orchestration.cli import app
 
-# a long module: scheduled first in its group (tests/conftest.py)
-pytestmark = pytest.mark.slow
-
 
 def _sha(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
