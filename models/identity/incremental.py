@@ -543,9 +543,6 @@ def _replace_state(con, ids, attributes, part, new_comps, fresh, links) -> None:
     replace_tables(con, SCHEMA, {"state_links": links})
 
 
-__all__ = ["Fallback", "Outcome", "run"]
-
-
 def summary(con) -> dict:
     """The counts the asset reports, over the identity tables as they now are (an
     incremental run holds only its part in memory)."""

@@ -154,29 +154,15 @@ def splink_rows(
         for c in ("city", "district")
         if c not in attributes.columns
     )
-    cand = _candidates(first, attributes)
+    columns = ("c", "record", "phone_digits", "initial", "address")
+    cand = _candidates(first, attributes).select(pl.lit("c").alias("kind"), *columns)
     if templates is None:
-        templates = sorted(
-            set(
-                zip(
-                    cand["head"].str.len_chars().cast(pl.Int64).to_list(),
-                    cand["tail"].str.len_chars().cast(pl.Int64).to_list(),
-                    strict=True,
-                )
-            )
-        )
+        templates = templates_of(cand)
     if not templates:
         return empty
     frame = pl.DataFrame(templates, schema={"h": pl.Int64, "t": pl.Int64}, orient="row")
     anchors = _anchors(first, attributes, frame)
-    return pl.concat(
-        [
-            cand.select(pl.lit("c").alias("kind"), "c", "record", "phone_digits", "initial",
-                        "address"),
-            anchors.select(pl.lit("a").alias("kind"), "c", "record", "phone_digits", "initial",
-                           "address"),
-        ]
-    ).cast(ROW_SCHEMA)  # fmt: skip
+    return pl.concat([cand, anchors.select(pl.lit("a").alias("kind"), *columns)]).cast(ROW_SCHEMA)
 
 
 def marketplace_links(
