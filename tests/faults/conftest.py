@@ -182,17 +182,60 @@ def dbt_env(paths: DataPaths) -> dict:
     }
 
 
+_SERVER: list[subprocess.Popen] = []
+
+
+def _dbt_server() -> subprocess.Popen:
+    """This process's dbt server (``tests/dbt_server.py``), started at its first run: dbt
+    imported once, not once a run. Ended when the process ends."""
+    if _SERVER and _SERVER[0].poll() is None:
+        return _SERVER[0]
+    err = (_alias_dir() / "dbt_server.err").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.dbt_server"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
+    err.close()
+    if not _SERVER:
+        atexit.register(_stop_dbt_server)
+    _SERVER[:] = [proc]
+    return proc
+
+
+def _stop_dbt_server() -> None:
+    for proc in _SERVER:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+
+
+def dbt_result(
+    paths: DataPaths, target: Path, select: list[str] = DBT_SELECT, verb: str = "run"
+) -> tuple[int, str]:
+    """``dbt <verb> --select ...`` on ``paths`` (``dbt_command``, ``dbt_env``): the exit code of
+    the ``dbt`` command and what it printed. Run by this process's dbt server; the same run as
+    a ``dbt`` process (``kill_dbt_midway`` starts one: it kills it)."""
+    server = _dbt_server()
+    request = {"args": dbt_command(target, select, verb)[1:], "env": dbt_env(paths)}
+    server.stdin.write(json.dumps(request) + "\n")
+    server.stdin.flush()
+    line = server.stdout.readline()
+    if not line:
+        err = (_alias_dir() / "dbt_server.err").read_text(errors="replace")
+        raise AssertionError(f"the dbt server ended (exit {server.wait()}):\n{err[-3000:]}")
+    reply = json.loads(line)
+    return reply["code"], reply["stdout"]
+
+
 def run_dbt(
     paths: DataPaths, target: Path, select: list[str] = DBT_SELECT, verb: str = "run"
 ) -> None:
-    done = subprocess.run(
-        dbt_command(target, select, verb),
-        env=dbt_env(paths),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
+    code, printed = dbt_result(paths, target, select, verb)
+    assert code == 0, printed[-3000:]
     keep_parse(target)
 
 

@@ -403,10 +403,8 @@ def test_unique_of_an_incremental_run_finds_a_new_row_duplicating_an_old_one(
     """The new-keys `unique` (macros/tested_since.sql) fails when a row newer than the cutoff
     repeats the key of an old row, and passes on the same table when that row is old too
     (the old rows were tested by an earlier build)."""
-    import subprocess
-
     from orchestration.defs.transform import TESTS_SINCE_ENV
-    from tests.faults.conftest import dbt_command, dbt_env
+    from tests.faults.conftest import dbt_result
 
     tree = DataPaths(tmp_path / "data")
     tree.warehouse.parent.mkdir(parents=True)
@@ -425,10 +423,7 @@ def test_unique_of_an_incremental_run_finds_a_new_row_duplicating_an_old_one(
 
     def unique_test(since) -> tuple[int, str]:
         monkeypatch.setenv(TESTS_SINCE_ENV, json.dumps({"model.zhongtai.stg_lake__orders": since}))
-        done = subprocess.run(
-            dbt_command(target, select, "test"), env=dbt_env(tree), capture_output=True, text=True
-        )
-        return done.returncode, done.stdout
+        return dbt_result(tree, target, select, "test")
 
     code, out = unique_test(str(cutoff))
     assert code == 1 and "Got 1 result" in out, out[-2000:]
