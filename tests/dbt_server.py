@@ -1,7 +1,7 @@
 """dbt in one long-lived process for the tests' dbt runs (``tests/faults/conftest.py``
-``dbt_result``): a dbt command run as a new process spends about 8 CPU s importing dbt and its
-adapter before it reads a file, most of a run on the tiny demo; here each run after the first
-costs what dbt does (bench/README.md, "The test suite's cost").
+``dbt_result``): a ``dbt test`` of one model on the tiny demo costs 8.1 CPU s as a new process
+and 1.2-1.8 in a process that has run dbt before (importing dbt and its adapter alone costs
+4.1; bench/README.md, "The test suite's cost, second pass").
 
     python -m tests.dbt_server
 
