@@ -8,12 +8,20 @@
 --  * where a channel gives no line discount (Tmall, JD), the order's discount is allocated
 --    to its lines in proportion to their gross, each share cut down to the cent, the
 --    remainder on the first line of the order in the file (shares never exceed the discount).
+-- Incremental per order (macros/incremental_orders.sql): a new day rebuilds the orders its
+-- lake files name; a change of the SKU map or the products rebuilds every order.
+{{ config(**order_incremental(
+    ['stg_lake__order_lines', 'stg_lake__orders'], ['int_sku_map', 'stg_lake__products']
+)) }}
+
 with lines as (
-    select * from {{ ref('stg_lake__order_lines') }}
+    select * from {{ ref('stg_lake__order_lines') }} as l
+    where {{ changed_orders('l') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_lake__orders') }}
+    select * from {{ ref('stg_lake__orders') }} as o
+    where {{ changed_orders('o') }}
 ),
 
 sku_map as (

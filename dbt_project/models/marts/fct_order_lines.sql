@@ -4,20 +4,33 @@
 -- returned amounts also in CNY at the order's reference rate (fct_orders.fx_rate_to_cny).
 -- is_real_order: the macro is_real_order over the line's own status and test mark with its
 -- order's flags (a cancelled line of a paid order is no sale); readers filter on it.
+-- Incremental per order (macros/incremental_orders.sql): a new day rebuilds the orders its
+-- lake files name and those whose customer changed in fct_orders; a change of the SKU map,
+-- the products or the FX rates rebuilds every order.
+{{ config(**order_incremental(
+    ['stg_lake__order_lines', 'stg_lake__orders', 'stg_lake__returns'],
+    ['int_sku_map', 'stg_lake__products', 'int_fx_rates'],
+    'fct_order_lines_customer_changes'
+)) }}
+-- depends_on: {{ ref('int_sku_map') }} {{ ref('stg_lake__products') }} {{ ref('int_fx_rates') }}
+
 with lines as (
-    select * from {{ ref('int_order_lines') }}
+    select * from {{ ref('int_order_lines') }} as l
+    where {{ changed_orders('l') }}
 ),
 
 orders as (
     select
         channel, order_id, customer_id, ship_date, is_flagged_test, is_brushing_suspect,
         fx_rate_to_cny
-    from {{ ref('fct_orders') }}
+    from {{ ref('fct_orders') }} as o
+    where {{ changed_orders('o') }}
 ),
 
 returns as (
     select channel, order_id, line_id, sum(quantity) as returned_units, sum(amount) as returned_amount
-    from {{ ref('int_returns') }}
+    from {{ ref('int_returns') }} as r
+    where {{ changed_orders('r') }}
     group by 1, 2, 3
 ),
 

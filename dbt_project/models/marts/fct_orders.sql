@@ -8,8 +8,17 @@
 -- Net amounts are also given in CNY at the reference rate of the order's month (int_fx_rates);
 -- returns are summed per order (POS return receipts are their own documents and name no
 -- original receipt, so they count in fct_daily_sales but on no order here).
+-- Incremental per order (macros/incremental_orders.sql): a new day rebuilds the orders its
+-- lake files name and those whose customer changed (identity resolved their records again).
+{{ config(**order_incremental(
+    ['stg_lake__orders', 'stg_lake__order_lines', 'stg_lake__returns'],
+    ['int_fx_rates'],
+    'fct_orders_customer_changes'
+)) }}
+
 with orders as (
-    select * from {{ ref('stg_lake__orders') }}
+    select * from {{ ref('stg_lake__orders') }} as o
+    where {{ changed_orders('o') }}
 ),
 
 lines as (
@@ -19,7 +28,8 @@ lines as (
         count(*) as lines,
         sum(quantity) as units,
         sum(net_amount) as net_amount
-    from {{ ref('int_order_lines') }}
+    from {{ ref('int_order_lines') }} as l
+    where {{ changed_orders('l') }}
     group by 1, 2
 ),
 
@@ -30,7 +40,8 @@ returns as (
         count(*) as return_lines,
         sum(quantity) as returned_units,
         sum(amount) as returned_amount
-    from {{ ref('int_returns') }}
+    from {{ ref('int_returns') }} as r
+    where {{ changed_orders('r') }}
     group by 1, 2
 ),
 
@@ -48,48 +59,16 @@ flags as (
     group by 1, 2
 ),
 
-record_customers as (
-    select * from {{ source('identity', 'record_customers') }}
-    where customer_id is not null
-),
-
-order_customer as (
-    select channel, record_id as order_id, min(customer_id) as customer_id
-    from record_customers
-    where entity = 'orders'
-    group by 1, 2
-),
-
-contact_customer as (
-    select channel, order_id, customer_id
-    from (
-        select
-            channel,
-            {{ dbt.split_part('record_id', "'/'", 1) }} as order_id,
-            customer_id,
-            row_number() over (
-                partition by channel, {{ dbt.split_part('record_id', "'/'", 1) }}
-                order by
-                    case when {{ dbt.split_part('record_id', "'/'", 2) }} = 'buyer' then 0 else 1 end,
-                    record_id
-            ) as contact_rank
-        from record_customers
-        where entity = 'order_contacts'
-    ) as ranked
-    where contact_rank = 1
+customers as (
+    {{ order_customers() }}
 ),
 
 unified as (
     select
         cast(o.channel as {{ dbt.type_string() }}) as channel,
         cast(o.order_id as {{ dbt.type_string() }}) as order_id,
-        cast(coalesce(oc.customer_id, cc.customer_id) as {{ dbt.type_string() }}) as customer_id,
-        cast(
-            case
-                when oc.customer_id is not null then 'order'
-                when cc.customer_id is not null then 'order_contact'
-            end as {{ dbt.type_string() }}
-        ) as customer_source,
+        cast(c.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(c.customer_source as {{ dbt.type_string() }}) as customer_source,
         cast(o.ordered_at as timestamp) as ordered_at,
         cast(o.order_date as date) as order_date,
         cast(o.location_id as {{ dbt.type_string() }}) as location_id,
@@ -125,10 +104,8 @@ unified as (
         and o.order_date < fx.valid_to
     left join flags as f
         on o.channel = f.channel and o.order_id = f.order_id
-    left join order_customer as oc
-        on o.channel = oc.channel and o.order_id = oc.order_id
-    left join contact_customer as cc
-        on o.channel = cc.channel and o.order_id = cc.order_id
+    left join customers as c
+        on o.channel = c.channel and o.order_id = c.order_id
 )
 
 select
