@@ -102,6 +102,7 @@
             select input, lake_file, size, modified, fingerprint from {{ now }}
         )
     );
+    {%- if day %}
     create or replace temp table {{ new_files }} as
     select n.input, n.source_file from {{ now }} as n
     where n.lake_file is not null and not exists (
@@ -121,6 +122,12 @@
     union
     {%- endif %}
     select cast(null as varchar), cast(null as varchar) where false;
+    {%- else %}
+    create or replace temp table {{ new_files }} as
+    select cast(null as varchar) as input, cast(null as varchar) as source_file where false;
+    create or replace temp table {{ changed }} as
+    select cast(null as varchar) as channel, cast(null as varchar) as order_id where false;
+    {%- endif %}
     delete from {{ this }} as t
     where {{ _rebuild_all() }} or exists (
         select 1 from {{ changed }} as c where c.channel = t.channel and c.order_id = t.order_id
