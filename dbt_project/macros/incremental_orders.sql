@@ -59,9 +59,10 @@
     getvariable('{{ this.identifier }}__rebuild_all')
 {%- endmacro -%}
 
-{#- The model's filter: the rows of the changed orders (every row outside a run of the day). -#}
+{#- The model's filter: the rows of the changed orders (every row outside a run of the day;
+    a dbt unit test, which has no `this`, reads every row it is given). -#}
 {% macro changed_orders(alias) %}
-    {%- if is_incremental() -%}
+    {%- if this is not none and is_incremental() -%}
     ({{ _rebuild_all() }} or exists (
         select 1 from {{ _order_scratch()[2] }} as changed
         where changed.channel = {{ alias }}.channel and changed.order_id = {{ alias }}.order_id
