@@ -55,6 +55,15 @@
     {{ this.schema }}.{{ this.identifier }}__inputs
 {%- endmacro -%}
 
+{#- The inputs table's one definition, created when missing: by the pre-hook on a table
+    that exists (built before the inputs were recorded), by the post-hook of every run. -#}
+{%- macro _create_order_inputs() -%}
+    create table if not exists {{ _order_inputs() }} (
+        input varchar, lake_file varchar, source_file varchar, size bigint,
+        modified timestamptz, fingerprint hugeint
+    );
+{%- endmacro -%}
+
 {%- macro _rebuild_all() -%}
     getvariable('{{ this.identifier }}__rebuild_all')
 {%- endmacro -%}
@@ -90,10 +99,7 @@
     {%- if not loop.last %} union all{% endif %}
     {%- endfor %};
     {%- if is_incremental() %}
-    create table if not exists {{ _order_inputs() }} (
-        input varchar, lake_file varchar, source_file varchar, size bigint,
-        modified timestamptz, fingerprint hugeint
-    );
+    {{ _create_order_inputs() }}
     set variable {{ this.identifier }}__rebuild_all = (
         {{ 'false' if day else 'true' }}
         or not exists (select 1 from {{ _order_inputs() }})
@@ -139,10 +145,7 @@
 {#- Post-hook: the inputs the table is now built from. -#}
 {% macro record_order_inputs() %}
     {%- set now, new_files, changed = _order_scratch() %}
-    create table if not exists {{ _order_inputs() }} (
-        input varchar, lake_file varchar, source_file varchar, size bigint,
-        modified timestamptz, fingerprint hugeint
-    );
+    {{ _create_order_inputs() }}
     delete from {{ _order_inputs() }};
     insert into {{ _order_inputs() }} select * from {{ now }};
     drop table {{ now }};
