@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DagsterDbtTranslator, DbtCliInvocation, DbtCliResource, DbtProject
+from dagster_dbt.asset_utils import (
+    DBT_INDIRECT_SELECTION_ENV,
+    extract_runtime_selection_from_args,
+    get_updated_cli_invocation_params_for_context,
+)
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, _get_dbt_target_path
+from dagster_dbt.dagster_dbt_translator import validate_opt_translator
+from dagster_dbt.dbt_manifest import DbtManifestParam, validate_manifest
 from packaging import version
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths, data_paths
 from ingest.locks import exclusive
+from orchestration.dbt_in_process import Outcome, run
 
 
 def paths() -> DataPaths:
@@ -78,12 +93,108 @@ def prepare_dbt(project: DbtProject = DBT_PROJECT) -> None:
             raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{done.stdout}\n{done.stderr}")
 
 
+@dataclass
+class _Finished:
+    """What ``DbtCliInvocation`` reads of its ``subprocess.Popen``: the command and, once dbt
+    has run, its exit code."""
+
+    args: list[str]
+    returncode: int | None = None
+    stdout: None = None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:  # nothing to signal: ``_stream_stdout`` interrupts
+        pass
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """KeyboardInterrupt in ``thread``, as SIGINT to a `dbt` process: dbt cancels its
+    connections and ends its run."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt)
+        )
+
+
+@dataclass
+class InProcessInvocation(DbtCliInvocation):
+    """A ``DbtCliInvocation`` whose dbt runs in a thread of this process (``run``) when its
+    events are streamed. An exception dbt raised ends the stream as a failed invocation
+    (``DagsterDbtCliRuntimeError`` naming it); an interrupt of the step (Dagster's, Ctrl-C)
+    interrupts dbt, waits for it up to ``termination_timeout_seconds`` and is raised."""
+
+    dbt_args: list[str] = field(default_factory=list)
+    dbt_env: dict[str, str] = field(default_factory=dict)
+    profiles_dir: Path = Path()
+    profile_args: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, *, dbt_args: list[str], dbt_env: dict[str, str], **kw) -> InProcessInvocation:
+        target_path: Path = kw["target_path"]
+        seed = kw["project_dir"] / _get_dbt_target_path() / PARTIAL_PARSE_FILE_NAME
+        made = target_path / PARTIAL_PARSE_FILE_NAME
+        target_path.mkdir(parents=True, exist_ok=True)
+        if seed.exists() and not made.exists():  # as DbtCliInvocation.run: parse from it
+            shutil.copy(seed, made)
+        return cls(process=_Finished(["dbt", *dbt_args]), dbt_args=dbt_args, dbt_env=dbt_env, **kw)
+
+    def _stream_stdout(self) -> Iterator[str | dict[str, Any]]:
+        if self.process.returncode is not None:
+            return
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        end = object()
+        outcome: list[Outcome] = []
+
+        def work() -> None:
+            try:
+                outcome.append(
+                    run(self.dbt_args, self.dbt_env, self.project_dir, self.profiles_dir,
+                        self.profile_args, events.put)
+                )  # fmt: skip
+            except BaseException as e:  # noqa: BLE001 - handed to the stream below
+                outcome.append(Outcome(2, e))
+            finally:
+                events.put(end)
+
+        thread = threading.Thread(target=work, name="dbt", daemon=True)
+        thread.start()
+        try:
+            while (event := events.get()) is not end:
+                if event["info"]["level"] == "error":
+                    self._error_messages.append(event["info"]["msg"])
+                yield event
+        except BaseException:
+            _interrupt(thread)
+            thread.join(self.termination_timeout_seconds)
+            self.process.returncode = 2
+            raise
+        thread.join()
+        done = outcome[0]
+        self.process.returncode = done.code
+        if isinstance(done.exception, KeyboardInterrupt | SystemExit) or (
+            done.exception is not None and not isinstance(done.exception, Exception)
+        ):
+            raise done.exception
+        if done.exception is not None and not self._error_messages:
+            self._error_messages.append(f"{type(done.exception).__name__}: {done.exception}")
+
+
 class DbtCli(DbtCliResource):
-    """dagster-dbt's resource, told the version of the dbt beside this interpreter. dagster-dbt
-    runs `dbt --version` (a new process importing dbt: 3.4 s wall, 3.3 CPU s) in the first dbt
-    step of every run, to tell dbt-core from the fusion engine; that dbt is the dbt-core
-    installed in this environment, whose version the package metadata holds. Any other
-    executable (one on PATH) is asked as before."""
+    """dagster-dbt's resource, running dbt in this process (``orchestration.dbt_in_process``)
+    where it can: on the DuckDB target, with ``in_process`` set (the default; env
+    ``ZHONGTAI_DBT_IN_PROCESS=0`` unsets it). Otherwise (another target, such as Spark, whose
+    session method would keep its JVM in the run's process) a `dbt` process per invocation, as
+    dagster-dbt runs it.
+
+    Told the version of the dbt beside this interpreter: dagster-dbt runs `dbt --version` (a
+    new process importing dbt: 3.4 s wall, 3.3 CPU s) in the first dbt step of every run, to
+    tell dbt-core from the fusion engine; that dbt is the dbt-core installed in this
+    environment, whose version the package metadata holds. Any other executable (one on PATH)
+    is asked as before."""
+
+    in_process: bool = True
 
     @cached_property
     def _cli_version(self) -> version.Version:
@@ -91,9 +202,85 @@ class DbtCli(DbtCliResource):
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
+    def _runs_in_process(self) -> bool:
+        target = self.target or os.environ.get("DBT_TARGET") or "duckdb"
+        return self.in_process and target == "duckdb" and self._cli_version.major < 2
+
+    def cli(
+        self,
+        args: Sequence[str],
+        *,
+        raise_on_error: bool = True,
+        manifest: DbtManifestParam | None = None,
+        dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        context: dg.OpExecutionContext | dg.AssetExecutionContext | None = None,
+        target_path: Path | None = None,
+    ) -> DbtCliInvocation:
+        """``DbtCliResource.cli``: the same arguments, selection and environment (what dagster-dbt
+        gives its `dbt` process), run in this process when ``_runs_in_process``."""
+        if not self._runs_in_process():
+            return super().cli(
+                args,
+                raise_on_error=raise_on_error,
+                manifest=manifest,
+                dagster_dbt_translator=dagster_dbt_translator,
+                context=context,
+                target_path=target_path,
+            )
+        translator = validate_opt_translator(dagster_dbt_translator) or DagsterDbtTranslator()
+        cleaned, selects, excludes = extract_runtime_selection_from_args(args)
+        params = get_updated_cli_invocation_params_for_context(
+            context=context,
+            manifest=validate_manifest(manifest) if manifest else {},
+            dagster_dbt_translator=translator,
+            runtime_selects=selects,
+            runtime_excludes=excludes,
+        )
+        project_dir = Path(
+            params.dbt_project.project_dir if params.dbt_project else self.project_dir
+        )
+        target_path = target_path or self._get_unique_target_path(context=context)
+        if not target_path.is_absolute():
+            target_path = project_dir / target_path
+        profiles_dir = Path(self.profiles_dir or project_dir)
+        profile_args = [*(["--profile", self.profile] if self.profile else [])]
+        profile_args += ["--target", self.target] if self.target else []
+        env = {
+            **os.environ,
+            "DAGSTER_DBT_CLI": "true",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_TARGET_PATH": os.fspath(target_path),
+            "DBT_LOG_PATH": os.fspath(target_path),
+            "DBT_PROFILES_DIR": os.fspath(profiles_dir),
+            "DBT_PROJECT_DIR": os.fspath(project_dir),
+        }
+        if params.indirect_selection:
+            env[DBT_INDIRECT_SELECTION_ENV] = params.indirect_selection
+        invocation = InProcessInvocation.start(
+            dbt_args=[*self.global_config_flags, *cleaned, *profile_args, *params.selection_args],
+            dbt_env=env,
+            profiles_dir=profiles_dir,
+            profile_args=profile_args,
+            manifest=params.manifest,
+            dagster_dbt_translator=params.dagster_dbt_translator,
+            project_dir=project_dir,
+            target_path=target_path,
+            raise_on_error=raise_on_error,
+            context=context,
+            adapter=None,  # dagster-dbt's row counts and column metadata: not used here
+            cli_version=self._cli_version,
+            project=params.dbt_project,
+        )
+        dg.get_dagster_logger().info(f"Running dbt in this process: `{invocation.dbt_command}`.")
+        return invocation
+
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCli(project_dir=DBT_PROJECT, dbt_executable=dbt_executable())
+    return DbtCli(
+        project_dir=DBT_PROJECT,
+        dbt_executable=dbt_executable(),
+        in_process=os.environ.get("ZHONGTAI_DBT_IN_PROCESS", "1") != "0",
+    )
 
 
 # ----------------------------------------------------------------------------- one writer

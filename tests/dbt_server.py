@@ -14,24 +14,12 @@ other processes open it as after a ``dbt`` process. Ends when stdin closes."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
 import tempfile
 
-
-def _close_warehouse() -> None:
-    """dbt-duckdb keeps its DuckDB database open in the process between runs: closed, as the
-    end of a ``dbt`` process closes it (the file lock goes, the next run opens the file the
-    data-tree alias points at then)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-        DuckDBConnectionManager._ENV = None
-    gc.collect()
+from orchestration.dbt_in_process import close_warehouse
 
 
 def _invoke(args: list[str]) -> tuple[int, str]:
@@ -51,7 +39,7 @@ def _invoke(args: list[str]) -> tuple[int, str]:
             for fd, old in zip((1, 2), saved, strict=True):
                 os.dup2(old, fd)
                 os.close(old)
-            _close_warehouse()
+            close_warehouse()
         out.seek(0)
         printed = out.read().decode("utf-8", errors="replace")
     if result.exception is not None:
