@@ -1,0 +1,174 @@
+"""dbt in the run's process (orchestration/dbt_in_process.py, ``DbtCli`` in
+orchestration/resources.py): the same checks and failures as a `dbt` process, the warehouse
+closed after each step, and a kept parse used only for the tree and project it was made for."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+from ingest.config import DBT_PROJECT_DIR, DataPaths
+from ingest.engine import ingest_all
+from ingest.spec import load_specs_lenient
+from orchestration import dbt_in_process
+from orchestration.defs.transform import warehouse_models
+from orchestration.resources import DBT_PROJECT, DbtCli, dbt_executable, dbt_resource
+from tests.conftest import copy_landing
+
+ORDERS = dg.AssetKey(["staging", "stg_lake__orders"])
+STATUS_CHECK = (
+    "accepted_values_stg_lake__orders_status__pending__paid__shipped__completed__cancelled"
+)
+
+
+@pytest.fixture(scope="module")
+def pos_lake(tiny_demo, tmp_path_factory) -> DataPaths:
+    """The tiny demo's POS channel ingested into a tree of this module (read-only: copy it)."""
+    paths = DataPaths(tmp_path_factory.mktemp("inproc") / "data")
+    copy_landing(tiny_demo, paths, "pos")
+    ingest_all(load_specs_lenient()[0], paths, workers=1)
+    return paths
+
+
+@pytest.fixture
+def tree(pos_lake, tmp_path, monkeypatch) -> DataPaths:
+    paths = DataPaths(tmp_path / "data")
+    shutil.copytree(pos_lake.lake, paths.lake)
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+    return paths
+
+
+def _build(keys: list[dg.AssetKey]) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [warehouse_models], selection=keys, resources={"dbt": dbt_resource()}, raise_on_error=False
+    )
+
+
+def _warehouse_is_free(paths: DataPaths) -> None:
+    """Another process could open the file to write: no connection of this one holds it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    assert DuckDBConnectionManager._ENV is None
+    duckdb.connect(str(paths.warehouse)).close()
+
+
+def test_a_dbt_step_in_process_gives_the_checks_and_frees_the_warehouse(tree):
+    assert dbt_resource()._runs_in_process()
+    result = _build([ORDERS])
+    assert result.success
+    [mat] = result.get_asset_materialization_events()
+    assert mat.asset_key == ORDERS
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert STATUS_CHECK in checks and all(c.passed for c in checks.values())
+    assert checks[STATUS_CHECK].severity == dg.AssetCheckSeverity.ERROR
+    _warehouse_is_free(tree)
+    with duckdb.connect(str(tree.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from staging.stg_lake__orders").fetchone()[0] > 0
+
+
+def test_a_failing_dbt_test_fails_its_check_and_the_step(tree):
+    """A status outside the accepted values in the lake: the check fails at ERROR and the
+    step fails naming the test, as with a `dbt` process; the warehouse is freed all the same."""
+    for lake_file in (tree.lake_raw / "orders").glob("*.parquet"):  # the latest delivery wins
+        first = pl.int_range(pl.len()) == 0
+        pl.read_parquet(lake_file).with_columns(
+            pl.when(first).then(pl.lit("lost")).otherwise("status").alias("status")
+        ).write_parquet(lake_file)
+    result = _build([ORDERS])
+    assert not result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks[STATUS_CHECK].passed
+    assert checks[STATUS_CHECK].severity == dg.AssetCheckSeverity.ERROR
+    assert sum(not c.passed for c in checks.values()) == 1
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "DagsterDbtCliRuntimeError" in failure.step_failure_data.error.cls_name
+    assert "accepted_values_stg_lake__orders_status" in message, message
+    _warehouse_is_free(tree)
+
+
+def test_an_exception_in_dbt_fails_the_invocation_with_its_message(tree):
+    resource = dbt_resource()
+    invocation = resource.cli(["build", "--no-such-flag"])
+    with pytest.raises(DagsterDbtCliRuntimeError, match="no-such-flag"):
+        invocation.wait()
+    assert invocation.process.returncode == 2
+    _warehouse_is_free(tree)
+
+
+def test_the_kept_parse_serves_its_tree_only(tree, tmp_path, monkeypatch):
+    """A parse is kept for the data tree (ZHONGTAI_DATA_DIR, read by the profile and the lake
+    sources) and the project files it was made from: another tree finds none."""
+    target = tmp_path / "target"
+    env = {
+        **os.environ,
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+    dbt_in_process.forget_manifest()
+    events: list[dict] = []
+    done = dbt_in_process.run(
+        ["ls", "--select", "stg_lake__orders"],
+        env,
+        DBT_PROJECT_DIR,
+        DBT_PROJECT_DIR,
+        [],
+        events.append,
+    )
+    assert done.code == 0 and done.exception is None
+    kept = dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, [])
+    assert kept is not None and kept.env_vars["ZHONGTAI_DATA_DIR"] == str(tree.root)
+    assert any("stg_lake__orders" in e["info"]["msg"] for e in events)
+    assert all(e["info"]["level"] != "debug" for e in events)
+    # the same inputs: the parse serves the next invocation, which parses nothing
+    events.clear()
+    again = dbt_in_process.run(
+        ["ls", "--select", "stg_lake__orders"],
+        env,
+        DBT_PROJECT_DIR,
+        DBT_PROJECT_DIR,
+        [],
+        events.append,
+    )
+    assert again.code == 0
+    assert dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, []) is kept
+    assert not any(e["info"]["name"] == "ParseCmdPerfInfoPath" for e in events)
+    # another tree, another target or other project files: not served
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tmp_path / "other"))
+    assert dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, []) is None
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tree.root))
+    assert dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, []) is kept
+    assert (
+        dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, ["--target", "spark"])
+        is None
+    )
+    monkeypatch.setenv("DBT_TARGET", "spark")
+    assert dbt_in_process.cached_manifest(DBT_PROJECT_DIR, DBT_PROJECT_DIR, []) is None
+
+
+def test_the_project_files_are_what_a_parse_reads(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "target").mkdir()
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1")
+    before = dbt_in_process.project_files(tmp_path)
+    (tmp_path / "target" / "run_results.json").write_text("{}")  # output, not input
+    assert dbt_in_process.project_files(tmp_path) == before
+    model.write_text("select 2 as changed")
+    assert dbt_in_process.project_files(tmp_path) != before
+
+
+def test_other_targets_and_the_switch_run_dbt_as_a_process(monkeypatch):
+    assert not DbtCli(
+        project_dir=DBT_PROJECT, dbt_executable=dbt_executable(), target="spark"
+    )._runs_in_process()
+    monkeypatch.setenv("ZHONGTAI_DBT_IN_PROCESS", "0")
+    assert not dbt_resource()._runs_in_process()
