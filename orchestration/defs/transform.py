@@ -120,6 +120,10 @@ def warehouse_models(
     # SQL statement, ~90 % of the lines) cost ~1 CPU s per `dbt build` of a new day to write
     # (bench/README.md, "Incremental"); the compiled and run SQL stay in the target folder
     args += ["--log-level-file", "info"]
+    # no manifest.json or run_results.json in the invocation's target folder: nothing reads
+    # them (dagster-dbt reads dbt's events, the definitions the project's `dbt parse`); dbt.log
+    # holds each node's result and time. ~0.25 CPU s a step (bench/README.md, "Incremental")
+    args += ["--no-write-json"]
     extra = tests_not_buildable(context)
     if extra:
         args += ["--select", " ".join(extra)]
@@ -132,7 +136,7 @@ def warehouse_models(
         # `make test` run them (a change of SQL needs a full build anyway)
         args += ["--exclude", "resource_type:unit_test"]
     with _env(TESTS_SINCE_ENV, json.dumps(since)), _env(DBT_RUN_ENV, run):
-        invocation = dbt.cli(args, context=context)  # the dbt process starts with the env
+        invocation = dbt.cli(args, context=context)  # dbt runs with the env as it is here
     try:
         yield from invocation.stream()
     finally:
@@ -145,13 +149,16 @@ PARTIAL_PARSE = "partial_parse.msgpack"
 def keep_partial_parse(
     target_path: Path, dest_dir: Path = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
 ) -> None:
-    """Keep the parse of this `dbt build` for the next one. dagster-dbt seeds each invocation's
-    own target folder with the project's `target/partial_parse.msgpack`, written by `dbt
-    parse` (``prepare_dbt``) only when the models change; dbt drops a partial parse whose
-    profile changed, and the profile holds the data directory (ZHONGTAI_DATA_DIR), so after a
-    run on another tree (a test's, a bench copy) every `dbt build` parsed the whole project
-    again (7.6 against 3.8 CPU s for `dbt parse`: bench/README.md, "Incremental"). Replaced
-    atomically: a reader sees the old file or the new one; a stale one only costs a parse."""
+    """Keep the parse of this `dbt build` for the next process. Each invocation's own target
+    folder is seeded with the project's `target/partial_parse.msgpack`, written by `dbt parse`
+    (``prepare_dbt``) only when the models change; dbt drops a partial parse whose profile
+    changed, and the profile holds the data directory (ZHONGTAI_DATA_DIR), so after a run on
+    another tree (a test's, a bench copy) every `dbt build` parsed the whole project again (7.6
+    against 3.8 CPU s for `dbt parse`: bench/README.md, "Incremental"). In process
+    (``orchestration.dbt_in_process``) only a step that parsed writes one (the first of a
+    process, or the first after the tree changed): the parse itself is kept in memory for the
+    process's next steps. Replaced atomically: a reader sees the old file or the new one; a
+    stale one only costs a parse."""
     made = DBT_PROJECT.project_dir / target_path / PARTIAL_PARSE  # as dagster-dbt resolves it
     if not made.exists():
         return

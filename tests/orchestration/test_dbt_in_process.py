@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
@@ -36,12 +38,15 @@ def pos_lake(tiny_demo, tmp_path_factory) -> DataPaths:
     return paths
 
 
-@pytest.fixture
-def tree(pos_lake, tmp_path, monkeypatch) -> DataPaths:
-    paths = DataPaths(tmp_path / "data")
+@pytest.fixture(scope="module")
+def tree(pos_lake, tmp_path_factory) -> Iterator[DataPaths]:
+    """A copy of ``pos_lake``, ZHONGTAI_DATA_DIR pointing at it: shared by this module's tests
+    that leave its lake as it is (each tree costs a parse of the project)."""
+    paths = DataPaths(tmp_path_factory.mktemp("inproc_tree") / "data")
     shutil.copytree(pos_lake.lake, paths.lake)
-    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
-    return paths
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZHONGTAI_DATA_DIR", str(paths.root))
+        yield paths
 
 
 def _build(keys: list[dg.AssetKey]) -> dg.ExecuteInProcessResult:
@@ -72,9 +77,12 @@ def test_a_dbt_step_in_process_gives_the_checks_and_frees_the_warehouse(tree):
         assert con.execute("select count(*) from staging.stg_lake__orders").fetchone()[0] > 0
 
 
-def test_a_failing_dbt_test_fails_its_check_and_the_step(tree):
+def test_a_failing_dbt_test_fails_its_check_and_the_step(pos_lake, tmp_path, monkeypatch):
     """A status outside the accepted values in the lake: the check fails at ERROR and the
     step fails naming the test, as with a `dbt` process; the warehouse is freed all the same."""
+    tree = DataPaths(tmp_path / "data")
+    shutil.copytree(pos_lake.lake, tree.lake)
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tree.root))
     for lake_file in (tree.lake_raw / "orders").glob("*.parquet"):  # the latest delivery wins
         first = pl.int_range(pl.len()) == 0
         pl.read_parquet(lake_file).with_columns(
@@ -172,3 +180,17 @@ def test_other_targets_and_the_switch_run_dbt_as_a_process(monkeypatch):
     )._runs_in_process()
     monkeypatch.setenv("ZHONGTAI_DBT_IN_PROCESS", "0")
     assert not dbt_resource()._runs_in_process()
+
+
+def test_an_interrupted_step_stops_dbt_and_frees_the_warehouse(tree):
+    """The step's stream ends early (Dagster's interrupt, Ctrl-C, a closed generator): dbt is
+    interrupted as a `dbt` process by SIGINT, its thread ends, the warehouse is freed and the
+    next invocation runs."""
+    invocation = dbt_resource().cli(["build", "--select", "stg_lake__orders"])
+    events = invocation.stream_raw_events()
+    next(events)
+    events.close()
+    assert not [t for t in threading.enumerate() if t.name == "dbt"]
+    assert invocation.process.returncode == 2
+    _warehouse_is_free(tree)
+    assert dbt_resource().cli(["build", "--select", "stg_lake__orders"]).wait().is_successful()
