@@ -104,11 +104,6 @@ def cached_manifest(project_dir: Path, profiles_dir: Path, profile_args: Sequenc
     return p.manifest
 
 
-def forget_manifest() -> None:
-    global _parsed
-    _parsed = None
-
-
 @contextmanager
 def _environ(env: Mapping[str, str]) -> Iterator[None]:
     """``os.environ`` is ``env`` inside (dbt reads its flags and env_var() from it)."""
