@@ -181,6 +181,12 @@ class InProcessInvocation(DbtCliInvocation):
             self._error_messages.append(f"{type(done.exception).__name__}: {done.exception}")
 
 
+# dbt arguments that change what a parse reads
+_PARSE_ARGS = frozenset(
+    {"--vars", "--target", "-t", "--profile", "--project-dir", "--profiles-dir"}
+)
+
+
 class DbtCli(DbtCliResource):
     """dagster-dbt's resource, running dbt in this process (``orchestration.dbt_in_process``)
     where it can: on the DuckDB target, with ``in_process`` set (the default; env
@@ -202,9 +208,17 @@ class DbtCli(DbtCliResource):
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
-    def _runs_in_process(self) -> bool:
+    def _runs_in_process(self, args: Sequence[str] = ()) -> bool:
+        """On DuckDB, unless switched off or ``args`` change what the parse reads (the kept parse
+        is made with the resource's project, profile and target and no --vars)."""
         target = self.target or os.environ.get("DBT_TARGET") or "duckdb"
-        return self.in_process and target == "duckdb" and self._cli_version.major < 2
+        changes_parse = {a.split("=")[0] for a in args} & _PARSE_ARGS
+        return (
+            self.in_process
+            and target == "duckdb"
+            and self._cli_version.major < 2
+            and not changes_parse
+        )
 
     def cli(
         self,
@@ -218,7 +232,7 @@ class DbtCli(DbtCliResource):
     ) -> DbtCliInvocation:
         """``DbtCliResource.cli``: the same arguments, selection and environment (what dagster-dbt
         gives its `dbt` process), run in this process when ``_runs_in_process``."""
-        if not self._runs_in_process():
+        if not self._runs_in_process(args):
             return super().cli(
                 args,
                 raise_on_error=raise_on_error,

@@ -140,10 +140,13 @@ def test_the_project_files_are_what_a_parse_reads(tmp_path):
     assert dbt_in_process.project_files(tmp_path) != before
 
 
-def test_other_targets_and_the_switch_run_dbt_as_a_process(monkeypatch):
+def test_other_targets_parse_arguments_and_the_switch_run_dbt_as_a_process(monkeypatch):
     assert not DbtCli(
         project_dir=DBT_PROJECT, dbt_executable=dbt_executable(), target="spark"
     )._runs_in_process()
+    assert not dbt_resource()._runs_in_process(["build", "--vars", "{since: 1}"])
+    assert not dbt_resource()._runs_in_process(["build", "--target=spark"])
+    assert dbt_resource()._runs_in_process(["build", "--select", "stg_lake__orders"])
     monkeypatch.setenv("ZHONGTAI_DBT_IN_PROCESS", "0")
     assert not dbt_resource()._runs_in_process()
 
