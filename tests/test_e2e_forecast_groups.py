@@ -10,6 +10,7 @@ import pytest
 
 from ingest.config import connect
 from models.forecast.groups import sku_groups
+from tests.e2e_build import E2E_FORECAST, run_config
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_the_groups_together_equal_the_unpartitioned_forecast(copy_of_built):
     from orchestration.defs.forecast import ForecastConfig, _read_frame, settled_for
 
     table = _table(copy_of_built)
-    config = ForecastConfig()
+    config = ForecastConfig(**E2E_FORECAST)  # the build's settings: its fit is not stale
     panel = demand_panel(_read_frame())
     settled = settled_for(config, panel.date(panel.n_periods - 1))
     whole, _, info = future_forecast(
@@ -94,7 +95,10 @@ def test_a_partition_run_writes_its_group_alone_and_a_rerun_changes_nothing(copy
     job = defs.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.ephemeral()
     run = job.execute_in_process(
-        asset_selection=[DEMAND_FORECAST_BY_GROUP], partition_key=group, instance=instance
+        asset_selection=[DEMAND_FORECAST_BY_GROUP],
+        partition_key=group,
+        instance=instance,
+        run_config=run_config([DEMAND_FORECAST_BY_GROUP]),
     )
     assert run.success
     (mat,) = run.get_asset_materialization_events()
@@ -105,7 +109,7 @@ def test_a_partition_run_writes_its_group_alone_and_a_rerun_changes_nothing(copy
     # the horizon cap of a short history is said, as the unpartitioned forecast said it
     from orchestration.defs.forecast import ForecastConfig
 
-    capped = int(table["horizon"].max()) < ForecastConfig().horizon
+    capped = int(table["horizon"].max()) < ForecastConfig(**E2E_FORECAST).horizon
     assert capped == any("future horizon capped" in n for n in metadata["notes"].value)
     for g in SKU_GROUPS:
         if g != group:
