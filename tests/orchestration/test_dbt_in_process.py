@@ -77,6 +77,29 @@ def test_a_dbt_step_in_process_gives_the_checks_and_frees_the_warehouse(tree):
         assert con.execute("select count(*) from staging.stg_lake__orders").fetchone()[0] > 0
 
 
+def test_the_dbt_process_path_gives_the_same_step(tree, monkeypatch):
+    """``ZHONGTAI_DBT_IN_PROCESS=0`` (and any target but DuckDB) runs the step as a `dbt`
+    process, with the same arguments (``--no-write-json`` among them): the same
+    materialisation and the same checks with the same outcomes as in process."""
+
+    def outcome(result: dg.ExecuteInProcessResult) -> tuple:
+        mats = sorted(
+            m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
+        )
+        checks = sorted(
+            (c.check_name, c.passed, c.severity) for c in result.get_asset_check_evaluations()
+        )
+        return result.success, mats, checks
+
+    in_process = outcome(_build([ORDERS]))
+    monkeypatch.setenv("ZHONGTAI_DBT_IN_PROCESS", "0")
+    assert not dbt_resource()._runs_in_process()
+    as_process = outcome(_build([ORDERS]))
+    assert as_process == in_process
+    assert in_process[0] and in_process[1] == [ORDERS.to_user_string()] and in_process[2]
+    _warehouse_is_free(tree)
+
+
 def test_an_exception_in_dbt_fails_the_invocation_with_its_message(tree):
     resource = dbt_resource()
     invocation = resource.cli(["build", "--no-such-flag"])
