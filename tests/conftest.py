@@ -184,15 +184,22 @@ def pytest_collection_modifyitems(session, config, items):
     while the other goes on), then the rest, those that use ``built_demo`` last, so the tests
     that do not need it run while the build process builds it; a long module started last
     runs on one worker while the other has nothing left. The re-run tests run at the very end,
-    so the others run while the build process materialises the graph the second time."""
+    so the others run while the build process materialises the graph the second time.
+
+    Among the slow modules that use ``built_demo``, the Spark build comes first: xdist hands a
+    worker its next module when two or fewer of its tests are pending, so the worker that
+    waits for the e2e build with the Spark build (two tests) takes the next slow one too
+    (``test_erase``) and runs it once the build is ready, while the other worker goes on with
+    the rest; handed out last, ``test_erase`` (~45 s) ran alone at the end."""
     uses = {item.module for item in items if "built_demo" in item.fixturenames}
     slow = {item.module for item in items if item.get_closest_marker("slow")}
     rerun = {item.module for item in items if RERUN in item.fixturenames}
+    spark = {item.module for item in items if "spark_build" in item.fixturenames}
 
-    def group(item) -> int:
+    def group(item) -> tuple[int, bool]:
         if item.module in rerun:
-            return 4
-        return 2 * (item.module not in slow) + (item.module in uses)
+            return 4, True
+        return 2 * (item.module not in slow) + (item.module in uses), item.module not in spark
 
     items.sort(key=group)  # stable: a module's tests stay in their order
 

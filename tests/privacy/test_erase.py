@@ -25,6 +25,10 @@ from models.privacy.erase import read_requests_file
 from models.privacy.subject import SubjectError, parse_identifier
 from orchestration.cli import app
 
+# a long module: handed out with the Spark build, which waits for the e2e build too
+# (tests/conftest.py)
+pytestmark = pytest.mark.slow
+
 
 def _sha(s: str) -> str:
     return hashlib.sha256(s.encode()).hexdigest()
