@@ -11,7 +11,13 @@ from orchestration.defs.automation import (
     lake_files_sensor,
     landing_files_sensor,
 )
-from orchestration.defs.ingest import CHANNELS, LAKE_KEYS, all_channels_tags
+from orchestration.defs.ingest import (
+    CHANNELS,
+    LAKE_CHECKS_TAG,
+    LAKE_KEYS,
+    NEW_FILES,
+    all_channels_tags,
+)
 from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from tests.conftest import copy_landing
 
@@ -73,7 +79,13 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     copy_landing(tiny_demo, data_dir, "pos", "crm")
     instance = dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(ingest_job.name)
-    result = job.execute_in_process(partition_key="pos", instance=instance)
+    # the pos run as the landing sensor requests it (its lake checks read the files it loaded,
+    # and a passing suite does not rebuild the data docs: test_an_incremental_ingest_run_...
+    # checks both paths and the docs of an untagged run)
+    requests = _requests(landing_files_sensor(dg.build_sensor_context()))
+    (pos,) = [r for r in requests if r.partition_key == "pos"]
+    assert pos.tags[LAKE_CHECKS_TAG] == NEW_FILES
+    result = job.execute_in_process(partition_key="pos", instance=instance, tags=pos.tags)
     assert result.success
     # the crm files stay in landing, untouched: only the pos partition ran
     assert (data_dir.manifest_dir / "pos.json").exists()
@@ -117,7 +129,7 @@ def test_channel_run_ingests_its_channel_alone_then_lake_sensor_runs_downstream(
     assert isinstance(lake_files_sensor(again), dg.SkipReason)  # nothing loaded since
 
     # a re-run of the same partition loads nothing: no downstream run
-    assert job.execute_in_process(partition_key="pos", instance=instance).success
+    assert job.execute_in_process(partition_key="pos", instance=instance, tags=pos.tags).success
     assert isinstance(lake_files_sensor(again), dg.SkipReason)
 
 
@@ -129,7 +141,6 @@ def test_an_incremental_ingest_run_checks_only_the_files_it_loaded(tiny_demo, da
     from pathlib import Path
 
     from orchestration.definitions import defs
-    from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES
 
     # a few first deliveries of one store (no `_v2` correction among them): seconds, not minutes
     files = sorted((tiny_demo.landing / "pos").glob("pos_*.csv"))
