@@ -188,19 +188,23 @@ def test_an_interrupted_step_stops_dbt_and_frees_the_warehouse(tree):
     assert dbt_resource().cli(["build", "--select", "stg_lake__orders"]).wait().is_successful()
 
 
-def test_a_failing_dbt_test_fails_its_check_and_the_step(pos_lake, tmp_path, monkeypatch):
+def test_a_failing_dbt_test_fails_its_check_and_the_step(tree):
     """A status outside the accepted values in the lake: the check fails at ERROR and the
     step fails naming the test, as with a `dbt` process; the warehouse is freed all the same.
-    Last in the module: its own tree costs a parse, and the next tree another."""
-    tree = DataPaths(tmp_path / "data")
-    shutil.copytree(pos_lake.lake, tree.lake)
-    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tree.root))
-    for lake_file in (tree.lake_raw / "orders").glob("*.parquet"):  # the latest delivery wins
-        first = pl.int_range(pl.len()) == 0
-        pl.read_parquet(lake_file).with_columns(
-            pl.when(first).then(pl.lit("lost")).otherwise("status").alias("status")
-        ).write_parquet(lake_file)
-    result = _build([ORDERS])
+    Last in the module: it changes the shared tree's lake and puts it back after (a tree of
+    its own would cost a parse of the project)."""
+    saved = {f: f.read_bytes() for f in (tree.lake_raw / "orders").glob("*.parquet")}
+    assert saved
+    try:
+        for lake_file in saved:  # the latest delivery wins
+            first = pl.int_range(pl.len()) == 0
+            pl.read_parquet(lake_file).with_columns(
+                pl.when(first).then(pl.lit("lost")).otherwise("status").alias("status")
+            ).write_parquet(lake_file)
+        result = _build([ORDERS])
+    finally:
+        for lake_file, content in saved.items():
+            lake_file.write_bytes(content)
     assert not result.success
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks[STATUS_CHECK].passed
