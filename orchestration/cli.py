@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shutil
 import time
@@ -176,6 +177,15 @@ def _definitions():
     return defs
 
 
+@functools.cache
+def _instance():
+    """One instance for the process's runs (``DagsterInstance.get`` builds a new one at every
+    call), its event log keeping its SQLite connections (``orchestration.event_storage``)."""
+    from orchestration.event_storage import instance
+
+    return instance(Path(os.environ["DAGSTER_HOME"]))
+
+
 def _materialize(select: str, log_level: str, full_refresh: bool = False) -> None:
     import dagster as dg
 
@@ -190,7 +200,6 @@ def _materialize(select: str, log_level: str, full_refresh: bool = False) -> Non
 
 def _materialize_incremental(log_level: str) -> None:
     """Ingest, then only the assets downstream of the lake entities that got files."""
-    import dagster as dg
 
     from orchestration.defs.automation import changed_lake_keys, incremental_keys
     from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES, ingest_landing_files
@@ -210,7 +219,7 @@ def _materialize_incremental(log_level: str) -> None:
         console.print("No new or corrected landing files: nothing downstream to run.")
     else:
         graph = defs.resolve_asset_graph()
-        keys, fresh = incremental_keys(changed, dg.DagsterInstance.get(), graph)
+        keys, fresh = incremental_keys(changed, _instance(), graph)
         if fresh:
             console.print(
                 "Refreshed on their cadence, not due: left out "
@@ -240,7 +249,6 @@ def _execute_runs(defs, keys, log_level: str, full_refresh: bool = False, tags=N
 
 
 def _execute(defs, keys, log_level: str, full_refresh: bool = False, tags: dict | None = None):
-    import dagster as dg
 
     from orchestration.defs.automation import run_tags
     from orchestration.defs.transform import full_refresh_config
@@ -255,7 +263,7 @@ def _execute(defs, keys, log_level: str, full_refresh: bool = False, tags: dict 
     t0 = time.perf_counter()
     with console.status(f"Materialising {len(keys)} assets …", spinner="dots"):
         result = job.execute_in_process(
-            instance=dg.DagsterInstance.get(),
+            instance=_instance(),
             asset_selection=list(keys),
             raise_on_error=False,
             run_config=run_config,
