@@ -183,7 +183,7 @@ def _instance():
     call), its event log keeping its SQLite connections (``orchestration.event_storage``)."""
     from orchestration.event_storage import instance
 
-    return instance(Path(os.environ["DAGSTER_HOME"]))
+    return instance(Path(os.environ["DAGSTER_HOME"]).expanduser())
 
 
 def _materialize(select: str, log_level: str, full_refresh: bool = False) -> None:
