@@ -177,13 +177,18 @@ def _definitions():
     return defs
 
 
-@functools.cache
 def _instance():
-    """One instance for the process's runs (``DagsterInstance.get`` builds a new one at every
-    call), its event log keeping its SQLite connections (``orchestration.event_storage``)."""
+    """One instance per DAGSTER_HOME for the process's runs (``DagsterInstance.get`` builds a
+    new one at every call), its event log keeping its SQLite connections
+    (``orchestration.event_storage``)."""
+    return _instance_of(Path(os.environ["DAGSTER_HOME"]).expanduser())
+
+
+@functools.cache
+def _instance_of(home: Path):
     from orchestration.event_storage import instance
 
-    return instance(Path(os.environ["DAGSTER_HOME"]).expanduser())
+    return instance(home)
 
 
 def _materialize(select: str, log_level: str, full_refresh: bool = False) -> None:

@@ -125,3 +125,20 @@ def test_a_home_that_chooses_its_storage_keeps_it(tmp_path):
         assert type(chosen.event_log_storage) is SqliteEventLogStorage
         JOB.execute_in_process(instance=chosen)
     assert (elsewhere / "history" / "runs" / "index.db").exists()
+
+
+def test_the_cli_keeps_one_instance_per_home(tmp_path, monkeypatch):
+    from orchestration import cli
+
+    made = []
+    for name in ("a", "a", "b"):
+        (tmp_path / name).mkdir(exist_ok=True)
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / name))
+        made.append(cli._instance())
+    assert made[0] is made[1] and made[2] is not made[0]
+    storage = made[2].event_log_storage
+    assert isinstance(storage, KeptEngineSqliteEventLogStorage)
+    assert storage.path_for_shard("index") == str(tmp_path / "b" / "history" / "runs" / "index.db")
+    for made_instance in {id(m): m for m in made}.values():
+        made_instance.dispose()
+    cli._instance_of.cache_clear()
