@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,7 +31,7 @@ from packaging import version
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths, data_paths
 from ingest.locks import exclusive
-from orchestration.dbt_in_process import Outcome, run
+from orchestration.dbt_in_process import Outcome, close_warehouse, run
 
 
 def paths() -> DataPaths:
@@ -109,6 +110,10 @@ class _Finished:
         pass
 
 
+# how long dbt's thread has to end after an interrupt before it is sent another
+_RESEND_INTERRUPT_SECONDS = 2.0
+
+
 def _interrupt(thread: threading.Thread) -> None:
     """KeyboardInterrupt in ``thread``, as SIGINT to a `dbt` process: dbt cancels its
     connections and ends its run."""
@@ -166,8 +171,16 @@ class InProcessInvocation(DbtCliInvocation):
                     self._error_messages.append(event["info"]["msg"])
                 yield event
         except BaseException:
-            _interrupt(thread)
-            thread.join(self.termination_timeout_seconds)
+            # an interrupt that lands where Python ignores it (a finalizer running in dbt's
+            # thread: seen in the suite) is lost: sent again while the thread runs, up to the
+            # timeout; once it has ended, the warehouse is closed here too, in case the
+            # interrupt cut short ``run``'s own close
+            deadline = time.monotonic() + self.termination_timeout_seconds
+            while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
+                _interrupt(thread)
+                thread.join(min(_RESEND_INTERRUPT_SECONDS, left))
+            if not thread.is_alive():
+                close_warehouse()
             self.process.returncode = 2
             raise
         thread.join()

@@ -215,3 +215,35 @@ def test_a_failing_dbt_test_fails_its_check_and_the_step(tree):
     assert "DagsterDbtCliRuntimeError" in failure.step_failure_data.error.cls_name
     assert "accepted_values_stg_lake__orders_status" in message, message
     _warehouse_is_free(tree)
+
+
+def test_an_interrupt_that_dbt_loses_is_sent_again(monkeypatch):
+    """An interrupt landing where Python ignores it (a finalizer in dbt's thread: seen in the
+    suite) is lost; the step sends another while the thread runs, so it still ends."""
+    import time
+
+    from orchestration import resources
+
+    lost: list[str] = []
+
+    def dbt_that_loses_the_first_interrupt(args, env, project_dir, profiles_dir, profile, emit):
+        emit({"info": {"name": "MainReportVersion", "level": "info", "msg": "fake"}, "data": {}})
+        while True:
+            try:
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                if lost:
+                    raise
+                lost.append("first")  # ignored, as in a finalizer
+
+    monkeypatch.setattr(resources, "run", dbt_that_loses_the_first_interrupt)
+    monkeypatch.setattr(resources, "_RESEND_INTERRUPT_SECONDS", 0.2)
+    invocation = dbt_resource().cli(["build", "--select", "stg_lake__orders"])
+    events = invocation.stream_raw_events()
+    next(events)
+    started = time.monotonic()
+    events.close()
+    assert lost == ["first"]
+    assert not [t for t in threading.enumerate() if t.name == "dbt"]
+    assert time.monotonic() - started < 5  # the resend, not the 25 s timeout
+    assert invocation.process.returncode == 2
