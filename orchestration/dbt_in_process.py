@@ -96,8 +96,12 @@ def _key(project_dir: Path, profiles_dir: Path, profile_args: Sequence[str]) -> 
 
 def cached_manifest(project_dir: Path, profiles_dir: Path, profile_args: Sequence[str]):
     """The parse kept in this process, if its inputs are unchanged; else None."""
+    return _cached(_key(project_dir, profiles_dir, profile_args))
+
+
+def _cached(key: tuple):
     p = _parsed
-    if p is None or p.key != _key(project_dir, profiles_dir, profile_args):
+    if p is None or p.key != key:
         return None
     if any(os.environ.get(name) != value for name, value in p.env.items()):
         return None
@@ -148,7 +152,10 @@ def run(
     quiet = {"log_level": "none"}  # no console logger: the events go to ``emit``
     with _lock, _environ(env):
         try:
-            manifest = cached_manifest(project_dir, profiles_dir, profile_args)
+            # the project's files read once, before a parse: one edited during the parse
+            # leaves a key that does not match, so the next step parses again
+            key = _key(project_dir, profiles_dir, profile_args)
+            manifest = _cached(key)
             if manifest is None:
                 parsed = dbtRunner(callbacks=[callback]).invoke(
                     ["parse", *profile_args], write_json=False, **quiet
@@ -158,7 +165,7 @@ def run(
                 manifest = parsed.result
                 names = set(manifest.env_vars) | _profile_env_names(profiles_dir)
                 _parsed = _Parsed(
-                    key=_key(project_dir, profiles_dir, profile_args),
+                    key=key,
                     env={n: os.environ.get(n) for n in names},
                     manifest=manifest,
                 )
