@@ -8,7 +8,11 @@ generates the demo brand with its last day held back (`zhongtai demo generate
 (`zhongtai demo deliver`) and runs `zhongtai materialize --incremental`; `--rerun full` runs
 the whole graph again instead (what a new day cost before the incremental path).
 `--from DIR` starts from a full build made before (a data tree with `landing_next/`, copied
-into --out, the copy's full build timed from its Dagster runs) and times only the new day.
+into --out, the copy's full build timed from its Dagster runs) and times only the new day;
+`--tree-parse` first gives the copy its own dbt partial parse (untimed), as the tree's
+previous run leaves it (``DataPaths.dbt_parse``): without it the day's first `dbt build`
+starts from the project's parse, made for whichever tree parsed last, and parses in full
+when that was another tree (dbt's profile holds the tree's path).
 
 Each `zhongtai` call runs as a child process sampled by bench/scale.py's /proc sampler: wall
 seconds, CPU seconds of the whole process tree (user + system, the steadier figure on a shared
@@ -22,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -48,6 +54,20 @@ def materialized(root: Path, args: list[str], name: str, interval: float = 0.5) 
     return result
 
 
+def tree_parse(root: Path, env: dict) -> None:
+    """``root``'s own dbt partial parse in ``DataPaths.dbt_parse`` (`dbt parse` on the tree)."""
+    from ingest.config import DBT_PROJECT_DIR, DataPaths
+    from orchestration.resources import dbt_executable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        cmd = [dbt_executable(), "parse", "--quiet", *project, "--target-path", tmp]
+        subprocess.run(cmd, env=env, check=True)
+        dest = DataPaths(root).dbt_parse
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Path(tmp) / "partial_parse.msgpack", dest / "partial_parse.msgpack")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=2000)
@@ -55,6 +75,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--from", dest="source", type=Path, help="a full build to start from")
+    ap.add_argument("--tree-parse", action="store_true", help="the copy's own dbt parse first")
     ap.add_argument("--rerun", choices=["incremental", "full"], default="incremental")
     ap.add_argument("--top", type=int, default=25, help="steps of the new day printed")
     a = ap.parse_args()
@@ -70,6 +91,8 @@ def main() -> None:
         run(["demo", "generate", *scale, "--hold-back-days", "1"], env, logs / "generate.log")
         report["full"] = materialized(root, ["materialize"], "materialize")
     run(["demo", "deliver"], env, logs / "deliver.log")
+    if a.tree_parse:
+        tree_parse(root, env)
     again = ["materialize", "--incremental"] if a.rerun == "incremental" else ["materialize"]
     day = report["day"] = materialized(root, again, "new_day")
     (logs / "incremental.json").write_text(json.dumps(report, indent=1, default=str))

@@ -66,6 +66,13 @@ class DataPaths:
     def dagster_home(self) -> Path:
         return self.root / "dagster_home"
 
+    @property
+    def dbt_parse(self) -> Path:
+        """dbt's partial parse of the project made for this tree, kept for its next `dbt
+        build` (``orchestration.defs.transform.keep_partial_parse``): dbt drops a parse made
+        under another profile, and the profile holds this tree's path. Never in git."""
+        return self.root / "dbt_parse"
+
 
 def data_paths() -> DataPaths:
     root = os.environ.get("ZHONGTAI_DATA_DIR")

@@ -94,6 +94,25 @@ def prepare_dbt(project: DbtProject = DBT_PROJECT) -> None:
             raise RuntimeError(f"`{' '.join(cmd)}` failed:\n{done.stdout}\n{done.stderr}")
 
 
+def seed_partial_parse(target_path: Path, project_dir: Path) -> None:
+    """dbt's partial parse in a new invocation's target folder: this tree's, kept by its last
+    `dbt build` (``DataPaths.dbt_parse``), else the project's, written by ``prepare_dbt`` for
+    whichever tree it ran on (dbt parses in full when the parse's profile, which holds the
+    tree's path, is another's)."""
+    made = target_path / PARTIAL_PARSE_FILE_NAME
+    if made.exists():
+        return
+    for seed in (
+        data_paths().dbt_parse / PARTIAL_PARSE_FILE_NAME,
+        project_dir / _get_dbt_target_path() / PARTIAL_PARSE_FILE_NAME,
+    ):
+        if seed.exists():
+            target_path.mkdir(parents=True, exist_ok=True)
+            shutil.copy(seed, made)
+            return
+    target_path.mkdir(parents=True, exist_ok=True)
+
+
 @dataclass
 class _Finished:
     """What ``DbtCliInvocation`` reads of its ``subprocess.Popen``: the command and, once dbt
@@ -137,12 +156,7 @@ class InProcessInvocation(DbtCliInvocation):
 
     @classmethod
     def start(cls, *, dbt_args: list[str], dbt_env: dict[str, str], **kw) -> InProcessInvocation:
-        target_path: Path = kw["target_path"]
-        seed = kw["project_dir"] / _get_dbt_target_path() / PARTIAL_PARSE_FILE_NAME
-        made = target_path / PARTIAL_PARSE_FILE_NAME
-        target_path.mkdir(parents=True, exist_ok=True)
-        if seed.exists() and not made.exists():  # as DbtCliInvocation.run: parse from it
-            shutil.copy(seed, made)
+        seed_partial_parse(kw["target_path"], kw["project_dir"])
         return cls(process=_Finished(["dbt", *dbt_args]), dbt_args=dbt_args, dbt_env=dbt_env, **kw)
 
     def _stream_stdout(self) -> Iterator[str | dict[str, Any]]:
@@ -246,6 +260,8 @@ class DbtCli(DbtCliResource):
         """``DbtCliResource.cli``: the same arguments, selection and environment (what dagster-dbt
         gives its `dbt` process), run in this process when ``_runs_in_process``."""
         if not self._runs_in_process(args):
+            target_path = target_path or self._get_unique_target_path(context=context)
+            seed_partial_parse(Path(self.project_dir) / target_path, Path(self.project_dir))
             return super().cli(
                 args,
                 raise_on_error=raise_on_error,

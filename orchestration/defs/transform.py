@@ -146,22 +146,22 @@ def warehouse_models(
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 
-def keep_partial_parse(
-    target_path: Path, dest_dir: Path = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
-) -> None:
-    """Keep the parse of this `dbt build` for the next process. Each invocation's own target
-    folder is seeded with the project's `target/partial_parse.msgpack`, written by `dbt parse`
-    (``prepare_dbt``) only when the models change; dbt drops a partial parse whose profile
-    changed, and the profile holds the data directory (ZHONGTAI_DATA_DIR), so after a run on
-    another tree (a test's, a bench copy) every `dbt build` parsed the whole project again (7.6
-    against 3.8 CPU s for `dbt parse`: bench/README.md, "Incremental"). In process
-    (``orchestration.dbt_in_process``) only a step that parsed writes one (the first of a
-    process, or the first after the tree changed): the parse itself is kept in memory for the
-    process's next steps. Replaced atomically: a reader sees the old file or the new one; a
-    stale one only costs a parse."""
+def keep_partial_parse(target_path: Path, dest_dir: Path | None = None) -> None:
+    """Keep the parse of this `dbt build` for the tree's next one (``dest_dir``, by default
+    ``DataPaths.dbt_parse``; ``resources.seed_partial_parse`` seeds each invocation's target
+    folder from it). dbt drops a partial parse whose profile changed, and the profile holds the
+    data directory (ZHONGTAI_DATA_DIR): kept in the project's target folder, shared by every
+    tree (the tests', the benches', the demo's), the parse of a run on another tree made the
+    next `dbt build` here parse the whole project again (bench/README.md, "Incremental"). In
+    process (``orchestration.dbt_in_process``) only a step that parsed writes one (the first
+    of a process, or the first after the tree changed): the parse itself is kept in memory
+    for the process's next steps. Replaced atomically: a reader sees the old file or the new
+    one; a stale one only costs a parse."""
     made = DBT_PROJECT.project_dir / target_path / PARTIAL_PARSE  # as dagster-dbt resolves it
     if not made.exists():
         return
+    dest_dir = dest_dir or paths().dbt_parse
+    dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / PARTIAL_PARSE
     tmp = dest.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
     shutil.copyfile(made, tmp)

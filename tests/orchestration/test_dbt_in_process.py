@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME, _get_dbt_target_path
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths
@@ -20,7 +21,13 @@ from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
 from orchestration import dbt_in_process
 from orchestration.defs.transform import warehouse_models
-from orchestration.resources import DBT_PROJECT, DbtCli, dbt_executable, dbt_resource
+from orchestration.resources import (
+    DBT_PROJECT,
+    DbtCli,
+    dbt_executable,
+    dbt_resource,
+    seed_partial_parse,
+)
 from tests.conftest import copy_landing
 
 ORDERS = dg.AssetKey(["staging", "stg_lake__orders"])
@@ -75,6 +82,28 @@ def test_a_dbt_step_in_process_gives_the_checks_and_frees_the_warehouse(tree):
     _warehouse_is_free(tree)
     with duckdb.connect(str(tree.warehouse), read_only=True) as con:
         assert con.execute("select count(*) from staging.stg_lake__orders").fetchone()[0] > 0
+    # the step's parse kept in the tree, for the tree's next process (not the project's target)
+    assert (tree.dbt_parse / "partial_parse.msgpack").stat().st_size > 0
+
+
+def test_a_new_invocation_starts_from_its_trees_parse(tmp_path, monkeypatch):
+    """The tree's kept parse first, else the project's (``prepare_dbt``'s); one already in
+    the invocation's folder is left as it is."""
+    project, tree = tmp_path / "project", DataPaths(tmp_path / "data")
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tree.root))
+    target = project / _get_dbt_target_path()
+    target.mkdir(parents=True)
+    (target / PARTIAL_PARSE_FILE_NAME).write_bytes(b"project")
+    seed_partial_parse(tmp_path / "a", project)
+    assert (tmp_path / "a" / PARTIAL_PARSE_FILE_NAME).read_bytes() == b"project"
+    tree.dbt_parse.mkdir(parents=True)
+    (tree.dbt_parse / PARTIAL_PARSE_FILE_NAME).write_bytes(b"tree")
+    seed_partial_parse(tmp_path / "b", project)
+    assert (tmp_path / "b" / PARTIAL_PARSE_FILE_NAME).read_bytes() == b"tree"
+    seed_partial_parse(tmp_path / "a", project)
+    assert (tmp_path / "a" / PARTIAL_PARSE_FILE_NAME).read_bytes() == b"project"
+    seed_partial_parse(tmp_path / "c", tmp_path / "nothing")
+    assert (tmp_path / "c" / PARTIAL_PARSE_FILE_NAME).read_bytes() == b"tree"
 
 
 def test_the_dbt_process_path_gives_the_same_step(tree, monkeypatch):

@@ -6,7 +6,6 @@ materialize --incremental` selects only what depends on the lake entities that g
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from ingest.config import DataPaths
+from ingest.config import DataPaths, data_paths
 from ingest.demo.holdback import NEXT_DIR, deliver, delivery_day, hold_back
 from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
@@ -584,7 +583,7 @@ def test_unique_of_an_incremental_run_finds_a_new_row_duplicating_an_old_one(
     assert code == 0 and "ERROR=0" in out, out[-2000:]
 
 
-def test_a_dbt_build_keeps_its_partial_parse_for_the_next(tmp_path):
+def test_a_dbt_build_keeps_its_partial_parse_for_the_next(tmp_path, monkeypatch):
     """The invocation's parse replaces the project's (orchestration/defs/transform.py
     keep_partial_parse): the next `dbt build` on the same data tree skips the parse."""
     from orchestration.defs.transform import PARTIAL_PARSE, keep_partial_parse
@@ -599,6 +598,10 @@ def test_a_dbt_build_keeps_its_partial_parse_for_the_next(tmp_path):
     keep_partial_parse(invocation, project)
     assert (project / PARTIAL_PARSE).read_bytes() == b"parsed for this tree"
     assert sorted(p.name for p in project.iterdir()) == [PARTIAL_PARSE]  # no temporary left
-    # by default the project's target folder, whatever the working directory of the run
-    default = inspect.signature(keep_partial_parse).parameters["dest_dir"].default
-    assert default.is_absolute() and default.name == "target"
+    # by default the data tree's own folder (DataPaths.dbt_parse), never the project's, which
+    # every tree shares: a build on another tree no longer replaces this tree's parse
+    tree = tmp_path / "tree"
+    monkeypatch.setenv("ZHONGTAI_DATA_DIR", str(tree))
+    keep_partial_parse(invocation)
+    assert (data_paths().dbt_parse / PARTIAL_PARSE).read_bytes() == b"parsed for this tree"
+    assert data_paths().dbt_parse == tree.resolve() / "dbt_parse"
