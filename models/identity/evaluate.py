@@ -33,33 +33,51 @@ def attach_truth(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     ``person_id`` and ``in_truth``. The truth keys a record by its natural key (order id,
     receipt number, external_userid); the lake's record_id is the entity key, sometimes with
     the store in front (``ST-BJ-01 BJ01…``) or the role behind (``…/buyer``): the match tries
-    the record_id, its first and last word and the part before a slash, within one file."""
+    the record_id, its first and last word and the part before a slash, within one file (the
+    first of them that matches, in that order, names the person).
+
+    Each row is matched by its row number: the other keys are tried only for the record_ids
+    with a space or a slash (~3 % of the demo's), and the truth is joined back by that number,
+    not by four text columns (the pairwise check reads ~700k records every day)."""
     rid = pl.col("record_id")
-    candidates = (
-        records.select("channel", "entity", "record_id", "source_file")
-        .unique()
-        .with_columns(
+    keyed = records.select("channel", "record_id", "source_file").with_row_index("_row")
+    split = keyed.filter(rid.str.contains(" ", literal=True) | rid.str.contains("/", literal=True))
+    other = (
+        split.with_columns(
             pl.concat_list(
-                rid,
                 rid.str.split(" ").list.last(),
                 rid.str.split(" ").list.first(),
                 rid.str.split("/").list.first(),
-            )
-            .list.unique()
-            .alias("record_key")
+            ).alias("record_key"),
+            pl.lit([1, 2, 3], dtype=pl.List(pl.UInt8)).alias("_try"),
         )
-        .explode("record_key", empty_as_null=True)
+        .explode("record_key", "_try")
+        .filter(pl.col("record_key") != rid)
+    )
+    candidates = pl.concat(
+        [
+            keyed.select(
+                "_row",
+                "channel",
+                "source_file",
+                rid.alias("record_key"),
+                pl.lit(0, pl.UInt8).alias("_try"),
+            ),  # fmt: skip
+            other.select("_row", "channel", "source_file", "record_key", "_try"),
+        ]
     )
     matched = (
         candidates.join(truth, on=["channel", "source_file", "record_key"], how="inner")
-        .group_by("channel", "entity", "record_id", "source_file")
-        .agg(pl.col("person_id").first(), pl.len().alias("_n"))
+        .group_by("_row")
+        .agg(pl.col("person_id").sort_by("_try").first())
         .with_columns(pl.lit(True).alias("in_truth"))
-        .drop("_n")
     )
-    return records.join(
-        matched, on=["channel", "entity", "record_id", "source_file"], how="left"
-    ).with_columns(pl.col("in_truth").fill_null(False))
+    return (
+        records.with_row_index("_row")
+        .join(matched, on="_row", how="left", maintain_order="left")
+        .drop("_row")
+        .with_columns(pl.col("in_truth").fill_null(False))
+    )
 
 
 def score_records(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[PairScores, dict]:
