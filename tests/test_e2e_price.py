@@ -79,3 +79,33 @@ def test_price_tables_report_and_checks(warehouse):
     assert not checks["no_new_price_conflicts"].passed  # the planted conflict is new
     assert checks["price_suggestions_inside_policy"].passed
     assert checks["channel_product_matrix_is_consistent"].passed
+
+
+def test_suggestions_from_the_stored_elasticities_equal_those_of_a_new_fit(warehouse):
+    """The elasticities are refreshed weekly on incremental days and the suggestions daily
+    from the stored table: on the same warehouse they equal what a fit in the same step (the
+    one multi-asset before) suggests, row for row."""
+    from models.ops.elasticity import price_suggestions
+    from models.ops.price_warehouse import (
+        build_elasticity,
+        build_suggestions,
+        map_floors,
+        read_costs,
+        read_prices,
+        read_products,
+    )
+
+    _, con, _ = warehouse
+    policy = load_price_policy()
+    fitted = build_elasticity(con, policy)["price_elasticity"]
+    stored = con.sql("select * from ops.price_elasticity").pl()
+    assert fitted.equals(stored.select(fitted.columns))
+    prices, products = read_prices(con), read_products(con)
+    latest = prices.filter(pl.col("price_date") == prices["price_date"].max())
+    costs = read_costs(con, products, latest["currency"].unique().to_list())
+    expected = price_suggestions(
+        latest, fitted, costs, map_floors(latest, products, policy), policy
+    )
+    daily = build_suggestions(con, policy)["price_suggestions"]
+    assert expected.height > 0 and daily.equals(expected)
+    assert daily.equals(con.sql("select * from ops.price_suggestions").pl().select(daily.columns))

@@ -117,18 +117,23 @@ def build_conflicts(con, policy: PricePolicy) -> dict[str, pl.DataFrame]:
 
 
 def build_elasticity(con, policy: PricePolicy) -> dict[str, pl.DataFrame]:
-    """The tables price_elasticity and price_suggestions."""
+    """The table price_elasticity (every SKU × channel's fit over the whole history)."""
     prices = read_prices(con)
     products = read_products(con)
-    sales = read_sales(con, prices)
-    panels = daily_panels(prices, sales, products)
-    elastic = elasticities(panels, policy.elasticity)
-    last = prices["price_date"].max()
-    latest = prices.filter(pl.col("price_date") == last)
+    panels = daily_panels(prices, read_sales(con, prices), products)
+    return {"price_elasticity": elasticities(panels, policy.elasticity)}
+
+
+def build_suggestions(con, policy: PricePolicy) -> dict[str, pl.DataFrame]:
+    """The table price_suggestions: the latest day's prices with the elasticities of table
+    ops.price_elasticity (``build_elasticity``'s, as last written)."""
+    prices = read_prices(con)
+    products = read_products(con)
+    elastic = con.sql(f"select * from {SCHEMA}.price_elasticity").pl()
+    latest = prices.filter(pl.col("price_date") == prices["price_date"].max())
     costs = read_costs(con, products, latest["currency"].unique().to_list())
     floors = map_floors(latest, products, policy)
-    suggestions = price_suggestions(latest, elastic, costs, floors, policy)
-    return {"price_elasticity": elastic, "price_suggestions": suggestions}
+    return {"price_suggestions": price_suggestions(latest, elastic, costs, floors, policy)}
 
 
 def build_matrix(con, policy: PricePolicy, window_days: int = 28) -> dict[str, pl.DataFrame]:

@@ -1,8 +1,8 @@
 """Assets refreshed on a cadence, not by every new day of landing files.
 
 Model selection, offline evaluation and studies over the whole history (the forecast backtest,
-the recommender's time-split evaluation, the omnichannel uplift study) do not change with one
-more day: an asset
+the recommender's time-split evaluation, the omnichannel uplift study, the price elasticities)
+do not change much with one more day: an asset
 declares its cadence with the tag ``zhongtai/refresh_every_days`` (``every(...)``), the
 incremental paths (`zhongtai materialize --incremental`, the lake sensor) leave it out while
 its last materialisation is younger than that (``without_fresh``), and the ``weekly_refresh``
@@ -72,7 +72,8 @@ weekly_refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.tag(REFRESH_TAG, str(WEEKLY.days))
     | dg.AssetSelection.assets(*_FORECAST),
     description="The assets refreshed weekly (tag zhongtai/refresh_every_days=7: the forecast "
-    "backtest, the recommender's evaluation, the uplift study) and the forecast, on the "
+    "backtest, the recommender's evaluation, the uplift study, the price elasticities) and the "
+    "forecast, on the "
     "warehouse as it is.",
 )
 

@@ -15,8 +15,10 @@ from models.ops.price_warehouse import (
     build_conflicts,
     build_elasticity,
     build_matrix,
+    build_suggestions,
     write_tables,
 )
+from orchestration.defs.cadence import WEEKLY, every
 from orchestration.resources import paths
 
 PRICES = dg.AssetKey(["staging", "stg_lake__prices"])
@@ -111,55 +113,62 @@ def no_new_price_conflicts() -> dg.AssetCheckResult:
     )
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ELASTICITY,
-            group_name=GROUP,
-            deps=[PRICES, PRODUCTS, ORDER_LINES],
-            kinds={"duckdb", "polars"},
-            description="Own-price elasticity per SKU × channel (log-log, Poisson "
-            "pseudo-likelihood with day-of-week, trend, event and traffic controls) with its "
-            "confidence interval, or insufficient_data and the reason (ops.price_elasticity)",
-        ),
-        dg.AssetSpec(
-            SUGGESTIONS,
-            group_name=GROUP,
-            deps=[PRICES, PRODUCTS, FX_RATES],
-            kinds={"duckdb", "polars"},
-            description="A price per SKU × channel of the latest day, inside the ladder and "
-            "MAP, from the elasticity and the unit cost (ops.price_suggestions)",
-        ),
-    ],
+# The elasticities are fitted on the whole history: one more day barely moves them, so the
+# incremental paths refresh them weekly (orchestration/defs/cadence.py), as the forecast
+# backtest; the suggestions are priced daily from the latest prices and the last fit.
+ELASTICITY_EVERY = WEEKLY
+
+
+@dg.asset(
+    key=ELASTICITY,
+    group_name=GROUP,
+    deps=[PRICES, PRODUCTS, ORDER_LINES],
+    kinds={"duckdb", "polars"},
+    tags=every(ELASTICITY_EVERY),
+    description="Own-price elasticity per SKU × channel (log-log, Poisson pseudo-likelihood "
+    "with day-of-week, trend, event and traffic controls) with its confidence interval, or "
+    "insufficient_data and the reason (ops.price_elasticity). Fitted on the whole history: "
+    "an incremental run refreshes it when its last materialisation is a week old (a full "
+    "build and the weekly_refresh schedule always)",
 )
-def price_elasticity(context: dg.AssetExecutionContext):
+def price_elasticity(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     t0 = time.perf_counter()
-    tables = _build(build_elasticity)
-    elastic, suggestions = tables["price_elasticity"], tables["price_suggestions"]
+    elastic = _build(build_elasticity)["price_elasticity"]
     est = elastic.filter(pl.col("status") == "estimated")
-    seconds = round(time.perf_counter() - t0, 2)
     context.log.info(f"elasticity: {est.height} of {elastic.height} SKU × channels estimated")
-    yield dg.MaterializeResult(
-        asset_key=ELASTICITY,
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": elastic.height,
             "estimated": est.height,
             "insufficient_data": elastic.height - est.height,
             "median_elasticity": None if est.is_empty() else round(est["elasticity"].median(), 3),
             "significant_below_zero": int((est["ci_high"] < 0).sum()),
-            "seconds": seconds,
+            "seconds": round(time.perf_counter() - t0, 2),
         },
     )
+
+
+@dg.asset(
+    key=SUGGESTIONS,
+    group_name=GROUP,
+    deps=[PRICES, PRODUCTS, FX_RATES, ELASTICITY],
+    kinds={"duckdb", "polars"},
+    description="A price per SKU × channel of the latest day, inside the ladder and MAP, from "
+    "the elasticity (ops.price_elasticity, refreshed weekly) and the unit cost "
+    "(ops.price_suggestions)",
+)
+def price_suggestions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    t0 = time.perf_counter()
+    suggestions = _build(build_suggestions)["price_suggestions"]
     moved = suggestions.filter(pl.col("change_pct") != 0)
-    yield dg.MaterializeResult(
-        asset_key=SUGGESTIONS,
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": suggestions.height,
             "price_changes": moved.height,
             "by_binding": dg.MetadataValue.json(
                 {b: n for b, n in suggestions.group_by("binding").len().sort("binding").rows()}
             ),
-            "seconds": seconds,
+            "seconds": round(time.perf_counter() - t0, 2),
         },
     )
 
@@ -264,7 +273,13 @@ def price_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-ASSETS = [price_conflicts, price_elasticity, channel_product_matrix, price_report]
+ASSETS = [
+    price_conflicts,
+    price_elasticity,
+    price_suggestions,
+    channel_product_matrix,
+    price_report,
+]
 CHECKS = [
     no_new_price_conflicts,
     price_suggestions_inside_policy,

@@ -198,12 +198,15 @@ def test_weekly_assets_are_left_out_of_incremental_runs_for_a_week():
     from orchestration.defs.cadence import WEEKLY, cadence_of, is_due, without_fresh
     from orchestration.defs.forecast import BACKTEST, DEMAND_FORECAST_KEY
     from orchestration.defs.ops_funnel import FUNNEL, UPLIFT
+    from orchestration.defs.ops_price import ELASTICITY, SUGGESTIONS
     from orchestration.defs.recs import EVALUATION, RECOMMENDATIONS
 
     graph = defs.resolve_asset_graph()
     assert cadence_of(graph, BACKTEST) == cadence_of(graph, EVALUATION) == WEEKLY
     assert cadence_of(graph, UPLIFT) == WEEKLY  # a study, not a daily table
     assert cadence_of(graph, FUNNEL) is None
+    assert cadence_of(graph, ELASTICITY) == WEEKLY  # fitted on the whole history
+    assert cadence_of(graph, SUGGESTIONS) is None  # priced daily from the latest prices
     assert cadence_of(graph, DEMAND_FORECAST_KEY) is None  # the daily forecast
     assert cadence_of(graph, RECOMMENDATIONS) is None  # served daily, after the stock rules
     instance = dg.DagsterInstance.ephemeral()
@@ -215,8 +218,11 @@ def test_weekly_assets_are_left_out_of_incremental_runs_for_a_week():
     later = time.time() + WEEKLY.total_seconds() + 60
     assert is_due(BACKTEST, WEEKLY, instance, now=later)
     job = defs.resolve_job_def("weekly_refresh")
-    weekly = {BACKTEST, DEMAND_FORECAST_KEY, EVALUATION, UPLIFT}
+    weekly = {BACKTEST, DEMAND_FORECAST_KEY, EVALUATION, UPLIFT, ELASTICITY}
     assert weekly <= set(job.asset_layer.selected_asset_keys)
+    price = {ELASTICITY, SUGGESTIONS}
+    instance.report_runless_asset_event(dg.AssetMaterialization(ELASTICITY))
+    assert without_fresh(price, instance, graph) == ({SUGGESTIONS}, {ELASTICITY})
     assert RECOMMENDATIONS not in job.asset_layer.selected_asset_keys
 
 
