@@ -40,14 +40,27 @@ def _read(*tables: str) -> list[pl.DataFrame]:
         return [con.sql(f"select * from ops.{t}").pl() for t in tables]
 
 
-def _build(build) -> dict[str, pl.DataFrame]:
+def _build(build, table: str) -> tuple[pl.DataFrame, float]:
     """Run ``build(con, policy)`` (one of ``price_warehouse.build_*``: {table: frame}) on the
-    warehouse and write its tables to schema ops."""
+    warehouse, write its tables to schema ops; ``table``'s frame and the seconds it took."""
+    t0 = time.perf_counter()
     policy = load_price_policy()
     with connect(paths().warehouse) as con:
         tables = build(con, policy)
         write_tables(con, tables)
-    return tables
+    return tables[table], round(time.perf_counter() - t0, 2)
+
+
+def _table_asset(key: dg.AssetKey, deps: list, description: str, **kwargs):
+    """An asset of this group that writes an ``ops`` table with DuckDB and polars."""
+    return dg.asset(
+        key=key,
+        group_name=GROUP,
+        deps=deps,
+        kinds={"duckdb", "polars"},
+        description=description,
+        **kwargs,
+    )
 
 
 def _top_episodes(conflicts: pl.DataFrame, n: int = 10) -> str:
@@ -62,18 +75,15 @@ def _top_episodes(conflicts: pl.DataFrame, n: int = 10) -> str:
     )
 
 
-@dg.asset(
-    key=CONFLICTS,
-    group_name=GROUP,
-    deps=[PRICES, PRODUCTS],
-    kinds={"duckdb", "polars"},
+@_table_asset(
+    CONFLICTS,
+    [PRICES, PRODUCTS],
     description="Every SKU × channel × day whose posted price (prices feed) breaks the price "
     "policy (ladder between channels, MAP), with the reference price, the gap (absolute, %), "
     "the rule and whether an approved promotion covers it (table ops.price_conflicts)",
 )
 def price_conflicts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    t0 = time.perf_counter()
-    conflicts = _build(build_conflicts)["price_conflicts"]
+    conflicts, seconds = _build(build_conflicts, "price_conflicts")
     new = conflicts.filter(pl.col("is_new"))
     context.log.info(f"price conflicts: {conflicts.height} rows, {new.height} new")
     return dg.MaterializeResult(
@@ -87,7 +97,7 @@ def price_conflicts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             ),
             "top_new_conflicts": dg.MetadataValue.md(_top_episodes(conflicts)),
             "policy": str(POLICY_PATH),
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": seconds,
         }
     )
 
@@ -119,11 +129,9 @@ def no_new_price_conflicts() -> dg.AssetCheckResult:
 ELASTICITY_EVERY = WEEKLY
 
 
-@dg.asset(
-    key=ELASTICITY,
-    group_name=GROUP,
-    deps=[PRICES, PRODUCTS, ORDER_LINES],
-    kinds={"duckdb", "polars"},
+@_table_asset(
+    ELASTICITY,
+    [PRICES, PRODUCTS, ORDER_LINES],
     tags=every(ELASTICITY_EVERY),
     description="Own-price elasticity per SKU × channel (log-log, Poisson pseudo-likelihood "
     "with day-of-week, trend, event and traffic controls) with its confidence interval, or "
@@ -132,8 +140,7 @@ ELASTICITY_EVERY = WEEKLY
     "build and the weekly_refresh schedule always)",
 )
 def price_elasticity(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    t0 = time.perf_counter()
-    elastic = _build(build_elasticity)["price_elasticity"]
+    elastic, seconds = _build(build_elasticity, "price_elasticity")
     est = elastic.filter(pl.col("status") == "estimated")
     context.log.info(f"elasticity: {est.height} of {elastic.height} SKU × channels estimated")
     return dg.MaterializeResult(
@@ -143,23 +150,19 @@ def price_elasticity(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "insufficient_data": elastic.height - est.height,
             "median_elasticity": None if est.is_empty() else round(est["elasticity"].median(), 3),
             "significant_below_zero": int((est["ci_high"] < 0).sum()),
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": seconds,
         },
     )
 
 
-@dg.asset(
-    key=SUGGESTIONS,
-    group_name=GROUP,
-    deps=[PRICES, PRODUCTS, FX_RATES, ELASTICITY],
-    kinds={"duckdb", "polars"},
-    description="A price per SKU × channel of the latest day, inside the ladder and MAP, from "
-    "the elasticity (ops.price_elasticity, refreshed weekly) and the unit cost "
-    "(ops.price_suggestions)",
+@_table_asset(
+    SUGGESTIONS,
+    [PRICES, PRODUCTS, FX_RATES, ELASTICITY],
+    description="ops.price_suggestions: a price per SKU × channel of the latest day inside the "
+    "ladder and MAP, from the weekly elasticity and the unit cost",
 )
 def price_suggestions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    t0 = time.perf_counter()
-    suggestions = _build(build_suggestions)["price_suggestions"]
+    suggestions, seconds = _build(build_suggestions, "price_suggestions")
     moved = suggestions.filter(pl.col("change_pct") != 0)
     return dg.MaterializeResult(
         metadata={
@@ -168,7 +171,7 @@ def price_suggestions(context: dg.AssetExecutionContext) -> dg.MaterializeResult
             "by_binding": dg.MetadataValue.json(
                 {b: n for b, n in suggestions.group_by("binding").len().sort("binding").rows()}
             ),
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": seconds,
         },
     )
 
@@ -206,18 +209,15 @@ def price_suggestions_inside_policy() -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
-    key=MATRIX,
-    group_name=GROUP,
-    deps=[PRODUCTS, PRICES, ORDER_LINES, CHANNEL_ATP],
-    kinds={"duckdb", "polars"},
+@_table_asset(
+    MATRIX,
+    [PRODUCTS, PRICES, ORDER_LINES, CHANNEL_ATP],
     description="SKU × channel: listed, units and shares, sell-through and days of cover "
     "(channel ATP), channel-exclusive, listed but never sold, absent on a channel while "
     "selling on a similar one (ops.channel_product_matrix)",
 )
 def channel_product_matrix(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    t0 = time.perf_counter()
-    matrix = _build(build_matrix)["channel_product_matrix"]
+    matrix, seconds = _build(build_matrix, "channel_product_matrix")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": matrix.height,
@@ -225,7 +225,7 @@ def channel_product_matrix(context: dg.AssetExecutionContext) -> dg.MaterializeR
             "channel_exclusive": int(matrix["channel_exclusive"].sum()),
             "listed_never_sold": int(matrix["listed_never_sold"].sum()),
             "absent_but_sells_on_similar": int(matrix["absent_but_sells_on_similar"].sum()),
-            "seconds": round(time.perf_counter() - t0, 2),
+            "seconds": seconds,
         }
     )
 
