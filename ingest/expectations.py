@@ -14,7 +14,6 @@ import logging
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ingest.canonical import CANONICAL_STATUSES, CONSENT_PURPOSES, EVENT_TYPES
 from ingest.config import DataPaths, connect
@@ -203,29 +202,6 @@ def _frame(suite: Suite, paths: DataPaths, since: dt.datetime | None = None):
 DOCS_ALWAYS, DOCS_ON_FAILURE = "always", "on_failure"
 
 
-# the file context of each docs folder, loaded once per process: a day's run validates ~6
-# suites in one process (the one-writer executor), and each load parses the project's YAML
-# again. Every run_suite adds or replaces its own data source, suite and validation
-# definition through it, as with a new context; a folder whose project file is gone (removed)
-# gets a new context
-_CONTEXTS: dict[Path, object] = {}
-
-
-def _context(docs_root: Path):
-    """The Great Expectations file context of ``docs_root`` (``docs/gx/``), kept per process."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network calls from CI
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    key = docs_root.resolve()
-    context = _CONTEXTS.get(key)
-    if context is None or not (key / "gx" / "great_expectations.yml").is_file():
-        context = gx.get_context(mode="file", project_root_dir=str(docs_root))
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _CONTEXTS[key] = context
-    return context
-
-
 def run_suite(
     suite: Suite,
     paths: DataPaths,
@@ -242,9 +218,13 @@ def run_suite(
     df = _frame(suite, paths, None if suite.warehouse else since)
     if since is not None and not suite.warehouse and df.empty:
         return SuiteResult(suite.name, 0, True, [], [], None)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network calls from CI
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = _context(paths.root / "docs")
+    docs_root = paths.root / "docs"
+    context = gx.get_context(mode="file", project_root_dir=str(docs_root))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     ds = context.data_sources.add_or_update_pandas(name=suite.name)
     asset = ds.add_dataframe_asset(name=suite.name)
     batch = asset.add_batch_definition_whole_dataframe(name="all")

@@ -117,32 +117,3 @@ def test_docs_policy_builds_every_time_in_a_full_build_only():
     assert docs_policy({DBT_TESTS_TAG: NEW_ROWS}) == DOCS_ON_FAILURE
     with pytest.raises(ValueError, match="build_docs"):
         run_suite(SUITE["lake_phones"], None, build_docs="sometimes")
-
-
-def test_the_context_is_loaded_once_per_docs_folder(data_dir, monkeypatch):
-    """run_suite keeps each docs folder's Great Expectations context in the process: a second
-    suite does not load it again, the results are those of a new context, and a folder whose
-    project is removed gets a new one."""
-    import shutil
-
-    import great_expectations as gx
-
-    loads = []
-    real = gx.get_context
-
-    def counting(*args, **kwargs):
-        loads.append(kwargs.get("project_root_dir"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(gx, "get_context", counting)
-    _identifiers(data_dir, [("phone", "+8613800138000", False), ("phone", "138-0013-8000", False)])
-    first = run_suite(SUITE["lake_phones"], data_dir, build_docs=False)
-    assert not first.passed and "138-0013-8000" in first.failures[0]
-    emails = run_suite(SUITE["lake_emails"], data_dir, build_docs=False)
-    again = run_suite(SUITE["lake_phones"], data_dir, build_docs=True)
-    assert len(loads) == 1
-    assert (again.rows, again.passed, again.failures) == (2, False, first.failures)
-    assert emails.rows == 0 and emails.passed
-    shutil.rmtree(data_dir.root / "docs")
-    third = run_suite(SUITE["lake_phones"], data_dir, build_docs=True)
-    assert len(loads) == 2 and third.failures == first.failures and third.docs
