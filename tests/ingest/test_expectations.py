@@ -117,3 +117,31 @@ def test_docs_policy_builds_every_time_in_a_full_build_only():
     assert docs_policy({DBT_TESTS_TAG: NEW_ROWS}) == DOCS_ON_FAILURE
     with pytest.raises(ValueError, match="build_docs"):
         run_suite(SUITE["lake_phones"], None, build_docs="sometimes")
+
+
+def test_a_suite_keeps_no_reference_to_the_rows_it_validated(data_dir, monkeypatch):
+    """The frame a suite validates is freed once the next suite runs: Great Expectations keeps
+    the process's last file context (its project manager), and through the context's
+    datasource the last batch, so one frame stays alive until the next ``get_context``. A
+    context kept across suites (branch py-day, reverted) held every suite's frame for the
+    rest of the process: the demo's lake identifiers alone are 2M rows."""
+    import gc
+    import weakref
+
+    from ingest import expectations
+
+    frames = []
+    real = expectations._frame
+
+    def watched(*args, **kwargs):
+        df = real(*args, **kwargs)
+        frames.append(weakref.ref(df))
+        return df
+
+    monkeypatch.setattr(expectations, "_frame", watched)
+    _identifiers(data_dir, [("phone", "+8613800138000", False), ("email", "a@example.com", False)])
+    for name in ("lake_phones", "lake_emails", "lake_phones"):  # two suites, then the first again
+        assert run_suite(SUITE[name], data_dir, build_docs=False).rows == 1
+    gc.collect()
+    assert len(frames) == 3
+    assert [ref() is None for ref in frames[:-1]] == [True, True]
