@@ -205,7 +205,6 @@ def _materialize(select: str, log_level: str, full_refresh: bool = False) -> Non
 
 def _materialize_incremental(log_level: str) -> None:
     """Ingest, then only the assets downstream of the lake entities that got files."""
-
     from orchestration.defs.automation import changed_lake_keys, incremental_keys
     from orchestration.defs.ingest import LAKE_CHECKS_TAG, NEW_FILES, ingest_landing_files
     from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
@@ -254,7 +253,6 @@ def _execute_runs(defs, keys, log_level: str, full_refresh: bool = False, tags=N
 
 
 def _execute(defs, keys, log_level: str, full_refresh: bool = False, tags: dict | None = None):
-
     from orchestration.defs.automation import run_tags
     from orchestration.defs.transform import full_refresh_config
 

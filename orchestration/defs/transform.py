@@ -19,6 +19,7 @@ from dagster_dbt.asset_utils import (
     DAGSTER_DBT_UNIQUE_ID_METADATA_KEY,
     get_manifest_and_translator_from_dbt_assets,
 )
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME
 
 from ingest.config import connect
 from orchestration.resources import DBT_PROJECT, paths, prepare_dbt
@@ -143,7 +144,7 @@ def warehouse_models(
         keep_partial_parse(invocation.target_path)
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
+PARTIAL_PARSE = PARTIAL_PARSE_FILE_NAME  # the name dagster-dbt seeds an invocation from
 
 
 def keep_partial_parse(target_path: Path, dest_dir: Path | None = None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME as PARTIAL_PARSE
 
 from ingest.canonical import QUARANTINE
 from ingest.config import DBT_PROJECT_DIR, REPO_ROOT, DataPaths
@@ -141,7 +142,6 @@ def dbt_command(target: Path, select: list[str] = DBT_SELECT, verb: str = "run")
     ]
 
 
-PARTIAL_PARSE = "partial_parse.msgpack"
 _ALIAS: list[Path] = []
 
 
