@@ -533,7 +533,11 @@ class Components:
             cols[f"knn_{g}"] = scores[rows, items]
         cols["knn_rank"] = _row_ranks(knn_total[rows, items], rows)
         names = self.feature_names()
-        x = np.column_stack([cols[n] for n in names]).astype(np.float32)
+        # each column cast to float32 in place: the same values as stacking them as float64
+        # and casting the whole (a 2.2M x 29 float64 copy at 10,000 customers x 400 days)
+        x = np.empty((len(items), len(names)), dtype=np.float32)
+        for k, n in enumerate(names):
+            x[:, k] = cols[n]
         return u, items, x, names
 
     def feature_names(self) -> list[str]:
