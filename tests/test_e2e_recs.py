@@ -108,6 +108,26 @@ def test_the_fit_is_stored_for_the_next_day(recs):
     assert manifest["features"][-1] == "knn_rank"
 
 
+def test_a_full_build_scores_everyone_and_stores_what_the_lists_came_from(recs):
+    """A full build (no incremental tag) scores every customer in scope and leaves the
+    state the next incremental run compares with (models/recs/rescore.py): one row of inputs
+    per customer listed, one run row with the lists' row count."""
+    paths, result, t = recs
+    meta = materialization_metadata(result, "recs/recommendations")
+    assert meta["scoring"] == "full: not an incremental run"
+    assert meta["rescored"] == meta["customers_in_scope"] and meta["kept"] == 0
+    con = connect(paths.warehouse, read_only=True)
+    try:
+        inputs = con.sql("select * from recs.list_inputs").pl()
+        runs = con.sql("select * from recs.list_runs").pl()
+    finally:
+        con.close()
+    assert inputs.height == meta["customers_in_scope"]
+    assert set(t["recommendations"]["customer_id"]) <= set(inputs["customer_id"])
+    assert runs.height == 1 and runs["rows"][0] == t["recommendations"].height
+    assert runs["now"][0] == runs["full_now"][0] == inputs["scored_now"].max()
+
+
 def test_exports_and_report(recs):
     paths, _, _ = recs
     root = paths.exports / "recommendations"

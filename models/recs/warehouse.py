@@ -568,11 +568,15 @@ class ServingInputs:
     now: float
     sources: dict
 
-    def serve(self, model, n: int, max_per_category: int) -> tuple[pl.DataFrame, dict]:
-        """``build_recommendations`` of ``model`` for every customer in scope."""
+    def serve(
+        self, model, n: int, max_per_category: int, customers: pl.DataFrame | None = None
+    ) -> tuple[pl.DataFrame, dict]:
+        """``build_recommendations`` of ``model`` for every customer in scope, or for
+        ``customers`` (some of them: a customer's list depends on the day's components and
+        their own rows, not on who else is scored)."""
         return build_recommendations(
             model,
-            self.customers,
+            self.customers if customers is None else customers,
             self.availability,
             self.assortment,
             self.durables,

@@ -12,6 +12,7 @@ from ingest.config import DBT_PROJECT_DIR, connect
 from models.recs.evaluate import evaluate
 from models.recs.model import RecsConfig
 from models.recs.report import write_report
+from models.recs.rescore import INPUTS_TABLE, RUNS_TABLE, day_lists, read_previous
 from models.recs.store import fit_or_load
 from models.recs.warehouse import (
     SECONDS_PER_DAY,
@@ -28,6 +29,7 @@ from models.recs.warehouse import (
     write_tables,
 )
 from orchestration.defs.cadence import WEEKLY, every
+from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from orchestration.resources import paths
 
 SIMILAR_ITEMS = dg.AssetKey(["recs", "similar_items"])
@@ -74,6 +76,23 @@ class RecsRunConfig(dg.Config):
     per_customer: int = 10
     max_per_category: int = 4
     refit_every_days: int = REFIT_EVERY.days
+    # score every customer in scope, also on an incremental run (models/recs/rescore.py)
+    rescore_all: bool = False
+
+
+def _why_everyone(tags, config: RecsRunConfig, fit) -> str | None:
+    """Why this run scores every customer in scope (None: an incremental run scores the
+    customers whose inputs changed; models/recs/rescore.py): the switch, a run that is not an
+    incremental one (a full build, the daily schedule), the weekly refresh, a refit."""
+    if config.rescore_all:
+        return "rescore_all asked (RecsRunConfig)"
+    if tags.get(DBT_TESTS_TAG) != NEW_ROWS:
+        return "not an incremental run"
+    if tags.get("trigger") == "weekly_refresh":
+        return "weekly_refresh"
+    if fit.action == "refitted":
+        return f"the ranker was refitted ({fit.reason})"
+    return None
 
 
 def _cfg(config: RecsRunConfig) -> RecsConfig:
@@ -123,8 +142,27 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
             inputs.categories,
         )
         similar = similar_items(model, inputs.products)
-        recs, removed = inputs.serve(model, config.per_customer, config.max_per_category)
-        written = write_tables(con, {"similar_items": similar, "recommendations": recs})
+        lists = day_lists(
+            inputs,
+            model,
+            consented,
+            read_previous(con),
+            _why_everyone(context.run.tags, config, fit),
+            fit.manifest.get("fitted_at", ""),
+            config.per_customer,
+            config.max_per_category,
+            full_every=max(config.refit_every_days, 1),
+        )
+        recs, removed = lists.recs, lists.removed
+        written = write_tables(
+            con,
+            {
+                "similar_items": similar,
+                "recommendations": recs,
+                INPUTS_TABLE: lists.inputs,
+                RUNS_TABLE: lists.run,
+            },
+        )
     day = dt.datetime.fromtimestamp(inputs.now * SECONDS_PER_DAY, dt.UTC).date()
     email = recs.filter(pl.col("customer_id").is_in(consented.implode()))
     files = export(
@@ -150,6 +188,10 @@ def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
             "by_source": dg.MetadataValue.json(
                 dict(recs.group_by("source").len().sort("source").iter_rows())
             ),
+            **{
+                k: dg.MetadataValue.json(v) if isinstance(v, dict) else v
+                for k, v in lists.metadata().items()
+            },
             "rules_removed": dg.MetadataValue.json(removed),
             "inputs": dg.MetadataValue.json(inputs.sources),
             "ranker": dg.MetadataValue.json(model.ranker_info),
