@@ -240,6 +240,16 @@ def built_demo(_e2e_build):
     return DataPaths(_e2e_build.root), BuiltRun(_e2e_build.root.parent / "run.json")
 
 
+@pytest.fixture
+def copy_of_built(built_demo, data_dir):
+    """The built demo's warehouse and model stores (forecast, recommender), copied into a
+    private data tree."""
+    paths, _ = built_demo
+    shutil.copy2(paths.warehouse, data_dir.warehouse)
+    shutil.copytree(paths.models, data_dir.models)
+    return data_dir
+
+
 @pytest.fixture(scope="session")
 def rerun_of_built_demo(built_demo, _e2e_build):
     """The whole graph materialised a second time, on a file copy of ``built_demo`` made right

@@ -2,8 +2,6 @@
 group in its own partition, the groups together are the unpartitioned forecast, and one
 partition's run writes its group's rows alone, the same on a re-run."""
 
-import shutil
-
 import dagster as dg
 import polars as pl
 import pytest
@@ -11,15 +9,6 @@ import pytest
 from ingest.config import connect
 from models.forecast.groups import sku_groups
 from tests.e2e_build import E2E_FORECAST, run_config
-
-
-@pytest.fixture
-def copy_of_built(built_demo, data_dir):
-    """The built demo's warehouse and forecast store, copied into a private data tree."""
-    paths, _ = built_demo
-    shutil.copy2(paths.warehouse, data_dir.warehouse)
-    shutil.copytree(paths.models, data_dir.models)
-    return data_dir
 
 
 def _table(paths) -> pl.DataFrame:

@@ -3,6 +3,7 @@ re-checked, the exports, the evaluation report and its metadata."""
 
 from __future__ import annotations
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -162,3 +163,54 @@ def test_evaluation_metadata_compares_every_model(recs):
             assert 0.0 <= rules[f"precision@10_{when}_rules/{model}"] <= 1.0
     assert rules["precision@10_before_rules/zhongtai"] == rules["precision@10_model"]
     assert "repeat_buyer" in meta["by_user_group"]
+
+
+def _recs_run(tags: dict, config: dict | None = None):
+    from orchestration.definitions import defs
+    from orchestration.defs.recs import RECOMMENDATIONS, SIMILAR_ITEMS
+
+    run = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=[RECOMMENDATIONS, SIMILAR_ITEMS],
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=tags,
+        run_config={"ops": {"recommendations": {"config": config}}} if config else {},
+    )
+    assert run.success
+    checks = {c.check_name: c.passed for c in run.get_asset_check_evaluations()}
+    assert checks == {
+        "recommendations_respect_stock_and_channel": True,
+        "recommendations_are_well_formed": True,
+    }
+    return run
+
+
+def _lists(paths) -> pl.DataFrame:
+    with connect(paths.warehouse, read_only=True) as con:
+        return con.sql("select * from recs.recommendations").pl()
+
+
+def test_an_incremental_run_scores_the_changed_customers_and_the_switch_everyone(copy_of_built):
+    """On the built warehouse, an incremental run scores the one customer whose stored inputs
+    are gone (as a customer new in scope) and keeps every other list; every list is exported;
+    ``rescore_all`` scores everyone. The same day: the same lists either way."""
+    from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
+
+    before = _lists(copy_of_built)
+    one = before["customer_id"].min()
+    with connect(copy_of_built.warehouse) as con:
+        con.execute("delete from recs.list_inputs where customer_id = ?", [one])
+    run = _recs_run({DBT_TESTS_TAG: NEW_ROWS})
+    meta = materialization_metadata(run, "recs/recommendations")
+    assert meta["scoring"] == "changed customers only"
+    assert meta["rescored"] == 1 and meta["rescored_by_reason"] == {"new in scope": 1}
+    assert meta["kept"] == meta["customers_in_scope"] - 1
+    after = _lists(copy_of_built)
+    assert after.equals(before)
+    days = [p for p in (copy_of_built.exports / "recommendations").iterdir() if p.is_dir()]
+    app = pl.read_parquet(days[0] / "app_recommendations.parquet")
+    assert app.sort("customer_id", "rank").equals(after)
+    run = _recs_run({DBT_TESTS_TAG: NEW_ROWS}, {"rescore_all": True})
+    meta = materialization_metadata(run, "recs/recommendations")
+    assert meta["scoring"] == "full: rescore_all asked (RecsRunConfig)"
+    assert meta["rescored"] == meta["customers_in_scope"]
+    assert _lists(copy_of_built).equals(before)

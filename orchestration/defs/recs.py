@@ -95,6 +95,20 @@ def _why_everyone(tags, config: RecsRunConfig, fit) -> str | None:
     return None
 
 
+def recommender(inputs, config: RecsRunConfig, store):
+    """The stored ranker with the components of ``inputs`` (``warehouse.ServingInputs``), or a
+    new fit (``store.fit_or_load``): (model, FitInfo)."""
+    return fit_or_load(
+        inputs.frame.drop("channel"),
+        _cfg(config),
+        7 * TEST_WEEKS,
+        store,
+        config.refit_every_days,
+        inputs.segments,
+        inputs.categories,
+    )
+
+
 def _cfg(config: RecsRunConfig) -> RecsConfig:
     return RecsConfig(
         half_life_days=config.half_life_days, neighbours=config.neighbours, shrink=config.shrink
@@ -117,30 +131,34 @@ def _cfg(config: RecsRunConfig) -> RecsConfig:
             deps=_INPUTS,
             kinds={"duckdb", "polars"},
             description="Top 10 per customer with a reason, after the stock, channel, durable "
-            "and diversity rules; exported to data/exports/recommendations/<date>/. The ranker "
-            "is kept in data/models/recs/ and refitted weekly or when it cannot serve the data "
-            "(metadata `fit`, `fit_date`, `fit_reason`)",
+            "and diversity rules; exported to data/exports/recommendations/<date>/ (every "
+            "customer in scope). The ranker is kept in data/models/recs/ and refitted weekly or "
+            "when it cannot serve the data (metadata `fit`, `fit_date`, `fit_reason`). An "
+            "incremental run scores again only the customers whose inputs changed (new, new "
+            "interactions, segment/channel/store, e-mail consent, a stored list that today's "
+            "stock, listing, durable or catalogue would cut); the others keep their stored list, "
+            "whose shared components (popularity, item-kNN, trends, the day) are up to 6 days "
+            "old (metadata `scoring`, `rescored`, `rescored_by_reason`, `kept`); a full build, "
+            "weekly_refresh, a refit and `rescore_all` score everyone. On the 10,000 x 400 day, "
+            "the 15,429 kept lists against a full scoring of the same day: the same 10 SKUs for "
+            "48 %, 9.4 of 10 shared on average (bench/README.md, 'The recommendations of a new "
+            "day')",
         ),
     ]
 )
 def recommendations(context: dg.AssetExecutionContext, config: RecsRunConfig):
     """Fit the components on every interaction up to now (with the stored ranker while it is
-    fresh, else a new fit), recommend to every customer with a purchase or a product event,
-    write both tables, export CSV + Parquet for the app and e-mail."""
+    fresh, else a new fit), recommend to every customer with a purchase or a product event
+    (on an incremental run: to those whose inputs changed, the others keeping their stored
+    list: models/recs/rescore.py), write both tables and the lists' state, export CSV +
+    Parquet for the app and e-mail. ``similar_items`` is computed from today's item-kNN on
+    every run (0.01 CPU s at 10,000 x 400)."""
     t0 = time.perf_counter()
     p = paths()
     with connect(p.warehouse) as con:
         inputs = read_serving_inputs(con)
         consented = email_consented(con)
-        model, fit = fit_or_load(
-            inputs.frame.drop("channel"),
-            _cfg(config),
-            7 * TEST_WEEKS,
-            p.models / "recs",
-            config.refit_every_days,
-            inputs.segments,
-            inputs.categories,
-        )
+        model, fit = recommender(inputs, config, p.models / "recs")
         similar = similar_items(model, inputs.products)
         lists = day_lists(
             inputs,
