@@ -6,9 +6,11 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from ingest.config import connect
 from models.fitstore import matching_file
+from models.recs.rescore import SHORT
 from models.recs.store import MODEL_FILE, read_manifest
 from tests.conftest import materialization_metadata
 
@@ -186,13 +188,14 @@ def _recs_run(tags: dict, config: dict | None = None):
 
 def _lists(paths) -> pl.DataFrame:
     with connect(paths.warehouse, read_only=True) as con:
-        return con.sql("select * from recs.recommendations").pl()
+        return con.sql("select * from recs.recommendations order by customer_id, rank").pl()
 
 
 def test_an_incremental_run_scores_the_changed_customers_and_the_switch_everyone(copy_of_built):
     """On the built warehouse, an incremental run scores the one customer whose stored inputs
-    are gone (as a customer new in scope) and keeps every other list; every list is exported;
-    ``rescore_all`` scores everyone. The same day: the same lists either way."""
+    are gone (as a customer new in scope) and the short lists, and keeps every other list;
+    every list is exported; ``rescore_all`` scores everyone. The same day: the same lists
+    either way."""
     from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 
     before = _lists(copy_of_built)
@@ -202,15 +205,19 @@ def test_an_incremental_run_scores_the_changed_customers_and_the_switch_everyone
     run = _recs_run({DBT_TESTS_TAG: NEW_ROWS})
     meta = materialization_metadata(run, "recs/recommendations")
     assert meta["scoring"] == "changed customers only"
-    assert meta["rescored"] == 1 and meta["rescored_by_reason"] == {"new in scope": 1}
-    assert meta["kept"] == meta["customers_in_scope"] - 1
+    # and the customers whose list is short (today's stock may fill it), every run
+    per = before.filter(pl.col("customer_id") != one).group_by("customer_id").len()
+    short = per.filter(pl.col("len") < 10).height
+    expected = {"new in scope": 1, **({SHORT: short} if short else {})}
+    assert meta["rescored"] == 1 + short and meta["rescored_by_reason"] == expected
+    assert meta["kept"] == meta["customers_in_scope"] - 1 - short
     after = _lists(copy_of_built)
-    assert after.equals(before)
+    assert_frame_equal(after, before)
     days = [p for p in (copy_of_built.exports / "recommendations").iterdir() if p.is_dir()]
     app = pl.read_parquet(days[0] / "app_recommendations.parquet")
-    assert app.sort("customer_id", "rank").equals(after)
+    assert_frame_equal(app.sort("customer_id", "rank"), after)
     run = _recs_run({DBT_TESTS_TAG: NEW_ROWS}, {"rescore_all": True})
     meta = materialization_metadata(run, "recs/recommendations")
     assert meta["scoring"] == "full: rescore_all asked (RecsRunConfig)"
     assert meta["rescored"] == meta["customers_in_scope"]
-    assert _lists(copy_of_built).equals(before)
+    assert_frame_equal(_lists(copy_of_built), before)
