@@ -13,6 +13,7 @@ Framework-free; ``orchestration/defs/recs.py`` wraps it in assets and checks, an
 | ``metrics`` | precision@k, recall@k, NDCG@k, coverage |
 | ``store`` | the fitted ranker kept between runs (``data/models/recs/``), reused with each run's components, refitted weekly or when it cannot serve |
 | ``serving`` | stock, assortment, durable and diversity rules |
+| ``rescore`` | a new day's lists: the customers whose inputs changed scored again, the others' stored lists kept (``recs.list_inputs``, ``recs.list_runs``) |
 | ``warehouse`` | reads the warehouse (with fallbacks), writes ``recs.*`` and the exports |
 | ``report`` | metrics.csv, recommendations.parquet, report.md/html |
 | ``cli`` | ``zhongtai recs evaluate`` |
