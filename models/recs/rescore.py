@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from models.recs.serving import eligible
+from models.recs.store import date_of
 
 INPUTS_TABLE = "list_inputs"
 # the stored lists of customers not scored again are at most this many days of data older
@@ -117,14 +118,8 @@ class DayLists:
             "rescored": self.rescored.height,
             "kept": kept.height,
             "rescored_by_reason": by,
-            "oldest_kept_list": str(day_of(oldest)) if oldest is not None else "",
+            "oldest_kept_list": str(date_of(oldest)) if oldest is not None else "",
         }
-
-
-def day_of(ts: float):
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(math.floor(ts) * 86_400.0, dt.UTC).date()
 
 
 def fingerprints(frame: pl.DataFrame) -> pl.DataFrame:
@@ -184,7 +179,7 @@ def why_full(
     if run.get("settings") != json.dumps(settings, sort_keys=True):
         return f"serving settings changed: {run.get('settings')} -> {json.dumps(settings)}"
     if now < run["now"]:
-        return f"the data ends ({day_of(now)}) before the stored lists ({day_of(run['now'])})"
+        return f"the data ends ({date_of(now)}) before the stored lists ({date_of(run['now'])})"
     age = math.floor(now) - math.floor(run["full_now"])
     if age >= full_every:
         return f"the last full scoring is {age} days of data old (cadence {full_every} days)"
