@@ -12,7 +12,9 @@ into --out, the copy's full build timed from its Dagster runs) and times only th
 `--tree-parse` first gives the copy its own dbt partial parse (untimed), as the tree's
 previous run leaves it (``DataPaths.dbt_parse``): without it the day's first `dbt build`
 starts from the project's parse, made for whichever tree parsed last, and parses in full
-when that was another tree (dbt's profile holds the tree's path).
+when that was another tree (dbt's profile holds the tree's path). `--keep-built DIR` copies the
+full build, before its day is delivered, to DIR: a template for later `--from` runs (of other
+commits' days on the same full build).
 
 Each `zhongtai` call runs as a child process sampled by bench/scale.py's /proc sampler: wall
 seconds, CPU seconds of the whole process tree (user + system, the steadier figure on a shared
@@ -76,6 +78,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--from", dest="source", type=Path, help="a full build to start from")
     ap.add_argument("--tree-parse", action="store_true", help="the copy's own dbt parse first")
+    ap.add_argument("--keep-built", type=Path, help="copy the full build here before the day")
     ap.add_argument("--rerun", choices=["incremental", "full"], default="incremental")
     ap.add_argument("--top", type=int, default=25, help="steps of the new day printed")
     a = ap.parse_args()
@@ -90,6 +93,9 @@ def main() -> None:
         scale = ["--seed", str(a.seed), "--customers", str(a.customers), "--days", str(a.days)]
         run(["demo", "generate", *scale, "--hold-back-days", "1"], env, logs / "generate.log")
         report["full"] = materialized(root, ["materialize"], "materialize")
+        if a.keep_built:
+            shutil.rmtree(a.keep_built, ignore_errors=True)
+            shutil.copytree(root, a.keep_built, symlinks=True)
     run(["demo", "deliver"], env, logs / "deliver.log")
     if a.tree_parse:
         tree_parse(root, env)
