@@ -63,6 +63,17 @@ def _build(keys: list[dg.AssetKey]) -> dg.ExecuteInProcessResult:
     )
 
 
+def _dbt_env(target) -> dict[str, str]:
+    """The environment of a `dbt` command of the project writing into ``target``."""
+    return {
+        **os.environ,
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(target),
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+
+
 def _warehouse_is_free(paths: DataPaths) -> None:
     """Another process could open the file to write: no connection of this one holds it."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -142,14 +153,7 @@ def test_an_exception_in_dbt_fails_the_invocation_with_its_message(tree):
 def test_the_kept_parse_serves_its_tree_only(tree, tmp_path, monkeypatch):
     """A parse is kept for the data tree (ZHONGTAI_DATA_DIR, read by the profile and the lake
     sources) and the project files it was made from: another tree finds none."""
-    target = tmp_path / "target"
-    env = {
-        **os.environ,
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(target),
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-    }
+    env = _dbt_env(tmp_path / "target")
     events: list[dict] = []
 
     def ls() -> dbt_in_process.Outcome:
@@ -284,14 +288,7 @@ def test_dbt_queries_run_on_one_duckdb_thread_each(tree, tmp_path):
     each (``settings: threads: 1``): two nodes with DuckDB's default (a thread per core) put
     four busy threads on the machine's two cores, and the day's second dbt step cost 26 CPU s
     against 18 (bench/README.md, "Incremental")."""
-    target = tmp_path / "target"
-    env = {
-        **os.environ,
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(target),
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-    }
+    env = _dbt_env(tmp_path / "target")
     events: list[dict] = []
     sql = "select current_setting('threads') as duckdb_threads"
     done = dbt_in_process.run(
