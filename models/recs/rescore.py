@@ -38,6 +38,7 @@ import polars as pl
 
 from models.recs.serving import eligible
 from models.recs.store import date_of
+from models.recs.warehouse import LIST_SCHEMA, table_exists
 
 INPUTS_TABLE = "list_inputs"
 # the stored lists of customers not scored again are at most this many days of data older
@@ -57,19 +58,6 @@ REASONS = (NEW, INTERACTIONS, PROFILE, CONSENT, RULES, CATALOGUE, SHORT)
 
 # what the customers' lists are compared on (besides the interactions' fingerprint)
 PROFILE_COLUMNS = ("segment", "channel", "store", "city")
-LIST_SCHEMA = {
-    "customer_id": pl.String,
-    "rank": pl.Int64,
-    "sku": pl.String,
-    "category": pl.String,
-    "score": pl.Float64,
-    "source": pl.String,
-    "reason": pl.String,
-    "because_sku": pl.String,
-    "channel": pl.String,
-    "store": pl.String,
-    "segment": pl.String,
-}
 INPUTS_SCHEMA = {
     "customer_id": pl.String,
     "interactions": pl.Int64,
@@ -358,8 +346,6 @@ def day_lists(
 def read_previous(con, schema: str = "recs") -> Previous | None:
     """The last run's lists and their state from the warehouse; None when any is missing
     (the first run, or lists written before the state was kept)."""
-    from models.recs.warehouse import table_exists
-
     names = ("recommendations", INPUTS_TABLE, RUNS_TABLE)
     if not all(table_exists(con, schema, t) for t in names):
         return None

@@ -43,6 +43,22 @@ ONLINE_FULFILMENT = {"warehouse"}
 AMAZON_FULFILMENT = {"fba"}
 
 
+# the columns of recs.recommendations, in order: a customer's list as ``serve`` makes it
+LIST_SCHEMA = {
+    "customer_id": pl.String,
+    "rank": pl.Int64,
+    "sku": pl.String,
+    "category": pl.String,
+    "score": pl.Float64,
+    "source": pl.String,
+    "reason": pl.String,
+    "because_sku": pl.String,
+    "channel": pl.String,
+    "store": pl.String,
+    "segment": pl.String,
+}
+
+
 def table_exists(con, schema: str, table: str) -> bool:
     return bool(
         con.execute(
@@ -533,19 +549,9 @@ def build_recommendations(
     top = top.join(explain(model, top), on=["customer_id", "sku"], how="left")
     top = top.join(customers.select("customer_id", "segment"), on="customer_id", how="left")
     top = reasons(top, products, model, now)
-    out = top.select(
-        "customer_id",
-        "rank",
-        "sku",
-        pl.col("category"),
-        pl.col("score").cast(pl.Float64),
-        "source",
-        "reason",
-        "because_sku",
-        "channel",
-        "store",
-        "segment",
-    ).with_columns(pl.col("rank").cast(pl.Int64))
+    out = top.select(list(LIST_SCHEMA)).with_columns(
+        pl.col("score").cast(pl.Float64), pl.col("rank").cast(pl.Int64)
+    )
     info = {f"removed: {k}": int(v) for k, v in removed.iter_rows()}
     return out, info
 
