@@ -84,7 +84,9 @@ def main() -> None:
     a = ap.parse_args()
     root = a.out.resolve()
     env, logs = _env(root), root / "bench"
-    report: dict = {"scale": f"{a.customers} x {a.days}", "rerun": a.rerun}
+    # with --from, the scale is the copied tree's (--customers and --days are not used)
+    scale = f"from {a.source}" if a.source else f"{a.customers} x {a.days}"
+    report: dict = {"scale": scale, "rerun": a.rerun}
     if a.source:
         shutil.rmtree(root, ignore_errors=True)
         shutil.copytree(a.source.resolve(), root, symlinks=True)
@@ -128,7 +130,7 @@ def main() -> None:
             f"/ {100 * day['cpu_seconds'] / full['cpu_seconds']:.1f} % |"
         )
     else:
-        print(f"| {a.customers} x {a.days} ({a.rerun}) from {a.source} | - | - "
+        print(f"| {scale} ({a.rerun}) | - | - "
               f"| {day['wall_seconds']} / {day['cpu_seconds']} "
               f"| {day['load_start']} (mean {day['load_mean']}) | - |")  # fmt: skip
 
