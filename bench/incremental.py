@@ -58,6 +58,8 @@ def materialized(root: Path, args: list[str], name: str, interval: float = 0.5) 
 
 def tree_parse(root: Path, env: dict) -> None:
     """``root``'s own dbt partial parse in ``DataPaths.dbt_parse`` (`dbt parse` on the tree)."""
+    from dagster_dbt.core.dbt_cli_invocation import PARTIAL_PARSE_FILE_NAME
+
     from ingest.config import DBT_PROJECT_DIR, DataPaths
     from orchestration.resources import dbt_executable
 
@@ -67,7 +69,7 @@ def tree_parse(root: Path, env: dict) -> None:
         subprocess.run(cmd, env=env, check=True)
         dest = DataPaths(root).dbt_parse
         dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Path(tmp) / "partial_parse.msgpack", dest / "partial_parse.msgpack")
+        shutil.copy(Path(tmp) / PARTIAL_PARSE_FILE_NAME, dest / PARTIAL_PARSE_FILE_NAME)
 
 
 def main() -> None:
