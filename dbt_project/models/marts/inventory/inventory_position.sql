@@ -12,66 +12,12 @@
 -- Events before a pair's first snapshot count on that day (what was open then is reserved).
 -- in_transit is the snapshot's in_transit (units on purchase orders and transfers shipped to the
 -- location, not yet received) where the ERP delivers it, else 0.
+-- Incremental by date (macros/incremental_inventory.sql): a new day rebuilds the dates from
+-- the earliest one whose snapshots or line events changed, carrying each pair's running
+-- figures from its last row before it.
+{{ config(**inventory_incremental()) }}
 
-with snapshots as (
-    select
-        snapshot_date,
-        location_id,
-        sku,
-        on_hand,
-        coalesce(in_transit, 0) as in_transit
-    from {{ ref('stg_lake__inventory') }}
-),
-
-pairs as (
-    select location_id, sku, min(snapshot_date) as first_snapshot
-    from snapshots
-    group by 1, 2
-),
-
-real_lines as (
-    select
-        location_id,
-        sku,
-        quantity,
-        order_date as placed_date,
-        case
-            when ship_date is not null then greatest(ship_date, order_date)
-            when status in ('shipped', 'completed') then order_date
-        end as left_date
-    from {{ ref('fct_order_lines') }}
-    where
-        not is_test
-        and not coalesce(is_brushing_suspect, false)
-        and status in ('pending', 'paid', 'shipped', 'completed')
-        and location_id is not null
-        and sku is not null
-        and order_date is not null
-),
-
-events as (
-    select l.location_id, l.sku, greatest(l.placed_date, p.first_snapshot) as event_date,
-        l.quantity as placed_units, 0 as left_units
-    from real_lines as l
-    inner join pairs as p on l.location_id = p.location_id and l.sku = p.sku
-    union all
-    select l.location_id, l.sku, greatest(l.left_date, p.first_snapshot) as event_date,
-        0 as placed_units, l.quantity as left_units
-    from real_lines as l
-    inner join pairs as p on l.location_id = p.location_id and l.sku = p.sku
-    where l.left_date is not null
-),
-
-lines as (
-    select
-        location_id,
-        sku,
-        event_date,
-        sum(placed_units) as placed_units,
-        sum(left_units) as left_units
-    from events
-    group by 1, 2, 3
-),
+with {{ inventory_lines() }},
 
 location_days as (
     select distinct location_id, snapshot_date as position_date
@@ -92,6 +38,9 @@ grid as (
         d.position_date
     from pairs as p
     inner join days as d on d.position_date >= p.first_snapshot
+    {%- if is_incremental() %}
+        and d.position_date >= {{ inventory_cutoff() }}
+    {%- endif %}
 ),
 
 joined as (
@@ -135,6 +84,54 @@ filled as (
     )
 ),
 
+{%- if is_incremental() %}
+
+-- each pair's figures on the last day before the cutoff (the rows kept): every pair has a
+-- row on every day from its first snapshot, and its first snapshot is a day
+carried as (
+    select location_id, sku, snapshot_date, on_hand, in_transit, sold_since_snapshot, reserved
+    from {{ this }}
+    where position_date = (
+        select max(position_date) from {{ this }}
+        where position_date < {{ inventory_cutoff() }}
+    )
+),
+
+continued as (
+    select
+        f.*,
+        c.snapshot_date as carried_snapshot_date,
+        coalesce(f.last_on_hand, c.on_hand) as carried_on_hand,
+        coalesce(f.last_in_transit, c.in_transit) as carried_in_transit,
+        case
+            when f.cum_left_at_snapshot is not null then f.cum_left - f.cum_left_at_snapshot
+            else c.sold_since_snapshot + f.cum_left
+        end as carried_sold,
+        coalesce(c.reserved, 0) + f.cum_placed - f.cum_left as carried_reserved
+    from filled as f
+    left join carried as c on f.location_id = c.location_id and f.sku = c.sku
+),
+
+measured as (
+    select
+        position_date,
+        location_id,
+        sku,
+        coalesce(last_snapshot_date, carried_snapshot_date) as snapshot_date,
+        case
+            when snapshot_date is not null then 'current'
+            when not location_reported then 'stale'
+            when carried_on_hand - carried_sold > 0 then 'missing'
+            else 'delisted'
+        end as snapshot_status,
+        carried_on_hand as on_hand,
+        carried_sold as sold_since_snapshot,
+        carried_reserved as reserved,
+        carried_in_transit as in_transit
+    from continued
+),
+{%- else %}
+
 measured as (
     select
         position_date,
@@ -154,6 +151,7 @@ measured as (
         last_in_transit as in_transit
     from filled
 ),
+{%- endif %}
 
 locations as (
     select location_id, location_type from {{ ref('stg_lake__locations') }}
