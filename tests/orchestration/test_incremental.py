@@ -356,6 +356,31 @@ def _new_lake_file(paths: DataPaths, entity: str, name: str, frame: pl.DataFrame
     ).write_parquet(paths.lake_raw / entity / f"{name}__day.parquet")
 
 
+def _renumbered_orders(paths: DataPaths, suffix: str) -> None:
+    """New orders with their lines, delivered a day later: a lake file of orders and the lines
+    of those orders, copied under other order ids (`<order_id>-<suffix>`), dates kept."""
+    orders = _lake_file(paths, "orders")
+    frame = pl.read_parquet(orders)
+    renumbered = [(pl.col("order_id") + f"-{suffix}").alias("order_id")]
+    _new_lake_file(paths, "orders", f"{orders.stem}_{suffix}", frame.with_columns(renumbered))
+    lines = pl.read_parquet(paths.lake_raw / "order_lines" / "*__*.parquet")
+    new_lines = lines.join(frame.select("channel", "order_id"), on=["channel", "order_id"])
+    assert new_lines.height > 0
+    _new_lake_file(paths, "order_lines", f"lines_{suffix}", new_lines.with_columns(renumbered))
+
+
+def _cancelled_late(paths: DataPaths, name: str, pick) -> pl.DataFrame:
+    """A later delivery of one order delivered once before (``pick`` chooses it among them,
+    sorted), cancelled; its rows."""
+    every = pl.read_parquet(paths.lake_raw / "orders" / "*__*.parquet")
+    once = every.group_by("channel", "order_id").len().filter(pl.col("len") == 1)
+    late = pick(every.join(once, on=["channel", "order_id"]).sort("channel", "order_id"))
+    assert late.height == 1
+    late = late.drop("len").with_columns(pl.lit("cancelled").alias("status"))
+    _new_lake_file(paths, "orders", name, late)
+    return late
+
+
 @pytest.fixture(scope="module")
 def order_day(new_day, tmp_path_factory):
     """After the new day, the order-keyed models built in full; then a day of the lake sensor
@@ -374,19 +399,8 @@ def order_day(new_day, tmp_path_factory):
     run_dbt(tree, target, select)
     before = _order_tables(tree)
 
-    orders = _lake_file(tree, "orders")
-    frame = pl.read_parquet(orders)
-    renumbered = [(pl.col("order_id") + "-new").alias("order_id")]
-    _new_lake_file(tree, "orders", orders.stem + "_new", frame.with_columns(renumbered))
-    lines = pl.read_parquet(tree.lake_raw / "order_lines" / "*__*.parquet")
-    new_lines = lines.join(frame.select("channel", "order_id"), on=["channel", "order_id"])
-    assert new_lines.height > 0
-    _new_lake_file(tree, "order_lines", "lines_new", new_lines.with_columns(renumbered))
-    every = pl.read_parquet(tree.lake_raw / "orders" / "*__*.parquet")
-    once = every.group_by("channel", "order_id").len().filter(pl.col("len") == 1)
-    late = every.join(once, on=["channel", "order_id"]).sort("channel", "order_id").slice(7, 1)
-    late = late.drop("len").with_columns(pl.lit("cancelled").alias("status"))
-    _new_lake_file(tree, "orders", "late", late)
+    _renumbered_orders(tree, "new")
+    late = _cancelled_late(tree, "late", lambda orders: orders.slice(7, 1))
     _identity(tree, rekeyed=True)
 
     con = duckdb.connect(str(tree.warehouse))
@@ -489,31 +503,14 @@ def inventory_day(order_day, tmp_path_factory):
         snaps.filter(pl.col("snapshot_date") == middle).head(1).with_columns(pl.col("on_hand") + 7)
     )
     _new_lake_file(tree, "inventory", "inventory_next", pl.concat([next_day, corrected]))
-    every = pl.read_parquet(tree.lake_raw / "orders" / "*__*.parquet")
-    once = every.group_by("channel", "order_id").len().filter(pl.col("len") == 1)
-    late = (
-        every.join(once, on=["channel", "order_id"])
-        .filter(
+    _cancelled_late(
+        tree, "inventory_late", lambda orders: orders.filter(
             pl.col("location_id").is_not_null()
             & (pl.col("business_date") > middle)
             & pl.col("status").is_in(["paid", "shipped", "completed"])
-        )
-        .sort("channel", "order_id")
-        .slice(0, 1)
-    )
-    assert late.height == 1
-    _new_lake_file(
-        tree, "orders", "inventory_late", late.drop("len").with_columns(
-            pl.lit("cancelled").alias("status")
-        ),
+        ).slice(0, 1),
     )  # fmt: skip
-    orders = _lake_file(tree, "orders")
-    frame = pl.read_parquet(orders)
-    renumbered = [(pl.col("order_id") + "-inv").alias("order_id")]
-    _new_lake_file(tree, "orders", orders.stem + "_inv", frame.with_columns(renumbered))
-    lines = pl.read_parquet(tree.lake_raw / "order_lines" / "*__*.parquet")
-    new_lines = lines.join(frame.select("channel", "order_id"), on=["channel", "order_id"])
-    _new_lake_file(tree, "order_lines", "inventory_lines", new_lines.with_columns(renumbered))
+    _renumbered_orders(tree, "inv")
     _identity(tree, rekeyed=True)
 
     con = duckdb.connect(str(tree.warehouse))
