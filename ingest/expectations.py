@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 from ingest.canonical import CANONICAL_STATUSES, CONSENT_PURPOSES, EVENT_TYPES
@@ -202,6 +203,26 @@ def _frame(suite: Suite, paths: DataPaths, since: dt.datetime | None = None):
 DOCS_ALWAYS, DOCS_ON_FAILURE = "always", "on_failure"
 
 
+def _great_expectations():
+    """``great_expectations``, imported without pyspark when this process has not imported
+    pyspark itself. GX's import tries pyspark and pyspark.ml (which loads setuptools'
+    pkg_resources) whenever it is installed, as the project's ``spark`` extra installs it for
+    dbt-spark: ~1 of the ~3.5-4 CPU s GX's import costs the first suite of a process. The
+    suites validate pandas frames; GX keeps its "pyspark not installed" stand-ins, and pyspark
+    stays importable for anything else in the process."""
+    if "great_expectations" in sys.modules or "pyspark" in sys.modules:
+        import great_expectations
+
+        return great_expectations
+    sys.modules["pyspark"] = None  # an ImportError for `import pyspark` and its submodules
+    try:
+        import great_expectations
+    finally:
+        if sys.modules.get("pyspark", 0) is None:
+            del sys.modules["pyspark"]
+    return great_expectations
+
+
 def run_suite(
     suite: Suite,
     paths: DataPaths,
@@ -219,7 +240,7 @@ def run_suite(
     if since is not None and not suite.warehouse and df.empty:
         return SuiteResult(suite.name, 0, True, [], [], None)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no network calls from CI
-    import great_expectations as gx
+    gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     docs_root = paths.root / "docs"

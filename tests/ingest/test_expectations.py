@@ -145,3 +145,30 @@ def test_a_suite_keeps_no_reference_to_the_rows_it_validated(data_dir, monkeypat
     gc.collect()
     assert len(frames) == 3
     assert [ref() is None for ref in frames[:-1]] == [True, True]
+
+
+def test_a_suite_in_a_new_process_leaves_pyspark_unimported_and_importable(data_dir):
+    """GX's import would load pyspark and pyspark.ml (installed for dbt-spark: ~1 CPU s); the
+    first suite of a process imports GX without it, the suite fails and passes as before, and
+    pyspark stays importable afterwards."""
+    import subprocess
+    import sys
+
+    _identifiers(data_dir, [("phone", "+8613800138000", False), ("phone", "138-0013-8000", False)])
+    code = """
+import sys
+from ingest.config import data_paths
+from ingest.expectations import SUITES, run_suite
+res = run_suite({s.name: s for s in SUITES}["lake_phones"], data_paths(), build_docs=False)
+assert not res.passed and "138-0013-8000" in res.failures[0], res
+assert "great_expectations" in sys.modules
+assert "pyspark" not in sys.modules and "pkg_resources" not in sys.modules, "pyspark imported"
+from great_expectations.compatibility import pyspark as gx_spark
+assert not gx_spark.pyspark  # GX's stand-in: "pyspark is not installed"
+import pyspark  # still there for anything else in the process
+print("ok", pyspark.__name__)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0 and "ok pyspark" in out.stdout, out.stderr[-3000:]
