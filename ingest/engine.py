@@ -1843,8 +1843,14 @@ def _ingest_channel(
         key, version = _logical_key(source, path.name)
         candidates.append((key or rel, version, rel, source, path))
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
+    # whether the manifest holds records not yet saved: a channel with nothing new is not
+    # written again (its 1,000 records at 10,000 x 400 rewritten and flushed), nor one whose
+    # last batch was just saved
+    unsaved = not manifest.path.exists()
 
     def record(rel, file_hash, status, key, version, note):
+        nonlocal unsaved
+        unsaved = True
         manifest.files[rel] = {
             "file": rel,
             "file_hash": file_hash,
@@ -1918,9 +1924,11 @@ def _ingest_channel(
                 }
                 outcomes.append(outcome)
             manifest.save()  # the batch's files are on disk: record them
+            unsaved = False
             for rel in replaced:
                 (paths.lake / rel).unlink(missing_ok=True)
-    manifest.save()
+    if unsaved:
+        manifest.save()
     return ChannelReport(spec.channel, outcomes, swept)
 
 
@@ -1965,6 +1973,27 @@ def _lake_files(paths: DataPaths, pattern: str) -> list[Path]:
     return [f for folder in folders if folder.is_dir() for f in folder.glob(pattern)]
 
 
+def _channel_lake_files(paths: DataPaths, prefix: str) -> list[Path]:
+    """``_lake_files`` of the patterns ``{prefix}*.parquet`` and ``.{prefix}*.tmp`` (a
+    channel's lake files and its interrupted writes' temporary files), each folder listed
+    once and the names compared as text: the sweep of every channel before each ingest listed
+    the 23,000 lake files of the 10,000 x 400 brand twice per channel (~0.9 CPU s a day)."""
+    tmp = f".{prefix}"
+    shortest, shortest_tmp = len(prefix) + len(".parquet"), len(tmp) + len(".tmp")
+    out = []
+    for folder in [paths.quarantine, *(p for p in paths.lake_raw.glob("*") if p.is_dir())]:
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:
+            for e in entries:
+                n = e.name
+                if (n.startswith(prefix) and n.endswith(".parquet") and len(n) >= shortest) or (
+                    n.startswith(tmp) and n.endswith(".tmp") and len(n) >= shortest_tmp
+                ):
+                    out.append(folder / n)
+    return out
+
+
 def _discard_outputs(
     paths: DataPaths, channel: str, group: list[_Item], manifest: Manifest
 ) -> list[str]:
@@ -1989,9 +2018,8 @@ def _sweep_orphans(paths: DataPaths, channel: str, manifest: Manifest) -> list[s
     claimed = manifest.claimed_outputs()
     if claimed is None:
         return []
-    prefix = _channel_prefix(channel)
     swept = []
-    for f in _lake_files(paths, f"{prefix}*.parquet") + _lake_files(paths, f".{prefix}*.tmp"):
+    for f in _channel_lake_files(paths, _channel_prefix(channel)):
         rel = f.relative_to(paths.lake).as_posix()
         if rel not in claimed:
             f.unlink(missing_ok=True)

@@ -435,3 +435,58 @@ def test_ingest_all_loads_a_small_delivery_in_process_and_a_large_one_in_workers
             .equals(lake(other, entity).select(cols).sort(cols))
         )
     assert {c: r.count("loaded") for c, r in parallel.items()} == {"pos": 1, "web": 1}
+
+
+def test_a_channel_lake_listing_equals_its_two_globs(data_dir):
+    """The sweep's one listing per folder finds what the globs ``{prefix}*.parquet`` and
+    ``.{prefix}*.tmp`` over every lake folder found, no more."""
+    from ingest.engine import _channel_lake_files, _channel_prefix, _lake_files
+
+    names = [
+        "pos__pos_a.csv__0123456789ab.parquet",
+        ".pos__pos_a.csv__0123456789ab.parquet.99.tmp",
+        "pos__pos_.parquet",  # the prefix and the suffix, nothing between
+        "pos__pos.parquet",  # shorter than the prefix and the suffix
+        ".pos__pos_.tmp",
+        "pos__pos_b.csv__0123456789ab.parquet.tmp",  # not hidden: no temporary file
+        ".pos__pos_c.csv__0123456789ab.parquet",  # hidden, not .tmp
+        "pos2__pos2_a.csv__0123456789ab.parquet",  # another channel
+        "web__web_a.json__0123456789ab.parquet",
+        "_schema.parquet",
+    ]
+    for folder in (data_dir.quarantine, data_dir.lake_raw / "orders", data_dir.lake_raw / "events"):
+        for n in names:
+            write(folder / n, b"x")
+    (data_dir.lake_raw / "orders" / "pos__pos_dir.parquet").mkdir()  # a folder: globbed too
+    (data_dir.lake_raw / "notes.txt").write_text("not a folder of the lake")
+    for channel in ("pos", "pos2", "web", "jd"):
+        prefix = _channel_prefix(channel)
+        globbed = _lake_files(data_dir, f"{prefix}*.parquet") + _lake_files(
+            data_dir, f".{prefix}*.tmp"
+        )
+        assert sorted(_channel_lake_files(data_dir, prefix)) == sorted(globbed)
+    assert len(_channel_lake_files(data_dir, _channel_prefix("pos"))) == 3 * 4 + 1
+
+
+def test_a_run_with_nothing_new_does_not_write_the_manifest_again(data_dir, specs):
+    src = data_dir.landing / "pos" / "pos_ST-SH-01_20250301.csv"
+    write(src, pos_file(POS_ROWS))
+    ingest_channel(specs["pos"], data_dir)
+    path = data_dir.manifest_dir / "pos.json"
+    first = path.stat().st_ino, path.read_text(encoding="utf-8")
+    again = ingest_channel(specs["pos"], data_dir)
+    assert again.count("unchanged") == 1
+    assert (path.stat().st_ino, path.read_text(encoding="utf-8")) == first  # not rewritten
+    resend = data_dir.landing / "pos" / "resend" / src.name
+    write(resend, src.read_bytes())
+    ingest_channel(specs["pos"], data_dir)  # a duplicate recorded, nothing loaded: saved
+    files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    assert files["pos/resend/pos_ST-SH-01_20250301.csv"]["status"] == "duplicate"
+    write(data_dir.landing / "pos" / "pos_ST-SH-01_20250302.csv", pos_file(POS_ROWS[:1]))
+    ingest_channel(specs["pos"], data_dir)
+    files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    assert files["pos/pos_ST-SH-01_20250302.csv"]["status"] == "loaded"
+    shutil.rmtree(data_dir.landing / "pos")
+    path.unlink()
+    ingest_channel(specs["pos"], data_dir)  # nothing to load: the manifest is still made
+    assert json.loads(path.read_text(encoding="utf-8")) == {"files": {}}
