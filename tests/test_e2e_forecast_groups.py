@@ -126,3 +126,55 @@ def test_the_load_refuses_a_missing_or_stale_group(copy_of_built):
     frame.write_parquet(folder / f"{other}.parquet")  # the same SKUs in two groups' files
     with pytest.raises(GroupFilesError, match="in the files of two groups"):
         read_group_files(folder, SKU_GROUPS)
+
+
+def test_the_run_s_groups_predicted_together_equal_each_group_predicted_alone(
+    copy_of_built, monkeypatch
+):
+    """_predict_groups predicts the run's groups in one call and splits the rows by group;
+    each group's frame must be, row for row and bit for bit, what a predict of that group
+    alone gives (the way each group was predicted before)."""
+    import numpy as np
+
+    from models.forecast.groups import series_in_group
+    from models.forecast.pipeline import demand_panel, future_forecast
+    from orchestration.defs.forecast import (
+        SKU_GROUPS,
+        ForecastConfig,
+        _chosen_from_warehouse,
+        _predict_groups,
+        _read_frame,
+        settled_for,
+    )
+
+    config = ForecastConfig(**E2E_FORECAST)
+    panel = demand_panel(_read_frame())
+    settled = settled_for(config, panel.date(panel.n_periods - 1))
+    with connect(copy_of_built.warehouse, read_only=True) as con:
+        chosen = _chosen_from_warehouse(con, config)
+    import models.forecast.store as store
+
+    loads = []
+    real_load = store.load_models
+    monkeypatch.setattr(store, "load_models", lambda *a: loads.append(1) or real_load(*a))
+    for groups in (list(SKU_GROUPS), SKU_GROUPS[1:4]):
+        loads.clear()
+        together, notes = _predict_groups(config, groups)
+        assert len(loads) == 1  # the stored fit loaded once for the run's groups
+        assert list(together) == groups
+        for g in groups:
+            alone, alone_notes, _ = future_forecast(
+                panel,
+                config.horizon,
+                config.settings(settled.lag_days),
+                chosen,
+                store=copy_of_built.models / "forecast",
+                refit_every=config.refit_every_days,
+                series=series_in_group(panel.ids, g, len(SKU_GROUPS)),
+                refit=False,
+            )
+            assert together[g].equals(alone), g
+            assert notes == alone_notes
+        assert sum(f.height for f in together.values()) > 0
+        assert np.isfinite(together[groups[0]]["p50"].to_numpy()).all()
+    assert _predict_groups(config, []) == ({}, [])

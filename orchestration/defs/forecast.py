@@ -21,6 +21,7 @@ import os
 import time
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from ingest.config import connect
@@ -324,20 +325,29 @@ def _predict_groups(
     settled = settled_for(config, panel.date(panel.n_periods - 1))
     with connect(paths().warehouse, read_only=True) as con:
         chosen = _chosen_from_warehouse(con, config)
+    if not groups:
+        return {}, []
     n = len(SKU_GROUPS)
-    out, notes = {}, []
-    for group in groups:
-        frame, notes, _ = future_forecast(
-            panel,
-            config.horizon,
-            config.settings(settled.lag_days),
-            chosen,
-            store=paths().models / "forecast",
-            refit_every=config.refit_every_days,
-            series=series_in_group(panel.ids, group, n),
-            refit=False,
-        )
-        out[group] = frame
+    masks = {group: series_in_group(panel.ids, group, n) for group in groups}
+    # one predict for the run's groups together, its rows then split by group: a group's rows
+    # are the whole forecast's rows of its series (future_forecast), and each group's own
+    # predict loaded the stored fit and built the whole panel's features again (8 groups: a
+    # day's step 5.2 CPU s at 10,000 x 400)
+    frame, notes, _ = future_forecast(
+        panel,
+        config.horizon,
+        config.settings(settled.lag_days),
+        chosen,
+        store=paths().models / "forecast",
+        refit_every=config.refit_every_days,
+        series=np.logical_or.reduce(list(masks.values())),
+        refit=False,
+    )
+    series_id = pl.concat_str("sku", "location_id", separator="|")
+    out = {
+        group: frame.filter(series_id.is_in(panel.ids.filter(mask).implode()))
+        for group, mask in masks.items()
+    }
     return out, notes
 
 
