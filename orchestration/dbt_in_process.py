@@ -26,7 +26,9 @@ from __future__ import annotations
 import gc
 import os
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +44,34 @@ _ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([^'"]+)['"]""")
 _NOT_PARSED = frozenset({"target", "logs"})
 
 _lock = threading.Lock()
+# a dbt thread that outlived its interrupt and the wait for it (``abandon``): it may still hold
+# ``_lock``, so another invocation in this process fails at once instead of waiting forever
+_abandoned: threading.Thread | None = None
+
+
+class DbtThreadStuck(RuntimeError):
+    """An interrupted dbt invocation of this process has not ended: dbt cannot run here again."""
+
+
+def abandon(thread: threading.Thread) -> None:
+    """Record ``thread``, a dbt invocation's thread still running after its interrupt and the
+    step's wait for it: the next ``run`` in this process raises ``DbtThreadStuck``, naming
+    where it is stuck, while it lives."""
+    global _abandoned
+    _abandoned = thread
+
+
+def _check_not_stuck() -> None:
+    thread = _abandoned
+    if thread is None or not thread.is_alive():
+        return
+    frame = sys._current_frames().get(thread.ident)
+    where = "".join(traceback.format_stack(frame)[-8:]) if frame is not None else "(unknown)\n"
+    raise DbtThreadStuck(
+        f"an interrupted dbt invocation in this process (thread {thread.name!r}) has not "
+        "ended, and may hold the warehouse and dbt's global state: dbt cannot run again in "
+        "this process; restart it (a new run, or `dagster dev`). The thread is at:\n" + where
+    )
 
 
 @dataclass
@@ -150,6 +180,7 @@ def run(
             emit(msg_to_dict(msg))
 
     quiet = {"log_level": "none"}  # no console logger: the events go to ``emit``
+    _check_not_stuck()
     with _lock, _environ(env):
         try:
             # the project's files read once, before a parse: one edited during the parse

@@ -31,7 +31,7 @@ from packaging import version
 
 from ingest.config import DBT_PROJECT_DIR, DataPaths, data_paths
 from ingest.locks import exclusive
-from orchestration.dbt_in_process import Outcome, close_warehouse, run
+from orchestration.dbt_in_process import Outcome, abandon, close_warehouse, run
 
 
 def paths() -> DataPaths:
@@ -147,7 +147,9 @@ class InProcessInvocation(DbtCliInvocation):
     """A ``DbtCliInvocation`` whose dbt runs in a thread of this process (``run``) when its
     events are streamed. An exception dbt raised ends the stream as a failed invocation
     (``DagsterDbtCliRuntimeError`` naming it); an interrupt of the step (Dagster's, Ctrl-C)
-    interrupts dbt, waits for it up to ``termination_timeout_seconds`` and is raised."""
+    interrupts dbt, waits for it up to ``termination_timeout_seconds`` and is raised; a dbt
+    thread still running then makes the process's next invocation fail at once, naming where
+    it is stuck (``dbt_in_process.DbtThreadStuck``), instead of waiting forever for it."""
 
     dbt_args: list[str] = field(default_factory=list)
     dbt_env: dict[str, str] = field(default_factory=dict)
@@ -193,7 +195,9 @@ class InProcessInvocation(DbtCliInvocation):
             while thread.is_alive() and (left := deadline - time.monotonic()) > 0:
                 _interrupt(thread)
                 thread.join(min(_RESEND_INTERRUPT_SECONDS, left))
-            if not thread.is_alive():
+            if thread.is_alive():
+                abandon(thread)  # the next dbt invocation of this process says so at once
+            else:
                 close_warehouse()
             self.process.returncode = 2
             raise

@@ -283,6 +283,49 @@ def test_an_interrupt_that_dbt_loses_is_sent_again(monkeypatch):
     assert invocation.process.returncode == 2
 
 
+def test_a_dbt_thread_that_outlives_its_interrupt_fails_the_next_invocation_at_once(
+    monkeypatch, tmp_path
+):
+    """dbt's thread ignores every interrupt (seen once in the suite under load: stuck in
+    dbt, holding the module's lock, so the next invocation waited forever): after the step's
+    wait the step ends, and the next dbt invocation of the process fails at once, naming where
+    the thread is stuck; once the thread has ended, dbt runs again."""
+    import time
+
+    from orchestration import resources
+
+    release = threading.Event()
+
+    def dbt_that_ignores_interrupts(args, env, project_dir, profiles_dir, profile, emit):
+        emit({"info": {"name": "MainReportVersion", "level": "info", "msg": "fake"}, "data": {}})
+        while not release.is_set():
+            try:  # noqa: SIM105 - an interrupt may land anywhere: no context manager
+                time.sleep(0.01)
+            except KeyboardInterrupt:
+                pass
+        return dbt_in_process.Outcome(2)
+
+    monkeypatch.setattr(dbt_in_process, "_abandoned", None)
+    monkeypatch.setattr(resources, "run", dbt_that_ignores_interrupts)
+    monkeypatch.setattr(resources, "_RESEND_INTERRUPT_SECONDS", 0.1)
+    invocation = dbt_resource().cli(["build", "--select", "stg_lake__orders"])
+    invocation.termination_timeout_seconds = 0.5
+    events = invocation.stream_raw_events()
+    next(events)
+    try:
+        events.close()
+        [stuck] = [t for t in threading.enumerate() if t.name == "dbt"]
+        started = time.monotonic()
+        with pytest.raises(dbt_in_process.DbtThreadStuck, match="dbt_that_ignores_interrupts"):
+            dbt_in_process.run(["parse"], {}, tmp_path, tmp_path, [], lambda event: None)
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+    stuck.join(5)
+    assert not stuck.is_alive()
+    dbt_in_process._check_not_stuck()  # ended: nothing stops the next invocation
+
+
 def test_dbt_queries_run_on_one_duckdb_thread_each(tree, tmp_path):
     """The DuckDB target runs two dbt nodes at once (dbt ``threads: 2``) on one DuckDB thread
     each (``settings: threads: 1``): two nodes with DuckDB's default (a thread per core) put
