@@ -1968,9 +1968,14 @@ def _channel_prefix(channel: str) -> str:
     return _output_name(channel, f"{channel}/", "")[: -len("__.parquet")]
 
 
-def _lake_files(paths: DataPaths, pattern: str) -> list[Path]:
+def _lake_folders(paths: DataPaths) -> list[Path]:
+    """The folders ingest writes lake files to: the quarantine and each entity's raw folder."""
     folders = [paths.quarantine, *(p for p in paths.lake_raw.glob("*") if p.is_dir())]
-    return [f for folder in folders if folder.is_dir() for f in folder.glob(pattern)]
+    return [folder for folder in folders if folder.is_dir()]
+
+
+def _lake_files(paths: DataPaths, pattern: str) -> list[Path]:
+    return [f for folder in _lake_folders(paths) for f in folder.glob(pattern)]
 
 
 def _channel_lake_files(paths: DataPaths, prefix: str) -> list[Path]:
@@ -1981,9 +1986,7 @@ def _channel_lake_files(paths: DataPaths, prefix: str) -> list[Path]:
     tmp = f".{prefix}"
     shortest, shortest_tmp = len(prefix) + len(".parquet"), len(tmp) + len(".tmp")
     out = []
-    for folder in [paths.quarantine, *(p for p in paths.lake_raw.glob("*") if p.is_dir())]:
-        if not folder.is_dir():
-            continue
+    for folder in _lake_folders(paths):
         with os.scandir(folder) as entries:
             for e in entries:
                 n = e.name
