@@ -15,17 +15,21 @@ from pathlib import Path
 
 import polars as pl
 
-from models.identity.metrics import PairScores, pairwise_scores
+from ingest.engine import file_sha256
+from models.identity.metrics import PairScores, cell_scores, pairwise_scores
 from models.identity.warehouse import RECORD_SEP
 
 
-def truth_records(truth_dir: Path) -> pl.DataFrame | None:
+def truth_records(truth_dir: Path, files: pl.DataFrame | None = None) -> pl.DataFrame | None:
+    """The truth's records (channel, source_file, record_key, person_id), the first row of each
+    key; only those of ``files`` (channel, source_file) when given. None without a truth."""
     path = truth_dir / "identifiers.parquet"
     if not path.exists():
         return None
-    return pl.read_parquet(
-        path, columns=["channel", "source_file", "record_key", "person_id"]
-    ).unique(["channel", "source_file", "record_key"], keep="first")
+    truth = pl.scan_parquet(path).select("channel", "source_file", "record_key", "person_id")
+    if files is not None:
+        truth = truth.join(files.lazy(), on=["channel", "source_file"], how="semi")
+    return truth.unique(["channel", "source_file", "record_key"], keep="first").collect()
 
 
 def attach_truth(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -99,28 +103,123 @@ def score_records(records: pl.DataFrame, truth: pl.DataFrame) -> tuple[PairScore
     return scores, extra
 
 
+RECORDS_SQL = """
+    select r.channel, r.entity, r.record_id, s.source_file, r.customer_id
+    from identity.record_customers r
+    join (select channel, entity, record_id, min(source_file) as source_file
+          from staging.stg_lake__identifiers group by all) s
+      using (channel, entity, record_id)
+"""
+
+# Each record's match to the truth, kept between runs: (channel, entity, record_id,
+# source_file) -> person_id, in_truth, under the truth file of truth_sha256. A row is a function
+# of its key and that file only (attach_truth reads nothing else), so a stored row is the row
+# a match now would give; a record new, or with another source_file, is matched, a record gone
+# is dropped, another truth file matches every record again. It holds record ids (a member
+# no. may be one): the erasure scrubs it as it does every warehouse table.
+MATCHES = "identity.truth_matches"
+MATCH_KEY = ["channel", "entity", "record_id", "source_file"]
+
+
 def warehouse_records(con) -> pl.DataFrame:
     """identity.record_customers with each record's source file: channel, entity, record_id,
     source_file, customer_id."""
-    return pl.from_arrow(
-        con.execute(
-            """
-            select r.channel, r.entity, r.record_id, s.source_file, r.customer_id
-            from identity.record_customers r
-            join (select channel, entity, record_id, min(source_file) as source_file
-                  from staging.stg_lake__identifiers group by all) s
-              using (channel, entity, record_id)
-            """
-        ).arrow()
-    )
+    return pl.from_arrow(con.execute(RECORDS_SQL).arrow())
+
+
+def _same_key(a: str, b: str) -> str:
+    return " and ".join(f"{a}.{k} is not distinct from {b}.{k}" for k in MATCH_KEY)
+
+
+def update_matches(con, truth_dir: Path) -> dict | None:
+    """Bring identity.truth_matches to the records of ``_eval_records`` (a temporary table of
+    RECORDS_SQL's rows) under the truth of ``truth_dir``: match the records it does not hold,
+    drop the ones gone. None without a truth; else the counts of what was done."""
+    path = truth_dir / "identifiers.parquet"
+    if not path.exists():
+        return None
+    sha = file_sha256(path)
+    schema, name = MATCHES.split(".")
+    held = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()[0]
+    shas = con.execute(f"select distinct truth_sha256 from {MATCHES}").fetchall() if held else []
+    reused = shas == [(sha,)]
+    if reused:
+        gone = con.execute(
+            f"delete from {MATCHES} m where not exists "
+            f"(select 1 from _eval_records r where {_same_key('r', 'm')})"
+        ).fetchone()[0]
+        new = con.execute(
+            f"select distinct {', '.join(MATCH_KEY)} from _eval_records r where not exists "
+            f"(select 1 from {MATCHES} m where {_same_key('r', 'm')})"
+        ).pl()
+    else:
+        gone = 0
+        new = con.execute(f"select distinct {', '.join(MATCH_KEY)} from _eval_records").pl()
+    if new.height or not reused:
+        # only the truth of the new records' files (the truth is keyed by file)
+        truth = truth_records(truth_dir, new.select("channel", "source_file").unique())
+        matched = attach_truth(new, truth).with_columns(pl.lit(sha).alias("truth_sha256"))
+        con.register("_eval_matched", matched.to_arrow())
+        try:
+            if reused:
+                con.execute(f"insert into {MATCHES} by name select * from _eval_matched")
+            else:
+                con.execute(f"create schema if not exists {schema}")
+                con.execute(f"create or replace table {MATCHES} as select * from _eval_matched")
+        finally:
+            con.unregister("_eval_matched")
+    return {"records_matched_now": new.height, "records_dropped_now": int(gone),
+            "truth_matches_reused": reused}  # fmt: skip
 
 
 def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
-    """Scores of identity.record_customers against the truth; None without a truth."""
-    truth = truth_records(truth_dir)
-    if truth is None:
-        return None
-    return score_records(warehouse_records(con), truth)
+    """Scores of identity.record_customers against the truth; None without a truth. Each
+    record is matched to the truth once (identity.truth_matches, written here: ``con`` must
+    be read-write); the scores are counted in DuckDB from the records joined to their
+    matches, as score_records counts them."""
+    con.execute(f"create or replace temp table _eval_records as {RECORDS_SQL}")
+    try:
+        done = update_matches(con, truth_dir)
+        if done is None:
+            return None
+        con.execute(
+            f"create or replace temp table _eval_judged as "
+            f"select r.customer_id, m.person_id, m.in_truth from _eval_records r "
+            f"join {MATCHES} m on {_same_key('r', 'm')}"
+        )
+        n, judged = con.execute(
+            "select (select count(*) from _eval_records), (select count(*) from _eval_judged)"
+        ).fetchone()
+        if n != judged:  # one match per record, or the scores would be wrong
+            raise RuntimeError(f"{MATCHES}: {judged} matches for {n} records")
+        # a record with no customer is a cluster of its own (pairwise_scores)
+        cells = con.execute(
+            """
+                select c, t, count(*) as n
+                from (select coalesce(customer_id::varchar, '__single_' || row_number() over ())
+                             as c, person_id as t
+                      from _eval_judged where person_id is not null)
+                group by all
+                """
+        ).pl()
+        counts = con.execute(
+            """
+            select count(*), count(*) filter (in_truth), count(person_id),
+                   count(*) filter (in_truth and person_id is null),
+                   count(*) filter (in_truth and person_id is null and customer_id in
+                       (select customer_id from _eval_judged where person_id is not null))
+            from _eval_judged
+            """
+        ).fetchone()
+    finally:
+        con.execute("drop table if exists _eval_judged")
+        con.execute("drop table if exists _eval_records")
+    names = ["records", "records_matched_to_truth", "records_with_person", "outsider_records",
+             "outsider_records_with_a_known_person"]  # fmt: skip
+    return cell_scores(cells), {**dict(zip(names, map(int, counts), strict=True)), **done}
 
 
 def known_records(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:

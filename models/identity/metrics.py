@@ -70,9 +70,16 @@ def pairwise_scores(
         .alias("c"),
         pl.col("t").cast(pl.String),
     )
-    if df.is_empty():
+    return cell_scores(df.group_by("c", "t").len("n"))
+
+
+def cell_scores(cells: pl.DataFrame) -> PairScores:
+    """Pairwise scores from the cells: ``n`` records of cluster ``c`` and truth ``t``, one row
+    per (c, t) (a record with no cluster a cluster of its own, records without a truth left
+    out), as ``pairwise_scores`` counts them (``models.identity.evaluate`` counts them in
+    DuckDB)."""
+    if cells.is_empty():
         return PairScores(0, 0, 0, 0, 0, 0, 0)
-    cells = df.group_by("c", "t").len("n")
     per_cluster = cells.group_by("c").agg(pl.col("n").sum(), pl.len().alias("truths"))
     per_truth = cells.group_by("t").agg(pl.col("n").sum(), pl.len().alias("clusters"))
     exact = (
@@ -81,7 +88,7 @@ def pairwise_scores(
         .join(per_truth.filter(pl.col("clusters") == 1).select("t"), on="t")
     )
     return PairScores(
-        records=df.height,
+        records=int(cells["n"].sum()),
         clusters=per_cluster.height,
         persons=per_truth.height,
         true_positives=int(cells.select(_pairs("n")).item()),

@@ -10,7 +10,7 @@ Layer by layer (every rewrite goes to a temporary name and is renamed):
 | ``lake/raw/<entity>`` | the person's records (carrying one of their identifiers, or assigned to them by OneID) kept for the sales totals but pseudonymised: names, birthday, gender, city, IP, user agent, free text nulled; identifier values in other columns (member no., account ids) replaced by a random token |
 | ``lake/quarantine`` | their identifiers (and, on records naming them, their names and addresses) cut out of the raw records |
 | ``landing/`` | every spelling of their identifiers (and, on their records, their names and delivery streets, districts and postcodes) cut out of the delivered files, row count unchanged; the manifest takes the new content hash, so the file is not loaded again |
-| ``warehouse.duckdb`` | every base table of every schema: rows of their customer ids deleted (facts with an ``order_id`` keep the row, ``customer_id`` set null), rows holding an identifier value deleted, other columns holding one replaced, names and PII columns nulled on their staged records; then the file is rewritten (``COPY FROM DATABASE``) so freed blocks keep nothing |
+| ``warehouse.duckdb`` | ``identity.truth_matches`` (the demo truth's match of each record, an evaluation cache) dropped; every other base table of every schema: rows of their customer ids deleted (facts with an ``order_id`` keep the row, ``customer_id`` set null), rows holding an identifier value deleted, other columns holding one replaced, names and PII columns nulled on their staged records; then the file is rewritten (``COPY FROM DATABASE``) so freed blocks keep nothing |
 | ``exports/`` | rows naming them (ids, phones, e-mails and their SHA-256 forms) dropped from CSV and Parquet; other text files have the values cut; access exports about them deleted |
 | ``docs/`` | their values cut from the data docs |
 | ``privacy/tombstones.parquet`` | HMAC-SHA256 of each identifier (``ingest.tombstones``) |
@@ -32,6 +32,7 @@ import polars as pl
 from ingest import tombstones
 from ingest.canonical import ADDRESS_COLUMNS, ENTITIES, NAME_COLUMNS
 from ingest.config import DataPaths, connect, replace_tables
+from models.identity.evaluate import MATCHES as TRUTH_MATCHES
 from models.privacy.subject import Subject, parse_identifier, resolve
 
 LINEAGE_COLUMNS = ("channel", "source_file", "file_hash")
@@ -358,6 +359,10 @@ def scrub_warehouse(
     names = sorted(subject.names)
     con = connect(paths.warehouse)
     try:
+        # each record's match to the demo truth, kept by the identity check to match only new
+        # records: dropped (the next check matches every record again) rather than scrubbed
+        # row by row, where a scrubbed record id could be taken for another record's
+        con.execute(f"drop table if exists {TRUTH_MATCHES}")
         con.execute("create temp table _erase_lineage (source_file varchar, source_row bigint)")
         if lineage:
             con.executemany("insert into _erase_lineage values (?, ?)", sorted(lineage))

@@ -5,9 +5,18 @@ every distinct record (the implementation it replaced, kept here as the referenc
 
 import random
 
+import duckdb
 import polars as pl
 
-from models.identity.evaluate import attach_truth, score_records
+from models.identity.evaluate import (
+    MATCH_KEY,
+    MATCHES,
+    attach_truth,
+    evaluate_warehouse,
+    score_records,
+    truth_records,
+    warehouse_records,
+)
 
 
 def reference(records: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -111,3 +120,85 @@ def test_the_record_id_itself_wins_over_its_words():
     )  # fmt: skip
     got = attach_truth(records, truth)
     assert got["person_id"].to_list() == [2, 4] and got["in_truth"].all()
+
+
+# ----------------------------------------------------------------------------- the warehouse
+# evaluate_warehouse keeps each record's match (identity.truth_matches) and matches only the
+# records it has not seen; its scores equal score_records on every record, run after run
+
+
+def _warehouse(con, records: pl.DataFrame) -> None:
+    """identity.record_customers and staging.stg_lake__identifiers of ``records`` (channel,
+    entity, record_id, source_file, customer_id): a record's source file is its first."""
+    con.execute("create schema if not exists identity")
+    con.execute("create schema if not exists staging")
+    con.register("_r", records.to_arrow())
+    con.execute(
+        "create or replace table staging.stg_lake__identifiers as "
+        "select channel, entity, record_id, source_file from _r"
+    )
+    con.execute(
+        "create or replace table identity.record_customers as select channel, entity, "
+        "record_id, min(customer_id) as customer_id from _r group by all"
+    )
+    con.unregister("_r")
+
+
+def _reference(con, truth_dir):
+    """Every record matched again (main's evaluate_warehouse)."""
+    return score_records(warehouse_records(con), truth_records(truth_dir))
+
+
+def _same(con, truth_dir) -> dict:
+    scores, extra = evaluate_warehouse(con, truth_dir)
+    want_scores, want_extra = _reference(con, truth_dir)
+    assert scores == want_scores
+    assert {k: extra[k] for k in want_extra} == want_extra
+    return extra
+
+
+def test_the_warehouse_scores_match_each_record_once(tmp_path):
+    records, truth = _frames(seed=11, n=4000)
+    records = records.filter(pl.col("record_id").is_not_null())
+    truth_dir = tmp_path / "truth"
+    truth_dir.mkdir()
+    truth.write_parquet(truth_dir / "identifiers.parquet")
+    first, later = records.head(3000), records.tail(records.height - 3000)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    _warehouse(con, first)
+    done = _same(con, truth_dir)
+    n = warehouse_records(con).height
+    assert done["records_matched_now"] == n and not done["truth_matches_reused"]
+    assert done["records_with_person"] > 1000 and done["outsider_records"] > 100
+    # nothing changed: nothing matched
+    done = _same(con, truth_dir)
+    assert done["truth_matches_reused"] and done["records_matched_now"] == 0
+    # a day: records added, some gone, customers moved, one record seen in an earlier file
+    moved = first.slice(200, 300).with_columns(pl.lit("C-new").alias("customer_id"))
+    earlier = first.slice(500, 1).with_columns(pl.lit("aaa/first.csv").alias("source_file"))
+    day = pl.concat([first.slice(200), later, earlier]).join(
+        moved.select("channel", "entity", "record_id", "source_file"),
+        on=["channel", "entity", "record_id", "source_file"],
+        how="anti",
+    )
+    _warehouse(con, pl.concat([day, moved]))
+    held = pl.from_arrow(con.execute(f"select {', '.join(MATCH_KEY)} from {MATCHES}").arrow())
+    now = warehouse_records(con)
+    unseen = now.join(held, on=MATCH_KEY, how="anti").height
+    gone = held.join(now, on=MATCH_KEY, how="anti").height
+    done = _same(con, truth_dir)
+    assert done["truth_matches_reused"] and done["records_matched_now"] == unseen
+    assert done["records_dropped_now"] == gone and 0 < gone < unseen < now.height / 2
+    assert con.execute(f"select count(*) from {MATCHES}").fetchone()[0] == now.height
+    # another truth: no stored match is kept (a stale one would score the old truth)
+    changed = truth.with_columns(
+        pl.when(pl.col("person_id") % 3 == 0).then(pl.col("person_id") + 1)
+        .otherwise(pl.col("person_id")).alias("person_id")
+    )  # fmt: skip
+    changed.write_parquet(truth_dir / "identifiers.parquet")
+    new_truth = _reference(con, truth_dir)
+    done = _same(con, truth_dir)
+    assert not done["truth_matches_reused"] and done["records_matched_now"] == now.height
+    truth.write_parquet(truth_dir / "identifiers.parquet")
+    assert _reference(con, truth_dir) != new_truth  # the change moves the scores
+    con.close()
