@@ -7,6 +7,7 @@ by default it is ``data/`` at the repository root.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,17 +90,28 @@ def connect(database: Path | None = None, read_only: bool = False):
     return con
 
 
+@contextmanager
+def one_thread(con):
+    """``con`` on one DuckDB thread inside the block, its setting put back after. The same
+    results; on a busy machine about half the CPU for a scan, join or write of a few hundred
+    thousand rows (forecast.demand_frame, 755,771 rows x 21 columns, written: 3.9 CPU s on
+    two threads, 2.1 on one)."""
+    threads = con.execute("select current_setting('threads')").fetchone()[0]
+    con.execute("set threads = 1")
+    try:
+        yield con
+    finally:
+        con.execute(f"set threads = {int(threads)}")
+
+
 def replace_tables(con, schema: str, tables: dict) -> dict[str, int]:
     """Create or replace ``<schema>.<name>`` from each polars frame of ``tables`` (the one way
     the Python assets write warehouse tables); returns the row count of each table."""
     con.execute(f"create schema if not exists {schema}")
     counts = {}
-    # each table written on one DuckDB thread, the connection's setting put back after: the
-    # same rows in the same order (a copy of a frame), for about half the CPU (the day's
-    # forecast.demand_frame, 755,771 rows x 21 columns: 3.9 CPU s on two threads, 2.1 on one)
-    threads = con.execute("select current_setting('threads')").fetchone()[0]
-    con.execute("set threads = 1")
-    try:
+    # each table written on one DuckDB thread: the same rows in the same order (a copy of a
+    # frame), for about half the CPU
+    with one_thread(con):
         for name, frame in tables.items():
             con.register("_zhongtai_frame", frame.to_arrow())
             try:
@@ -109,6 +121,4 @@ def replace_tables(con, schema: str, tables: dict) -> dict[str, int]:
             finally:
                 con.unregister("_zhongtai_frame")
             counts[name] = frame.height
-    finally:
-        con.execute(f"set threads = {int(threads)}")
     return counts

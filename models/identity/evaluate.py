@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.config import one_thread, replace_tables
 from ingest.engine import file_sha256
 from models.identity.metrics import PairScores, cell_scores, pairwise_scores
 from models.identity.warehouse import RECORD_SEP
@@ -112,13 +113,15 @@ RECORDS_SQL = """
 """
 
 # Each record's match to the truth, kept between runs: (channel, entity, record_id,
-# source_file) -> person_id, in_truth, under the truth file of truth_sha256. A row is a function
-# of its key and that file only (attach_truth reads nothing else), so a stored row is the row
-# a match now would give; a record new, or with another source_file, is matched, a record gone
-# is dropped, another truth file matches every record again. It holds record ids (a member
-# no. may be one): the erasure scrubs it as it does every warehouse table.
+# source_file) -> person_id, in_truth, under the truth file of truth_sha256. A row is a
+# function of its key and that file only (attach_truth reads nothing else), so a stored row is
+# the row a match now would give, whenever its key is read: a run matches only the records of a
+# key it does not hold (new, or seen in another source file), another truth file matches every
+# record again. The rows of records gone are dropped once they are a tenth of the table. It
+# holds record ids (a member no. may be one): an erasure drops it (models/privacy/erase.py).
 MATCHES = "identity.truth_matches"
 MATCH_KEY = ["channel", "entity", "record_id", "source_file"]
+STALE_SHARE = 0.1
 
 
 def warehouse_records(con) -> pl.DataFrame:
@@ -131,79 +134,77 @@ def _same_key(a: str, b: str) -> str:
     return " and ".join(f"{a}.{k} is not distinct from {b}.{k}" for k in MATCH_KEY)
 
 
-def update_matches(con, truth_dir: Path) -> dict | None:
-    """Bring identity.truth_matches to the records of ``_eval_records`` (a temporary table of
-    RECORDS_SQL's rows) under the truth of ``truth_dir``: match the records it does not hold,
-    drop the ones gone. None without a truth; else the counts of what was done."""
+def _match(keys: pl.DataFrame, truth_dir: Path, sha: str) -> pl.DataFrame:
+    """attach_truth of ``keys`` (MATCH_KEY, distinct), with the truth's sha: rows of MATCHES."""
+    # only the truth of these records' files (the truth is keyed by file)
+    truth = truth_records(truth_dir, keys.select("channel", "source_file").unique())
+    return attach_truth(keys, truth).with_columns(pl.lit(sha).alias("truth_sha256"))
+
+
+def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
+    """Scores of identity.record_customers against the truth (as score_records scores them);
+    None without a truth. Each record is matched to the truth once, kept in
+    identity.truth_matches (written here: ``con`` must be read-write); the scores are counted
+    in DuckDB from the records joined to their matches, on one thread."""
     path = truth_dir / "identifiers.parquet"
     if not path.exists():
         return None
-    sha = file_sha256(path)
+    with one_thread(con):
+        return _evaluate(con, truth_dir, file_sha256(path))
+
+
+def _evaluate(con, truth_dir: Path, sha: str) -> tuple[PairScores, dict]:
     schema, name = MATCHES.split(".")
     held = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
         [schema, name],
     ).fetchone()[0]
     shas = con.execute(f"select distinct truth_sha256 from {MATCHES}").fetchall() if held else []
     reused = shas == [(sha,)]
-    if reused:
-        gone = con.execute(
-            f"delete from {MATCHES} m where not exists "
-            f"(select 1 from _eval_records r where {_same_key('r', 'm')})"
-        ).fetchone()[0]
-        new = con.execute(
-            f"select distinct {', '.join(MATCH_KEY)} from _eval_records r where not exists "
-            f"(select 1 from {MATCHES} m where {_same_key('r', 'm')})"
-        ).pl()
-    else:
-        gone = 0
-        new = con.execute(f"select distinct {', '.join(MATCH_KEY)} from _eval_records").pl()
-    if new.height or not reused:
-        # only the truth of the new records' files (the truth is keyed by file)
-        truth = truth_records(truth_dir, new.select("channel", "source_file").unique())
-        matched = attach_truth(new, truth).with_columns(pl.lit(sha).alias("truth_sha256"))
-        con.register("_eval_matched", matched.to_arrow())
-        try:
-            if reused:
-                con.execute(f"insert into {MATCHES} by name select * from _eval_matched")
-            else:
-                con.execute(f"create schema if not exists {schema}")
-                con.execute(f"create or replace table {MATCHES} as select * from _eval_matched")
-        finally:
-            con.unregister("_eval_matched")
-    return {"records_matched_now": new.height, "records_dropped_now": int(gone),
-            "truth_matches_reused": reused}  # fmt: skip
-
-
-def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
-    """Scores of identity.record_customers against the truth; None without a truth. Each
-    record is matched to the truth once (identity.truth_matches, written here: ``con`` must
-    be read-write); the scores are counted in DuckDB from the records joined to their
-    matches, as score_records counts them."""
-    con.execute(f"create or replace temp table _eval_records as {RECORDS_SQL}")
+    keys = ", ".join(MATCH_KEY)
+    matched = 0
+    if not reused:  # every record matched again
+        every = con.execute(f"select distinct {keys} from ({RECORDS_SQL})").pl()
+        replace_tables(con, schema, {name: _match(every, truth_dir, sha)})
+        matched = every.height
+    stored = con.execute(f"select count(*) from {MATCHES}").fetchone()[0]
+    con.execute(
+        f"create or replace temp table _eval_records as select r.*, m.person_id, m.in_truth, "
+        f"m.truth_sha256 is not null as held from ({RECORDS_SQL}) r "
+        f"left join {MATCHES} m on {_same_key('r', 'm')}"
+    )
+    new = con.execute(f"select distinct {keys} from _eval_records where not held").pl()
+    con.register("_eval_matched", _match(new, truth_dir, sha).to_arrow())
     try:
-        done = update_matches(con, truth_dir)
-        if done is None:
-            return None
+        con.execute(f"insert into {MATCHES} by name select * from _eval_matched")
+        # the records with their match: the stored one, else the one just made
         con.execute(
-            f"create or replace temp table _eval_judged as "
-            f"select r.customer_id, m.person_id, m.in_truth from _eval_records r "
-            f"join {MATCHES} m on {_same_key('r', 'm')}"
+            "create or replace temp view _eval_judged as "
+            "select customer_id, person_id, in_truth from _eval_records where held union all "
+            "select r.customer_id, m.person_id, m.in_truth from _eval_records r "
+            f"join _eval_matched m on {_same_key('r', 'm')} where not r.held"
         )
-        n, judged = con.execute(
-            "select (select count(*) from _eval_records), (select count(*) from _eval_judged)"
+        n, judged, kept = con.execute(
+            "select count(*), (select count(*) from _eval_judged), count(*) filter (held) "
+            "from _eval_records"
         ).fetchone()
         if n != judged:  # one match per record, or the scores would be wrong
             raise RuntimeError(f"{MATCHES}: {judged} matches for {n} records")
+        dropped = 0
+        if stored - kept > STALE_SHARE * stored:  # the rows of records gone
+            dropped = con.execute(
+                f"delete from {MATCHES} m where not exists "
+                f"(select 1 from _eval_records r where {_same_key('r', 'm')})"
+            ).fetchone()[0]
         # a record with no customer is a cluster of its own (pairwise_scores)
         cells = con.execute(
             """
-                select c, t, count(*) as n
-                from (select coalesce(customer_id::varchar, '__single_' || row_number() over ())
-                             as c, person_id as t
-                      from _eval_judged where person_id is not null)
-                group by all
-                """
+            select c, t, count(*) as n
+            from (select coalesce(customer_id::varchar, '__single_' || row_number() over ())
+                         as c, person_id as t
+                  from _eval_judged where person_id is not null)
+            group by all
+            """
         ).pl()
         counts = con.execute(
             """
@@ -215,10 +216,16 @@ def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
             """
         ).fetchone()
     finally:
-        con.execute("drop table if exists _eval_judged")
+        con.execute("drop view if exists _eval_judged")
         con.execute("drop table if exists _eval_records")
+        con.unregister("_eval_matched")
     names = ["records", "records_matched_to_truth", "records_with_person", "outsider_records",
              "outsider_records_with_a_known_person"]  # fmt: skip
+    done = {
+        "records_matched_now": matched + new.height,
+        "truth_matches_reused": reused,
+        "truth_matches_dropped": int(dropped),
+    }
     return cell_scores(cells), {**dict(zip(names, map(int, counts), strict=True)), **done}
 
 
