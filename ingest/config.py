@@ -92,10 +92,10 @@ def connect(database: Path | None = None, read_only: bool = False):
 
 @contextmanager
 def one_thread(con):
-    """``con`` on one DuckDB thread inside the block, its setting put back after. The same
-    results; on a busy machine about half the CPU for a scan, join or write of a few hundred
-    thousand rows (forecast.demand_frame, 755,771 rows x 21 columns, written: 3.9 CPU s on
-    two threads, 2.1 on one)."""
+    """``con`` on one DuckDB thread inside the block, its setting put back after: the same
+    results, for less CPU on the shared cores (forecast.demand_frame, 755,771 rows x 21
+    columns, written: 3.9 CPU s on two threads, 2.1 on one; the identity truth check's join
+    of 700,887 records to their matches: 2.5-3.5 on two, 1.7-2.2 on one, at load ~5)."""
     threads = con.execute("select current_setting('threads')").fetchone()[0]
     con.execute("set threads = 1")
     try:
