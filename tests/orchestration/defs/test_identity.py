@@ -414,3 +414,87 @@ def test_customer_360_history_appends_one_picture_per_as_of_date(data_dir):
     con.close()
     bad = history_has_one_row_per_customer_and_date()
     assert not bad.passed and bad.metadata["duplicate_keys"].value == 1
+
+
+def test_a_new_day_reads_the_rows_of_its_part_only(data_dir, monkeypatch):
+    """The asset on a new day finds the new and changed records in the warehouse (a new
+    order, a member whose staged name was corrected) and reads into polars the identifiers
+    and names of the records it resolves again only, not every staged record; it writes the
+    rows a full resolution of the same staging writes."""
+    import shutil
+
+    import models.identity.incremental as incremental
+    from orchestration.defs.identity import IdentityConfig
+
+    members = [(f"66881{i:07d}", f"+86137{i:08d}", f"会员{i}") for i in range(2, 40)]
+    rows = ROWS[:4] + ROWS[6:]
+    for no, phone, _ in members:
+        rows += [
+            ("crm", "members", no, "member_no", "member_no", no, False, None, "crm/m.csv"),
+            ("crm", "members", no, "mobile", "phone", phone, False, None, "crm/m.csv"),
+        ]
+    _warehouse(data_dir.root, rows)
+    con = duckdb.connect(str(data_dir.warehouse))
+    names = pl.DataFrame(
+        [("crm", "668810000001", "宋子")] + [("crm", no, name) for no, _, name in members],
+        schema=["channel", "member_no", "name"],
+        orient="row",
+    )
+    con.register("n", names.to_arrow())
+    con.execute(
+        "create table staging.stg_lake__members as select *, "
+        "timestamp '2025-01-01 09:00:00' as joined_ts from n"
+    )
+    con.close()
+    assert _meta(customer_identifiers(dg.build_asset_context()))["identity_run"] == "full"
+    saved = data_dir.root / "saved.duckdb"
+    shutil.copy(data_dir.warehouse, saved)
+    new = [
+        "insert into staging.stg_lake__identifiers values "
+        "('tmall', 'orders', '2413', 'open_uid', 'marketplace_buyer_id', 'AAF1', false, "
+        "'flagship', 'tmall/y.csv', 1), ('tmall', 'orders', '2413', 'mobile', 'phone', "
+        "'+8613900000001', false, null, 'tmall/y.csv', 1)",
+        f"update staging.stg_lake__members set name = '潘杰' where member_no = '{members[5][0]}'",
+    ]
+    read: list[int] = []
+    of_records = incremental.Inputs.of_records
+
+    def spy(self, records):
+        read.append(records.len())
+        return of_records(self, records)
+
+    def everything(self):
+        raise AssertionError("a new day read every staged record")
+
+    def day(config: IdentityConfig):
+        shutil.copy(saved, data_dir.warehouse)
+        con = duckdb.connect(str(data_dir.warehouse))
+        for sql in new:
+            con.execute(sql)
+        con.close()
+        meta = _meta(customer_identifiers(dg.build_asset_context(), config))
+        con = duckdb.connect(str(data_dir.warehouse), read_only=True)
+        tables = [*incremental.OUTPUTS, "identity_merges"]
+        out = {
+            t: con.execute(f"select * exclude (run_at) from identity.{t} order by all").pl()
+            if t == "identity_merges"
+            else con.execute(f"select * from identity.{t} order by all").pl()
+            for t in tables
+        }
+        con.close()
+        return meta, out
+
+    full, full_rows = day(IdentityConfig(incremental=False))
+    with monkeypatch.context() as m:
+        m.setattr(incremental.Inputs, "of_records", spy)
+        m.setattr(incremental.Inputs, "frames", everything)
+        part, part_rows = day(IdentityConfig())
+    assert part["identity_run"] == "incremental", part["identity_run_reason"]
+    assert part["identity_run_reason"].startswith("2 new or changed records")
+    # the new order, the records of the two customers it joins (the member with its card's
+    # order, the other marketplace order), and the renamed member's record
+    assert part["records_resolved"] == 5 and full["records_resolved"] == part["records"]
+    assert read and max(read) == 5 < part["records"]
+    for table in full_rows:
+        assert part_rows[table].equals(full_rows[table]), table
+    assert part["merges"] == full["merges"] == 1
