@@ -95,26 +95,11 @@ def _record_sql(con, entity: str, source: str) -> str | None:
     return names
 
 
-RAW_SCHEMA = {
-    "record": pl.String,
-    "raw_name": pl.String,
-    "city": pl.String,
-    "district": pl.String,
-    "street": pl.String,
-}
-
-
-def _raw_sql(con, sources: dict[str, str]) -> str | None:
-    """A select of every named record's raw rows (``RAW_SCHEMA``: one per name column that
-    is set, a record may have several), or None when no source names a person."""
+def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
     parts = [sql for e, s in sources.items() if (sql := _record_sql(con, e, s)) is not None]
-    return " union all ".join(parts) if parts else None
-
-
-def derive(raw: pl.DataFrame) -> pl.DataFrame:
-    """The attributes (``ATTRIBUTE_SCHEMA``) of the records of raw rows (``RAW_SCHEMA``):
-    each record's from its own rows only, so the rows of some records give those records'
-    attributes as all rows give them."""
+    if not parts:
+        return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
+    raw = pl.from_arrow(con.execute(" union all ".join(parts)).arrow())
     if raw.is_empty():
         return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
     key, initial = name_keys(pl.col("raw_name"))
@@ -138,33 +123,13 @@ def derive(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _attributes(con, sources: dict[str, str]) -> pl.DataFrame:
-    sql = _raw_sql(con, sources)
-    if sql is None:
-        return pl.DataFrame(schema=ATTRIBUTE_SCHEMA)
-    return derive(pl.from_arrow(con.execute(sql).arrow()))
-
-
-def _staged_sources(con) -> dict[str, str]:
-    tables = table_names(con)
-    return {e: f"staging.stg_lake__{e}" for e in NAME_COLUMNS if f"staging.stg_lake__{e}" in tables}
-
-
-def raw_attributes_sql(con) -> str:
-    """The select of every staged named record's raw rows (``RAW_SCHEMA``; none when no
-    staged table names a person), left in the warehouse; ``derive`` makes them the attributes
-    ``read_record_attributes`` reads."""
-    sql = _raw_sql(con, _staged_sources(con))
-    if sql is None:
-        return (
-            "select " + ", ".join(f"cast(null as varchar) as {c}" for c in RAW_SCHEMA) + " limit 0"
-        )
-    return sql
-
-
 def read_record_attributes(con) -> pl.DataFrame:
     """record, name, name_key, initials of every staged record that names a person."""
-    return _attributes(con, _staged_sources(con))
+    tables = table_names(con)
+    sources = {
+        e: f"staging.stg_lake__{e}" for e in NAME_COLUMNS if f"staging.stg_lake__{e}" in tables
+    }
+    return _attributes(con, sources)
 
 
 def read_lake_attributes(con, lake_raw) -> pl.DataFrame:

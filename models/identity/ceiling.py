@@ -28,7 +28,6 @@ no evidence: no method can join them without guessing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,18 +245,13 @@ def breakdown_of_misses(
 
 
 def ceiling_warehouse(
-    con,
-    truth_dir: Path,
-    inputs: Callable[[], tuple[pl.DataFrame, pl.DataFrame | None]],
-    rules: Rules,
+    con, truth_dir: Path, ids: pl.DataFrame, attributes: pl.DataFrame, rules: Rules
 ) -> dict | None:
     """The ceiling of the warehouse's resolution (identity.record_customers) as asset
-    metadata, beside the missed pairs the evidence links; None without a truth. ``inputs``
-    gives the identifiers and attributes resolved (read only with a truth)."""
+    metadata, beside the missed pairs the evidence links; None without a truth."""
     truth = truth_records(truth_dir)
     if truth is None:
         return None
-    ids, attributes = inputs()
     known = known_records(warehouse_records(con), truth)
     ceiling = evidence_ceiling(known.select("record", "person_id"), ids, rules, attributes)
     resolved = pairwise_scores(known, "customer_id", "person_id")

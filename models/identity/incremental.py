@@ -25,16 +25,11 @@ enough:
   components to the part.
 
 The previous run's input is kept in ``identity.state_inputs`` (the erasure scrubs it like
-every warehouse table) and, as a hash per record of its attribute rows (DuckDB's ``hash``;
-the raw rows when the asset reads them from staging), ``state_attributes`` (no names or
-addresses). The run's input stays in DuckDB (``Inputs``): the changed records are the set
-differences of the rows and of the digests against the state, computed there, and only the
-rows of the records a step needs (the changed ones, those carrying their values, the part)
-are read into polars; a full resolution reads all. Anything this cannot handle is resolved
-in full, with the reason: no state, another state format or DuckDB version, the rules file
-changed, another Splink model (or one trained on this run), the masks of marketplace phones
-changed, the identity tables changed since the previous run wrote them (an erasure, a hand
-edit).
+every warehouse table) and, as a hash per record, ``state_attributes`` (no names or
+addresses). Anything this cannot handle is resolved
+in full, with the reason: no state, another state format, the rules file changed, another
+Splink model (or one trained on this run), the masks of marketplace phones changed, the
+identity tables changed since the previous run wrote them (an erasure, a hand edit).
 """
 
 from __future__ import annotations
@@ -44,10 +39,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-import duckdb
 import polars as pl
 
-from models.identity.attributes import RAW_SCHEMA, derive
 from models.identity.cluster import NAME_LIMIT
 from models.identity.graph import build_graph, node_key
 from models.identity.marketplace import (
@@ -71,7 +64,7 @@ from models.identity.warehouse import (
     write_tables,
 )
 
-STATE_FORMAT = 2
+STATE_FORMAT = 1
 INPUT_COLUMNS = {
     "record": pl.String,
     "channel": pl.String,
@@ -137,142 +130,18 @@ def _inputs(ids: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-IDS, ATTRS, DIGESTS, KEYS = (
-    "_identity_ids",
-    "_identity_attrs",
-    "_identity_digests",
-    "_identity_keys",
-)
-_SQL_TYPES = {pl.String: "varchar", pl.Boolean: "boolean", pl.Datetime("us"): "timestamp"}
+def _attributes(attributes: pl.DataFrame | None) -> pl.DataFrame:
+    """record, digest (a hash of the record's attributes: the state keeps no name or
+    address, which an erasure could not reach by lineage)."""
+    if attributes is None or attributes.width < 2:
+        return pl.DataFrame(schema={"record": pl.String, "digest": pl.UInt64})
+    return attributes.select(
+        "record", pl.struct(pl.exclude("record")).hash(seed=11).alias("digest")
+    )
 
 
-def _casts(schema: dict) -> str:
-    return ", ".join(f"cast({c} as {_SQL_TYPES[t]}) as {c}" for c, t in schema.items())
-
-
-@dataclass
-class Inputs:
-    """A run's input, held in the connection as temp tables (``IDS``: ``INPUT_COLUMNS``;
-    ``ATTRS``: the attributes, or their raw rows) so that an incremental run reads into
-    polars only the rows of the records it resolves again. ``of`` makes them from frames
-    (the attributes as ``read_record_attributes`` gives them) or from selects over the
-    warehouse (``warehouse.identifiers_sql``, ``attributes.raw_attributes_sql``: raw rows,
-    made attributes by ``attributes.derive`` per record as they are read)."""
-
-    con: duckdb.DuckDBPyConnection
-    attribute_columns: list[str]
-    raw: bool  # ATTRS holds raw rows (RAW_SCHEMA), derived when read
-    ids: pl.DataFrame | None = None  # the frames given, if any
-    attributes: pl.DataFrame | None = None
-
-    @classmethod
-    def of(cls, con, ids: pl.DataFrame | str, attributes: pl.DataFrame | str | None) -> Inputs:
-        con.execute(f"drop table if exists {IDS}")
-        con.execute(f"drop table if exists {ATTRS}")
-        con.execute(f"drop table if exists {DIGESTS}")
-        if isinstance(ids, str):
-            con.execute(f"create temp table {IDS} as select {_casts(INPUT_COLUMNS)} from ({ids})")
-        else:
-            _from_frame(con, IDS, _inputs(ids))
-        raw = isinstance(attributes, str)
-        columns: list[str] = []
-        if raw:
-            con.execute(
-                f"create temp table {ATTRS} as select {_casts(RAW_SCHEMA)} from ({attributes})"
-            )
-            columns = list(RAW_SCHEMA)
-        elif attributes is not None:
-            _from_frame(con, ATTRS, attributes)
-            columns = attributes.columns
-        # a digest per record of its attribute rows (the state keeps no names or addresses,
-        # which an erasure could not reach by lineage)
-        if len(columns) >= 2:
-            rows = "struct_pack(" + ", ".join(c for c in columns if c != "record") + ")"
-            con.execute(
-                f"create temp table {DIGESTS} as select record, "
-                f"hash(list({rows} order by {rows})) as digest from {ATTRS} group by record"
-            )
-        else:
-            con.execute(f"create temp table {DIGESTS} (record varchar, digest ubigint)")
-        return cls(
-            con,
-            columns,
-            raw,
-            None if isinstance(ids, str) else ids,
-            None if raw else attributes,
-        )
-
-    @property
-    def has_attributes(self) -> bool:
-        return bool(self.attribute_columns)
-
-    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """Every identifier row and every record's attributes (read once)."""
-        if self.ids is None:
-            self.ids = _cast(self.con.execute(f"select * from {IDS}").pl(), INPUT_COLUMNS)
-        if self.raw and self.attributes is None:
-            raw = _cast(self.con.execute(f"select * from {ATTRS}").pl(), RAW_SCHEMA)
-            self.attributes = derive(raw)
-        return self.ids, self.attributes
-
-    def of_records(self, records: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """The identifier rows and the attributes of ``records`` only."""
-        with _keys(self.con, records.alias("record").to_frame()):
-            ids = _cast(
-                self.con.execute(
-                    f"select * from {IDS} where record in (select record from {KEYS})"
-                ).pl(),
-                INPUT_COLUMNS,
-            )
-            attributes = None
-            if self.has_attributes:
-                attributes = self.con.execute(
-                    f"select * from {ATTRS} where record in (select record from {KEYS})"
-                ).pl()
-                attributes = derive(_cast(attributes, RAW_SCHEMA)) if self.raw else attributes
-        if self.attributes is not None and not self.raw:  # the frame's own column types
-            attributes = attributes.cast(dict(self.attributes.schema))
-        return ids, attributes
-
-    def records_carrying(self, values: pl.Series) -> pl.Series:
-        """Every record that carries one of ``values`` (any identifier type)."""
-        with _keys(self.con, values.alias("v").to_frame()):
-            return self.con.execute(
-                f"select distinct record from {IDS} where identifier_value in "
-                f"(select v from {KEYS})"
-            ).pl()["record"]
-
-    def total(self) -> int:
-        return self.con.execute(f"select count(distinct record) from {IDS}").fetchone()[0]
-
-    def close(self) -> None:
-        for t in (IDS, ATTRS, DIGESTS):
-            self.con.execute(f"drop table if exists {t}")
-
-
-def _cast(frame: pl.DataFrame, schema: dict) -> pl.DataFrame:
-    return frame.select(pl.col(c).cast(t) for c, t in schema.items())
-
-
-def _from_frame(con, table: str, frame: pl.DataFrame) -> None:
-    con.register("_identity_frame", frame.to_arrow())
-    try:
-        con.execute(f"create temp table {table} as select * from _identity_frame")
-    finally:
-        con.unregister("_identity_frame")
-
-
-class _keys:
-    """``KEYS`` registered in the connection for the block's statements."""
-
-    def __init__(self, con, frame: pl.DataFrame):
-        self.con, self.frame = con, frame
-
-    def __enter__(self):
-        self.con.register(KEYS, self.frame.to_arrow())
-
-    def __exit__(self, *exc):
-        self.con.unregister(KEYS)
+def _attribute_columns(attributes: pl.DataFrame | None) -> list[str]:
+    return [] if attributes is None else attributes.columns
 
 
 def _read(con, table: str) -> pl.DataFrame:
@@ -329,7 +198,7 @@ def _stored_rows(rows: pl.DataFrame, comps: pl.DataFrame) -> pl.DataFrame:
 
 def run(
     con,
-    ids: pl.DataFrame | Inputs,
+    ids: pl.DataFrame,
     attributes: pl.DataFrame | None,
     rules: Rules,
     rules_sha256: str,
@@ -340,30 +209,20 @@ def run(
 ) -> Outcome:
     """Resolve and write the identity schema: only the part the new and changed records can
     change when the previous run's state allows it (``incremental``), else in full; the
-    reason is in the outcome. ``ids``: the identifiers as a frame, with ``attributes`` (or
-    None), or the ``Inputs`` the caller made (``attributes`` then unused). ``model``: the
-    stored Splink model to predict with (None: the run trains one)."""
-    inputs = ids if isinstance(ids, Inputs) else Inputs.of(con, ids, attributes)
-    try:
-        return _run(con, inputs, rules, rules_sha256, model, run_at, incremental)
-    finally:
-        if inputs is not ids:
-            inputs.close()
-
-
-def _run(con, inputs, rules, rules_sha256, model, run_at, incremental) -> Outcome:
+    reason is in the outcome. ``model``: the stored Splink model to predict with (None: the
+    run trains one)."""
     state = read_state(con) if incremental else None
     reason = "asked for a full resolution" if not incremental else None
     if incremental:
         reason = _why_full(con, state, rules_sha256, model)
-    if reason is None and state.get("attribute_columns") != inputs.attribute_columns:
+    if reason is None and state.get("attribute_columns") != _attribute_columns(attributes):
         reason = "the record attributes have other columns than the previous run's"
     if reason is None:
         try:
-            return _atomic(con, _incremental, inputs, rules, model, run_at, state)
+            return _atomic(con, _incremental, ids, attributes, rules, model, run_at, state)
         except Fallback as exc:
             reason = str(exc)
-    return _atomic(con, _full, inputs, rules, rules_sha256, model, run_at, reason)
+    return _atomic(con, _full, ids, attributes, rules, rules_sha256, model, run_at, reason)
 
 
 def _atomic(con, work, *args) -> Outcome:
@@ -386,8 +245,8 @@ def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) ->
         return f"state format {state.get('format')}, this code {STATE_FORMAT}"
     if state.get("rules_sha256") != rules_sha256:
         return "the rules file changed since the previous run"
-    if state.get("duckdb") != duckdb.__version__:
-        return f"the state was written with DuckDB {state.get('duckdb')}, now {duckdb.__version__}"
+    if state.get("polars") != pl.__version__:
+        return f"the state was written with polars {state.get('polars')}, now {pl.__version__}"
     if state.get("model") != fingerprint(model):
         return (
             "the Splink model is trained on this run"
@@ -399,8 +258,7 @@ def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) ->
     return None
 
 
-def _full(con, inputs, rules, rules_sha256, model, run_at, reason) -> Outcome:
-    ids, attributes = inputs.frames()
+def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> Outcome:
     previous, issued = read_previous(con)
     result, links, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes, model)
     written = write_tables(con, result, run_at, tiers)
@@ -408,12 +266,12 @@ def _full(con, inputs, rules, rules_sha256, model, run_at, reason) -> Outcome:
     scored_with = used.get("model") if used.get("trained") else model
     comps = _components(result, 0)
     rows = linked["rows"]
-    for table, source in (("state_inputs", IDS), ("state_attributes", DIGESTS)):
-        con.execute(f"create or replace table {SCHEMA}.{table} as select * from {source}")
     replace_tables(
         con,
         SCHEMA,
         {
+            "state_inputs": _inputs(ids),
+            "state_attributes": _attributes(attributes),
             "state_components": comps,
             "state_splink_rows": _stored_rows(rows, comps),
             "state_links": links.cast(LINK_SCHEMA),
@@ -424,8 +282,8 @@ def _full(con, inputs, rules, rules_sha256, model, run_at, reason) -> Outcome:
         {
             "format": STATE_FORMAT,
             "rules_sha256": rules_sha256,
-            "duckdb": duckdb.__version__,  # the attributes' digests are DuckDB's hashes
-            "attribute_columns": inputs.attribute_columns,
+            "polars": pl.__version__,  # the attributes' digests are polars' hashes
+            "attribute_columns": _attribute_columns(attributes),
             "model": fingerprint(scored_with),
             "templates": templates_of(rows),
             "issued": max(issued, result.next_number - 1),
@@ -436,45 +294,31 @@ def _full(con, inputs, rules, rules_sha256, model, run_at, reason) -> Outcome:
     return Outcome("full", reason, result, links, tiers, linked, written, n, n)
 
 
-def _changed_records(con) -> tuple[pl.DataFrame, pl.Series]:
+def _changed_records(con, ids: pl.DataFrame, attributes) -> tuple[pl.DataFrame, pl.Series]:
     """Every identifier row, before and now, of the records whose rows changed, and every
-    record whose rows or attributes changed (new, corrected, gone): found in DuckDB, only
-    those records' rows read."""
-    cols = ", ".join(INPUT_COLUMNS)
-    state = f"{SCHEMA}.state_inputs"
-    # set differences: a null equals a null, as the anti-joins of rows did
-    rows = con.execute(
-        f"""
-        select distinct record from (
-            (select {cols} from {IDS} except select {cols} from {state})
-            union all
-            (select {cols} from {state} except select {cols} from {IDS})
-        )
-        """
-    ).pl()["record"]
+    record whose rows or attributes changed (new, corrected, gone)."""
+    now = _inputs(ids)
+    before = _read(con, "state_inputs").cast(INPUT_COLUMNS)
+    cols = list(INPUT_COLUMNS)
+    added = now.join(before, on=cols, how="anti", nulls_equal=True)
+    gone = before.join(now, on=cols, how="anti", nulls_equal=True)
+    records = [pl.concat([added["record"], gone["record"]]).unique()]
     # every row, old and new, of a record whose rows changed: an identifier it kept may
     # change its shared status too (the record gained or lost a strong identifier beside it)
-    with _keys(con, rows.to_frame()):
-        diff = con.execute(
-            f"select {cols} from {IDS} where record in (select record from {KEYS}) union all "
-            f"select {cols} from {state} where record in (select record from {KEYS})"
-        ).pl()
-    digests = f"{SCHEMA}.state_attributes"
-    attrs = con.execute(
-        f"""
-        select distinct record from (
-            (select record, digest from {DIGESTS} except select record, digest from {digests})
-            union all
-            (select record, digest from {digests} except select record, digest from {DIGESTS})
-        )
-        """
-    ).pl()["record"]
-    return _cast(diff, INPUT_COLUMNS), pl.concat([rows, attrs]).unique()
+    inside = records[0].implode()
+    diff = pl.concat([now.filter(pl.col("record").is_in(inside)),
+                      before.filter(pl.col("record").is_in(inside))])  # fmt: skip
+    attr_before = _read(con, "state_attributes").cast({"digest": pl.UInt64})
+    attr_now = _attributes(attributes)
+    for a, b in ((attr_now, attr_before), (attr_before, attr_now)):
+        records.append(a.join(b, on=["record", "digest"], how="anti")["record"])
+    return diff, pl.concat(records).unique()
 
 
-def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
-    diff, changed = _changed_records(con)
-    total = inputs.total()
+def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
+    diff, changed = _changed_records(con, ids, attributes)
+    comps = _read(con, "state_components")
+    total = ids["record"].n_unique()
     empty = pl.DataFrame(schema=LINK_SCHEMA)
     if changed.is_empty():
         return Outcome("incremental", "no new or changed records", None, empty, None, {}, {}, 0,
@@ -484,9 +328,10 @@ def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
     diff_nodes = build_graph(diff.drop("record").with_row_index("record").with_columns(
         pl.col("record").cast(pl.String)), rules)  # fmt: skip
     values = diff["identifier_value"].drop_nulls().unique()
-    near = pl.concat([inputs.records_carrying(values), changed]).unique()
+    carrying = ids.filter(pl.col("identifier_value").is_in(values.implode()))
+    near = pl.concat([carrying["record"], changed]).unique()
     # their blocked rows and shared status, from every record that carries them
-    around = build_graph(inputs.of_records(near)[0], rules)
+    around = build_graph(ids.filter(pl.col("record").is_in(near.implode())), rules)
     touched_keys = pl.concat(
         [diff_nodes.identifiers["node_key"], _blocked_keys(diff_nodes.blocked)]
     ).unique()
@@ -495,8 +340,10 @@ def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
     # records that link through a touched identifier (blocklisted values and partial ones
     # link nothing, whatever the day brings: not followed)
     linking = diff_nodes.identifiers["identifier_value"].unique()
-    start = pl.concat([changed, inputs.records_carrying(linking)]).unique()
-    part = _part(con, start)
+    start = pl.concat(
+        [changed, ids.filter(pl.col("identifier_value").is_in(linking.implode()))["record"]]
+    ).unique()
+    part = _part(comps, start)
     previous_blocked = _read(con, "blocked_identifiers")
     known = pl.concat(
         [
@@ -508,7 +355,7 @@ def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
     stored_rows = _read(con, "state_splink_rows").cast(ROW_SCHEMA)
     prev_links = _read(con, "state_links").cast(LINK_SCHEMA)
     templates = [tuple(t) for t in state["templates"]]
-    first, sub_ids, sub_attr = _first(inputs, rules, part, known)
+    first, sub_ids, sub_attr = _first(ids, attributes, rules, part, known)
     kept_rows = stored_rows.join(part.records, on="record", how="anti")
     fresh = pl.DataFrame(schema=ROW_SCHEMA)
     scored = rules.probabilistic.enabled and sub_attr is not None  # as probabilistic_tier
@@ -539,9 +386,9 @@ def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
     more = ends.filter(~ends.is_in(part.records["record"].implode()))
     by_links = 0
     if more.len():
-        by_links = _part(con, more).comps.len()
-        part = _part(con, pl.concat([part.records["record"], more]))
-        first, sub_ids, sub_attr = _first(inputs, rules, part, known)
+        by_links = _part(comps, more).comps.len()
+        part = _part(comps, pl.concat([part.records["record"], more]))
+        first, sub_ids, sub_attr = _first(ids, attributes, rules, part, known)
         if scored:  # the clusters added are as before: so are their rows
             fresh = splink_rows(first, sub_attr, templates)
             kept_rows = stored_rows.join(part.records, on="record", how="anti")
@@ -555,7 +402,7 @@ def _incremental(con, inputs, rules, model, run_at, state) -> Outcome:
     linked["probabilistic_records"] = int((tiers["link_tier"] == "probabilistic").sum())
     written = _replace_part(con, final, tiers, blocked_now, touched_keys, part, previous, run_at)
     new_comps = _components(final, state["next_comp"])
-    _replace_state(con, part, new_comps, fresh, links)
+    _replace_state(con, ids, attributes, part, new_comps, fresh, links)
     _write_manifest(
         con,
         {
@@ -585,25 +432,18 @@ class Part:
     records: pl.DataFrame  # record: every record resolved again (and gone ones)
 
 
-def _part(con, start: pl.Series) -> Part:
-    """The components (of the previous run, ``state_components``) of the records of
-    ``start``, and all their records (with ``start``)."""
-    with _keys(con, start.alias("record").to_frame()):
-        hit = con.execute(
-            f"select distinct comp from {SCHEMA}.state_components "
-            f"where kind = 'r' and key in (select record from {KEYS})"
-        ).pl()["comp"]
-    with _keys(con, hit.to_frame()):
-        recs = con.execute(
-            f"select key from {SCHEMA}.state_components "
-            f"where kind = 'r' and comp in (select comp from {KEYS})"
-        ).pl()["key"]
-    records = pl.concat([recs, start]).unique()
-    return Part(hit.cast(pl.Int64), records.alias("record").to_frame())
+def _part(comps: pl.DataFrame, start: pl.Series) -> Part:
+    """The components of the records of ``start``, and all their records (with ``start``)."""
+    recs = comps.filter(pl.col("kind") == "r")
+    hit = recs.filter(pl.col("key").is_in(start.implode()))["comp"].unique()
+    records = pl.concat([recs.filter(pl.col("comp").is_in(hit.implode()))["key"], start]).unique()
+    return Part(hit, records.alias("record").to_frame())
 
 
-def _first(inputs: Inputs, rules, part: Part, known: pl.DataFrame):
-    sub_ids, sub_attr = inputs.of_records(part.records["record"])
+def _first(ids, attributes, rules, part: Part, known: pl.DataFrame):
+    inside = part.records["record"].implode()
+    sub_ids = ids.filter(pl.col("record").is_in(inside))
+    sub_attr = attributes.filter(pl.col("record").is_in(inside)) if attributes is not None else None
     first = resolve(sub_ids, rules, attributes=sub_attr, shared=known)
     return first, sub_ids, sub_attr
 
@@ -676,16 +516,20 @@ def _replace_part(con, final, tiers, blocked_now, touched_keys, part, previous, 
     return written
 
 
-def _replace_state(con, part, new_comps, fresh, links) -> None:
+def _replace_state(con, ids, attributes, part, new_comps, fresh, links) -> None:
     """The state of the part replaced by this run's (its inputs, attributes, components and
     Splink rows); the links, a small table, replaced whole."""
-    with _keys(con, part.records):
-        for table, source in (("state_inputs", IDS), ("state_attributes", DIGESTS)):
-            con.execute(f"delete from {SCHEMA}.{table} where record in (select record from {KEYS})")
-            con.execute(
-                f"insert into {SCHEMA}.{table} select * from {source} "
-                f"where record in (select record from {KEYS})"
-            )
+    inside = part.records["record"].implode()
+    by_record = "record in (select record from _keys)"
+    _delete_insert(
+        con, "state_inputs", _inputs(ids.filter(pl.col("record").is_in(inside))), by_record,
+        part.records,
+    )  # fmt: skip
+    if attributes is not None:
+        _delete_insert(
+            con, "state_attributes", _attributes(attributes.filter(pl.col("record").is_in(inside))),
+            by_record, part.records,
+        )  # fmt: skip
     _delete_insert(
         con,
         "state_components",
@@ -693,7 +537,6 @@ def _replace_state(con, part, new_comps, fresh, links) -> None:
         "comp in (select comp from _keys)",
         pl.DataFrame({"comp": part.comps}, schema={"comp": pl.Int64}),
     )
-    by_record = "record in (select record from _keys)"
     _delete_insert(
         con, "state_splink_rows", _stored_rows(fresh, new_comps), by_record, part.records
     )

@@ -103,8 +103,10 @@ def _record_times_sql(con) -> str | None:
     )
 
 
-def identifiers_sql(con) -> str:
-    """The select of ``read_identifiers`` (its rows, left in the warehouse)."""
+def read_identifiers(con) -> pl.DataFrame:
+    """The staged identifiers as the resolver's input: record (channel, entity and record_id
+    joined by RECORD_SEP), channel, identifier_type, identifier_value, scope, is_partial,
+    seen_at (the record's time where staging has one)."""
     times = _record_times_sql(con)
     join = (
         f"left join ({times}) t on t.channel = i.channel and t.entity = i.entity "
@@ -113,32 +115,27 @@ def identifiers_sql(con) -> str:
         else ""
     )
     seen = "t.seen_at" if times else "cast(null as timestamp)"
-    return f"""
+    sql = f"""
         select i.channel || '{RECORD_SEP}' || i.entity || '{RECORD_SEP}' || i.record_id as record,
                i.channel, i.identifier_type, i.identifier_value, i.scope, i.is_partial,
                {seen} as seen_at
         from {STAGING_IDENTIFIERS} i {join}
     """
+    return pl.from_arrow(con.execute(sql).arrow())
 
 
-def read_identifiers(con) -> pl.DataFrame:
-    """The staged identifiers as the resolver's input: record (channel, entity and record_id
-    joined by RECORD_SEP), channel, identifier_type, identifier_value, scope, is_partial,
-    seen_at (the record's time where staging has one)."""
-    return pl.from_arrow(con.execute(identifiers_sql(con)).arrow())
-
-
-def data_through(con, relation: str) -> dt.date | None:
-    """The last day of the data of ``relation`` (a table or view of identifiers as
-    ``read_identifiers`` gives them): of the order records (the business's own clock; an
-    entity without a time column of its own carries its load time, e.g. ``order_contacts``),
-    else of any record; None when no record has a time."""
-    row = con.execute(
-        f"select max(seen_at) filter (where split_part(record, '{RECORD_SEP}', 2) = 'orders'), "
-        f"max(seen_at) from {relation}"
-    ).fetchone()
-    last = row[0] if row[0] is not None else row[1]
-    return None if last is None else last.date()
+def data_through(ids: pl.DataFrame) -> dt.date | None:
+    """The last day of the data: of the order records (the business's own clock; an entity
+    without a time column of its own carries its load time, e.g. ``order_contacts``), else of
+    any record; None when no record has a time."""
+    if "seen_at" not in ids.columns:
+        return None
+    entity = pl.col("record").str.split(RECORD_SEP).list.get(1, null_on_oob=True)
+    for frame in (ids.filter(entity == "orders"), ids):
+        last = frame["seen_at"].max()
+        if last is not None:
+            return last.date()
+    return None
 
 
 def read_previous(con) -> tuple[pl.DataFrame | None, int]:

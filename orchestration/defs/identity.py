@@ -8,15 +8,15 @@ import dagster as dg
 
 from ingest.config import connect
 from ingest.engine import file_sha256
-from models.identity.attributes import raw_attributes_sql
+from models.identity.attributes import read_record_attributes
 from models.identity.ceiling import ceiling_warehouse
 from models.identity.evaluate import evaluate_warehouse
 from models.identity.history import TABLE as HISTORY_TABLE
 from models.identity.history import append_snapshot, duplicate_keys
-from models.identity.incremental import IDS, Inputs, run, summary
+from models.identity.incremental import run, summary
 from models.identity.rules import RULES_PATH, load_rules
 from models.identity.store import after_run, model_for_run
-from models.identity.warehouse import data_through, identifiers_sql
+from models.identity.warehouse import data_through, read_identifiers
 from orchestration.defs.cadence import WEEKLY
 from orchestration.resources import paths
 
@@ -68,15 +68,14 @@ def customer_identifiers(
     run_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     store = paths().models / "identity"
     with connect(paths().warehouse) as con:
-        # the staged identifiers and the raw rows of the records' attributes, left in the
-        # warehouse: an incremental run reads the rows of its part only
-        inputs = Inputs.of(con, identifiers_sql(con), raw_attributes_sql(con))
-        through = data_through(con, IDS) or run_at.date()
+        ids = read_identifiers(con)
+        attributes = read_record_attributes(con)
+        through = data_through(ids) or run_at.date()
         model, planned = model_for_run(store, through, rules_sha, config.retrain_every_days)
         # only the part the new and changed records can change, when the previous run's
         # state allows it (models/identity/incremental.py); else every record
         outcome = run(
-            con, inputs, None, rules, rules_sha, model, run_at, incremental=config.incremental
+            con, ids, attributes, rules, rules_sha, model, run_at, incremental=config.incremental
         )
         linked = outcome.linked
         used = linked.pop("splink", None)
@@ -89,7 +88,7 @@ def customer_identifiers(
         accuracy = ceiling = None
         if splink.action != "reused":
             accuracy = evaluate_warehouse(con, paths().truth)
-            ceiling = ceiling_warehouse(con, paths().truth, inputs.frames, rules)
+            ceiling = ceiling_warehouse(con, paths().truth, ids, attributes, rules)
     result = outcome.resolution
     merges = result.merges if result is not None else None
     kinds = merges.group_by("kind").len().rows() if merges is not None and merges.height else []

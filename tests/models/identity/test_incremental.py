@@ -16,7 +16,7 @@ from ingest.demo.holdback import deliver, hold_back
 from ingest.engine import ingest_all
 from ingest.spec import load_specs_lenient
 from models.identity.attributes import read_lake_attributes
-from models.identity.incremental import OUTPUTS, RECORD_KEY, Inputs, run
+from models.identity.incremental import OUTPUTS, RECORD_KEY, run
 from models.identity.warehouse import read_lake_identifiers
 from tests.conftest import DEMO_SCALE
 from tests.models.identity.conftest import ids_table
@@ -388,44 +388,3 @@ def test_a_run_that_stops_half_way_leaves_the_previous_tables_and_state(rules, m
     assert all(before[t].equals(after[t]) for t in before)
     assert con.execute("select * from identity.state_inputs order by all").pl().equals(state)
     assert con.execute("select count(*) from identity.identity_merges").fetchone()[0] == 0
-
-
-def test_raw_attribute_rows_read_from_the_warehouse_equal_a_full_resolution(rules):
-    """The asset's input: selects over the warehouse (identifiers, and the raw name rows of
-    each record, several per record), held in DuckDB. A record whose raw rows changed (a
-    corrected name) is resolved again; one whose rows only came in another order is not."""
-    base = _base() + [
-        ("pos|n1", "member_no", "MN1"),
-        ("pos|n1", "phone", "+8613500000001"),
-        ("web|n2", "phone", "+8613500000001"),
-        ("web|n2", "email", "n2@x.cn"),
-    ]
-    raw0 = [("pos|n1", "宋子"), ("web|n2", "潘杰"), ("web|z1", "李四"), ("web|z1", "李 四")]
-    raw1 = [("web|z1", "李 四"), ("pos|n1", "潘杰"), ("web|n2", "潘杰"), ("web|z1", "李四")]
-
-    def day(con, rows, raw, run_at, incremental):
-        frame = pl.DataFrame(raw, schema=["record", "raw_name"], orient="row")
-        con.register("_frame", frame.to_arrow())
-        con.execute(
-            "create or replace table raw_names as select record, raw_name, "
-            "null as city, null as district, null as street from _frame"
-        )
-        con.register("_frame", _ids(rows).to_arrow())
-        con.execute(
-            "create or replace table staged as select *, null::timestamp as seen_at from _frame"
-        )
-        con.unregister("_frame")
-        inputs = Inputs.of(con, "select * from staged", "select * from raw_names")
-        return run(con, inputs, None, rules, SHA, None, run_at, incremental=incremental)
-
-    inc, ref = duckdb.connect(), duckdb.connect()
-    zero = day(inc, base, raw0, DAY0, False)
-    assert zero.resolution.limit_audit.height  # the phone refused: two names
-    day(ref, base, raw0, DAY0, False)
-    out = day(inc, base, raw1, DAY1, True)
-    day(ref, base, raw1, DAY1, False)
-    assert out.mode == "incremental", out.reason
-    _assert_same(inc, ref)
-    n1, n2 = _customers(inc, "pos|n1", "web|n2")
-    assert n1 == n2 is not None
-    assert out.records_resolved == 2  # pos|n1's component; web|z1's rows only reordered
