@@ -64,10 +64,15 @@ def _time_column(spec: dict, cols: dict[str, str]) -> str | None:
 
 
 def _record_times_sql(con) -> str | None:
-    """One select per staged entity with a time column: channel, entity, record_id (the
-    entity key joined by '/', as the ingest engine builds it) and seen_at. Entities without a
-    time of their own but keyed by an order take the order's time."""
+    """One select per staged entity with a time column and with identifiers (only their
+    records are joined: the times of other entities, e.g. inventory snapshots and order
+    lines, are never used): channel, entity, record_id (the entity key joined by '/', as the
+    ingest engine builds it) and seen_at. Entities without a time of their own but keyed by
+    an order take the order's time."""
     tables = table_names(con)
+    with_ids = {
+        r[0] for r in con.execute(f"select distinct entity from {STAGING_IDENTIFIERS}").fetchall()
+    }
     orders = "staging.stg_lake__orders"
     order_time = (
         _time_column(ENTITIES["orders"], _columns(con, orders)) if orders in tables else None
@@ -75,7 +80,7 @@ def _record_times_sql(con) -> str | None:
     parts = []
     for entity, spec in ENTITIES.items():
         table = f"staging.stg_lake__{entity}"
-        if entity == "identifiers" or table not in tables:
+        if entity == "identifiers" or entity not in with_ids or table not in tables:
             continue
         cols = _columns(con, table)
         key = spec["key"]

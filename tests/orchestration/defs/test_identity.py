@@ -414,3 +414,24 @@ def test_customer_360_history_appends_one_picture_per_as_of_date(data_dir):
     con.close()
     bad = history_has_one_row_per_customer_and_date()
     assert not bad.passed and bad.metadata["duplicate_keys"].value == 1
+
+
+def test_the_identifiers_read_joins_the_times_of_entities_with_identifiers_only(data_dir):
+    """Record times come from the staged entities that carry identifiers: a staged entity
+    without any (here order lines, whose time does not even parse) is not read; the orders'
+    times still are."""
+    from models.identity.warehouse import read_identifiers
+
+    _warehouse(data_dir.root)
+    con = duckdb.connect(str(data_dir.warehouse))
+    try:
+        con.execute(
+            "create table staging.stg_lake__order_lines as select 'web' as channel, '5001' as "
+            "order_id, 1 as line_id, 'not a time' as order_ts"
+        )
+        ids = read_identifiers(con)
+    finally:
+        con.close()
+    assert ids.height == len(ROWS)
+    web = ids.filter(pl.col("record") == "web\x1forders\x1f5001")
+    assert web["seen_at"].to_list() == [dt.datetime(2025, 1, 2, 10)] * 2
