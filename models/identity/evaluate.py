@@ -18,7 +18,7 @@ import polars as pl
 from ingest.config import one_thread, replace_tables
 from ingest.engine import file_sha256
 from models.identity.metrics import PairScores, cell_scores, pairwise_scores
-from models.identity.warehouse import RECORD_SEP
+from models.identity.warehouse import RECORD_SEP, table_names
 
 
 def truth_records(truth_dir: Path, files: pl.DataFrame | None = None) -> pl.DataFrame | None:
@@ -155,10 +155,7 @@ def evaluate_warehouse(con, truth_dir: Path) -> tuple[PairScores, dict] | None:
 
 def _evaluate(con, truth_dir: Path, sha: str) -> tuple[PairScores, dict]:
     schema, name = MATCHES.split(".")
-    held = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()[0]
+    held = MATCHES in table_names(con)
     shas = con.execute(f"select distinct truth_sha256 from {MATCHES}").fetchall() if held else []
     reused = shas == [(sha,)]
     keys = ", ".join(MATCH_KEY)
