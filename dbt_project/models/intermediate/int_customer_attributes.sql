@@ -6,6 +6,8 @@
 -- city, country), and as a fallback for city only the city of the store the member joined
 -- at (priority 1000: a place they shop, not an address). Masked values (with '*', as
 -- marketplaces write names) are flagged, never unmasked. int_customer_golden picks one.
+-- A new source entity here goes into macros/attribute_sources.sql too (int_record_priorities
+-- ranks the records of those entities only).
 with members as (
     select m.member_no, m.name, m.gender, m.birthday, m.business_date, m.join_location_id,
         mc.customer_id
