@@ -4,6 +4,9 @@ stock and its reports are written."""
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
+
 import duckdb
 import polars as pl
 import pytest
@@ -116,3 +119,79 @@ def test_pnl_counts_the_real_order_lines_with_its_default_statuses(warehouse):
     ).fetchone()
     assert counted[0] > 100
     assert counted == real
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _pnl_tables(con) -> dict[str, pl.DataFrame]:
+    return {
+        t: con.sql(f"select * from ops.{t}").pl()
+        for t in ("channel_pnl", "sku_channel_pnl", "live_session_pnl")
+    }
+
+
+def test_an_incremental_pnl_computes_the_changed_months_and_equals_a_full_one(built_demo, tmp_path):
+    """On an incremental run the P&L computes only the months whose input lines changed (an
+    order gone, a line changed, an order in a new month, a month emptied) and its three
+    tables equal a full computation of the same warehouse; a changed fee schedule computes
+    every month."""
+    from polars.testing import assert_frame_equal
+
+    from models.ops import pnl as P
+
+    paths, _ = built_demo
+    settings = P.load_settings()
+    inc, full = tmp_path / "inc.duckdb", tmp_path / "full.duckdb"
+    shutil.copyfile(paths.warehouse, inc)
+    with duckdb.connect(str(inc)) as con:
+        _, months = P.build(con, "ops", settings, incremental=False)
+        assert months is None
+        first, last = con.execute(
+            "select min(order_date), max(order_date) from marts.fct_order_lines"
+        ).fetchone()
+    assert _month(first) != _month(last)
+    later = last + dt.timedelta(days=40)  # a month with no order yet
+    steps = [
+        # an order of the last month gone; a line of the first month changed
+        (
+            "delete from marts.fct_order_lines where order_id = (select max(order_id) from "
+            f"marts.fct_order_lines where order_date >= '{_month(last)}' and is_real_order);"
+            "update marts.fct_order_lines set quantity = quantity + 1, "
+            "net_amount_cny = net_amount_cny + 10 where rowid = (select min(rowid) from "
+            f"marts.fct_order_lines where order_date < '{_month(first) + dt.timedelta(days=31)}' "
+            "and is_real_order)",
+            [_month(first), _month(last)],
+        ),
+        # an order placed in a new month
+        (
+            "insert into marts.fct_orders select * replace (order_id || '-later' as order_id) "
+            "from marts.fct_orders where order_id = (select min(order_id) from "
+            "marts.fct_order_lines where is_real_order);"
+            "insert into marts.fct_order_lines select * replace (order_id || '-later' as "
+            f"order_id, date '{later}' as order_date) from marts.fct_order_lines where "
+            "order_id = (select min(order_id) from marts.fct_order_lines where is_real_order)",
+            [_month(later)],
+        ),
+        ("", []),  # nothing new
+        # that month emptied again
+        (f"delete from marts.fct_order_lines where order_date = '{later}'", [_month(later)]),
+        # another fee schedule: every month
+        ("update staging.stg_lake__fees set rate = rate + 0.01 where rate > 0", None),
+    ]
+    for sql, expected in steps:
+        with duckdb.connect(str(inc)) as con:
+            if sql:
+                con.execute(sql)
+            _, months = P.build(con, "ops", settings, incremental=True)
+            assert months == expected, sql
+        shutil.copyfile(inc, full)
+        with duckdb.connect(str(full)) as con:
+            P.build(con, "ops", settings, incremental=False)
+            want = _pnl_tables(con)
+        with duckdb.connect(str(inc), read_only=True) as con:
+            got = _pnl_tables(con)
+        for t in want:
+            assert got[t].height > 0
+            assert_frame_equal(got[t], want[t])

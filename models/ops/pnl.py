@@ -18,14 +18,17 @@ platform_fee - host_commission - payment - fulfilment = contribution``.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.config import REPO_ROOT
+from ingest.config import REPO_ROOT, replace_tables
 from models.config_file import load_validated
+from models.identity.warehouse import table_names
 
 PNL_PATH = REPO_ROOT / "profiles" / "ops_pnl.yml"
 Component = Literal["commission", "platform_fee", "host_commission", "payment", "fulfilment"]
@@ -297,13 +300,23 @@ def sku_channel_pnl(lines: pl.DataFrame) -> pl.DataFrame:
 def live_session_pnl(lines: pl.DataFrame, host_names: pl.DataFrame) -> pl.DataFrame:
     """Douyin live sessions (host × day: the export names the host, not the live room), ranked
     by contribution (1 = most) beside their GMV rank (gross sales before discounts)."""
+    return rank_sessions(session_rows(lines), host_names)
+
+
+def session_rows(lines: pl.DataFrame) -> pl.DataFrame:
+    """The Douyin live sessions' sums (``_aggregate`` per session_date × host_id), unranked."""
     live = lines.filter(
         (pl.col("channel") == "douyin")
         & pl.col("host_id").is_not_null()
         & (pl.col("host_id") != "")
     )
-    out = _aggregate(live.rename({"order_date": "session_date"}), ["session_date", "host_id"])
-    out = out.join(host_names, on="host_id", how="left")
+    return _aggregate(live.rename({"order_date": "session_date"}), ["session_date", "host_id"])
+
+
+def rank_sessions(rows: pl.DataFrame, host_names: pl.DataFrame) -> pl.DataFrame:
+    """``session_rows`` named and ranked over every session (ordinal ranks: ties in the order
+    of session_date, host_id)."""
+    out = rows.sort("session_date", "host_id").join(host_names, on="host_id", how="left")
     out = out.with_columns(
         pl.col("contribution")
         .rank("ordinal", descending=True)
@@ -374,21 +387,172 @@ where not coalesce(r.is_test, false)
 """
 
 
-def read_inputs(con, settings: PnlSettings) -> dict[str, pl.DataFrame]:
-    lines = con.execute(LINES_SQL, {"statuses": settings.statuses}).pl()
-    unmatched = con.execute(UNMATCHED_RETURNS_SQL).pl()
+def _in_months(date_sql: str, months: list | None) -> str:
+    """A filter on the month of ``date_sql`` (every month when ``months`` is None)."""
+    if months is None:
+        return ""
+    return f" and cast(date_trunc('month', {date_sql}) as date) in (select unnest($months))"
+
+
+def read_inputs(con, settings: PnlSettings, months: list | None = None) -> dict[str, pl.DataFrame]:
+    """The P&L's inputs; ``months`` (first days): only the lines of those months (by order
+    date; the unmatched returns by return date)."""
+    params = {"statuses": settings.statuses} | ({} if months is None else {"months": months})
+    lines = con.execute(LINES_SQL + _in_months("l.order_date", months), params).pl()
+    unmatched = con.execute(
+        UNMATCHED_RETURNS_SQL + _in_months("r.return_date", months),
+        {} if months is None else {"months": months},
+    ).pl()
     lines = pl.concat([lines, unmatched.select(lines.columns)], how="vertical_relaxed")
-    fees = con.execute(
-        "select sales_channel, fee_type, nullif(host_id, '') as host_id, rate, fixed_fee, "
-        "currency, valid_from, valid_to from staging.stg_lake__fees"
-    ).pl()
-    products = con.execute("select sku, unit_cost from staging.stg_lake__products").pl()
-    hosts = con.execute(
-        "select nullif(anchor_id, '') as host_id, min(anchor_name) as host_name "
-        "from staging.stg_lake__orders where channel = 'douyin' and anchor_id is not null "
-        "group by 1"
-    ).pl()
+    fees = con.execute(FEES_SQL).pl()
+    products = con.execute(PRODUCTS_SQL).pl()
+    hosts = con.execute(HOSTS_SQL).pl()
     return {"lines": lines, "fees": fees, "products": products, "hosts": hosts}
+
+
+FEES_SQL = (
+    "select sales_channel, fee_type, nullif(host_id, '') as host_id, rate, fixed_fee, "
+    "currency, valid_from, valid_to from staging.stg_lake__fees"
+)
+PRODUCTS_SQL = "select sku, unit_cost from staging.stg_lake__products"
+HOSTS_SQL = (
+    "select nullif(anchor_id, '') as host_id, min(anchor_name) as host_name "
+    "from staging.stg_lake__orders where channel = 'douyin' and anchor_id is not null "
+    "group by 1"
+)
+
+
+# ------------------------------------------------------------------ a day: the changed months
+# Every row of the three P&L tables is a sum over the lines of one month: an order's lines
+# share its order date, a return that names no line is a row of its own month, and what one
+# line costs reads only that line, its order's lines and the fee schedule, costs and settings.
+# So on an incremental run the months whose input rows are the same as when the tables were
+# written keep their rows; the others are computed again and the live sessions ranked again
+# over all. `ops.pnl_month_inputs` keeps, per month, the count and a sum of row hashes of its
+# input lines, and, on every row, a digest of what every line reads: the fee schedule, the
+# costs, the host names (hashed by DuckDB), the settings file and this module's code (a change
+# of the P&L's code computes every month again), with the polars and DuckDB versions. A full
+# build computes every month.
+MONTH_INPUTS = "pnl_month_inputs"
+_MONTH_INPUTS_SQL = f"""
+select cast(date_trunc('month', order_date) as date) as month, count(*) as rows,
+    sum(cast(hash(t) as hugeint)) as fingerprint, $whole as whole
+from ({LINES_SQL} union all by name {UNMATCHED_RETURNS_SQL}) as t
+group by 1
+"""
+
+
+def _whole_digest(con) -> str:
+    """What every line's P&L reads beyond its own month: see above."""
+    h = hashlib.sha256()
+    for path in (PNL_PATH, Path(__file__)):
+        h.update(Path(path).read_bytes())
+    h.update(f"polars {pl.__version__} duckdb {duckdb.__version__}".encode())
+    for sql in (FEES_SQL, PRODUCTS_SQL, HOSTS_SQL):
+        row = con.execute(
+            f"select count(*), coalesce(sum(cast(hash(t) as hugeint)), 0) from ({sql}) as t"
+        ).fetchone()
+        h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+def changed_months(con, schema: str, settings: PnlSettings) -> list | None:
+    """The months (first days) whose P&L rows must be computed again, the month inputs of
+    this run left in the temporary table ``pnl_month_inputs_now`` for ``record_month_inputs``;
+    None: every month (nothing recorded, another digest of the whole, a table missing)."""
+    con.execute(
+        "create or replace temp table pnl_month_inputs_now as " + _MONTH_INPUTS_SQL,
+        {"statuses": settings.statuses, "whole": _whole_digest(con)},
+    )
+    needed = (MONTH_INPUTS, "channel_pnl", "sku_channel_pnl", "live_session_pnl")
+    if not {f"{schema}.{t}" for t in needed} <= table_names(con):
+        return None
+    stored = f"{schema}.{MONTH_INPUTS}"
+    if (
+        con.execute(
+            f"select count(*) from (select distinct whole from {stored} "
+            "union select distinct whole from pnl_month_inputs_now)"
+        ).fetchone()[0]
+        > 1
+    ):
+        return None
+    return [
+        r[0]
+        for r in con.execute(
+            f"select month from (select month, rows, fingerprint from {stored} "
+            "except select month, rows, fingerprint from pnl_month_inputs_now) "
+            f"union select month from (select month, rows, fingerprint from pnl_month_inputs_now "
+            f"except select month, rows, fingerprint from {stored}) order by 1"
+        ).fetchall()
+    ]
+
+
+def record_month_inputs(con, schema: str) -> None:
+    """Keep this run's month inputs (``changed_months``) beside the tables just written."""
+    con.execute(
+        f"create or replace table {schema}.{MONTH_INPUTS} as "
+        "select * from pnl_month_inputs_now order by month"
+    )
+    con.execute("drop table pnl_month_inputs_now")
+
+
+def build(
+    con, schema: str, settings: PnlSettings, incremental: bool
+) -> tuple[dict[str, pl.DataFrame], list | None]:
+    """Compute and write the three P&L tables into ``schema``, and the month inputs beside them
+    (one transaction): every month, or on an ``incremental`` run the months whose inputs
+    changed (``changed_months``). Returns the tables and the months computed (None: every
+    month)."""
+    months = changed_months(con, schema, settings)
+    if not incremental:
+        months = None
+    inputs = read_inputs(con, settings, months)
+    lines = line_pnl(inputs["lines"], inputs["fees"], inputs["products"], settings)
+    tables = pnl_tables(con, schema, lines, inputs["hosts"], months)
+    con.execute("begin transaction")
+    try:
+        replace_tables(con, schema, tables)
+        record_month_inputs(con, schema)
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+    return tables, months
+
+
+def pnl_tables(
+    con, schema: str, lines: pl.DataFrame, hosts: pl.DataFrame, months: list | None
+) -> dict[str, pl.DataFrame]:
+    """The three P&L tables from the P&L ``lines`` of ``months`` (None: of every month), the
+    other months' rows read from the tables as they are."""
+    by_channel, by_sku = channel_pnl(lines), sku_channel_pnl(lines)
+    sessions = session_rows(lines)
+    if months is not None:
+        keep = {"months": months}
+        old = {
+            t: con.execute(
+                f"select * from {schema}.{t} where cast(date_trunc('month', {col}) as date) "
+                "not in (select unnest($months))",
+                keep,
+            ).pl()
+            for t, col in (
+                ("channel_pnl", "month"),
+                ("sku_channel_pnl", "month"),
+                ("live_session_pnl", "session_date"),
+            )
+        }
+        by_channel = pl.concat([old["channel_pnl"], by_channel], how="vertical_relaxed")
+        by_channel = by_channel.sort("month", "channel")
+        by_sku = pl.concat([old["sku_channel_pnl"], by_sku], how="vertical_relaxed")
+        by_sku = by_sku.sort("month", "channel", "sku")
+        sessions = pl.concat(
+            [old["live_session_pnl"].select(sessions.columns), sessions], how="vertical_relaxed"
+        )
+    return {
+        "channel_pnl": by_channel,
+        "sku_channel_pnl": by_sku,
+        "live_session_pnl": rank_sessions(sessions, hosts),
+    }
 
 
 def reconcile_net_sales(con, settings: PnlSettings, pnl: pl.DataFrame) -> pl.DataFrame:

@@ -12,6 +12,7 @@ from ingest.config import connect, replace_tables
 from models.ops import pnl as P
 from models.ops import routing as R
 from models.ops.pnl_report import write_pnl_report, write_routing_report
+from orchestration.defs.transform import DBT_TESTS_TAG, NEW_ROWS
 from orchestration.resources import paths
 
 SCHEMA = "ops"
@@ -65,16 +66,14 @@ def channel_pnl(context: dg.AssetExecutionContext):
     settings = P.load_settings()
     p = paths()
     with connect(p.warehouse) as con:
-        inputs = P.read_inputs(con, settings)
-        lines = P.line_pnl(inputs["lines"], inputs["fees"], inputs["products"], settings)
-        by_channel = P.channel_pnl(lines)
-        by_sku = P.sku_channel_pnl(lines)
-        sessions = P.live_session_pnl(lines, inputs["hosts"])
-        written = replace_tables(
-            con,
-            SCHEMA,
-            {"channel_pnl": by_channel, "sku_channel_pnl": by_sku, "live_session_pnl": sessions},
-        )
+        # an incremental run computes only the months whose inputs changed (models/ops/pnl.py,
+        # "a day: the changed months"); every other run, every month
+        incremental = context.run.tags.get(DBT_TESTS_TAG) == NEW_ROWS
+        tables, months = P.build(con, SCHEMA, settings, incremental)
+    by_channel, sessions = tables["channel_pnl"], tables["live_session_pnl"]
+    written = {name: frame.height for name, frame in tables.items()}
+    computed = "every month" if months is None else ", ".join(map(str, months)) or "none"
+    context.log.info(f"P&L months computed: {computed}")
     cost_missing = int(by_channel["units_without_cost"].sum())
     estimated = int(by_channel["refunds_estimated"].sum())
     notes = [
@@ -94,6 +93,7 @@ def channel_pnl(context: dg.AssetExecutionContext):
         "settings": str(P.PNL_PATH),
         "report": str(report),
         "seconds": round(time.perf_counter() - t0, 2),
+        "months_computed": computed,
     }
     context.log.info(f"channel P&L: {written}")
     yield dg.MaterializeResult(
