@@ -160,8 +160,8 @@ def test_an_incremental_pnl_computes_the_changed_months_and_equals_a_full_one(bu
             f"marts.fct_order_lines where order_date >= '{_month(last)}' and is_real_order);"
             "update marts.fct_order_lines set quantity = quantity + 1, "
             "net_amount_cny = net_amount_cny + 10 where rowid = (select min(rowid) from "
-            f"marts.fct_order_lines where order_date < '{_month(first) + dt.timedelta(days=31)}' "
-            "and is_real_order)",
+            "marts.fct_order_lines where date_trunc('month', order_date) = "
+            f"'{_month(first)}' and is_real_order)",
             [_month(first), _month(last)],
         ),
         # an order placed in a new month
