@@ -279,7 +279,9 @@ def test_an_interrupt_that_dbt_loses_is_sent_again(monkeypatch):
     events.close()
     assert lost == ["first"]
     assert not [t for t in threading.enumerate() if t.name == "dbt"]
-    assert time.monotonic() - started < 5  # the resend, not the 25 s timeout
+    # the resend, not the 25 s timeout: a bound below it, not a speed (at load ~11 the resend
+    # took 5.8 s here)
+    assert time.monotonic() - started < 20
     assert invocation.process.returncode == 2
 
 
