@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from models.identity import ledger
 from models.identity.cluster import NAME_LIMIT
 from models.identity.graph import build_graph, node_key
 from models.identity.marketplace import (
@@ -87,6 +88,7 @@ STATE = (
     "state_components",
     "state_splink_rows",
     "state_links",
+    ledger.STATE,
 )
 MANIFEST = "state_manifest"
 
@@ -111,6 +113,7 @@ class Outcome:
     written: dict = field(default_factory=dict)
     records_resolved: int = 0
     records_total: int = 0
+    changes_found_by: str = ""  # the staging ledgers, or the comparison of all (and why)
 
 
 def fingerprint(model: dict | None) -> str | None:
@@ -206,11 +209,15 @@ def run(
     run_at: dt.datetime,
     *,
     incremental: bool = True,
+    staged: str | None = None,
 ) -> Outcome:
     """Resolve and write the identity schema: only the part the new and changed records can
     change when the previous run's state allows it (``incremental``), else in full; the
     reason is in the outcome. ``model``: the stored Splink model to predict with (None: the
-    run trains one)."""
+    run trains one). ``staged``: ``ids`` and ``attributes`` are this warehouse's staging as
+    ``read_identifiers`` and ``read_record_attributes`` read it, and this is the fingerprint
+    of the staging models' code: the state then keeps the staging ledgers, and the next run
+    finds its changed records from them (``models.identity.ledger``)."""
     state = read_state(con) if incremental else None
     reason = "asked for a full resolution" if not incremental else None
     if incremental:
@@ -219,10 +226,10 @@ def run(
         reason = "the record attributes have other columns than the previous run's"
     if reason is None:
         try:
-            return _atomic(con, _incremental, ids, attributes, rules, model, run_at, state)
+            return _atomic(con, _incremental, ids, attributes, rules, model, run_at, state, staged)
         except Fallback as exc:
             reason = str(exc)
-    return _atomic(con, _full, ids, attributes, rules, rules_sha256, model, run_at, reason)
+    return _atomic(con, _full, ids, attributes, rules, rules_sha256, model, run_at, reason, staged)
 
 
 def _atomic(con, work, *args) -> Outcome:
@@ -258,7 +265,16 @@ def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) ->
     return None
 
 
-def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> Outcome:
+def _ledgers(con, staged: str | None) -> dict:
+    """The staging ledgers kept with the state (only when its input is this staging), as the
+    manifest's entries."""
+    if staged is None:
+        ledger.forget(con)
+        return {"ledgers": None, "staging_sha256": None}
+    return {"ledgers": ledger.record(con), "staging_sha256": staged}
+
+
+def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason, staged) -> Outcome:
     previous, issued = read_previous(con)
     result, links, tiers, linked = resolve_linked(ids, rules, previous, issued, attributes, model)
     written = write_tables(con, result, run_at, tiers)
@@ -280,6 +296,7 @@ def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> O
     _write_manifest(
         con,
         {
+            **_ledgers(con, staged),
             "format": STATE_FORMAT,
             "rules_sha256": rules_sha256,
             "polars": pl.__version__,  # the attributes' digests are polars' hashes
@@ -294,11 +311,48 @@ def _full(con, ids, attributes, rules, rules_sha256, model, run_at, reason) -> O
     return Outcome("full", reason, result, links, tiers, linked, written, n, n)
 
 
-def _changed_records(con, ids: pl.DataFrame, attributes) -> tuple[pl.DataFrame, pl.Series]:
+def _candidates(con, state: dict, staged: str | None) -> tuple[pl.Series | None, str]:
+    """The records that can have changed since the state, from the staging ledgers (None:
+    every record), and how they were found."""
+    if staged is None:
+        return None, "compared all: the input is not read from this warehouse's staging"
+    if state.get("ledgers") is None:
+        return None, "compared all: no staging ledger kept with the state"
+    if state.get("staging_sha256") != staged:
+        return None, "compared all: the staging models changed since the previous run"
+    try:
+        records, n = ledger.candidates(con, state["ledgers"])
+    except ledger.NoShortcut as exc:
+        return None, f"compared all: {exc}"
+    return records, f"staging ledgers: {records.len()} records in new lake files of {n} tables"
+
+
+def _read_part(con, table: str, records: pl.Series | None) -> pl.DataFrame:
+    """``_read`` of the rows of ``records`` only (all without)."""
+    if records is None:
+        return _read(con, table)
+    con.register("_candidates", records.alias("record").to_frame().to_arrow())
+    try:
+        return con.execute(
+            f"select * from {SCHEMA}.{table} where record in (select record from _candidates)"
+        ).pl()
+    finally:
+        con.unregister("_candidates")
+
+
+def _changed_records(
+    con, ids: pl.DataFrame, attributes, candidates: pl.Series | None = None
+) -> tuple[pl.DataFrame, pl.Series]:
     """Every identifier row, before and now, of the records whose rows changed, and every
-    record whose rows or attributes changed (new, corrected, gone)."""
+    record whose rows or attributes changed (new, corrected, gone). ``candidates``: a
+    superset of those records (``models.identity.ledger``); only they are compared."""
+    if candidates is not None:
+        inside = candidates.implode()
+        ids = ids.filter(pl.col("record").is_in(inside))
+        if attributes is not None:
+            attributes = attributes.filter(pl.col("record").is_in(inside))
     now = _inputs(ids)
-    before = _read(con, "state_inputs").cast(INPUT_COLUMNS)
+    before = _read_part(con, "state_inputs", candidates).cast(INPUT_COLUMNS)
     cols = list(INPUT_COLUMNS)
     added = now.join(before, on=cols, how="anti", nulls_equal=True)
     gone = before.join(now, on=cols, how="anti", nulls_equal=True)
@@ -308,21 +362,25 @@ def _changed_records(con, ids: pl.DataFrame, attributes) -> tuple[pl.DataFrame, 
     inside = records[0].implode()
     diff = pl.concat([now.filter(pl.col("record").is_in(inside)),
                       before.filter(pl.col("record").is_in(inside))])  # fmt: skip
-    attr_before = _read(con, "state_attributes").cast({"digest": pl.UInt64})
+    attr_before = _read_part(con, "state_attributes", candidates).cast({"digest": pl.UInt64})
     attr_now = _attributes(attributes)
     for a, b in ((attr_now, attr_before), (attr_before, attr_now)):
         records.append(a.join(b, on=["record", "digest"], how="anti")["record"])
     return diff, pl.concat(records).unique()
 
 
-def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
-    diff, changed = _changed_records(con, ids, attributes)
+def _incremental(con, ids, attributes, rules, model, run_at, state, staged) -> Outcome:
+    candidates, found_by = _candidates(con, state, staged)
+    diff, changed = _changed_records(con, ids, attributes, candidates)
     comps = _read(con, "state_components")
     total = ids["record"].n_unique()
     empty = pl.DataFrame(schema=LINK_SCHEMA)
     if changed.is_empty():
+        if staged is not None:  # the state stands for the staging as it now is
+            _write_manifest(con, {**{k: v for k, v in state.items() if k != "counts"},
+                                  **_ledgers(con, staged)})  # fmt: skip
         return Outcome("incremental", "no new or changed records", None, empty, None, {}, {}, 0,
-                       total)  # fmt: skip
+                       total, found_by)  # fmt: skip
     # every identifier of a changed record, keyed as the graph keys it; and the records
     # that carry its value now (any type: a superset)
     diff_nodes = build_graph(diff.drop("record").with_row_index("record").with_columns(
@@ -407,6 +465,7 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
         con,
         {
             **{k: v for k, v in state.items() if k != "counts"},
+            **_ledgers(con, staged),
             "issued": max(state["issued"], final.next_number - 1),
             "next_comp": int(new_comps["comp"].max() or state["next_comp"]) + 1,
         },
@@ -417,7 +476,9 @@ def _incremental(con, ids, attributes, rules, model, run_at, state) -> Outcome:
         f"({part.comps.len()} components, {by_links} of them added by a changed "
         "probabilistic link)"
     )
-    return Outcome("incremental", why, final, part_links, tiers, linked, written, n, total)
+    return Outcome(
+        "incremental", why, final, part_links, tiers, linked, written, n, total, found_by
+    )
 
 
 def _blocked_keys(blocked: pl.DataFrame) -> pl.Expr | pl.Series:

@@ -63,6 +63,12 @@ def _time_column(spec: dict, cols: dict[str, str]) -> str | None:
     return next((c for c, t in cols.items() if t.upper().startswith("TIMESTAMP")), None)
 
 
+def record_id_sql(key: list[str], alias: str = "e") -> str:
+    """An entity's record_id from its key columns (joined by '/', as the ingest engine builds
+    it) over the table alias ``alias``."""
+    return "concat_ws('/', " + ", ".join(f"cast({alias}.{k} as varchar)" for k in key) + ")"
+
+
 def _record_times_sql(con) -> str | None:
     """One select per staged entity with a time column and with identifiers (only their
     records are joined: the times of other entities, e.g. inventory snapshots and order
@@ -86,7 +92,7 @@ def _record_times_sql(con) -> str | None:
         key = spec["key"]
         if not set(key) <= set(cols) or "channel" not in cols:
             continue
-        record_id = "concat_ws('/', " + ", ".join(f"cast(e.{k} as varchar)" for k in key) + ")"
+        record_id = record_id_sql(key)
         ts = _time_column(spec, cols)
         if ts is not None:
             parts.append(

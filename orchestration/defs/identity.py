@@ -2,11 +2,12 @@
 check. The logic lives in ``models/identity/``; the rules in ``profiles/identity.yml``."""
 
 import datetime as dt
+import hashlib
 import time
 
 import dagster as dg
 
-from ingest.config import connect
+from ingest.config import DBT_PROJECT_DIR, connect
 from ingest.engine import file_sha256
 from models.identity.attributes import read_record_attributes
 from models.identity.ceiling import ceiling_warehouse
@@ -75,7 +76,15 @@ def customer_identifiers(
         # only the part the new and changed records can change, when the previous run's
         # state allows it (models/identity/incremental.py); else every record
         outcome = run(
-            con, ids, attributes, rules, rules_sha, model, run_at, incremental=config.incremental
+            con,
+            ids,
+            attributes,
+            rules,
+            rules_sha,
+            model,
+            run_at,
+            incremental=config.incremental,
+            staged=staging_sha256(),
         )
         linked = outcome.linked
         used = linked.pop("splink", None)
@@ -98,6 +107,7 @@ def customer_identifiers(
             **meta,
             "identity_run": outcome.mode,
             "identity_run_reason": outcome.reason,
+            "identity_changes_found_by": outcome.changes_found_by,
             "records_resolved": outcome.records_resolved,
             "records_resolved_share": round(
                 outcome.records_resolved / max(outcome.records_total, 1), 4
@@ -125,6 +135,19 @@ def customer_identifiers(
             "dagster/row_count": meta["customer_identifier_rows"],
         }
     )
+
+
+def staging_sha256() -> str:
+    """A SHA-256 of the dbt project's staging models and macros: a change of their code
+    rebuilds the staged tables (``--full-refresh``) under the same ledgers, so the identity
+    state's ledgers no longer say what changed (models/identity/ledger.py)."""
+    digest = hashlib.sha256()
+    for folder in ("models/staging", "macros"):
+        for path in sorted((DBT_PROJECT_DIR / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(DBT_PROJECT_DIR)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _accuracy_metadata(accuracy) -> dict:

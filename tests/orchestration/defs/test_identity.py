@@ -435,3 +435,166 @@ def test_the_identifiers_read_joins_the_times_of_entities_with_identifiers_only(
     assert ids.height == len(ROWS)
     web = ids.filter(pl.col("record") == "web\x1forders\x1f5001")
     assert web["seen_at"].to_list() == [dt.datetime(2025, 1, 2, 10)] * 2
+
+
+LEDGERED = "2025-01-03 00:00:00+00"
+CONTACT = ("amazon", "order_contacts", "A7/buyer", "email", "email", "li@x.cn", False, None,
+           "amazon/c.csv")  # fmt: skip
+
+
+def _ledgered_warehouse(root) -> None:
+    """``_warehouse`` with the staging of a dbt build: every staged table with its
+    source_file, the incremental ones with their ledger of lake files; an order contact whose
+    order is not delivered yet, a member snapshot (a table rebuilt in full, no ledger)."""
+    _warehouse(root, [*ROWS, CONTACT])
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    con.execute(
+        "create or replace table staging.stg_lake__orders as select 'web' as channel, "
+        "'5001' as order_id, timestamp '2025-01-02 10:00:00' as ordered_at, "
+        "'web/o.ndjson' as source_file"
+    )
+    con.execute(
+        "create table staging.stg_lake__order_contacts as select 'amazon' as channel, "
+        "'A7' as order_id, 'buyer' as contact_role, 'Li Lei' as name, "
+        "'amazon/c.csv' as source_file"
+    )
+    con.execute(
+        "create table staging.stg_lake__members as select 'crm' as channel, "
+        "'668810000001' as member_no, 'Li Na' as name, timestamp '2024-05-01' as joined_ts, "
+        "'crm/m.csv' as source_file"
+    )
+    for model in ("identifiers", "orders", "order_contacts"):
+        con.execute(
+            f"create table staging.stg_lake__{model}__lake_files as select distinct "
+            "replace(source_file, '/', '__') || '.parquet' as lake_file, source_file, "
+            f"100::bigint as size, timestamptz '{LEDGERED}' as modified "
+            f"from staging.stg_lake__{model}"
+        )
+    con.close()
+
+
+def _ledger_row(model: str, source_file: str) -> str:
+    return (
+        f"insert into staging.stg_lake__{model}__lake_files values ('{source_file}.parquet', "
+        f"'{source_file}', 100, timestamptz '2025-01-04 00:00:00+00')"
+    )
+
+
+NEW_FILE = [
+    "insert into staging.stg_lake__identifiers values "
+    "('tmall', 'orders', '2413', 'open_uid', 'marketplace_buyer_id', 'AAF1', false, 'flagship', "
+    "'tmall/y.csv', 1), ('tmall', 'orders', '2413', 'mobile', 'phone', '+8613900000001', false, "
+    "null, 'tmall/y.csv', 1)",
+    _ledger_row("identifiers", "tmall/y.csv"),
+]
+DAYS = {
+    # new lake files only: the records found from the ledgers
+    "a new file": (NEW_FILE, "staging ledgers: 2 records in new lake files of 4 tables"),
+    # an old contact's order delivered: the contact's time changes, no identifier file new
+    "the order of an old contact": (
+        [
+            "insert into staging.stg_lake__orders values "
+            "('amazon', 'A7', timestamp '2025-02-01 09:00:00', 'amazon/o.csv')",
+            _ledger_row("orders", "amazon/o.csv"),
+        ],
+        "staging ledgers: 3 records in new lake files of 4 tables",
+    ),
+    # a table rebuilt in full (no ledger): a member's name changed, every member compared
+    "a member renamed": (
+        ["update staging.stg_lake__members set name = 'Wang Fang'", *NEW_FILE],
+        "staging ledgers: 2 records in new lake files of 4 tables",
+    ),
+    # a file changed in place (a correction, an erasure): every record compared
+    "a file changed in place": (
+        [
+            "update staging.stg_lake__identifiers set identifier_value = '668810000009' "
+            "where source_file = 'pos/a.csv' and field = 'member_card'",
+            "update staging.stg_lake__identifiers__lake_files set size = 90 "
+            "where source_file = 'pos/a.csv'",
+        ],
+        "compared all: 1 lake files of stg_lake__identifiers changed, gone or not dated since "
+        "the previous run",
+    ),
+    # a file gone (a retention purge): every record compared
+    "a file gone": (
+        [
+            "delete from staging.stg_lake__identifiers where source_file = 'pos/a.csv'",
+            "delete from staging.stg_lake__identifiers__lake_files where source_file = 'pos/a.csv'",
+        ],
+        "compared all: 1 lake files of stg_lake__identifiers changed, gone or not dated since "
+        "the previous run",
+    ),
+    # the state of a run that kept no ledger (written before this code)
+    "no ledger kept": (NEW_FILE, "compared all: no staging ledger kept with the state"),
+}
+
+
+@pytest.mark.parametrize("case", list(DAYS))
+def test_a_new_day_found_from_the_staging_ledgers_equals_a_full_resolution(data_dir, case):
+    """The changed records of a day whose staging ledgers show only new lake files are the
+    records of those files (and those timed by a newly delivered order, and every record of a
+    table without a ledger); a file changed or gone leaves it to the comparison of every
+    record. Either way the tables equal a full resolution's, row for row."""
+    import json
+    import shutil
+
+    from orchestration.defs.identity import IdentityConfig
+
+    _ledgered_warehouse(data_dir.root)
+    first = _meta(customer_identifiers(dg.build_asset_context()))
+    assert first["identity_run"] == "full"
+    changes, found_by = DAYS[case]
+    if case == "no ledger kept":  # the state as the code before the ledgers wrote it
+        con = duckdb.connect(str(data_dir.warehouse))
+        manifest = json.loads(
+            con.execute("select manifest from identity.state_manifest").fetchone()[0]
+        )
+        for key in ("ledgers", "staging_sha256"):
+            manifest.pop(key)
+        manifest["counts"].pop("state_lake_files")
+        con.execute("drop table identity.state_lake_files")
+        con.execute("update identity.state_manifest set manifest = ?", [json.dumps(manifest)])
+        con.close()
+    saved = data_dir.root / "saved.duckdb"
+    shutil.copy(data_dir.warehouse, saved)
+    tables = (
+        "customer_identifiers",
+        "record_customers",
+        "identifier_links",
+        "blocked_identifiers",
+        "limit_audit",
+    )
+
+    def day(config: IdentityConfig):
+        shutil.copy(saved, data_dir.warehouse)
+        con = duckdb.connect(str(data_dir.warehouse))
+        for sql in changes:
+            con.execute(sql)
+        con.close()
+        meta = _meta(customer_identifiers(dg.build_asset_context(), config))
+        con = duckdb.connect(str(data_dir.warehouse), read_only=True)
+        rows = [con.execute(f"select * from identity.{t} order by all").pl() for t in tables]
+        rows.append(
+            con.execute("select * exclude (run_at) from identity.identity_merges order by all").pl()
+        )
+        con.close()
+        return meta, rows
+
+    part, part_rows = day(IdentityConfig())
+    full, full_rows = day(IdentityConfig(incremental=False))
+    assert part["identity_run"] == "incremental", part["identity_run_reason"]
+    assert part["records_resolved"] > 0
+    if case != "a file gone":  # its two records are gone, the part is all that is left
+        assert part["records_resolved"] < part["records"]
+    for name, a, b in zip([*tables, "identity_merges"], part_rows, full_rows, strict=True):
+        assert a.equals(b), name
+    assert part["identity_changes_found_by"] == found_by
+    if case == "the order of an old contact":  # the contact's time is the order's now
+        seen = part_rows[0].filter(pl.col("identifier_value") == "li@x.cn")["first_seen"]
+        assert seen.to_list() == [dt.datetime(2025, 2, 1, 9)]
+    # the next run starts from the ledgers this one kept: the member table's record only
+    again = _meta(customer_identifiers(dg.build_asset_context()))
+    assert again["identity_run_reason"] == "no new or changed records"
+    assert again["identity_changes_found_by"] == (
+        "staging ledgers: 1 records in new lake files of 4 tables"
+    )
