@@ -5,9 +5,10 @@
         [--main-src DIR]
 
 From a built brand (its ``warehouse.duckdb``): the staged identifiers of the records whose
-time falls on the data's last day are taken out, the asset runs on the rest (a full
-resolution: the previous day, which writes the state), the rows are put back, and the asset
-runs again on a copy each: ``incremental=False`` (every record, as before) and ``True``.
+time falls on the data's last day are taken out (and the staging ledger's rows of their lake
+files: the day's run finds them new, ``models/identity/ledger.py``), the asset runs on the
+rest (the previous day, which writes the state), the rows are put back, and the asset runs
+again on a copy each: ``incremental=False`` (every record, as before) and ``True``.
 ``--main-src`` (an unpacked source tree of another commit, e.g. ``git archive 6409ccf``)
 runs that code's asset too, on the same warehouse with the brand's own model store. Each run
 is a child process; CPU seconds are its user + system time around the asset call (the
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LEDGER = "staging.stg_lake__identifiers__lake_files"
 CHILD = """
 import json, os, resource, sys, time
 import dagster as dg
@@ -114,6 +116,15 @@ def main() -> None:
     held = ids.filter(ids["seen_at"].dt.date() == last)["record"].unique()
     con.register("held", held.to_frame().to_arrow())
     con.execute("create table main.bench_all_identifiers as from staging.stg_lake__identifiers")
+    # the ledger without the held records' lake files, as before their delivery: the day's
+    # run finds them new (models/identity/ledger.py)
+    con.execute(f"create table main.bench_ledger as from {LEDGER}")
+    con.execute(
+        f"delete from {LEDGER} where source_file in (select source_file from "
+        "staging.stg_lake__identifiers where channel || ? || entity || ? || record_id in "
+        "(select record from held))",
+        [RECORD_SEP, RECORD_SEP],
+    )
     con.execute(
         "delete from staging.stg_lake__identifiers where channel || ? || entity || ? || "
         "record_id in (select record from held)",
@@ -126,6 +137,8 @@ def main() -> None:
         "create or replace table staging.stg_lake__identifiers as from main.bench_all_identifiers"
     )
     con.execute("drop table main.bench_all_identifiers")
+    con.execute(f"create or replace table {LEDGER} as from main.bench_ledger")
+    con.execute("drop table main.bench_ledger")
     con.close()
     models = day0 / "models" / "identity"
     report["full"] = asset(copy(day0, a.out / "full", models), ROOT, incremental=False)

@@ -26,8 +26,11 @@ enough:
 
 The previous run's input is kept in ``identity.state_inputs`` (the erasure scrubs it like
 every warehouse table) and, as a hash per record, ``state_attributes`` (no names or
-addresses). Anything this cannot handle is resolved
-in full, with the reason: no state, another state format, the rules file changed, another
+addresses). The changed records are found by comparing the input with them; when the input
+is the warehouse's staging (the asset), the state also keeps the staging ledgers of lake files
+(``state_lake_files``), and a day whose ledgers show only new lake files compares only the
+records those files can change (``models.identity.ledger``). Anything this cannot handle is
+resolved in full, with the reason: no state, another state format, the rules file changed, another
 Splink model (or one trained on this run), the masks of marketplace phones changed, the
 identity tables changed since the previous run wrote them (an erasure, a hand edit).
 """
