@@ -4,7 +4,8 @@ instead of a comparison of every record with the state.
 
 An incremental staging model holds the rows of the lake files its ledger lists (lake_file,
 source_file, size, modified); a run of it deletes the rows of files gone or changed and
-inserts the rows of new files (a row replaces the one of the same key, the same record). So
+inserts the rows of new files (a row replaces the one of the same key: every staging model's
+unique key holds the channel and the entity's key, so the same record). So
 when every file the state was built from is still in the ledger, unchanged, a staged row
 that differs from the state's is a row of a new file: the records the identity asset reads
 (identifiers, the times and names of ``read_identifiers`` and ``read_record_attributes``)

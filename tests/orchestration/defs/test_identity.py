@@ -5,6 +5,7 @@ warehouse; the check scores against a truth when there is one."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import dagster as dg
 import duckdb
@@ -94,6 +95,32 @@ def _warehouse(root, rows=ROWS):
     con.close()
 
 
+TABLES = (
+    "customer_identifiers",
+    "record_customers",
+    "identifier_links",
+    "blocked_identifiers",
+    "limit_audit",
+)
+
+
+def _day(data_dir, saved, changes: list[str], config) -> tuple[dict, list[pl.DataFrame]]:
+    """The asset on a copy of the warehouse ``saved`` with ``changes`` (SQL) made: its
+    metadata, and the rows of ``TABLES`` and of identity_merges (without their time)."""
+    shutil.copy(saved, data_dir.warehouse)
+    con = duckdb.connect(str(data_dir.warehouse))
+    for sql in changes:
+        con.execute(sql)
+    con.close()
+    meta = _meta(customer_identifiers(dg.build_asset_context(), config))
+    con = duckdb.connect(str(data_dir.warehouse), read_only=True)
+    rows = [con.execute(f"select * from identity.{t} order by all").pl() for t in TABLES]
+    merges = "select * exclude (run_at) from identity.identity_merges order by all"
+    rows.append(con.execute(merges).pl())
+    con.close()
+    return meta, rows
+
+
 def _read(root, sql):
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     try:
@@ -169,8 +196,6 @@ def test_new_evidence_appends_a_merge(data_dir):
 def test_a_new_day_resolves_a_part_equal_to_a_full_resolution(data_dir):
     """The asset on a new day re-resolves the part its new record can change, and writes
     the rows a full resolution of the same staging writes (the merge included)."""
-    import shutil
-
     from orchestration.defs.identity import IdentityConfig
 
     _warehouse(data_dir.root, ROWS[:4] + ROWS[6:])
@@ -185,33 +210,12 @@ def test_a_new_day_resolves_a_part_equal_to_a_full_resolution(data_dir):
         "('tmall', 'orders', '2413', 'open_uid', 'marketplace_buyer_id', 'AAF1', false, 'flagship', 'tmall/y.csv', 1),"
         "('tmall', 'orders', '2413', 'mobile', 'phone', '+8613900000001', false, null, 'tmall/y.csv', 1)"
     )
-    tables = (
-        "customer_identifiers",
-        "record_customers",
-        "identifier_links",
-        "blocked_identifiers",
-        "limit_audit",
-    )
-    merges = "select * exclude (run_at) from identity.identity_merges order by all"
-
-    def day(config: IdentityConfig):
-        shutil.copy(saved, data_dir.warehouse)
-        con = duckdb.connect(str(data_dir.warehouse))
-        con.execute(new)
-        con.close()
-        meta = _meta(customer_identifiers(dg.build_asset_context(), config))
-        con = duckdb.connect(str(data_dir.warehouse), read_only=True)
-        rows = [con.execute(f"select * from identity.{t} order by all").pl() for t in tables]
-        rows.append(con.execute(merges).pl())
-        con.close()
-        return meta, rows
-
-    part, part_rows = day(IdentityConfig())
-    full, full_rows = day(IdentityConfig(incremental=False))
+    part, part_rows = _day(data_dir, saved, [new], IdentityConfig())
+    full, full_rows = _day(data_dir, saved, [new], IdentityConfig(incremental=False))
     assert part["identity_run"] == "incremental" and full["identity_run"] == "full"
     assert 0 < part["records_resolved"] < part["records"] == full["records_resolved"]
     assert part["merges"] == full["merges"] == 1
-    for name, a, b in zip([*tables, "identity_merges"], part_rows, full_rows, strict=True):
+    for name, a, b in zip([*TABLES, "identity_merges"], part_rows, full_rows, strict=True):
         assert a.equals(b), name
     assert all(r.height for r in part_rows[:3])
 
@@ -536,7 +540,6 @@ def test_a_new_day_found_from_the_staging_ledgers_equals_a_full_resolution(data_
     table without a ledger); a file changed or gone leaves it to the comparison of every
     record. Either way the tables equal a full resolution's, row for row."""
     import json
-    import shutil
 
     from orchestration.defs.identity import IdentityConfig
 
@@ -557,36 +560,13 @@ def test_a_new_day_found_from_the_staging_ledgers_equals_a_full_resolution(data_
         con.close()
     saved = data_dir.root / "saved.duckdb"
     shutil.copy(data_dir.warehouse, saved)
-    tables = (
-        "customer_identifiers",
-        "record_customers",
-        "identifier_links",
-        "blocked_identifiers",
-        "limit_audit",
-    )
-
-    def day(config: IdentityConfig):
-        shutil.copy(saved, data_dir.warehouse)
-        con = duckdb.connect(str(data_dir.warehouse))
-        for sql in changes:
-            con.execute(sql)
-        con.close()
-        meta = _meta(customer_identifiers(dg.build_asset_context(), config))
-        con = duckdb.connect(str(data_dir.warehouse), read_only=True)
-        rows = [con.execute(f"select * from identity.{t} order by all").pl() for t in tables]
-        rows.append(
-            con.execute("select * exclude (run_at) from identity.identity_merges order by all").pl()
-        )
-        con.close()
-        return meta, rows
-
-    part, part_rows = day(IdentityConfig())
-    full, full_rows = day(IdentityConfig(incremental=False))
+    part, part_rows = _day(data_dir, saved, changes, IdentityConfig())
+    full, full_rows = _day(data_dir, saved, changes, IdentityConfig(incremental=False))
     assert part["identity_run"] == "incremental", part["identity_run_reason"]
     assert part["records_resolved"] > 0
     if case != "a file gone":  # its two records are gone, the part is all that is left
         assert part["records_resolved"] < part["records"]
-    for name, a, b in zip([*tables, "identity_merges"], part_rows, full_rows, strict=True):
+    for name, a, b in zip([*TABLES, "identity_merges"], part_rows, full_rows, strict=True):
         assert a.equals(b), name
     assert part["identity_changes_found_by"] == found_by
     if case == "the order of an old contact":  # the contact's time is the order's now
@@ -597,4 +577,23 @@ def test_a_new_day_found_from_the_staging_ledgers_equals_a_full_resolution(data_
     assert again["identity_run_reason"] == "no new or changed records"
     assert again["identity_changes_found_by"] == (
         "staging ledgers: 1 records in new lake files of 4 tables"
+    )
+
+
+def test_a_change_of_the_staging_code_compares_every_record(data_dir, monkeypatch):
+    """Staging rebuilt by other code (``--full-refresh``) under the same ledgers: the ledgers
+    cannot say what changed, every record is compared."""
+    import orchestration.defs.identity as asset
+
+    _ledgered_warehouse(data_dir.root)
+    customer_identifiers(dg.build_asset_context())
+    con = duckdb.connect(str(data_dir.warehouse))
+    for sql in NEW_FILE:
+        con.execute(sql)
+    con.close()
+    monkeypatch.setattr(asset, "staging_sha256", lambda: "other staging code")
+    meta = _meta(customer_identifiers(dg.build_asset_context()))
+    assert meta["identity_run"] == "incremental"
+    assert meta["identity_changes_found_by"] == (
+        "compared all: the staging models changed since the previous run"
     )
