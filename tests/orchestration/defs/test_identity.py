@@ -508,11 +508,13 @@ DAYS = {
         ["update staging.stg_lake__members set name = 'Wang Fang'", *NEW_FILE],
         "staging ledgers: 2 records in new lake files of 4 tables",
     ),
-    # a file changed in place (a correction, an erasure): every record compared
+    # a file changed in place (a correction, an erasure): one record corrected, one gone from
+    # it (found by no new file): every record compared
     "a file changed in place": (
         [
             "update staging.stg_lake__identifiers set identifier_value = '668810000009' "
             "where source_file = 'pos/a.csv' and field = 'member_card'",
+            "delete from staging.stg_lake__identifiers where record_id = 'S1 R2'",
             "update staging.stg_lake__identifiers__lake_files set size = 90 "
             "where source_file = 'pos/a.csv'",
         ],
