@@ -5,7 +5,7 @@
 -- id, 50) and an Amazon contact (e-mail, 75).
 -- Only the records of the entities int_customer_attributes takes attributes from
 -- (macros/attribute_sources.sql: members, orders, order contacts). The events, social
--- activities, points and consents are none: 2,066,913 of the 2,335,843 identified records of
+-- activities, points and consents are none: 2,066,913 of the 2,335,779 identified records of
 -- a 33,000-customer demo brand (bench/README.md, "int_record_priorities").
 with type_priorities as (
     select identifier_type, scope, min(priority) as priority
