@@ -33,6 +33,7 @@ from models.identity.warehouse import (
     SCHEMA,
     STAGING_IDENTIFIERS,
     _columns,
+    entities_with_identifiers,
     record_id_sql,
     table_names,
 )
@@ -57,9 +58,7 @@ def _sources(con) -> dict[str, str]:
         STAGING_IDENTIFIERS: f"e.channel || '{RECORD_SEP}' || e.entity || '{RECORD_SEP}' "
         "|| e.record_id"
     }
-    with_ids = {
-        r[0] for r in con.execute(f"select distinct entity from {STAGING_IDENTIFIERS}").fetchall()
-    }
+    with_ids = entities_with_identifiers(con)
     for entity, spec in ENTITIES.items():
         table = f"staging.stg_lake__{entity}"
         if entity == "identifiers" or table not in tables:

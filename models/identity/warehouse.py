@@ -69,6 +69,13 @@ def record_id_sql(key: list[str], alias: str = "e") -> str:
     return "concat_ws('/', " + ", ".join(f"cast({alias}.{k} as varchar)" for k in key) + ")"
 
 
+def entities_with_identifiers(con) -> set[str]:
+    """The entities of the staged identifiers' records."""
+    return {
+        r[0] for r in con.execute(f"select distinct entity from {STAGING_IDENTIFIERS}").fetchall()
+    }
+
+
 def _record_times_sql(con) -> str | None:
     """One select per staged entity with a time column and with identifiers (only their
     records are joined: the times of other entities, e.g. inventory snapshots and order
@@ -76,9 +83,7 @@ def _record_times_sql(con) -> str | None:
     ingest engine builds it) and seen_at. Entities without a time of their own but keyed by
     an order take the order's time."""
     tables = table_names(con)
-    with_ids = {
-        r[0] for r in con.execute(f"select distinct entity from {STAGING_IDENTIFIERS}").fetchall()
-    }
+    with_ids = entities_with_identifiers(con)
     orders = "staging.stg_lake__orders"
     order_time = (
         _time_column(ENTITIES["orders"], _columns(con, orders)) if orders in tables else None
