@@ -91,6 +91,19 @@ def connect(database: Path | None = None, read_only: bool = False):
 
 
 @contextmanager
+def transaction(con):
+    """The block in one DuckDB transaction on ``con``: committed when it ends, rolled back
+    when it raises (also on an interrupt), so a reader never sees it half written."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+@contextmanager
 def one_thread(con):
     """``con`` on one DuckDB thread inside the block, its setting put back after: the same
     results, for less CPU on the shared cores (forecast.demand_frame, 755,771 rows x 21

@@ -11,6 +11,8 @@ them null).
 
 from __future__ import annotations
 
+from ingest.config import transaction
+
 SCHEMA = "history"
 TABLE = f"{SCHEMA}.customer_360"
 SOURCE = "marts.customer_360"
@@ -26,16 +28,11 @@ def append_snapshot(con) -> dict:
     for name, sql_type, *_ in con.execute(f"describe {SOURCE}").fetchall():
         if name not in have:
             con.execute(f'alter table {TABLE} add column "{name}" {sql_type}')
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             f"delete from {TABLE} where as_of_date in (select distinct as_of_date from {SOURCE})"
         )
         con.execute(f"insert into {TABLE} by name select * from {SOURCE}")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     (as_of, rows) = con.execute(f"select max(as_of_date), count(*) from {SOURCE}").fetchone()
     (snapshots,) = con.execute(f"select count(distinct as_of_date) from {TABLE}").fetchone()
     (changed,) = con.execute(

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ingest.config import transaction
 from models.identity import ledger
 from models.identity.cluster import NAME_LIMIT
 from models.identity.graph import build_graph, node_key
@@ -238,14 +239,8 @@ def run(
 def _atomic(con, work, *args) -> Outcome:
     """``work(con, *args)`` in one transaction: a run that stops half way leaves the previous
     run's tables and state as they were (the next run could not tell a half-written part)."""
-    con.execute("begin transaction")
-    try:
-        out = work(con, *args)
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
-    return out
+    with transaction(con):
+        return work(con, *args)
 
 
 def _why_full(con, state: dict | None, rules_sha256: str, model: dict | None) -> str | None:

@@ -26,7 +26,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.config import REPO_ROOT, replace_tables
+from ingest.config import REPO_ROOT, replace_tables, transaction
 from models.config_file import load_validated
 from models.identity.warehouse import table_names
 
@@ -387,11 +387,16 @@ where not coalesce(r.is_test, false)
 """
 
 
+def _month_sql(date_sql: str) -> str:
+    """The month (its first day) of ``date_sql``, as ``month_of`` gives it."""
+    return f"cast(date_trunc('month', {date_sql}) as date)"
+
+
 def _in_months(date_sql: str, months: list | None) -> str:
     """A filter on the month of ``date_sql`` (every month when ``months`` is None)."""
     if months is None:
         return ""
-    return f" and cast(date_trunc('month', {date_sql}) as date) in (select unnest($months))"
+    return f" and {_month_sql(date_sql)} in (select unnest($months))"
 
 
 def read_inputs(con, settings: PnlSettings, months: list | None = None) -> dict[str, pl.DataFrame]:
@@ -435,7 +440,7 @@ HOSTS_SQL = (
 # build computes every month.
 MONTH_INPUTS = "pnl_month_inputs"
 _MONTH_INPUTS_SQL = f"""
-select cast(date_trunc('month', order_date) as date) as month, count(*) as rows,
+select {_month_sql("order_date")} as month, count(*) as rows,
     sum(cast(hash(t) as hugeint)) as fingerprint, $whole as whole
 from ({LINES_SQL} union all by name {UNMATCHED_RETURNS_SQL}) as t
 group by 1
@@ -509,14 +514,9 @@ def build(
     inputs = read_inputs(con, settings, months)
     lines = line_pnl(inputs["lines"], inputs["fees"], inputs["products"], settings)
     tables = pnl_tables(con, schema, lines, inputs["hosts"], months)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         replace_tables(con, schema, tables)
         record_month_inputs(con, schema)
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
     return tables, months
 
 
@@ -531,7 +531,7 @@ def pnl_tables(
         keep = {"months": months}
         old = {
             t: con.execute(
-                f"select * from {schema}.{t} where cast(date_trunc('month', {col}) as date) "
+                f"select * from {schema}.{t} where {_month_sql(col)} "
                 "not in (select unnest($months))",
                 keep,
             ).pl()
